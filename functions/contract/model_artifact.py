@@ -1,0 +1,242 @@
+"""The model artifact folder: the single source of truth for everything model-specific.
+
+A folder holds `classifier.onnx`, `outlier_detector.onnx` and `baseline.json`
+(the model card and training statistics written by `models/train.py`). The
+inference service, the monitor, the dashboard and the alert texts all derive
+feature names, labels and thresholds from here. A folder that is incomplete or
+inconsistent is refused when it is loaded (cold start), never at a request.
+
+This module only reads JSON (no onnxruntime), so the monitor can use it too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from functions.contract.names import BASELINE_FILE, CLASSIFIER_FILE, OUTLIER_DETECTOR_FILE
+
+SCHEMA_VERSION = 1
+# Feature names become JSON keys in the log and field names in Logs Insights and SQL.
+FEATURE_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class ModelArtifactError(ValueError):
+    """The model folder cannot be served or monitored; the message names the problem."""
+
+
+@dataclass(frozen=True)
+class FeatureBaseline:
+    name: str
+    count: int
+    mean: float
+    std: float
+    min: float
+    max: float
+    quantiles: tuple[float, ...]  # at Baseline.quantile_levels
+
+    def cdf(self, value: float, levels: tuple[float, ...]) -> float:
+        """Training CDF at `value`, interpolated between stored quantiles."""
+        q = self.quantiles
+        if value < q[0]:
+            return 0.0
+        if value >= q[-1]:
+            return 1.0
+        # first index with q[i] > value
+        lo, hi = 0, len(q) - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if q[mid] > value:
+                hi = mid
+            else:
+                lo = mid + 1
+        left_q, right_q = q[lo - 1], q[lo]
+        left_p, right_p = levels[lo - 1], levels[lo]
+        if right_q == left_q:
+            return right_p
+        return left_p + (right_p - left_p) * (value - left_q) / (right_q - left_q)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Defaults the monitor judges with; stored with the model, tuned per model."""
+
+    outlier_ratio: float  # alarm when the window's outlier share exceeds this
+    mean_deviation: float  # relative deviation of a feature's window mean from its training mean
+    distribution_distance: float  # L-infinity CDF distance (KS statistic) after the robust margin
+    distribution_c_alpha: float  # robust margin factor: c_alpha * sqrt((n + m) / (n * m))
+    prediction_drift: float  # total-variation distance of the class shares after the same margin
+    rejected_ratio: float  # alarm when this share of requests is rejected
+    min_rows: int  # fewer rows than this: distribution checks are not judged
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The parsed `baseline.json`: model card plus training statistics."""
+
+    model_name: str
+    model_version: str
+    description: str
+    owner: str
+    trained_at: str
+    feature_names: tuple[str, ...]
+    label_names: tuple[str, ...]
+    features: tuple[FeatureBaseline, ...]
+    quantile_levels: tuple[float, ...]
+    training_rows: int
+    class_distribution: tuple[float, ...]  # predicted-class shares on training data, label order
+    training_outlier_rate: float
+    thresholds: Thresholds
+    document: dict[str, Any]  # the whole file, served as the model card by GET /metadata
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+    def feature(self, name: str) -> FeatureBaseline:
+        for feature in self.features:
+            if feature.name == name:
+                return feature
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    directory: Path
+    baseline: Baseline
+
+    @property
+    def classifier_path(self) -> Path:
+        return self.directory / CLASSIFIER_FILE
+
+    @property
+    def outlier_detector_path(self) -> Path:
+        return self.directory / OUTLIER_DETECTOR_FILE
+
+
+def _require(mapping: dict[str, Any], key: str, where: str) -> Any:
+    if key not in mapping:
+        raise ModelArtifactError(f"{where}: missing key '{key}'")
+    return mapping[key]
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ModelArtifactError(f"{where}: expected a finite number, got {value!r}")
+    return float(value)
+
+
+def parse_baseline(document: dict[str, Any]) -> Baseline:
+    """Validate and type a baseline document; raises ModelArtifactError naming the first problem."""
+    if not isinstance(document, dict):
+        raise ModelArtifactError("baseline: expected a JSON object")
+    version = document.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ModelArtifactError(f"baseline: schema_version {version!r} is not supported (expected {SCHEMA_VERSION})")
+    model = _require(document, "model", "baseline")
+    labels = tuple(_require(document, "labels", "baseline"))
+    if len(labels) < 2 or not all(isinstance(label, str) and label for label in labels):
+        raise ModelArtifactError(f"baseline: 'labels' must list at least 2 non-empty names, got {list(labels)!r}")
+    if len(set(labels)) != len(labels):
+        raise ModelArtifactError("baseline: 'labels' has duplicates")
+    levels = tuple(_number(v, "baseline.quantile_levels") for v in _require(document, "quantile_levels", "baseline"))
+    if len(levels) < 3 or levels[0] != 0.0 or levels[-1] != 1.0 or any(b <= a for a, b in zip(levels, levels[1:], strict=False)):
+        raise ModelArtifactError("baseline: 'quantile_levels' must rise strictly from 0.0 to 1.0")
+
+    raw_features = _require(document, "features", "baseline")
+    if not isinstance(raw_features, list) or not raw_features:
+        raise ModelArtifactError("baseline: 'features' must be a non-empty list")
+    features = []
+    for index, raw in enumerate(raw_features):
+        where = f"baseline.features[{index}]"
+        name = _require(raw, "name", where)
+        if not isinstance(name, str) or not FEATURE_NAME_PATTERN.match(name):
+            raise ModelArtifactError(f"{where}: feature name {name!r} must match {FEATURE_NAME_PATTERN.pattern}")
+        quantiles = tuple(_number(v, f"{where}.quantiles") for v in _require(raw, "quantiles", where))
+        if len(quantiles) != len(levels):
+            raise ModelArtifactError(f"{where}: {len(quantiles)} quantiles for {len(levels)} quantile_levels")
+        if any(b < a for a, b in zip(quantiles, quantiles[1:], strict=False)):
+            raise ModelArtifactError(f"{where}: quantiles must not decrease")
+        features.append(
+            FeatureBaseline(
+                name=name,
+                count=int(_number(_require(raw, "count", where), where)),
+                mean=_number(_require(raw, "mean", where), f"{where}.mean"),
+                std=_number(_require(raw, "std", where), f"{where}.std"),
+                min=_number(_require(raw, "min", where), f"{where}.min"),
+                max=_number(_require(raw, "max", where), f"{where}.max"),
+                quantiles=quantiles,
+            )
+        )
+    names = tuple(f.name for f in features)
+    if len(set(names)) != len(names):
+        raise ModelArtifactError("baseline: feature names must be unique")
+
+    distribution = _require(document, "prediction_distribution", "baseline")
+    if not isinstance(distribution, dict) or set(distribution) != set(labels):
+        raise ModelArtifactError("baseline: 'prediction_distribution' must have one share per label")
+    shares = tuple(_number(distribution[label], "baseline.prediction_distribution") for label in labels)
+    if abs(sum(shares) - 1.0) > 1e-6:
+        raise ModelArtifactError(f"baseline: 'prediction_distribution' sums to {sum(shares)}, expected 1")
+
+    raw_thresholds = _require(document, "thresholds", "baseline")
+    thresholds = Thresholds(
+        outlier_ratio=_number(_require(raw_thresholds, "outlier_ratio", "baseline.thresholds"), "thresholds.outlier_ratio"),
+        mean_deviation=_number(_require(raw_thresholds, "mean_deviation", "baseline.thresholds"), "thresholds.mean_deviation"),
+        distribution_distance=_number(
+            _require(raw_thresholds, "distribution_distance", "baseline.thresholds"), "thresholds.distribution_distance"
+        ),
+        distribution_c_alpha=_number(
+            _require(raw_thresholds, "distribution_c_alpha", "baseline.thresholds"), "thresholds.distribution_c_alpha"
+        ),
+        prediction_drift=_number(_require(raw_thresholds, "prediction_drift", "baseline.thresholds"), "thresholds.prediction_drift"),
+        rejected_ratio=_number(_require(raw_thresholds, "rejected_ratio", "baseline.thresholds"), "thresholds.rejected_ratio"),
+        min_rows=int(_number(_require(raw_thresholds, "min_rows", "baseline.thresholds"), "thresholds.min_rows")),
+    )
+    for field_name in ("outlier_ratio", "rejected_ratio", "mean_deviation", "distribution_distance", "prediction_drift"):
+        if not 0.0 < getattr(thresholds, field_name) <= 1.0:
+            raise ModelArtifactError(f"baseline.thresholds.{field_name} must be in (0, 1]")
+    if thresholds.min_rows < 1:
+        raise ModelArtifactError("baseline.thresholds.min_rows must be at least 1")
+
+    return Baseline(
+        model_name=str(_require(model, "name", "baseline.model")),
+        model_version=str(_require(model, "version", "baseline.model")),
+        description=str(model.get("description", "")),
+        owner=str(model.get("owner", "")),
+        trained_at=str(model.get("trained_at", "")),
+        feature_names=names,
+        label_names=labels,
+        features=tuple(features),
+        quantile_levels=levels,
+        training_rows=int(_number(_require(document, "training_rows", "baseline"), "baseline.training_rows")),
+        class_distribution=shares,
+        training_outlier_rate=_number(_require(document, "training_outlier_rate", "baseline"), "baseline.training_outlier_rate"),
+        thresholds=thresholds,
+        document=document,
+    )
+
+
+def load_baseline(path: Path) -> Baseline:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise ModelArtifactError(f"model folder {path.parent}: missing {path.name}") from error
+    except json.JSONDecodeError as error:
+        raise ModelArtifactError(f"{path}: not valid JSON ({error})") from error
+    return parse_baseline(document)
+
+
+def load_model_artifact(directory: str | Path) -> ModelArtifact:
+    """Read and check a model folder; the ONNX files themselves are checked by the inference service."""
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise ModelArtifactError(f"model folder {folder} does not exist")
+    for file_name in (CLASSIFIER_FILE, OUTLIER_DETECTOR_FILE, BASELINE_FILE):
+        if not (folder / file_name).is_file():
+            raise ModelArtifactError(f"model folder {folder}: missing {file_name}")
+    return ModelArtifact(directory=folder, baseline=load_baseline(folder / BASELINE_FILE))

@@ -1,0 +1,168 @@
+"""The prediction log contract: one JSON line per predicted row, one per rejected request.
+
+The monitor's queries (Logs Insights in AWS, DuckDB locally), the log archive's
+table and the tests all read these keys, so they are written down here once.
+Records are flat on purpose: Logs Insights `stats` aggregates top-level and
+dotted fields (`features.petal_length`, `probabilities.0`); booleans read as 1/0.
+
+A prediction line (about 330 bytes for iris)::
+
+    {"message":"prediction","timestamp":1764082881123,"request_id":"9f1c…",
+     "row":0,"endpoint":"/predict","model":"iris","model_version":"3b1e9c0d2a41",
+     "features":{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2},
+     "prediction":"setosa","class_index":0,"probabilities":[0.979,0.021,0.0],
+     "is_outlier":false,"outlier_score":-0.4121,"latency_ms":0.143}
+
+A rejected line::
+
+    {"message":"rejected","timestamp":…,"request_id":"…","endpoint":"/predict",
+     "model":"iris","model_version":"…","status":422,"reason":"row 0 has 3 values, expected 4"}
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from typing import IO, Any
+
+MESSAGE_PREDICTION = "prediction"
+MESSAGE_REJECTED = "rejected"
+
+KEY_MESSAGE = "message"
+KEY_TIMESTAMP = "timestamp"  # epoch milliseconds (int); CloudWatch also stamps @timestamp
+KEY_REQUEST_ID = "request_id"  # equals the response's job_id
+KEY_ROW = "row"
+KEY_ENDPOINT = "endpoint"
+KEY_MODEL = "model"
+KEY_MODEL_VERSION = "model_version"
+KEY_FEATURES = "features"  # object keyed by feature name, values as the client sent them
+KEY_PREDICTION = "prediction"  # label
+KEY_CLASS_INDEX = "class_index"
+KEY_PROBABILITIES = "probabilities"  # list in label order
+KEY_IS_OUTLIER = "is_outlier"
+KEY_OUTLIER_SCORE = "outlier_score"  # > 0 means outside the training support
+KEY_LATENCY_MS = "latency_ms"  # whole-request handling time, same on every row of a request
+KEY_STATUS = "status"
+KEY_REASON = "reason"
+
+PREDICTION_KEYS = (
+    KEY_MESSAGE,
+    KEY_TIMESTAMP,
+    KEY_REQUEST_ID,
+    KEY_ROW,
+    KEY_ENDPOINT,
+    KEY_MODEL,
+    KEY_MODEL_VERSION,
+    KEY_FEATURES,
+    KEY_PREDICTION,
+    KEY_CLASS_INDEX,
+    KEY_PROBABILITIES,
+    KEY_IS_OUTLIER,
+    KEY_OUTLIER_SCORE,
+    KEY_LATENCY_MS,
+)
+REJECTED_KEYS = (
+    KEY_MESSAGE,
+    KEY_TIMESTAMP,
+    KEY_REQUEST_ID,
+    KEY_ENDPOINT,
+    KEY_MODEL,
+    KEY_MODEL_VERSION,
+    KEY_STATUS,
+    KEY_REASON,
+)
+
+_DUMPS = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
+
+
+def prediction_lines(
+    *,
+    timestamp_ms: int,
+    request_id: str,
+    endpoint: str,
+    model: str,
+    model_version: str,
+    feature_names: Sequence[str],
+    rows: Sequence[Sequence[float]],
+    labels: Sequence[str],
+    class_indices: Sequence[int],
+    probabilities: Sequence[Sequence[float]],
+    is_outlier: Sequence[bool],
+    outlier_scores: Sequence[float],
+    latency_ms: float,
+) -> list[str]:
+    """Serialise one request's rows; the whole batch is written with one call."""
+    latency = round(latency_ms, 3)
+    lines = []
+    for row_index, values in enumerate(rows):
+        record: dict[str, Any] = {
+            KEY_MESSAGE: MESSAGE_PREDICTION,
+            KEY_TIMESTAMP: timestamp_ms,
+            KEY_REQUEST_ID: request_id,
+            KEY_ROW: row_index,
+            KEY_ENDPOINT: endpoint,
+            KEY_MODEL: model,
+            KEY_MODEL_VERSION: model_version,
+            KEY_FEATURES: dict(zip(feature_names, values, strict=True)),
+            KEY_PREDICTION: labels[row_index],
+            KEY_CLASS_INDEX: class_indices[row_index],
+            KEY_PROBABILITIES: probabilities[row_index],
+            KEY_IS_OUTLIER: is_outlier[row_index],
+            KEY_OUTLIER_SCORE: outlier_scores[row_index],
+            KEY_LATENCY_MS: latency,
+        }
+        lines.append(_DUMPS(record))
+    return lines
+
+
+def rejected_line(
+    *,
+    timestamp_ms: int,
+    request_id: str,
+    endpoint: str,
+    model: str,
+    model_version: str,
+    status: int,
+    reason: str,
+) -> str:
+    return _DUMPS(
+        {
+            KEY_MESSAGE: MESSAGE_REJECTED,
+            KEY_TIMESTAMP: timestamp_ms,
+            KEY_REQUEST_ID: request_id,
+            KEY_ENDPOINT: endpoint,
+            KEY_MODEL: model,
+            KEY_MODEL_VERSION: model_version,
+            KEY_STATUS: status,
+            KEY_REASON: reason,
+        }
+    )
+
+
+class PredictionLogWriter:
+    """Writes contract lines to stdout (shipped to CloudWatch Logs by Lambda) and, locally, to a file.
+
+    One `write` per request keeps a batch's lines together and costs one syscall.
+    """
+
+    def __init__(self, stream: IO[str], file_path: str | None = None) -> None:
+        self._stream = stream
+        self._file: IO[str] | None = open(file_path, "a", encoding="utf-8") if file_path else None  # noqa: SIM115
+        self._lock = threading.Lock()  # the local server answers from several threads
+
+    def write(self, lines: Sequence[str]) -> None:
+        if not lines:
+            return
+        text = "\n".join(lines) + "\n"
+        with self._lock:
+            self._stream.write(text)
+            self._stream.flush()
+            if self._file is not None:
+                self._file.write(text)
+                self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
