@@ -1,0 +1,88 @@
+"""The two ONNX sessions (classifier and outlier detector), checked against the baseline at cold start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+
+from functions.contract.model_artifact import ModelArtifact, ModelArtifactError
+
+
+@dataclass(frozen=True)
+class BatchPrediction:
+    class_index: np.ndarray  # (n,) int64
+    probabilities: np.ndarray  # (n, n_labels) float32
+    outlier_score: np.ndarray  # (n,) float32; > 0 means outside the training support
+
+
+def _open_session(path: Path) -> onnxruntime.InferenceSession:
+    options = onnxruntime.SessionOptions()
+    # One thread per session: requests are one row or a small batch, and Lambda gives ~1 vCPU at our memory.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own exception types for corrupt files
+        raise ModelArtifactError(f"{path}: cannot be loaded by onnxruntime ({error})") from error
+
+
+def _input_width(session: onnxruntime.InferenceSession, path: Path) -> int | None:
+    inputs = session.get_inputs()
+    if len(inputs) != 1:
+        raise ModelArtifactError(f"{path}: expected one input tensor, found {len(inputs)}")
+    if inputs[0].type != "tensor(float)":
+        raise ModelArtifactError(f"{path}: input must be tensor(float), found {inputs[0].type}")
+    shape = inputs[0].shape
+    if len(shape) != 2:
+        raise ModelArtifactError(f"{path}: input must be 2-D (rows, features), found shape {shape}")
+    return shape[1] if isinstance(shape[1], int) else None
+
+
+class OnnxModel:
+    """Classifier + outlier detector. Built once per cold start; `predict` is the hot path."""
+
+    def __init__(self, artifact: ModelArtifact) -> None:
+        baseline = artifact.baseline
+        self.n_features = baseline.n_features
+        self.n_labels = len(baseline.label_names)
+        self._classifier = _open_session(artifact.classifier_path)
+        self._detector = _open_session(artifact.outlier_detector_path)
+        for session, path in ((self._classifier, artifact.classifier_path), (self._detector, artifact.outlier_detector_path)):
+            width = _input_width(session, path)
+            if width is not None and width != self.n_features:
+                raise ModelArtifactError(
+                    f"{path}: input has {width} features but baseline.json names {self.n_features} ({', '.join(baseline.feature_names)})"
+                )
+        classifier_outputs = [o.name for o in self._classifier.get_outputs()]
+        if classifier_outputs[:2] != ["label", "probabilities"]:
+            raise ModelArtifactError(
+                f"{artifact.classifier_path}: outputs must be ['label', 'probabilities'] (export with zipmap=False), "
+                f"found {classifier_outputs}"
+            )
+        detector_outputs = [o.name for o in self._detector.get_outputs()]
+        if "scores" not in detector_outputs:
+            raise ModelArtifactError(f"{artifact.outlier_detector_path}: needs a 'scores' output, found {detector_outputs}")
+        self._classifier_input = self._classifier.get_inputs()[0].name
+        self._detector_input = self._detector.get_inputs()[0].name
+        self._detector_outputs = ["scores"]
+        # A dry run on the training medians proves the label count before the first request does.
+        probe = np.array([[f.quantiles[len(f.quantiles) // 2] for f in baseline.features]], dtype=np.float32)
+        probabilities = self.predict(probe).probabilities
+        if probabilities.shape != (1, self.n_labels):
+            raise ModelArtifactError(
+                f"{artifact.classifier_path}: probabilities have shape {probabilities.shape[1:]} "
+                f"but baseline.json names {self.n_labels} labels ({', '.join(baseline.label_names)})"
+            )
+
+    def predict(self, rows: np.ndarray) -> BatchPrediction:
+        class_index, probabilities = self._classifier.run(None, {self._classifier_input: rows})
+        (scores,) = self._detector.run(self._detector_outputs, {self._detector_input: rows})
+        return BatchPrediction(
+            class_index=class_index,
+            probabilities=probabilities,
+            outlier_score=-scores.reshape(-1),
+        )

@@ -1,0 +1,93 @@
+"""Request and response models: they parse the request body and generate the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FLOAT32_MAX = 3.4028234663852886e38
+MAX_ROWS_PER_REQUEST = 1000
+
+# strict: "5.1" and true are refused, not coerced; the bounds keep float32 from overflowing to inf.
+FeatureValue = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
+
+
+class PredictRequest(BaseModel):
+    """`{"data": [[f1, f2, ...], ...]}`: 1 to 1,000 rows, each with one finite number per model feature."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"data": [[5.1, 3.5, 1.4, 0.2]]}]})
+
+    data: Annotated[
+        list[list[FeatureValue]],
+        Field(min_length=1, max_length=MAX_ROWS_PER_REQUEST, description="Rows of feature values, in the order GET /metadata lists"),
+    ]
+
+
+class RowPrediction(BaseModel):
+    label: str
+    probabilities: dict[str, float] = Field(description="Class probabilities keyed by label")
+    is_outlier: bool
+    outlier_score: float = Field(description="Negated one-class SVM decision value: > 0 lies outside the training data")
+
+
+class RowLabel(BaseModel):
+    label: str
+    is_outlier: bool
+    outlier_score: float
+
+
+class PredictResponse(BaseModel):
+    job_id: str = Field(description="Unique id of this request; the log records carry it as request_id")
+    model: str
+    model_version: str
+    predictions: list[RowPrediction]
+
+
+class LabelResponse(BaseModel):
+    job_id: str
+    model: str
+    model_version: str
+    predictions: list[RowLabel]
+
+
+class ErrorDetail(BaseModel):
+    location: str
+    problem: str
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(description="Machine-readable code, e.g. invalid_request, invalid_json, body_too_large")
+    message: str = Field(description="What was wrong, for a person")
+    details: list[ErrorDetail] = Field(default_factory=list)
+    job_id: str | None = None
+
+
+class HealthResponse(BaseModel):
+    status: str
+    model: str
+    model_version: str
+
+
+class LabelsResponse(BaseModel):
+    model: str
+    model_version: str
+    labels: list[str] = Field(description="Labels in class-index order")
+
+
+class FeatureDescription(BaseModel):
+    name: str
+    mean: float
+    std: float
+    min: float
+    max: float
+
+
+class MetadataResponse(BaseModel):
+    model: dict[str, Any] = Field(description="Model card: version, description, owner, training data, libraries")
+    input: list[FeatureDescription] = Field(description="Features in request order, with training statistics")
+    labels: list[str]
+    training_outlier_rate: float
+    prediction_distribution: dict[str, float]
+    thresholds: dict[str, float]
+    max_rows_per_request: int
