@@ -5,7 +5,7 @@ table and the tests all read these keys, so they are written down here once.
 Records are flat on purpose: Logs Insights `stats` aggregates top-level and
 dotted fields (`features.petal_length`, `probabilities.0`); booleans read as 1/0.
 
-A prediction line (about 330 bytes for iris)::
+A prediction line (397 bytes for iris, with a 32-character request id)::
 
     {"message":"prediction","timestamp":1764082881123,"request_id":"9f1c…",
      "row":0,"endpoint":"/predict","model":"iris","model_version":"3b1e9c0d2a41",

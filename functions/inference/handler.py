@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import IO, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,39 +23,44 @@ from functions.inference.prediction_service import PredictionService
 from functions.inference.request_metrics import RequestMetrics
 from functions.inference.settings import InferenceSettings
 
-settings = InferenceSettings.from_env()
-logger = Logger(service=settings.service_name)
-metrics = Metrics(namespace=settings.metrics_namespace, service=settings.service_name)
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
-artifact = load_model_artifact(settings.model_dir)
-dimensions = {"service": settings.service_name, MODEL_DIMENSION: artifact.baseline.model_name}
-metrics.set_default_dimensions(**{MODEL_DIMENSION: artifact.baseline.model_name})
 # Powertools Metrics only carries the cold-start metric; request metrics go through RequestMetrics (see there why).
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
-service = PredictionService(
-    model=OnnxModel(artifact),
-    baseline=artifact.baseline,
-    log=PredictionLogWriter(sys.stdout, settings.prediction_log_file),
-    metrics=RequestMetrics(
-        stream=sys.stdout, namespace=settings.metrics_namespace, dimensions=dimensions, labels=artifact.baseline.label_names
-    ),
-    max_rows=settings.max_rows,
-    max_body_bytes=settings.max_body_bytes,
-)
-app = build_api(service)
-logger.info(
-    "model loaded",
-    extra={"model": artifact.baseline.model_name, "model_version": artifact.baseline.model_version, "model_dir": str(settings.model_dir)},
-)
 
 
-@metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+def create_handler(settings: InferenceSettings, stdout: IO[str] = sys.stdout) -> LambdaHandler:
+    """Build model sessions, log writer, metrics and routes; return the Lambda entry point."""
+    logger = Logger(service=settings.service_name)
+    metrics = Metrics(namespace=settings.metrics_namespace, service=settings.service_name)
+    artifact = load_model_artifact(settings.model_dir)
+    baseline = artifact.baseline
+    metrics.set_default_dimensions(**{MODEL_DIMENSION: baseline.model_name})
+    service = PredictionService(
+        model=OnnxModel(artifact),
+        baseline=baseline,
+        log=PredictionLogWriter(stdout, settings.prediction_log_file),
+        metrics=RequestMetrics(
+            stream=stdout,
+            namespace=settings.metrics_namespace,
+            dimensions={"service": settings.service_name, MODEL_DIMENSION: baseline.model_name},
+            labels=baseline.label_names,
+        ),
+        max_rows=settings.max_rows,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    app = build_api(service)
+    logger.info("model loaded", extra={"model": baseline.model_name, "model_version": baseline.model_version, "model_dir": str(artifact.directory)})
+
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    if settings.tracing_enabled:  # X-Ray costs ~600 ms of cold start (aws-xray-sdk + botocore): only when asked for
+        from aws_lambda_powertools import Tracer
+
+        return Tracer(service=settings.service_name).capture_lambda_handler(handle)
+    return handle
 
 
-if settings.tracing_enabled:  # X-Ray costs ~600 ms of cold start (aws-xray-sdk + botocore): only when asked for
-    from aws_lambda_powertools import Tracer
-
-    tracer = Tracer(service=settings.service_name)
-    lambda_handler = tracer.capture_lambda_handler(lambda_handler)
+lambda_handler = create_handler(InferenceSettings.from_env())

@@ -1,4 +1,7 @@
-"""Real API Gateway (REST, proxy integration) and EventBridge event shapes, and a fake Lambda context."""
+"""API Gateway REST proxy events and a Lambda context, as Lambda hands them to a handler.
+
+The local server turns HTTP requests into these; the tests build them directly.
+"""
 
 from __future__ import annotations
 

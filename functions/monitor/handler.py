@@ -1,0 +1,39 @@
+"""Prediction monitor Lambda: runs on an EventBridge schedule; the event's `time` ends the judged window."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.contract.names import METRICS_NAMESPACE, MONITOR_SERVICE
+
+from .composition import build_app_from_env
+from .service import scheduled_window_end
+
+logger = Logger(service=MONITOR_SERVICE)
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or METRICS_NAMESPACE, service=MONITOR_SERVICE)
+APP = build_app_from_env(os.environ)  # cold start: a bad setting or baseline fails the init, not an evaluation
+metrics.set_default_dimensions(model=APP.baseline.model_name)
+
+
+def _emit(name: str, value: float, unit: str) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit(unit), value=value)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    window_end = scheduled_window_end(EventBridgeEvent(event).time)
+    result = APP.monitor.run(window_end, _emit, now_ms=int(time.time() * 1000))
+    summary = result.summary()
+    logger.info("monitor evaluation", extra=summary)
+    return summary
+
+
+handler = lambda_handler  # infra points at functions.monitor.handler.lambda_handler; `handler` is the short alias

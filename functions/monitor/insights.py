@@ -1,0 +1,319 @@
+"""CloudWatch Logs Insights: the AWS engine for the window aggregates.
+
+Rendering and parsing are pure (golden-tested); `InsightsRunner` drives
+StartQuery/GetQueryResults with bounded polling, StopQuery on timeout and
+bounded retries on throttling. Its clock and sleep are injected so tests never
+wait. A query that did not complete raises: the monitor never judges a window
+it did not read.
+
+Limits that shape the rendering:
+- `queryString` is at most 10,000 characters (botocore's service model for
+  StartQuery; the API rejects longer strings).
+- AWS does not document a maximum number of aggregations in one `stats`
+  command. We cap it at `MAX_AGGREGATIONS_PER_QUERY` (100, our choice: the same
+  order as EMF's 100 metrics per event) and split the per-feature aggregates
+  over several queries that run concurrently. Each feature costs 14
+  aggregations, so one query carries 6-7 features (fewer with very long names,
+  where the 10,000 characters bind first); a model needing more than
+  `MAX_QUERIES_PER_WINDOW` queries is refused at cold start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from functions.contract import prediction_log as log
+from functions.contract.model_artifact import Baseline
+
+from .aggregates import (
+    ALIAS_CLASS_COUNTS,
+    ALIAS_REJECTED,
+    AggregateError,
+    AggregateSpec,
+    Func,
+    WindowAggregates,
+    build_specs,
+)
+
+MAX_QUERY_CHARS = 10_000
+MAX_AGGREGATIONS_PER_QUERY = 100
+MAX_QUERIES_PER_WINDOW = 6  # the account's concurrent-query quota (30) is shared with dashboards and people
+GROUP_COUNT_ALIAS = "n"
+# StartQuery takes epoch seconds and both ends are inclusive; records are then cut exactly by their own ms timestamp.
+INGEST_SLACK_SECONDS = 5
+
+
+class QueryError(RuntimeError):
+    """A Logs Insights query failed, timed out, was cancelled or was throttled past the retries."""
+
+
+class FeatureLimitError(ValueError):
+    """The model has more features than the monitor's Logs Insights queries can aggregate."""
+
+
+@dataclass(frozen=True)
+class InsightsQuery:
+    name: str  # "features-1", "counts"
+    text: str
+    specs: tuple[AggregateSpec, ...]
+    grouped: bool  # True: one result row per (message, prediction) group
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _filter(baseline: Baseline, messages: Sequence[str], start_ms: int, end_ms: int) -> str:
+    if len(messages) == 1:
+        which = f"{log.KEY_MESSAGE} = {_quote(messages[0])}"
+    else:
+        which = f"{log.KEY_MESSAGE} in [{', '.join(_quote(m) for m in messages)}]"
+    return (
+        f"filter {which} and {log.KEY_MODEL} = {_quote(baseline.model_name)}"
+        f" and {log.KEY_TIMESTAMP} >= {start_ms} and {log.KEY_TIMESTAMP} < {end_ms}"
+    )
+
+
+def render_aggregate(spec: AggregateSpec) -> str:
+    """One `stats` term: Logs Insights reads booleans as 1/0, so sum(is_outlier) counts outliers."""
+    if spec.func is Func.COUNT:
+        inner = "*" if spec.field is None else spec.field
+        return f"count({inner}) as {spec.alias}"
+    if spec.func is Func.PCT:
+        return f"pct({spec.field}, {spec.percent}) as {spec.alias}"
+    if spec.func in (Func.SUM, Func.AVG, Func.STDDEV, Func.MIN, Func.MAX, Func.COUNT_DISTINCT):
+        return f"{spec.func.value}({spec.field}) as {spec.alias}"
+    raise ValueError(f"{spec.alias}: {spec.func} is not a scalar aggregate")
+
+
+def render_queries(
+    baseline: Baseline,
+    start_ms: int,
+    end_ms: int,
+    *,
+    max_aggregations: int = MAX_AGGREGATIONS_PER_QUERY,
+    max_chars: int = MAX_QUERY_CHARS,
+    max_queries: int = MAX_QUERIES_PER_WINDOW,
+) -> tuple[InsightsQuery, ...]:
+    """All queries for one window: scalar prediction aggregates split into chunks, plus one grouped count query."""
+    specs = build_specs(baseline)
+    scalar = [s for s in specs if s.func is not Func.COUNT_BY and s.message == log.MESSAGE_PREDICTION]
+    grouped = [s for s in specs if s not in scalar]
+    if {s.alias for s in grouped} != {ALIAS_CLASS_COUNTS, ALIAS_REJECTED}:
+        raise ValueError(f"unexpected grouped aggregates: {[s.alias for s in grouped]}")
+
+    head = _filter(baseline, [log.MESSAGE_PREDICTION], start_ms, end_ms) + "\n| stats "
+    # Keep each feature's terms together, so one feature is never split across queries.
+    units: list[list[AggregateSpec]] = []
+    for spec in scalar:
+        if spec.feature is not None and units and units[-1][0].feature == spec.feature:
+            units[-1].append(spec)
+        else:
+            units.append([spec])
+    chunks: list[list[AggregateSpec]] = []
+    for unit in units:
+        candidate = [*chunks[-1], *unit] if chunks else unit
+        text = head + ",\n  ".join(render_aggregate(s) for s in candidate)
+        if chunks and len(candidate) <= max_aggregations and len(text) <= max_chars:
+            chunks[-1] = candidate
+            continue
+        alone = head + ",\n  ".join(render_aggregate(s) for s in unit)
+        if len(unit) > max_aggregations or len(alone) > max_chars:
+            raise FeatureLimitError(f"feature {unit[0].feature!r} alone does not fit one Logs Insights query")
+        chunks.append(list(unit))
+
+    queries = [
+        InsightsQuery(
+            name=f"aggregates-{index}",
+            text=head + ",\n  ".join(render_aggregate(s) for s in chunk),
+            specs=tuple(chunk),
+            grouped=False,
+        )
+        for index, chunk in enumerate(chunks, start=1)
+    ]
+    counts_text = (
+        _filter(baseline, [log.MESSAGE_PREDICTION, log.MESSAGE_REJECTED], start_ms, end_ms)
+        + f"\n| stats count(*) as {GROUP_COUNT_ALIAS} by {log.KEY_MESSAGE}, {log.KEY_PREDICTION}"
+    )
+    queries.append(InsightsQuery(name="counts", text=counts_text, specs=tuple(grouped), grouped=True))
+    if len(queries) > max_queries:
+        raise FeatureLimitError(
+            f"model '{baseline.model_name}' has {baseline.n_features} features: its window needs {len(queries)} "
+            f"Logs Insights queries, the monitor runs at most {max_queries} per window "
+            f"(~{max_aggregations // 14} features per query). Monitor fewer features or raise MAX_QUERIES_PER_WINDOW."
+        )
+    return tuple(queries)
+
+
+def _number(field: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError as error:
+        raise AggregateError(f"field '{field}': {raw!r} is not a number") from error
+    if not math.isfinite(value):
+        raise AggregateError(f"field '{field}': {raw!r} is not finite")
+    return value
+
+
+def parse_scalar_results(query: InsightsQuery, results: Sequence[Sequence[Mapping[str, str]]]) -> dict[str, float | None]:
+    """One row of strings; no row (no matching events) or a missing field means 'no value'."""
+    if len(results) > 1:
+        raise AggregateError(f"query {query.name}: expected one row, got {len(results)}")
+    row = {cell["field"]: cell.get("value") for cell in results[0]} if results else {}
+    values: dict[str, float | None] = {}
+    for spec in query.specs:
+        raw = row.get(spec.alias)
+        values[spec.alias] = None if raw is None or raw == "" else _number(spec.alias, raw)
+    return values
+
+
+def parse_grouped_results(results: Sequence[Sequence[Mapping[str, str]]]) -> tuple[dict[str, int], int]:
+    """Rows of (message, prediction, n): returns predicted-class counts and the rejected-request count."""
+    class_counts: dict[str, int] = {}
+    rejected = 0
+    for result_row in results:
+        row = {cell["field"]: cell.get("value") for cell in result_row}
+        raw_n = row.get(GROUP_COUNT_ALIAS)
+        if raw_n is None:
+            raise AggregateError(f"grouped counts: a row has no '{GROUP_COUNT_ALIAS}': {row}")
+        n = _number(GROUP_COUNT_ALIAS, raw_n)
+        if n < 0 or n != int(n):
+            raise AggregateError(f"grouped counts: {raw_n!r} is not a count")
+        message = row.get(log.KEY_MESSAGE)
+        if message == log.MESSAGE_REJECTED:
+            rejected += int(n)
+        elif message == log.MESSAGE_PREDICTION:
+            label = row.get(log.KEY_PREDICTION) or ""
+            class_counts[label] = class_counts.get(label, 0) + int(n)
+        else:
+            raise AggregateError(f"grouped counts: unexpected message {message!r}")
+    return class_counts, rejected
+
+
+# --- running the queries ---------------------------------------------------------------------------------------
+
+THROTTLING_CODES = frozenset(
+    {"LimitExceededException", "ThrottlingException", "TooManyRequestsException", "ServiceUnavailableException"}
+)
+FAILED_STATUSES = frozenset({"Failed", "Cancelled", "Timeout", "Unknown"})
+PENDING_STATUSES = frozenset({"Scheduled", "Running"})
+
+
+def _error_code(error: Exception) -> str | None:
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code else None
+    return None
+
+
+@dataclass
+class InsightsRunner:
+    """Runs a window's queries concurrently; every wait and retry is bounded."""
+
+    client: Any  # boto3 "logs" client
+    log_group: str
+    timeout_seconds: float
+    poll_interval_seconds: float = 1.0
+    max_start_attempts: int = 4
+    backoff_seconds: float = 1.0
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+    def _start(self, query: InsightsQuery, start_ms: int, end_ms: int) -> str:
+        for attempt in range(1, self.max_start_attempts + 1):
+            try:
+                response = self.client.start_query(
+                    logGroupName=self.log_group,
+                    startTime=start_ms // 1000 - INGEST_SLACK_SECONDS,
+                    endTime=math.ceil(end_ms / 1000) + INGEST_SLACK_SECONDS,
+                    queryString=query.text,
+                    limit=10_000,
+                )
+                return str(response["queryId"])
+            except Exception as error:
+                code = _error_code(error)
+                if code not in THROTTLING_CODES:
+                    raise QueryError(f"StartQuery for {query.name} failed: {error}") from error
+                if attempt == self.max_start_attempts:
+                    raise QueryError(f"StartQuery for {query.name} still throttled after {attempt} attempts ({code})") from error
+                self.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
+
+    def _stop_all(self, query_ids: Mapping[str, str]) -> None:
+        for query_id in query_ids.values():
+            # Best effort: the query may have just finished; the caller raises anyway.
+            with contextlib.suppress(Exception):
+                self.client.stop_query(queryId=query_id)
+
+    def run(self, queries: Sequence[InsightsQuery], start_ms: int, end_ms: int) -> dict[str, list[list[dict[str, str]]]]:
+        """Query name -> complete result rows. Raises QueryError on any failure, status or timeout."""
+        deadline = self.clock() + self.timeout_seconds
+        pending: dict[str, str] = {}
+        try:
+            for query in queries:
+                pending[query.name] = self._start(query, start_ms, end_ms)
+        except QueryError:
+            self._stop_all(pending)
+            raise
+        results: dict[str, list[list[dict[str, str]]]] = {}
+        throttled = 0
+        while pending:
+            for name, query_id in list(pending.items()):
+                try:
+                    response = self.client.get_query_results(queryId=query_id)
+                except Exception as error:
+                    code = _error_code(error)
+                    throttled += 1
+                    if code not in THROTTLING_CODES or throttled >= self.max_start_attempts:
+                        self._stop_all(pending)
+                        raise QueryError(f"GetQueryResults for {name} failed: {error}") from error
+                    continue
+                status = response.get("status")
+                if status == "Complete":
+                    results[name] = response.get("results", [])
+                    del pending[name]
+                elif status in FAILED_STATUSES:
+                    del pending[name]
+                    self._stop_all(pending)
+                    raise QueryError(f"Logs Insights query {name} ended with status {status}")
+                elif status not in PENDING_STATUSES:
+                    self._stop_all(pending)
+                    raise QueryError(f"Logs Insights query {name}: unknown status {status!r}")
+            if not pending:
+                break
+            if self.clock() >= deadline:
+                self._stop_all(pending)
+                raise QueryError(f"Logs Insights queries {sorted(pending)} incomplete after {self.timeout_seconds:g} s; stopped")
+            self.sleep(self.poll_interval_seconds)
+        return results
+
+
+@dataclass
+class InsightsEngine:
+    """Reads one window's aggregates from Logs Insights."""
+
+    baseline: Baseline
+    runner: InsightsRunner
+
+    def __post_init__(self) -> None:
+        render_queries(self.baseline, 0, 1)  # refuse an unmonitorable model at cold start, not at the first window
+
+    def read(self, start_ms: int, end_ms: int) -> WindowAggregates:
+        queries = render_queries(self.baseline, start_ms, end_ms)
+        results = self.runner.run(queries, start_ms, end_ms)
+        values: dict[str, float | None] = {}
+        class_counts: dict[str, int] = {}
+        for query in queries:
+            rows = results[query.name]
+            if query.grouped:
+                class_counts, rejected = parse_grouped_results(rows)
+                values[ALIAS_REJECTED] = float(rejected)
+            else:
+                values.update(parse_scalar_results(query, rows))
+        return WindowAggregates.from_values(self.baseline, values, class_counts, start_ms=start_ms, end_ms=end_ms)

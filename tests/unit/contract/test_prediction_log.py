@@ -1,0 +1,75 @@
+"""The log contract: keys, flatness, size, and one write per request."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import pytest
+
+from functions.contract.prediction_log import PREDICTION_KEYS, REJECTED_KEYS, PredictionLogWriter, prediction_lines, rejected_line
+
+IRIS = ("sepal_length", "sepal_width", "petal_length", "petal_width")
+
+
+def lines(n: int = 2) -> list[str]:
+    return prediction_lines(
+        timestamp_ms=1_795_619_508_506,
+        request_id="604b8bab475f4cbd9f3216799d0dd6d7",
+        endpoint="/predict",
+        model="iris",
+        model_version="92b1afb9328d",
+        feature_names=IRIS,
+        rows=[[5.1, 3.5, 1.4, 0.2]] * n,
+        labels=["setosa"] * n,
+        class_indices=[0] * n,
+        probabilities=[[0.9975, 0.0025, 0.0]] * n,
+        is_outlier=[False] * n,
+        outlier_scores=[-0.1094] * n,
+        latency_ms=0.26631,
+    )
+
+
+def test_prediction_line_has_the_contract_keys_in_order() -> None:
+    record = json.loads(lines(1)[0])
+    assert tuple(record) == PREDICTION_KEYS
+    assert record["message"] == "prediction"
+    assert record["features"] == {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+    assert record["latency_ms"] == 0.266
+
+
+def test_prediction_line_is_compact() -> None:
+    """Log ingestion is billed per byte: an iris record stays under 400 bytes (measured: 397)."""
+    size = len(lines(1)[0].encode())
+    assert size <= 400, size
+
+
+def test_rows_are_numbered_in_request_order() -> None:
+    assert [json.loads(line)["row"] for line in lines(3)] == [0, 1, 2]
+
+
+def test_rejected_line_has_the_contract_keys() -> None:
+    record = json.loads(
+        rejected_line(timestamp_ms=1, request_id="r", endpoint="/predict", model="iris", model_version="v", status=422, reason='bad "x"')
+    )
+    assert tuple(record) == REJECTED_KEYS
+    assert record["reason"] == 'bad "x"'
+
+
+def test_non_finite_values_never_reach_the_log() -> None:
+    with pytest.raises(ValueError):
+        prediction_lines(
+            timestamp_ms=1, request_id="r", endpoint="/predict", model="m", model_version="v", feature_names=("a",), rows=[[math.nan]],
+            labels=["x"], class_indices=[0], probabilities=[[1.0]], is_outlier=[False], outlier_scores=[0.0], latency_ms=1.0,
+        )  # fmt: skip
+
+
+def test_writer_writes_a_batch_at_once_to_stream_and_file(tmp_path) -> None:
+    stream = io.StringIO()
+    path = tmp_path / "log.jsonl"
+    writer = PredictionLogWriter(stream, str(path))
+    writer.write(lines(3))
+    writer.write([])
+    writer.close()
+    assert stream.getvalue() == path.read_text() == "\n".join(lines(3)) + "\n"

@@ -1,0 +1,57 @@
+"""The committed ONNX files compute what scikit-learn computes, and training is reproducible."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.train import DATASETS, export_onnx, onnx_predict, train, train_models
+
+MODELS = Path(__file__).resolve().parents[3] / "models"
+
+
+@pytest.mark.parametrize("dataset", ["iris", "wine"])
+def test_onnx_outputs_equal_scikit_learn_on_the_whole_data_set(dataset: str) -> None:
+    bunch = DATASETS[dataset].loader()
+    x, y = np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target)
+    # float32 is what the service feeds ONNX; scikit-learn sees the same rounded values.
+    x = x.astype(np.float32).astype(np.float64)
+    classifier, detector = train_models(x, y, seed=42, nu=0.1)
+    classifier_bytes, detector_bytes = export_onnx(classifier, detector, x)
+    out = onnx_predict(classifier_bytes, detector_bytes, x)
+    np.testing.assert_array_equal(out["class_index"], classifier.predict(x))
+    np.testing.assert_allclose(out["probabilities"], classifier.predict_proba(x), atol=1e-5)
+    decision = detector.decision_function(x)
+    np.testing.assert_allclose(out["decision"], decision, atol=1e-4)
+    clear = np.abs(decision) > 1e-3  # points on the boundary may fall either side in float32
+    np.testing.assert_array_equal((out["decision"] < 0)[clear], (detector.predict(x) == -1)[clear])
+
+
+@pytest.mark.parametrize("dataset", ["iris", "wine"])
+def test_retraining_reproduces_the_committed_model(dataset: str, tmp_path: Path) -> None:
+    baseline = train(dataset, tmp_path)
+    committed = json.loads((MODELS / dataset / "baseline.json").read_text())
+    assert baseline["model"]["version"] == committed["model"]["version"]
+    assert (tmp_path / "classifier.onnx").read_bytes() == (MODELS / dataset / "classifier.onnx").read_bytes()
+    assert (tmp_path / "outlier_detector.onnx").read_bytes() == (MODELS / dataset / "outlier_detector.onnx").read_bytes()
+    assert baseline["features"] == committed["features"]
+    assert baseline["prediction_distribution"] == committed["prediction_distribution"]
+
+
+@pytest.mark.parametrize("dataset", ["iris", "wine"])
+def test_baseline_describes_the_training_data(dataset: str) -> None:
+    committed = json.loads((MODELS / dataset / "baseline.json").read_text())
+    bunch = DATASETS[dataset].loader()
+    assert len(committed["features"]) == bunch.data.shape[1]
+    assert committed["labels"] == [str(name) for name in bunch.target_names]
+    assert 0.05 <= committed["training_outlier_rate"] <= 0.15  # nu = 0.1
+    assert committed["thresholds"]["outlier_ratio"] == 0.20
+    assert committed["thresholds"]["mean_deviation"] == 0.05
+    assert committed["model"]["evaluation"]["holdout_accuracy"] >= 0.9
+    for feature in committed["features"]:
+        assert feature["min"] == feature["quantiles"][0]
+        assert feature["max"] == feature["quantiles"][-1]
+        assert feature["min"] <= feature["mean"] <= feature["max"]
