@@ -92,13 +92,13 @@ def build_api(service: PredictionService) -> APIGatewayRestResolver:
     @app.post("/predict", summary="Class probabilities and outlier flag per row", responses=_predict_responses(PredictResponse))
     def post_predict(body: RequestBody = None) -> Response[PredictResponse]:  # type: ignore[assignment]
         event = app.current_event
-        return _json(200, service.predict_request(endpoint="/predict", body=event.body, content_type=content_type(), labels_only=False))
+        return _json(200, service.predict_request(endpoint="/predict", body=event.decoded_body, content_type=content_type(), labels_only=False))
 
     @app.post("/predict/label", summary="Predicted label and outlier flag per row", responses=_predict_responses(LabelResponse))
     def post_predict_label(body: RequestBody = None) -> Response[LabelResponse]:  # type: ignore[assignment]
         event = app.current_event
         return _json(
-            200, service.predict_request(endpoint="/predict/label", body=event.body, content_type=content_type(), labels_only=True)
+            200, service.predict_request(endpoint="/predict/label", body=event.decoded_body, content_type=content_type(), labels_only=True)
         )
 
     @app.get("/predict/test", summary="Probabilities for a built-in sample (each feature's training median)")
