@@ -78,7 +78,7 @@ def make_server(handler: Handler, host: str = "127.0.0.1", port: int = 8000) -> 
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             """Access lines go to stderr so stdout carries only the log contract and EMF."""
             sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
@@ -97,7 +97,10 @@ def main() -> None:
     args = parser.parse_args()
     handler = load_handler(model=args.model, model_dir=args.model_dir, log_file=args.log_file)
     server = make_server(handler, args.host, args.port)
-    print(json.dumps({"message": "serving", "url": f"http://{args.host}:{server.server_port}", "log_file": str(args.log_file)}), file=sys.stderr)
+    print(
+        json.dumps({"message": "serving", "url": f"http://{args.host}:{server.server_port}", "log_file": str(args.log_file)}),
+        file=sys.stderr,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

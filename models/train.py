@@ -93,7 +93,7 @@ def export_onnx(classifier: Pipeline, outlier_detector: Pipeline, sample: np.nda
     for model in (classifier_onnx, detector_onnx):
         # skl2onnx lists opset imports in set order (varies with PYTHONHASHSEED): sort them so
         # the bytes, and so the content-hash version, are the same on every run.
-        opsets = sorted(((o.domain, o.version) for o in model.opset_import))
+        opsets = sorted((o.domain, o.version) for o in model.opset_import)
         del model.opset_import[:]
         for domain, version in opsets:
             model.opset_import.add(domain=domain, version=version)
@@ -184,7 +184,7 @@ def build_baseline(
                 },
             },
             "evaluation": {
-                "holdout_rows": int(len(y_test)),
+                "holdout_rows": len(y_test),
                 "holdout_accuracy": round(float((test_out["class_index"] == y_test).mean()), 4),
             },
             "input": {"dtype": "float32", "shape": [None, len(feature_names)], "order": feature_names},
@@ -194,7 +194,7 @@ def build_baseline(
             },
         },
         "labels": label_names,
-        "training_rows": int(len(x_train)),
+        "training_rows": len(x_train),
         "quantile_levels": QUANTILE_LEVELS,
         "features": feature_statistics(x_train, feature_names),
         "prediction_distribution": {label: float(share) for label, share in zip(label_names, shares, strict=True)},

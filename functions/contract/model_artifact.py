@@ -15,6 +15,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +145,7 @@ def parse_baseline(document: dict[str, Any]) -> Baseline:
     if len(set(labels)) != len(labels):
         raise ModelArtifactError("baseline: 'labels' has duplicates")
     levels = tuple(_number(v, "baseline.quantile_levels") for v in _require(document, "quantile_levels", "baseline"))
-    if len(levels) < 3 or levels[0] != 0.0 or levels[-1] != 1.0 or any(b <= a for a, b in zip(levels, levels[1:], strict=False)):
+    if len(levels) < 3 or levels[0] != 0.0 or levels[-1] != 1.0 or any(b <= a for a, b in pairwise(levels)):
         raise ModelArtifactError("baseline: 'quantile_levels' must rise strictly from 0.0 to 1.0")
 
     raw_features = _require(document, "features", "baseline")
@@ -159,7 +160,7 @@ def parse_baseline(document: dict[str, Any]) -> Baseline:
         quantiles = tuple(_number(v, f"{where}.quantiles") for v in _require(raw, "quantiles", where))
         if len(quantiles) != len(levels):
             raise ModelArtifactError(f"{where}: {len(quantiles)} quantiles for {len(levels)} quantile_levels")
-        if any(b < a for a, b in zip(quantiles, quantiles[1:], strict=False)):
+        if any(b < a for a, b in pairwise(quantiles)):
             raise ModelArtifactError(f"{where}: quantiles must not decrease")
         features.append(
             FeatureBaseline(
@@ -193,7 +194,9 @@ def parse_baseline(document: dict[str, Any]) -> Baseline:
         distribution_c_alpha=_number(
             _require(raw_thresholds, "distribution_c_alpha", "baseline.thresholds"), "thresholds.distribution_c_alpha"
         ),
-        prediction_drift=_number(_require(raw_thresholds, "prediction_drift", "baseline.thresholds"), "thresholds.prediction_drift"),
+        prediction_drift=_number(
+            _require(raw_thresholds, "prediction_drift", "baseline.thresholds"), "thresholds.prediction_drift"
+        ),
         rejected_ratio=_number(_require(raw_thresholds, "rejected_ratio", "baseline.thresholds"), "thresholds.rejected_ratio"),
         min_rows=int(_number(_require(raw_thresholds, "min_rows", "baseline.thresholds"), "thresholds.min_rows")),
     )

@@ -67,6 +67,7 @@ def drift_metric(feature: str) -> str:
 def mean_shift_metric(feature: str) -> str:
     return f"{METRIC_MEAN_SHIFT_PREFIX}{feature}"
 
+
 # --- alert state table (DynamoDB) --------------------------------------------
 ALERT_STATE_PARTITION_KEY = "check_id"  # string: "<model>#<check name>"
 

@@ -19,6 +19,7 @@ from functions.inference.prediction_service import PredictionService
 from functions.inference.request_parsing import RequestRejected
 from functions.inference.schemas import (
     MAX_ROWS_PER_REQUEST,
+    ErrorDetail,
     ErrorResponse,
     HealthResponse,
     LabelResponse,
@@ -40,10 +41,13 @@ ERROR_RESPONSES = (
 
 def _predict_responses(model: type) -> dict[int, Any]:
     """Powertools documents only the listed responses once any are given: list the 200 too."""
-    responses: dict[int, Any] = {200: {"description": "One prediction per row, in request order", "content": {JSON: {"model": model}}}}
+    responses: dict[int, Any] = {
+        200: {"description": "One prediction per row, in request order", "content": {JSON: {"model": model}}}
+    }
     for status, description in ERROR_RESPONSES:
         responses[status] = {"description": description, "content": {JSON: {"model": ErrorResponse}}}
     return responses
+
 
 RequestBody = Annotated[PredictRequest, Body(description="Rows to predict", media_type=JSON)]
 
@@ -70,7 +74,9 @@ def build_api(service: PredictionService) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=False)
     baseline = service.baseline
     health = HealthResponse(status="ok", model=baseline.model_name, model_version=baseline.model_version).model_dump()
-    labels = LabelsResponse(model=baseline.model_name, model_version=baseline.model_version, labels=list(baseline.label_names)).model_dump()
+    labels = LabelsResponse(
+        model=baseline.model_name, model_version=baseline.model_version, labels=list(baseline.label_names)
+    ).model_dump()
     metadata = _metadata(baseline, min(service.max_rows, MAX_ROWS_PER_REQUEST))
     openapi_cache: dict[str, str] = {}
 
@@ -92,13 +98,19 @@ def build_api(service: PredictionService) -> APIGatewayRestResolver:
     @app.post("/predict", summary="Class probabilities and outlier flag per row", responses=_predict_responses(PredictResponse))
     def post_predict(body: RequestBody = None) -> Response[PredictResponse]:  # type: ignore[assignment]
         event = app.current_event
-        return _json(200, service.predict_request(endpoint="/predict", body=event.decoded_body, content_type=content_type(), labels_only=False))
+        return _json(
+            200,
+            service.predict_request(endpoint="/predict", body=event.decoded_body, content_type=content_type(), labels_only=False),
+        )
 
     @app.post("/predict/label", summary="Predicted label and outlier flag per row", responses=_predict_responses(LabelResponse))
     def post_predict_label(body: RequestBody = None) -> Response[LabelResponse]:  # type: ignore[assignment]
         event = app.current_event
         return _json(
-            200, service.predict_request(endpoint="/predict/label", body=event.decoded_body, content_type=content_type(), labels_only=True)
+            200,
+            service.predict_request(
+                endpoint="/predict/label", body=event.decoded_body, content_type=content_type(), labels_only=True
+            ),
         )
 
     @app.get("/predict/test", summary="Probabilities for a built-in sample (each feature's training median)")
@@ -110,7 +122,7 @@ def build_api(service: PredictionService) -> APIGatewayRestResolver:
         return _json(200, service.predict_sample(endpoint="/predict/test/label", labels_only=True))
 
     @app.get("/openapi.json", summary="This document", include_in_schema=False)
-    def get_openapi() -> Response[dict[str, Any]]:
+    def get_openapi() -> Response[str]:
         if "document" not in openapi_cache:
             openapi_cache["document"] = app.get_openapi_json_schema(
                 title=f"{baseline.model_name} inference API",
@@ -124,7 +136,12 @@ def build_api(service: PredictionService) -> APIGatewayRestResolver:
     def reply_rejected(rejection: RequestRejected) -> Response:
         return _json(
             rejection.status,
-            ErrorResponse(error=rejection.code, message=rejection.message, details=rejection.details, job_id=rejection.job_id).model_dump(),  # type: ignore[arg-type]
+            ErrorResponse(
+                error=rejection.code,
+                message=rejection.message,
+                details=[ErrorDetail(**detail) for detail in rejection.details],
+                job_id=rejection.job_id,
+            ).model_dump(),
         )
 
     @app.not_found

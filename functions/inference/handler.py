@@ -50,7 +50,10 @@ def create_handler(settings: InferenceSettings, stdout: IO[str] = sys.stdout) ->
         max_body_bytes=settings.max_body_bytes,
     )
     app = build_api(service)
-    logger.info("model loaded", extra={"model": baseline.model_name, "model_version": baseline.model_version, "model_dir": str(artifact.directory)})
+    logger.info(
+        "model loaded",
+        extra={"model": baseline.model_name, "model_version": baseline.model_version, "model_dir": str(artifact.directory)},
+    )
 
     @metrics.log_metrics(capture_cold_start_metric=True)
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

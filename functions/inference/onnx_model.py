@@ -54,8 +54,9 @@ class OnnxModel:
         for session, path in ((self._classifier, artifact.classifier_path), (self._detector, artifact.outlier_detector_path)):
             width = _input_width(session, path)
             if width is not None and width != self.n_features:
+                named = ", ".join(baseline.feature_names)
                 raise ModelArtifactError(
-                    f"{path}: input has {width} features but baseline.json names {self.n_features} ({', '.join(baseline.feature_names)})"
+                    f"{path}: input has {width} features but baseline.json names {self.n_features} ({named})"
                 )
         classifier_outputs = [o.name for o in self._classifier.get_outputs()]
         if classifier_outputs[:2] != ["label", "probabilities"]:

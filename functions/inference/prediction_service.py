@@ -49,7 +49,9 @@ JSON_MEDIA_TYPES = ("application/json",)
 def check_content_type(content_type: str | None) -> None:
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     if media_type not in JSON_MEDIA_TYPES and not (media_type.startswith("application/") and media_type.endswith("+json")):
-        raise RequestRejected(415, "unsupported_media_type", f"send the body as application/json, not {media_type or 'no content type'}")
+        raise RequestRejected(
+            415, "unsupported_media_type", f"send the body as application/json, not {media_type or 'no content type'}"
+        )
 
 
 def check_body_size(body: str | bytes | None, max_bytes: int) -> None:
@@ -78,7 +80,9 @@ class PredictionService:
     def sample(self) -> list[list[float]]:
         return [list(row) for row in self._sample]
 
-    def predict_request(self, *, endpoint: str, body: str | bytes | None, content_type: str | None, labels_only: bool) -> dict[str, Any]:
+    def predict_request(
+        self, *, endpoint: str, body: str | bytes | None, content_type: str | None, labels_only: bool
+    ) -> dict[str, Any]:
         """Answer a POST; every outcome leaves exactly one log record per row, or one `rejected` record."""
         started = self.timer()
         job_id = self.new_id()
@@ -162,7 +166,9 @@ class PredictionService:
                     "is_outlier": flag,
                     "outlier_score": score,
                 }
-                for label, row_probabilities, flag, score in zip(labels, probabilities, outlier_flags, outlier_scores, strict=True)
+                for label, row_probabilities, flag, score in zip(
+                    labels, probabilities, outlier_flags, outlier_scores, strict=True
+                )
             ]
         return {
             "job_id": job_id,

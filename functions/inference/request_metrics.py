@@ -38,7 +38,13 @@ class RequestMetrics:
         dimension_values = json.dumps(dimensions, separators=(",", ":"))[1:-1]
 
         def middle(metrics: list[tuple[str, str]]) -> str:
-            directive = [{"Namespace": namespace, "Dimensions": [sorted(dimensions)], "Metrics": [{"Name": n, "Unit": u} for n, u in metrics]}]
+            directive = [
+                {
+                    "Namespace": namespace,
+                    "Dimensions": [sorted(dimensions)],
+                    "Metrics": [{"Name": n, "Unit": u} for n, u in metrics],
+                }
+            ]
             return f',"CloudWatchMetrics":{json.dumps(directive, separators=(",", ":"))}}},{dimension_values},'
 
         self._prediction_middle = middle(prediction_metrics)

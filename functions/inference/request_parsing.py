@@ -53,11 +53,11 @@ def _problem(error: Any, max_rows: int) -> str:
     if kind == "extra_forbidden":
         return f"unexpected key '{where}'; only 'data' is accepted"
     if kind == "model_type":
-        return f"the body must be a JSON object like {{\"data\": [[...], ...]}}, got {_kind(value)}"
+        return f'the body must be a JSON object like {{"data": [[...], ...]}}, got {_kind(value)}'
     if kind == "list_type":
         return f"{where} must be a list, got {_kind(value)}"
     if kind == "too_short" and loc == ("data",):
-        return "data has no rows; send 1 to {max_rows} rows".format(max_rows=max_rows)
+        return f"data has no rows; send 1 to {max_rows} rows"
     if kind == "too_long" and loc == ("data",):
         return f"data has more than {max_rows} rows; send at most {max_rows} per request"
     if kind == "float_type":
@@ -85,18 +85,21 @@ def parse_rows(body: str | bytes | None, *, feature_names: Sequence[str], max_ro
     rows = request.data
     if len(rows) > max_rows:
         raise RequestRejected(
-            422, "too_many_rows", f"data has {len(rows)} rows; send at most {max_rows} per request", [{"location": "data", "problem": "too many rows"}]
+            422,
+            "too_many_rows",
+            f"data has {len(rows)} rows; send at most {max_rows} per request",
+            [{"location": "data", "problem": "too many rows"}],
         )
     width = len(feature_names)
     bad = [index for index, row in enumerate(rows) if len(row) != width]
     if bad:
         first = bad[0]
-        message = (
-            f"row {first} has {len(rows[first])} values; expected {width} ({', '.join(feature_names)})"
-            + (f" ({len(bad) - 1} more rows have the wrong length)" if len(bad) > 1 else "")
+        message = f"row {first} has {len(rows[first])} values; expected {width} ({', '.join(feature_names)})" + (
+            f" ({len(bad) - 1} more rows have the wrong length)" if len(bad) > 1 else ""
         )
         details = [
-            {"location": f"data[{index}]", "problem": f"has {len(rows[index])} values; expected {width}"} for index in bad[:MAX_DETAILS]
+            {"location": f"data[{index}]", "problem": f"has {len(rows[index])} values; expected {width}"}
+            for index in bad[:MAX_DETAILS]
         ]
         raise RequestRejected(422, "wrong_row_length", message, details)
     return rows

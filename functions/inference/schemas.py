@@ -20,7 +20,9 @@ class PredictRequest(BaseModel):
 
     data: Annotated[
         list[list[FeatureValue]],
-        Field(min_length=1, max_length=MAX_ROWS_PER_REQUEST, description="Rows of feature values, in the order GET /metadata lists"),
+        Field(
+            min_length=1, max_length=MAX_ROWS_PER_REQUEST, description="Rows of feature values, in the order GET /metadata lists"
+        ),
     ]
 
 

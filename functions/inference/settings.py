@@ -54,8 +54,12 @@ class InferenceSettings:
             model_dir=Path(env.get(names.ENV_MODEL_DIR) or DEFAULT_MODEL_DIR),
             tracing_enabled=_flag(env.get(names.ENV_TRACING_ENABLED, "false"), names.ENV_TRACING_ENABLED),
             prediction_log_file=env.get(names.ENV_PREDICTION_LOG_FILE) or None,
-            max_rows=_positive_int(env.get(names.ENV_MAX_ROWS, str(MAX_ROWS_PER_REQUEST)), names.ENV_MAX_ROWS, maximum=MAX_ROWS_PER_REQUEST),
-            max_body_bytes=_positive_int(env.get(names.ENV_MAX_BODY_BYTES, str(DEFAULT_MAX_BODY_BYTES)), names.ENV_MAX_BODY_BYTES),
+            max_rows=_positive_int(
+                env.get(names.ENV_MAX_ROWS, str(MAX_ROWS_PER_REQUEST)), names.ENV_MAX_ROWS, maximum=MAX_ROWS_PER_REQUEST
+            ),
+            max_body_bytes=_positive_int(
+                env.get(names.ENV_MAX_BODY_BYTES, str(DEFAULT_MAX_BODY_BYTES)), names.ENV_MAX_BODY_BYTES
+            ),
             service_name=env.get(names.ENV_SERVICE_NAME) or names.INFERENCE_SERVICE,
             metrics_namespace=env.get(names.ENV_METRICS_NAMESPACE) or names.METRICS_NAMESPACE,
         )

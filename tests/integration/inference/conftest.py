@@ -25,7 +25,9 @@ class LambdaUnderTest:
 
     def call(self, method: str, path: str, body: str | None = None, **kwargs: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
         reply = self.handler(api_event(method, path, body, **kwargs), FakeContext())
-        headers = {key: values[-1] for key, values in (reply.get("multiValueHeaders") or {}).items()} | (reply.get("headers") or {})
+        headers = {key: values[-1] for key, values in (reply.get("multiValueHeaders") or {}).items()} | (
+            reply.get("headers") or {}
+        )
         return reply["statusCode"], json.loads(reply["body"]), headers
 
     def lines(self) -> list[dict[str, Any]]:

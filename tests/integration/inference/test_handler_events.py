@@ -44,7 +44,10 @@ def test_predict_returns_probabilities_and_logs_each_row(iris_lambda: LambdaUnde
     assert [p["label"] for p in body["predictions"]] == ["setosa", "versicolor"]
     assert set(body["predictions"][0]["probabilities"]) == {"setosa", "versicolor", "virginica"}
     records = iris_lambda.records("prediction")
-    assert [(r["request_id"], r["row"], r["endpoint"]) for r in records] == [(body["job_id"], 0, "/predict"), (body["job_id"], 1, "/predict")]
+    assert [(r["request_id"], r["row"], r["endpoint"]) for r in records] == [
+        (body["job_id"], 0, "/predict"),
+        (body["job_id"], 1, "/predict"),
+    ]
     (emf,) = iris_lambda.emf()
     assert emf["Predictions"] == 2
     assert emf["PredictedClass_setosa"] == 1
@@ -77,7 +80,15 @@ def test_openapi_document_is_generated_from_the_models(iris_lambda: LambdaUnderT
     status, document, _ = iris_lambda.call("GET", "/openapi.json")
     assert status == 200
     assert document["openapi"].startswith("3.")
-    assert set(document["paths"]) == {"/health", "/metadata", "/label", "/predict", "/predict/label", "/predict/test", "/predict/test/label"}
+    assert set(document["paths"]) == {
+        "/health",
+        "/metadata",
+        "/label",
+        "/predict",
+        "/predict/label",
+        "/predict/test",
+        "/predict/test/label",
+    }
     predict = document["paths"]["/predict"]["post"]
     assert predict["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/PredictRequest")
     assert set(predict["responses"]) == {"200", "400", "413", "415", "422"}
@@ -107,7 +118,9 @@ BAD_REQUESTS = [
 ]
 
 
-@pytest.mark.parametrize(("case", "path", "body", "content_type", "status", "says"), BAD_REQUESTS, ids=[b[0] for b in BAD_REQUESTS])
+@pytest.mark.parametrize(
+    ("case", "path", "body", "content_type", "status", "says"), BAD_REQUESTS, ids=[b[0] for b in BAD_REQUESTS]
+)
 def test_bad_input_gets_a_4xx_json_reply_and_one_rejected_record(
     iris_lambda: LambdaUnderTest, case: str, path: str, body: str | None, content_type: str, status: int, says: str
 ) -> None:

@@ -35,7 +35,9 @@ class Server:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
-    def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         try:
             connection.request(method, path, body=body, headers=headers or {})
@@ -93,7 +95,15 @@ def test_bounded_load_loses_nothing_and_duplicates_no_job_id(server: Server) -> 
             for _ in range(LOAD_MAX_REQUESTS_PER_WORKER):
                 if time.monotonic() > deadline:
                     break
-                rows = [[round(rng.uniform(4, 8), 1), round(rng.uniform(2, 4.5), 1), round(rng.uniform(1, 7), 1), round(rng.uniform(0.1, 2.5), 1)] for _ in range(rng.randint(1, 5))]
+                rows = [
+                    [
+                        round(rng.uniform(4, 8), 1),
+                        round(rng.uniform(2, 4.5), 1),
+                        round(rng.uniform(1, 7), 1),
+                        round(rng.uniform(0.1, 2.5), 1),
+                    ]
+                    for _ in range(rng.randint(1, 5))
+                ]
                 if rng.random() < 0.1:
                     rows[0] = rows[0][:3]  # a bad request now and then
                 connection.request("POST", "/predict", body=json.dumps({"data": rows}), headers=JSON)
@@ -140,7 +150,10 @@ json_values = st.recursive(
 )
 bodies = st.one_of(
     st.builds(lambda data: json.dumps({"data": data}), json_values),
-    st.builds(lambda rows: json.dumps({"data": rows}), st.lists(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), max_size=6), max_size=4)),
+    st.builds(
+        lambda rows: json.dumps({"data": rows}),
+        st.lists(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), max_size=6), max_size=4),
+    ),
     st.builds(json.dumps, json_values),
     st.text(max_size=40),
     st.binary(max_size=40).map(lambda b: b.decode("latin-1")),

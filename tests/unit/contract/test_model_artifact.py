@@ -76,7 +76,7 @@ def mutate(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     ],
 )
 def test_malformed_baselines_are_refused_with_the_reason(change: Callable[[dict[str, Any]], None], says: str) -> None:
-    with pytest.raises(ModelArtifactError, match=None) as caught:
+    with pytest.raises(ModelArtifactError) as caught:
         parse_baseline(mutate(change))
     assert says in str(caught.value)
 
@@ -110,7 +110,7 @@ def test_invalid_json_baseline_is_named(tmp_path: Path) -> None:
 def test_onnx_width_that_disagrees_with_the_baseline_is_refused(tmp_path: Path) -> None:
     folder = copy_model(tmp_path)
     shutil.copy(MODELS / "wine" / "classifier.onnx", folder / "classifier.onnx")
-    with pytest.raises(ModelArtifactError, match="input has 13 features but baseline.json names 4"):
+    with pytest.raises(ModelArtifactError, match=r"input has 13 features but baseline\.json names 4"):
         OnnxModel(load_model_artifact(folder))
 
 
@@ -120,7 +120,7 @@ def test_label_count_that_disagrees_with_the_classifier_is_refused(tmp_path: Pat
     document["labels"] = ["setosa", "versicolor", "virginica", "unknown"]
     document["prediction_distribution"] = {"setosa": 0.25, "versicolor": 0.25, "virginica": 0.25, "unknown": 0.25}
     (folder / "baseline.json").write_text(json.dumps(document))
-    with pytest.raises(ModelArtifactError, match="probabilities have shape \\(3,\\) but baseline.json names 4 labels"):
+    with pytest.raises(ModelArtifactError, match=r"probabilities have shape \(3,\) but baseline\.json names 4 labels"):
         OnnxModel(load_model_artifact(folder))
 
 

@@ -51,7 +51,9 @@ def test_rows_are_numbered_in_request_order() -> None:
 
 def test_rejected_line_has_the_contract_keys() -> None:
     record = json.loads(
-        rejected_line(timestamp_ms=1, request_id="r", endpoint="/predict", model="iris", model_version="v", status=422, reason='bad "x"')
+        rejected_line(
+            timestamp_ms=1, request_id="r", endpoint="/predict", model="iris", model_version="v", status=422, reason='bad "x"'
+        )
     )
     assert tuple(record) == REJECTED_KEYS
     assert record["reason"] == 'bad "x"'
@@ -60,9 +62,20 @@ def test_rejected_line_has_the_contract_keys() -> None:
 def test_non_finite_values_never_reach_the_log() -> None:
     with pytest.raises(ValueError):
         prediction_lines(
-            timestamp_ms=1, request_id="r", endpoint="/predict", model="m", model_version="v", feature_names=("a",), rows=[[math.nan]],
-            labels=["x"], class_indices=[0], probabilities=[[1.0]], is_outlier=[False], outlier_scores=[0.0], latency_ms=1.0,
-        )  # fmt: skip
+            timestamp_ms=1,
+            request_id="r",
+            endpoint="/predict",
+            model="m",
+            model_version="v",
+            feature_names=("a",),
+            rows=[[math.nan]],
+            labels=["x"],
+            class_indices=[0],
+            probabilities=[[1.0]],
+            is_outlier=[False],
+            outlier_scores=[0.0],
+            latency_ms=1.0,
+        )
 
 
 def test_writer_writes_a_batch_at_once_to_stream_and_file(tmp_path) -> None:

@@ -34,7 +34,9 @@ class MemoryMetrics:
         self.rejections = 0
 
     def record_prediction(self, *, rows: int, outliers: int, latency_ms: float, class_counts: Sequence[int]) -> None:
-        self.predictions.append({"rows": rows, "outliers": outliers, "latency_ms": latency_ms, "class_counts": list(class_counts)})
+        self.predictions.append(
+            {"rows": rows, "outliers": outliers, "latency_ms": latency_ms, "class_counts": list(class_counts)}
+        )
 
     def record_rejection(self) -> None:
         self.rejections += 1
@@ -65,7 +67,9 @@ ROWS = [[5.1, 3.5, 1.4, 0.2], [6.4, 3.2, 4.5, 1.5], [5.8, 2.7, 5.1, 1.9], [30.0,
 
 
 def predict(service: PredictionService, rows: list[list[float]], labels_only: bool = False) -> dict:
-    return service.predict_request(endpoint="/predict", body=json.dumps({"data": rows}), content_type="application/json", labels_only=labels_only)
+    return service.predict_request(
+        endpoint="/predict", body=json.dumps({"data": rows}), content_type="application/json", labels_only=labels_only
+    )
 
 
 def test_one_log_record_per_row_with_the_contract_keys(service: PredictionService) -> None:
@@ -95,7 +99,9 @@ def test_known_rows_get_the_known_species_and_the_absurd_row_is_an_outlier(servi
 
 def test_labels_only_reply_has_no_probabilities(service: PredictionService) -> None:
     reply = predict(service, ROWS[:1], labels_only=True)
-    assert reply["predictions"] == [{"label": "setosa", "is_outlier": False, "outlier_score": pytest.approx(reply["predictions"][0]["outlier_score"])}]
+    assert reply["predictions"] == [
+        {"label": "setosa", "is_outlier": False, "outlier_score": pytest.approx(reply["predictions"][0]["outlier_score"])}
+    ]
 
 
 def test_metrics_count_rows_outliers_and_classes(service: PredictionService) -> None:
@@ -122,10 +128,20 @@ def test_rejection_leaves_one_rejected_record_and_carries_the_job_id(service: Pr
 
 @pytest.mark.parametrize(
     ("content_type", "accepted"),
-    [("application/json", True), ("application/json; charset=utf-8", True), ("application/vnd.api+json", True), ("text/plain", False), (None, False)],
+    [
+        ("application/json", True),
+        ("application/json; charset=utf-8", True),
+        ("application/vnd.api+json", True),
+        ("text/plain", False),
+        (None, False),
+    ],
 )
 def test_content_type_must_be_json(service: PredictionService, content_type: str | None, accepted: bool) -> None:
-    call = lambda: service.predict_request(endpoint="/predict", body='{"data": [[1, 2, 3, 4]]}', content_type=content_type, labels_only=False)  # noqa: E731
+    def call() -> dict:
+        return service.predict_request(
+            endpoint="/predict", body='{"data": [[1, 2, 3, 4]]}', content_type=content_type, labels_only=False
+        )
+
     if accepted:
         assert call()["predictions"]
     else:
@@ -150,7 +166,14 @@ def test_built_in_sample_is_the_training_median(service: PredictionService, iris
 
 
 def test_default_job_ids_are_unique_and_long(iris_model: OnnxModel, iris_artifact: ModelArtifact) -> None:
-    service = PredictionService(model=iris_model, baseline=iris_artifact.baseline, log=MemoryLog(), metrics=MemoryMetrics(), max_rows=10, max_body_bytes=10_000)
+    service = PredictionService(
+        model=iris_model,
+        baseline=iris_artifact.baseline,
+        log=MemoryLog(),
+        metrics=MemoryMetrics(),
+        max_rows=10,
+        max_body_bytes=10_000,
+    )
     ids = {service.predict_sample(endpoint="/predict/test", labels_only=True)["job_id"] for _ in range(2000)}
     assert len(ids) == 2000
     assert all(len(job_id) == 32 for job_id in ids)

@@ -40,8 +40,21 @@ def test_prediction_document() -> None:
     metrics.record_prediction(rows=5, outliers=2, latency_ms=0.4567, class_counts=[3, 0, 2])
     (document,) = documents(stream)
     declared = check_emf(document)
-    assert set(declared) == {"Requests", "Predictions", "Outliers", "LatencyMs", "PredictedClass_setosa", "PredictedClass_versicolor", "PredictedClass_virginica"}
-    assert (document["Predictions"], document["Outliers"], document["PredictedClass_setosa"], document["PredictedClass_virginica"]) == (5, 2, 3, 2)
+    assert set(declared) == {
+        "Requests",
+        "Predictions",
+        "Outliers",
+        "LatencyMs",
+        "PredictedClass_setosa",
+        "PredictedClass_versicolor",
+        "PredictedClass_virginica",
+    }
+    assert (
+        document["Predictions"],
+        document["Outliers"],
+        document["PredictedClass_setosa"],
+        document["PredictedClass_virginica"],
+    ) == (5, 2, 3, 2)
     assert document["LatencyMs"] == pytest.approx(0.457)
     units = {m["Name"]: m["Unit"] for m in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
     assert units["LatencyMs"] == "Milliseconds"

@@ -17,9 +17,19 @@ def test_defaults_serve_iris_from_the_repository() -> None:
 
 def test_values_are_read_from_the_environment() -> None:
     settings = InferenceSettings.from_env(
-        {"MODEL_DIR": "/opt/model", "TRACING_ENABLED": "true", "MAX_ROWS_PER_REQUEST": "10", "PREDICTION_LOG_FILE": "/tmp/p.jsonl"}
+        {
+            "MODEL_DIR": "/opt/model",
+            "TRACING_ENABLED": "true",
+            "MAX_ROWS_PER_REQUEST": "10",
+            "PREDICTION_LOG_FILE": "/tmp/p.jsonl",
+        }
     )
-    assert (settings.model_dir, settings.tracing_enabled, settings.max_rows, settings.prediction_log_file) == (Path("/opt/model"), True, 10, "/tmp/p.jsonl")
+    assert (settings.model_dir, settings.tracing_enabled, settings.max_rows, settings.prediction_log_file) == (
+        Path("/opt/model"),
+        True,
+        10,
+        "/tmp/p.jsonl",
+    )
 
 
 @pytest.mark.parametrize(
