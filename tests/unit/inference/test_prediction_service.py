@@ -12,7 +12,7 @@ import pytest
 from functions.contract.model_artifact import ModelArtifact
 from functions.contract.prediction_log import PREDICTION_KEYS, REJECTED_KEYS
 from functions.inference.onnx_model import OnnxModel
-from functions.inference.prediction_service import PredictionService
+from functions.inference.prediction_service import PredictionService, rounded
 from functions.inference.request_parsing import RequestRejected
 
 
@@ -177,3 +177,10 @@ def test_default_job_ids_are_unique_and_long(iris_model: OnnxModel, iris_artifac
     ids = {service.predict_sample(endpoint="/predict/test", labels_only=True)["job_id"] for _ in range(2000)}
     assert len(ids) == 2000
     assert all(len(job_id) == 32 for job_id in ids)
+
+
+@pytest.mark.parametrize("shape", [(1,), (3,), (1, 3), (10, 3), (1000, 3), (1000,)])
+def test_rounding_paths_agree(shape: tuple[int, ...]) -> None:
+    values = np.random.default_rng(7).random(shape, dtype=np.float32)
+    expected = np.round(values.astype(np.float64), 4).tolist()
+    assert rounded(values, 4) == expected
