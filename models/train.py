@@ -10,6 +10,7 @@ choice is seeded. Usage::
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import json
 import platform
@@ -52,16 +53,67 @@ DEFAULT_THRESHOLDS = {
 
 
 @dataclass(frozen=True)
-class Dataset:
+class SklearnDataset:
     name: str
     loader: Callable[..., Any]
     description: str
 
 
 DATASETS = {
-    "iris": Dataset("iris", load_iris, "Iris species from four flower measurements in cm (Fisher, 1936)."),
-    "wine": Dataset("wine", load_wine, "Wine cultivar from 13 chemical measurements (UCI wine recognition)."),
+    "iris": SklearnDataset("iris", load_iris, "Iris species from four flower measurements in cm (Fisher, 1936)."),
+    "wine": SklearnDataset("wine", load_wine, "Wine cultivar from 13 chemical measurements (UCI wine recognition)."),
 }
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    name: str
+    description: str
+    source: str
+    x: np.ndarray  # (rows, features) float64
+    y: np.ndarray  # (rows,) int64 class index into label_names
+    feature_names: list[str]
+    label_names: list[str]
+
+
+def load_sklearn_dataset(name: str) -> TrainingData:
+    dataset = DATASETS[name]
+    bunch = dataset.loader()
+    return TrainingData(
+        name=name,
+        description=dataset.description,
+        source=f"sklearn.datasets.load_{name}",
+        x=np.asarray(bunch.data, dtype=np.float64),
+        y=np.asarray(bunch.target, dtype=np.int64),
+        feature_names=[feature_key(n) for n in bunch.feature_names],
+        label_names=[str(n) for n in bunch.target_names],
+    )
+
+
+def load_csv_dataset(path: Path, *, target: str, name: str, description: str) -> TrainingData:
+    """A CSV with a header row: numeric feature columns and one label column named `target`."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    header, body = rows[0], [row for row in rows[1:] if row]
+    if target not in header:
+        raise SystemExit(f"{path}: no column named {target!r} (columns: {', '.join(header)})")
+    target_index = header.index(target)
+    feature_columns = [i for i in range(len(header)) if i != target_index]
+    raw_labels = [row[target_index] for row in body]
+    label_names = sorted(set(raw_labels))
+    try:
+        x = np.array([[float(row[i]) for i in feature_columns] for row in body], dtype=np.float64)
+    except ValueError as error:
+        raise SystemExit(f"{path}: every feature column must be numeric ({error})") from None
+    return TrainingData(
+        name=name,
+        description=description,
+        source=str(path),
+        x=x,
+        y=np.array([label_names.index(label) for label in raw_labels], dtype=np.int64),
+        feature_names=[feature_key(header[i]) for i in feature_columns],
+        label_names=label_names,
+    )
 
 
 def feature_key(raw_name: str) -> str:
@@ -134,9 +186,17 @@ def feature_statistics(x: np.ndarray, names: list[str]) -> list[dict[str, Any]]:
     return stats
 
 
+def describe(pipeline: Pipeline) -> str:
+    return " + ".join(repr(step) for _, step in pipeline.steps)
+
+
 def build_baseline(
     *,
-    dataset: Dataset,
+    name: str,
+    description: str,
+    source: str,
+    classifier_description: str,
+    detector_description: str,
     feature_names: list[str],
     label_names: list[str],
     x_train: np.ndarray,
@@ -144,8 +204,7 @@ def build_baseline(
     y_test: np.ndarray,
     classifier_bytes: bytes,
     detector_bytes: bytes,
-    seed: int,
-    nu: float,
+    seed: int | None,
     owner: str,
     trained_at: str,
 ) -> dict[str, Any]:
@@ -157,15 +216,15 @@ def build_baseline(
     return {
         "schema_version": SCHEMA_VERSION,
         "model": {
-            "name": dataset.name,
+            "name": name,
             "version": version,
-            "description": dataset.description,
+            "description": description,
             "owner": owner,
             "trained_at": trained_at,
             "task": "multiclass classification with an outlier detector",
-            "dataset": f"sklearn.datasets.load_{dataset.name}",
-            "classifier": "StandardScaler + LogisticRegression(C=10)",
-            "outlier_detector": f"StandardScaler + OneClassSVM(nu={nu}, gamma='scale'); outlier_score = -decision_function",
+            "dataset": source,
+            "classifier": classifier_description,
+            "outlier_detector": f"{detector_description}; outlier_score = -decision_function",
             "seed": seed,
             "libraries": {
                 "python": platform.python_version(),
@@ -203,27 +262,39 @@ def build_baseline(
     }
 
 
-def train(dataset_name: str, out_dir: Path, *, seed: int = 42, nu: float = 0.1, owner: str = "ml-platform") -> dict[str, Any]:
-    dataset = DATASETS[dataset_name]
-    bunch = dataset.loader()
-    x = np.asarray(bunch.data, dtype=np.float64)
-    y = np.asarray(bunch.target, dtype=np.int64)
-    feature_names = [feature_key(name) for name in bunch.feature_names]
-    label_names = [str(name) for name in bunch.target_names]
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=seed, stratify=y)
-    classifier, outlier_detector = train_models(x_train, y_train, seed=seed, nu=nu)
+def export_model_folder(
+    out_dir: Path,
+    *,
+    data: TrainingData,
+    classifier: Pipeline,
+    outlier_detector: Pipeline,
+    x_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    owner: str,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """Write a servable model folder from any fitted scikit-learn classifier and outlier detector.
+
+    The classifier needs `predict_proba`; the detector a `decision_function` (< 0 outside the
+    training support), e.g. OneClassSVM or IsolationForest. The baseline is computed from
+    `x_train`, the data the models learned from.
+    """
     classifier_bytes, detector_bytes = export_onnx(classifier, outlier_detector, x_train)
     baseline = build_baseline(
-        dataset=dataset,
-        feature_names=feature_names,
-        label_names=label_names,
+        name=data.name,
+        description=data.description,
+        source=data.source,
+        classifier_description=describe(classifier),
+        detector_description=describe(outlier_detector),
+        feature_names=data.feature_names,
+        label_names=data.label_names,
         x_train=x_train,
         x_test=x_test,
         y_test=y_test,
         classifier_bytes=classifier_bytes,
         detector_bytes=detector_bytes,
         seed=seed,
-        nu=nu,
         owner=owner,
         trained_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
     )
@@ -234,16 +305,43 @@ def train(dataset_name: str, out_dir: Path, *, seed: int = 42, nu: float = 0.1, 
     return baseline
 
 
+def train(data: TrainingData, out_dir: Path, *, seed: int = 42, nu: float = 0.1, owner: str = "ml-platform") -> dict[str, Any]:
+    x_train, x_test, y_train, y_test = train_test_split(data.x, data.y, test_size=0.2, random_state=seed, stratify=data.y)
+    classifier, outlier_detector = train_models(x_train, y_train, seed=seed, nu=nu)
+    return export_model_folder(
+        out_dir,
+        data=data,
+        classifier=classifier,
+        outlier_detector=outlier_detector,
+        x_train=x_train,
+        x_test=x_test,
+        y_test=y_test,
+        owner=owner,
+        seed=seed,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", choices=sorted(DATASETS), default="iris")
-    parser.add_argument("--out", type=Path, help="output folder (default: models/<dataset>)")
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="iris", help="a data set scikit-learn ships")
+    parser.add_argument("--csv", type=Path, help="train on your own CSV instead (header row, numeric features)")
+    parser.add_argument("--target", default="label", help="with --csv: the label column")
+    parser.add_argument("--name", help="with --csv: model name (default: the file's stem)")
+    parser.add_argument("--description", default="", help="with --csv: one line for the model card")
+    parser.add_argument("--out", type=Path, help="output folder (default: models/<name>)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--nu", type=float, default=0.1, help="one-class SVM nu: share of training points flagged")
     parser.add_argument("--owner", default="ml-platform")
     args = parser.parse_args()
-    out_dir = args.out or MODELS_DIR / args.dataset
-    baseline = train(args.dataset, out_dir, seed=args.seed, nu=args.nu, owner=args.owner)
+    if args.csv:
+        name = args.name or feature_key(args.csv.stem)
+        data = load_csv_dataset(
+            args.csv, target=args.target, name=name, description=args.description or f"Trained on {args.csv.name}"
+        )
+    else:
+        data = load_sklearn_dataset(args.dataset)
+    out_dir = args.out or MODELS_DIR / data.name
+    baseline = train(data, out_dir, seed=args.seed, nu=args.nu, owner=args.owner)
     model = baseline["model"]
     print(
         f"{model['name']} {model['version']}: {len(baseline['features'])} features, {len(baseline['labels'])} labels, "

@@ -8,15 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.train import DATASETS, export_onnx, onnx_predict, train, train_models
+from functions.contract.model_artifact import load_model_artifact
+from functions.inference.onnx_model import OnnxModel
+from models.train import export_onnx, load_csv_dataset, load_sklearn_dataset, onnx_predict, train, train_models
 
 MODELS = Path(__file__).resolve().parents[3] / "models"
 
 
 @pytest.mark.parametrize("dataset", ["iris", "wine"])
 def test_onnx_outputs_equal_scikit_learn_on_the_whole_data_set(dataset: str) -> None:
-    bunch = DATASETS[dataset].loader()
-    x, y = np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target)
+    data = load_sklearn_dataset(dataset)
+    x, y = data.x, data.y
     # float32 is what the service feeds ONNX; scikit-learn sees the same rounded values.
     x = x.astype(np.float32).astype(np.float64)
     classifier, detector = train_models(x, y, seed=42, nu=0.1)
@@ -32,7 +34,7 @@ def test_onnx_outputs_equal_scikit_learn_on_the_whole_data_set(dataset: str) -> 
 
 @pytest.mark.parametrize("dataset", ["iris", "wine"])
 def test_retraining_reproduces_the_committed_model(dataset: str, tmp_path: Path) -> None:
-    baseline = train(dataset, tmp_path)
+    baseline = train(load_sklearn_dataset(dataset), tmp_path)
     committed = json.loads((MODELS / dataset / "baseline.json").read_text())
     assert baseline["model"]["version"] == committed["model"]["version"]
     assert (tmp_path / "classifier.onnx").read_bytes() == (MODELS / dataset / "classifier.onnx").read_bytes()
@@ -44,9 +46,9 @@ def test_retraining_reproduces_the_committed_model(dataset: str, tmp_path: Path)
 @pytest.mark.parametrize("dataset", ["iris", "wine"])
 def test_baseline_describes_the_training_data(dataset: str) -> None:
     committed = json.loads((MODELS / dataset / "baseline.json").read_text())
-    bunch = DATASETS[dataset].loader()
-    assert len(committed["features"]) == bunch.data.shape[1]
-    assert committed["labels"] == [str(name) for name in bunch.target_names]
+    data = load_sklearn_dataset(dataset)
+    assert [f["name"] for f in committed["features"]] == data.feature_names
+    assert committed["labels"] == data.label_names
     assert 0.05 <= committed["training_outlier_rate"] <= 0.15  # nu = 0.1
     assert committed["thresholds"]["outlier_ratio"] == 0.20
     assert committed["thresholds"]["mean_deviation"] == 0.05
@@ -55,3 +57,20 @@ def test_baseline_describes_the_training_data(dataset: str) -> None:
         assert feature["min"] == feature["quantiles"][0]
         assert feature["max"] == feature["quantiles"][-1]
         assert feature["min"] <= feature["mean"] <= feature["max"]
+
+
+def test_a_csv_of_your_own_becomes_a_servable_model_folder(tmp_path: Path) -> None:
+    iris = load_sklearn_dataset("iris")
+    lines = ["Petal Length (cm),petal width,sepal/length,species"]
+    for row, label in zip(iris.x, iris.y, strict=True):
+        lines.append(f"{row[2]},{row[3]},{row[0]},{iris.label_names[label].upper()}")
+    csv_path = tmp_path / "flowers.csv"
+    csv_path.write_text("\n".join(lines) + "\n")
+    data = load_csv_dataset(csv_path, target="species", name="flowers", description="three iris columns")
+    assert data.feature_names == ["petal_length", "petal_width", "sepal_length"]
+    assert data.label_names == ["SETOSA", "VERSICOLOR", "VIRGINICA"]
+    train(data, tmp_path / "flowers")
+    artifact = load_model_artifact(tmp_path / "flowers")
+    assert artifact.baseline.model_name == "flowers"
+    prediction = OnnxModel(artifact).predict(np.array([[1.4, 0.2, 5.1]], dtype=np.float32))
+    assert artifact.baseline.label_names[int(prediction.class_index[0])] == "SETOSA"
