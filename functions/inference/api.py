@@ -8,6 +8,9 @@ directly. The `body` parameters below are declared for the OpenAPI document only
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import json
 from typing import Annotated, Any
 
@@ -89,8 +92,16 @@ def build_api(service: PredictionService) -> APIGatewayRestResolver:
     metadata = _metadata(baseline, min(service.max_rows, MAX_ROWS_PER_REQUEST))
     openapi_cache: dict[str, str] = {}
 
-    def content_type() -> str | None:
-        return app.current_event.headers.get("content-type") or app.current_event.headers.get("Content-Type")
+    def predict(endpoint: str, labels_only: bool) -> Response:
+        """Body and content type come from the raw event: Powertools' merged header view costs ~7 µs a request."""
+        raw = app.current_event.raw_event
+        body = raw.get("body")
+        if body is not None and raw.get("isBase64Encoded"):
+            with contextlib.suppress(binascii.Error, ValueError):  # undecodable: parsed as sent, refused as invalid JSON
+                body = base64.b64decode(body, validate=True)
+        content_type = next((v for k, v in (raw.get("headers") or {}).items() if k.lower() == "content-type"), None)
+        reply = service.predict_request(endpoint=endpoint, body=body, content_type=content_type, labels_only=labels_only)
+        return _json(200, reply)
 
     @app.get("/health", summary="Liveness and the model version being served")
     def get_health() -> Response[HealthResponse]:
@@ -106,21 +117,11 @@ def build_api(service: PredictionService) -> APIGatewayRestResolver:
 
     @app.post("/predict", summary="Class probabilities and outlier flag per row", responses=_predict_responses(PredictResponse))
     def post_predict(body: RequestBody = None) -> Response[PredictResponse]:  # type: ignore[name-defined]  # noqa: F821
-        event = app.current_event
-        return _json(
-            200,
-            service.predict_request(endpoint="/predict", body=event.decoded_body, content_type=content_type(), labels_only=False),
-        )
+        return predict("/predict", labels_only=False)
 
     @app.post("/predict/label", summary="Predicted label and outlier flag per row", responses=_predict_responses(LabelResponse))
     def post_predict_label(body: RequestBody = None) -> Response[LabelResponse]:  # type: ignore[name-defined]  # noqa: F821
-        event = app.current_event
-        return _json(
-            200,
-            service.predict_request(
-                endpoint="/predict/label", body=event.decoded_body, content_type=content_type(), labels_only=True
-            ),
-        )
+        return predict("/predict/label", labels_only=True)
 
     @app.get("/predict/test", summary="Probabilities for a built-in sample (each feature's training median)")
     def get_predict_test() -> Response[PredictResponse]:

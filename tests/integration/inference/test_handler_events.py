@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from local.api_gateway import FakeContext, api_event
 from tests.integration.inference.conftest import LambdaUnderTest
 
 SETOSA = [5.1, 3.5, 1.4, 0.2]
@@ -74,6 +75,15 @@ def test_built_in_sample_endpoints(iris_lambda: LambdaUnderTest, path: str, has_
 def test_base64_encoded_body_is_decoded(iris_lambda: LambdaUnderTest) -> None:
     status, body, _ = iris_lambda.call("POST", "/predict", json.dumps({"data": [SETOSA]}), base64_encoded=True)
     assert status == 200, body
+
+
+def test_body_that_is_not_base64_is_refused_as_invalid_json(iris_lambda: LambdaUnderTest) -> None:
+    event_body = "not base64 at all!"
+    event = api_event("POST", "/predict", event_body)
+    event["isBase64Encoded"] = True
+    reply = iris_lambda.handler(event, FakeContext())
+    assert reply["statusCode"] == 400
+    assert json.loads(reply["body"])["error"] == "invalid_json"
 
 
 def test_openapi_document_is_generated_from_the_models(iris_lambda: LambdaUnderTest) -> None:
