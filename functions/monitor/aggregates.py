@@ -148,8 +148,10 @@ class WindowAggregates:
         for label, n in class_counts.items():
             if n < 0:
                 raise AggregateError(f"negative class count for {label!r}")
-            key = label if label in counts else OTHER_CLASS
-            counts[key] = counts.get(key, 0) + int(n)
+            if label in counts:
+                counts[label] += int(n)
+            elif n:
+                counts[OTHER_CLASS] = counts.get(OTHER_CLASS, 0) + int(n)
         # Logs Insights reads the class counts in a separate query, so late-ingested lines may make their total
         # differ slightly from `rows`; the prediction-drift check normalises by the class counts' own total.
 

@@ -68,9 +68,16 @@ class Notification:
             "subject": self.subject,
             "state": STATE_ALARM if any(t.is_alarm for t in self.transitions) else STATE_OK,
             "checks": [
-                {"check": t.check.check, "from": t.previous, "to": t.current, "observed": t.check.observed,
-                 "baseline": t.check.baseline, "threshold": t.check.threshold, "margin": t.check.margin,
-                 "detail": t.check.detail}
+                {
+                    "check": t.check.check,
+                    "from": t.previous,
+                    "to": t.current,
+                    "observed": t.check.observed,
+                    "baseline": t.check.baseline,
+                    "threshold": t.check.threshold,
+                    "margin": t.check.margin,
+                    "detail": t.check.detail,
+                }
                 for t in self.transitions
             ],
             "text": self.text,
@@ -134,8 +141,11 @@ def build_notification(evaluation: Evaluation, transitions: tuple[Transition, ..
             "textType": "client-markdown",
             "title": subject,
             "description": "\n".join(
-                [f"Window {_iso(window.start_ms)} to {_iso(window.end_ms)}, {window.rows} rows, "
-                 f"model version {evaluation.model_version}.", *description_lines]
+                [
+                    f"Window {_iso(window.start_ms)} to {_iso(window.end_ms)}, {window.rows} rows, "
+                    f"model version {evaluation.model_version}.",
+                    *description_lines,
+                ]
             ),
             "nextSteps": [t.check.hint for t in alarms][:5],
             "keywords": [evaluation.model, state],

@@ -141,9 +141,7 @@ class PiecewiseCdf:
 def ks_distance(window: PiecewiseCdf, training: PiecewiseCdf) -> float:
     """Sup |F_window - F_training|: both are piecewise linear, so the sup is at a knot's left or right limit."""
     knots = sorted(set(window.values) | set(training.values))
-    return max(
-        max(abs(window.right(x) - training.right(x)), abs(window.left(x) - training.left(x))) for x in knots
-    )
+    return max(max(abs(window.right(x) - training.right(x)), abs(window.left(x) - training.left(x))) for x in knots)
 
 
 def _feature_hint(name: str) -> str:
@@ -153,14 +151,21 @@ def _feature_hint(name: str) -> str:
     )
 
 
-def check_mean_shift(
-    feature: FeatureBaseline, window: FeatureWindow, baseline: Baseline, z: float
-) -> CheckResult:
+def check_mean_shift(feature: FeatureBaseline, window: FeatureWindow, baseline: Baseline, z: float) -> CheckResult:
     t = baseline.thresholds
     name = f"{CHECK_MEAN_SHIFT}:{feature.name}"
     if window.count < t.min_rows or window.mean is None:
-        return CheckResult(name, Status.NOT_JUDGED, window.mean, feature.mean, t.mean_deviation, None, None,
-                           f"{window.count} values < min_rows {t.min_rows}", _feature_hint(feature.name))
+        return CheckResult(
+            name,
+            Status.NOT_JUDGED,
+            window.mean,
+            feature.mean,
+            t.mean_deviation,
+            None,
+            None,
+            f"{window.count} values < min_rows {t.min_rows}",
+            _feature_hint(feature.name),
+        )
     delta = window.mean - feature.mean
     scale = abs(feature.mean) if feature.mean != 0 else max(feature.std, 1e-12)
     relative = delta / scale
@@ -185,8 +190,17 @@ def check_distribution(feature: FeatureBaseline, window: FeatureWindow, baseline
     t = baseline.thresholds
     name = f"{CHECK_DISTRIBUTION}:{feature.name}"
     if window.count < t.min_rows or window.quantiles is None:
-        return CheckResult(name, Status.NOT_JUDGED, None, None, t.distribution_distance, None, None,
-                           f"{window.count} values < min_rows {t.min_rows}", _feature_hint(feature.name))
+        return CheckResult(
+            name,
+            Status.NOT_JUDGED,
+            None,
+            None,
+            t.distribution_distance,
+            None,
+            None,
+            f"{window.count} values < min_rows {t.min_rows}",
+            _feature_hint(feature.name),
+        )
     distance = ks_distance(
         PiecewiseCdf(window.quantiles, WINDOW_QUANTILE_LEVELS),
         PiecewiseCdf(feature.quantiles, baseline.quantile_levels),
@@ -213,8 +227,9 @@ def check_ratio(
 ) -> CheckResult:
     if total < min_rows:
         observed = count / total if total else None
-        return CheckResult(name, Status.NOT_JUDGED, observed, baseline_share, threshold, None, None,
-                           f"{total} < min_rows {min_rows}", hint)
+        return CheckResult(
+            name, Status.NOT_JUDGED, observed, baseline_share, threshold, None, None, f"{total} < min_rows {min_rows}", hint
+        )
     ratio = count / total
     margin = binomial_margin(threshold, total, z)
     score = ratio - margin
@@ -234,11 +249,25 @@ def check_ratio(
 def check_prediction_drift(window: WindowAggregates, baseline: Baseline) -> tuple[CheckResult, float | None]:
     t = baseline.thresholds
     total = sum(window.class_counts.values())
-    hint = ("Look at which classes gained share: a shift in the incoming population, or a model/feature change "
-            "upstream. Compare with the feature drift checks of the same window.")
+    hint = (
+        "Look at which classes gained share: a shift in the incoming population, or a model/feature change "
+        "upstream. Compare with the feature drift checks of the same window."
+    )
     if total < t.min_rows:
-        return (CheckResult(CHECK_PREDICTION_DRIFT, Status.NOT_JUDGED, None, 0.0, t.prediction_drift, None, None,
-                            f"{total} rows < min_rows {t.min_rows}", hint), None)
+        return (
+            CheckResult(
+                CHECK_PREDICTION_DRIFT,
+                Status.NOT_JUDGED,
+                None,
+                0.0,
+                t.prediction_drift,
+                None,
+                None,
+                f"{total} rows < min_rows {t.min_rows}",
+                hint,
+            ),
+            None,
+        )
     expected = dict(zip(baseline.label_names, baseline.class_distribution, strict=True))
     labels = list(baseline.label_names) + ([OTHER_CLASS] if OTHER_CLASS in window.class_counts else [])
     shares = {label: window.class_counts.get(label, 0) / total for label in labels}
@@ -271,8 +300,13 @@ def evaluate(baseline: Baseline, window: WindowAggregates, *, z: float = DEFAULT
 
     checks: list[CheckResult] = []
     outlier = check_ratio(
-        CHECK_OUTLIER_RATIO, window.outliers, window.rows,
-        threshold=t.outlier_ratio, baseline_share=baseline.training_outlier_rate, min_rows=t.min_rows, z=z,
+        CHECK_OUTLIER_RATIO,
+        window.outliers,
+        window.rows,
+        threshold=t.outlier_ratio,
+        baseline_share=baseline.training_outlier_rate,
+        min_rows=t.min_rows,
+        z=z,
         hint="Inspect the outlier rows' features (outlier_score > 0) in the prediction log: malformed clients, new "
         "ranges, or a unit change.",
     )
@@ -282,8 +316,13 @@ def evaluate(baseline: Baseline, window: WindowAggregates, *, z: float = DEFAULT
 
     requests = window.requests + window.rejected
     rejected = check_ratio(
-        CHECK_REJECTED_RATIO, window.rejected, requests,
-        threshold=t.rejected_ratio, baseline_share=None, min_rows=t.min_rows, z=z,
+        CHECK_REJECTED_RATIO,
+        window.rejected,
+        requests,
+        threshold=t.rejected_ratio,
+        baseline_share=None,
+        min_rows=t.min_rows,
+        z=z,
         hint="Read the 'reason' of the rejected lines: a client sending a wrong row length, NaN or out-of-range values, "
         "or a recent API change.",
     )
