@@ -30,7 +30,7 @@ serve: install ## the inference handler on http://127.0.0.1:$(PORT)
 	$(BIN)/python -m local.server --port $(PORT) --model $(MODEL) --log-file $(LOG_FILE)
 
 monitor: install ## one monitor evaluation over the local log
-	$(BIN)/python -m local.monitor --log-file $(LOG_FILE) --model-dir models/$(MODEL) --window-end $(WINDOW_END) --window-minutes $(WINDOW_MINUTES)
+	$(BIN)/python -m local.monitor --log-file $(LOG_FILE) --model-dir models/$(MODEL) --window-end $(WINDOW_END) --window-minutes $(WINDOW_MINUTES) --alert-file .local/alerts.jsonl --state-file .local/alert_state.json $(if $(REPORT),--report $(REPORT))
 
 test: install ## the whole suite: unit, integration (moto server), infra (CDK), e2e (local stack)
 	$(BIN)/python -m pytest -q

@@ -187,7 +187,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--log-file", default=".local/predictions.jsonl")
     parser.add_argument("--model-dir", default=f"models/{names.DEFAULT_MODEL}")
     parser.add_argument("--window-end", default="now", help="ISO 8601, 'now' or 'last' (just after the newest record)")
-    parser.add_argument("--window-minutes", type=int, default=2)
+    parser.add_argument("--window-minutes", type=float, default=2, help="window length; fractions allowed (0.1 = 6 s)")
     parser.add_argument("--alert-file", default=".local/alerts.jsonl")
     parser.add_argument("--state-file", default=".local/alert_state.json")
     parser.add_argument("--report", default=None, help="write a PNG of the window against the baseline")
@@ -200,8 +200,8 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
     out = out or sys.stdout
     args = parse_args(argv)
     try:
-        if not 1 <= args.window_minutes <= 60:
-            raise LocalMonitorError("--window-minutes must be between 1 and 60")
+        if not 0 < args.window_minutes <= 60:
+            raise LocalMonitorError("--window-minutes must be above 0 and at most 60")
         baseline = load_baseline(Path(args.model_dir) / names.BASELINE_FILE)
         engine = DuckDbEngine(baseline, Path(args.log_file))
         window_end = parse_window_end(args.window_end, engine, datetime.now(tz=UTC))

@@ -29,12 +29,12 @@ class AggregateSource(Protocol):
     def read(self, start_ms: int, end_ms: int) -> WindowAggregates: ...
 
 
-def window_bounds(end: datetime, minutes: int) -> tuple[int, int]:
-    """[start, end) in epoch ms for a window of `minutes` ending at `end`."""
+def window_bounds(end: datetime, minutes: float) -> tuple[int, int]:
+    """[start, end) in epoch ms for a window of `minutes` ending at `end` (fractions serve local replays and the demo)."""
     if end.tzinfo is None:
         raise ValueError("window end must be timezone-aware")
     end_ms = int(end.timestamp() * 1000)
-    return end_ms - minutes * 60_000, end_ms
+    return end_ms - round(minutes * 60_000), end_ms
 
 
 def scheduled_window_end(event_time: str) -> datetime:
@@ -96,7 +96,7 @@ class Monitor:
     source: AggregateSource
     state_store: StateStore
     publisher: Publisher
-    window_minutes: int
+    window_minutes: float
     where: str  # shown in alert subjects: account/region/environment or "local"
     z: float = DEFAULT_Z
 
