@@ -160,9 +160,7 @@ def main() -> int:
         for body in ('{"data": [[1, 2]]}', '{"data": [["x"]]}', "{}", '{"data": [[NaN]]}') * (args.rows // 40):
             status, _ = call(port, "POST", "/predict", body)
             bad += status >= 400
-        print(
-            f"\nphase 2: {rows} rows with {drifted.name} shifted by +1.5 std (unlike anything in training), {bad} malformed requests"
-        )
+        print(f"\nphase 2: {rows} rows with {drifted.name} shifted by +1.5 std (unlike training), {bad} malformed requests")
         second = evaluate(args, started, "drift, outliers and bad requests", report=args.workdir / "drift_report.png")
         expected = {f"mean_shift:{drifted.name}", f"distribution:{drifted.name}", "outlier_ratio", "rejected_ratio"}
         if second["status"] != "ALARM" or not expected <= set(second["alarms"]):
@@ -181,9 +179,8 @@ def main() -> int:
     records = [json.loads(line) for line in (args.workdir / "predictions.jsonl").read_text().splitlines()]
     alerts = [json.loads(line) for line in (args.workdir / "alerts.jsonl").read_text().splitlines()]
     print(f"\n=== prediction log: {args.workdir / 'predictions.jsonl'} ===")
-    print(
-        f"{sum(r['message'] == 'prediction' for r in records)} prediction records, {sum(r['message'] == 'rejected' for r in records)} rejected"
-    )
+    predicted = sum(r["message"] == "prediction" for r in records)
+    print(f"{predicted} prediction records, {len(records) - predicted} rejected")
     print(json.dumps(next(r for r in records if r["message"] == "prediction")))
     print(json.dumps(next(r for r in records if r["message"] == "rejected")))
     print(f"\n=== alerts: {args.workdir / 'alerts.jsonl'} ===")
