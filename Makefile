@@ -64,14 +64,16 @@ train: install ## retrain both shipped models (reproducible: same bytes, same ve
 	$(BIN)/python -m models.train --dataset iris
 	$(BIN)/python -m models.train --dataset wine
 
+LAYER_ARGS ?=  # --tracer for deployments with -c tracing=true
+
 layer: install ## Lambda layer (onnxruntime, numpy, powertools, pydantic) for arm64 / Python 3.12, no Docker
-	$(BIN)/python layers/build_layer.py
+	$(BIN)/python layers/build_layer.py $(LAYER_ARGS)
 
-synth: install layer
-	$(BIN)/python app.py
+synth: install layer ## CloudFormation template in cdk.out/, offline, cdk-nag checked
+	CDK_CONTEXT_JSON='{"model": "$(MODEL)"}' $(BIN)/python app.py
 
-deploy: install layer
-	npx --yes aws-cdk@2 deploy -c model=$(MODEL)
+deploy: install layer ## needs AWS credentials; ALERT_EMAIL=you@example.com subscribes you to alerts
+	npx --yes aws-cdk@2 deploy -c model=$(MODEL) $(if $(ALERT_EMAIL),-c alert_email=$(ALERT_EMAIL)) --outputs-file cdk-outputs.json
 
 clean:
-	rm -rf .local .build cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .local .build cdk.out cdk-outputs.json .pytest_cache .mypy_cache .ruff_cache

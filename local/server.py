@@ -82,9 +82,11 @@ def make_server(handler: Handler, host: str = "127.0.0.1", port: int = 8000) -> 
             """Access lines go to stderr so stdout carries only the log contract and EMF."""
             sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
-    server = ThreadingHTTPServer((host, port), ProxyHandler)
-    server.daemon_threads = True
-    return server
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 256  # socketserver's default backlog of 5 resets bursts of new connections
+
+    return Server((host, port), ProxyHandler)
 
 
 def main() -> None:

@@ -1,0 +1,68 @@
+"""Infrastructure-only names shared by the CDK app, the layer build and the tests.
+
+Names the Lambda functions also read (environment variables, metric names, the
+subscription filter pattern) live in `functions/contract/names.py`; this module
+holds what only the deployment cares about: the stack name, construct ids,
+context keys, stack output keys and the layer build location.
+"""
+
+from __future__ import annotations
+
+# --- stack -----------------------------------------------------------------------
+STACK_NAME = "ServerlessInference"
+STACK_DESCRIPTION = "Serverless ONNX inference API with prediction monitor, alerts, log archive and dashboard"
+
+# --- construct ids (one construct per component) ----------------------------------
+ID_ALERTS = "Alerts"
+ID_INFERENCE_API = "InferenceApi"
+ID_MONITOR = "Monitor"
+ID_ARCHIVE = "LogArchive"
+ID_OBSERVABILITY = "Observability"
+ID_DEPENDENCIES_LAYER = "DependenciesLayer"
+
+# --- CDK context keys (`cdk deploy -c key=value`, or cdk.json) -----------------------
+CTX_MODEL = "model"  # folder under models/; default names.DEFAULT_MODEL
+CTX_ALERT_EMAIL = "alert_email"  # e-mail subscription to the alert topic; none when absent
+CTX_SLACK_WORKSPACE_ID = "slack_workspace_id"  # AWS Chatbot: both ids, or no Slack channel
+CTX_SLACK_CHANNEL_ID = "slack_channel_id"
+CTX_LAYER_DIR = "layer_dir"  # built layer directory (holds python/); default LAYER_BUILD_DIR
+CTX_LOG_RETENTION_DAYS = "log_retention_days"
+CTX_TRACING = "tracing"  # "true": X-Ray active tracing on the inference function
+CTX_API_AUTH = "api_auth"  # "api_key" (default) or "iam"
+CTX_STACK_NAME = "stack_name"  # default STACK_NAME; give each model its own to deploy several side by side
+CTX_RETAIN_DATA = "retain_data"  # "false": log groups and table are deleted with the stack (dev)
+
+# --- stack output keys (read by docs, e2e tests and scripts) --------------------------
+OUTPUT_API_URL = "ApiUrl"
+OUTPUT_API_KEY_ID = "ApiKeyId"
+OUTPUT_ALERT_TOPIC_ARN = "AlertTopicArn"
+OUTPUT_INFERENCE_LOG_GROUP = "InferenceLogGroupName"
+OUTPUT_MONITOR_LOG_GROUP = "MonitorLogGroupName"
+OUTPUT_ARCHIVE_BUCKET = "ArchiveBucketName"
+OUTPUT_GLUE_DATABASE = "GlueDatabaseName"
+OUTPUT_GLUE_TABLE = "GlueTableName"
+OUTPUT_ATHENA_WORKGROUP = "AthenaWorkGroupName"
+OUTPUT_DASHBOARD_URL = "DashboardUrl"
+OUTPUT_DEAD_LETTER_QUEUE = "MonitorDeadLetterQueueUrl"
+
+# --- Lambda packaging ------------------------------------------------------------------
+LAYER_BUILD_DIR = ".build/layer"  # relative to the repository root; git-ignored
+LAYER_MANIFEST = "layer-manifest.json"  # written next to LAYER_BUILD_DIR by layers/build_layer.py
+LAYER_PYTHON_VERSION = "3.12"  # must match the function runtime (wheels are CPython-version specific)
+LAYER_PACKAGES = ("onnxruntime", "numpy", "aws-lambda-powertools", "pydantic")  # pins come from requirements.txt
+# `--tracer` only: what Powertools' Tracer imports, installed without botocore (the runtime has it).
+LAYER_TRACER_PACKAGES = ("aws-xray-sdk>=2.8.0,<3.0.0", "wrapt>=1.14,<3")
+LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024  # function code + all layers, unzipped
+LAMBDA_TASK_ROOT = "/var/task"
+MODEL_ASSET_DIR = "model"  # the model folder's name inside the function asset → MODEL_DIR=/var/task/model
+FUNCTIONS_PACKAGE = "functions"
+
+# --- handlers ----------------------------------------------------------------------------
+INFERENCE_HANDLER = "functions.inference.handler.lambda_handler"
+MONITOR_HANDLER = "functions.monitor.handler.lambda_handler"
+
+# --- log archive -----------------------------------------------------------------------------
+ARCHIVE_PREFIX = "predictions"  # s3://<bucket>/predictions/model=<name>/dt=YYYY-MM-DD/
+ARCHIVE_ERROR_PREFIX = "errors"
+ATHENA_RESULTS_PREFIX = "athena-results"
+GLUE_DATABASE_NAME = "serverless_inference"

@@ -1,0 +1,113 @@
+"""Read the stack's properties from CDK context (`-c key=value` or cdk.json) and validate them.
+
+Kept apart from the stack so tests can build the stack with plain keyword
+arguments and `app.py` stays a few lines long.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import aws_logs as logs
+from constructs import Node
+
+from functions.contract import names
+from infra import constants as c
+from infra.inference_api import ApiAuth
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _flag(value: Any, key: str, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"context '{key}': expected true/false, got {value!r}")
+
+
+def _text(value: Any) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+# CloudWatch Logs accepts only these retention periods (jsii enums carry names, not day counts).
+RETENTION_BY_DAYS = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+def retention(days: int) -> logs.RetentionDays:
+    """Map a day count onto CloudWatch's allowed retention values."""
+    if days not in RETENTION_BY_DAYS:
+        allowed = sorted(RETENTION_BY_DAYS)
+        raise ValueError(f"context '{c.CTX_LOG_RETENTION_DAYS}': {days} is not a CloudWatch retention; use one of {allowed}")
+    return RETENTION_BY_DAYS[days]
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    stack_name: str
+    model: str
+    layer_dir: Path
+    alert_email: str | None
+    slack_workspace_id: str | None
+    slack_channel_id: str | None
+    log_retention: logs.RetentionDays
+    tracing: bool
+    api_auth: ApiAuth
+    retain_data: bool
+
+    @classmethod
+    def from_context(cls, node: Node, repo_root: Path) -> StackSettings:
+        model = _text(node.try_get_context(c.CTX_MODEL)) or names.DEFAULT_MODEL
+        layer = Path(_text(node.try_get_context(c.CTX_LAYER_DIR)) or c.LAYER_BUILD_DIR)
+        email = _text(node.try_get_context(c.CTX_ALERT_EMAIL))
+        if email is not None and "@" not in email:
+            raise ValueError(f"context '{c.CTX_ALERT_EMAIL}': {email!r} is not an e-mail address")
+        raw_days = node.try_get_context(c.CTX_LOG_RETENTION_DAYS) or 30
+        try:
+            days = int(raw_days)
+        except ValueError:
+            raise ValueError(f"context '{c.CTX_LOG_RETENTION_DAYS}': {raw_days!r} is not a number of days") from None
+        auth = _text(node.try_get_context(c.CTX_API_AUTH)) or ApiAuth.API_KEY.value
+        try:
+            api_auth = ApiAuth(auth)
+        except ValueError:
+            raise ValueError(f"context '{c.CTX_API_AUTH}': {auth!r}; use one of {[a.value for a in ApiAuth]}") from None
+        return cls(
+            stack_name=_text(node.try_get_context(c.CTX_STACK_NAME)) or c.STACK_NAME,
+            model=model,
+            layer_dir=layer if layer.is_absolute() else repo_root / layer,
+            alert_email=email,
+            slack_workspace_id=_text(node.try_get_context(c.CTX_SLACK_WORKSPACE_ID)),
+            slack_channel_id=_text(node.try_get_context(c.CTX_SLACK_CHANNEL_ID)),
+            log_retention=retention(days),
+            tracing=_flag(node.try_get_context(c.CTX_TRACING), c.CTX_TRACING, False),
+            api_auth=api_auth,
+            retain_data=_flag(node.try_get_context(c.CTX_RETAIN_DATA), c.CTX_RETAIN_DATA, True),
+        )

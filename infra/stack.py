@@ -1,0 +1,151 @@
+"""The whole service in one stack: inference API, monitor, alerts, log archive and observability.
+
+Environment differences (model, alert recipients, retention, tracing, auth) are
+keyword-only properties; `infra.settings` reads them from CDK context for `app.py`.
+Nothing here looks anything up in an AWS account, so synth runs offline.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from functions.contract.model_artifact import Baseline, load_model_artifact
+from infra import constants as c
+from infra.alerts import Alerts
+from infra.archive import LogArchive
+from infra.bundling import function_code
+from infra.inference_api import ARCHITECTURE, RUNTIME, ApiAuth, InferenceApi
+from infra.monitor import Monitor
+from infra.nag import acknowledge_findings
+from infra.observability import Observability
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class LayerMissingError(RuntimeError):
+    """The dependency layer has not been built (or not where the stack looks for it)."""
+
+
+def check_layer(layer_dir: Path, *, tracing: bool) -> None:
+    """Refuse a missing layer, and a layer without the X-Ray SDK when tracing is on (the cold start would fail)."""
+    if not (layer_dir / "python").is_dir():
+        raise LayerMissingError(f"dependency layer not found at {layer_dir}/python: run `make layer` first")
+    manifest_path = layer_dir.parent / c.LAYER_MANIFEST
+    if tracing and manifest_path.is_file() and not json.loads(manifest_path.read_text(encoding="utf-8")).get("tracer"):
+        raise LayerMissingError(
+            "tracing=true needs the X-Ray SDK in the layer: rebuild it with `python layers/build_layer.py --tracer`"
+        )
+
+
+class InferenceStack(cdk.Stack):
+    """Inference API + monitor + alerts + log archive + dashboard for one model."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str = c.STACK_NAME,
+        *,
+        model: str,
+        layer_dir: Path,
+        alert_email: str | None = None,
+        slack_workspace_id: str | None = None,
+        slack_channel_id: str | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        tracing: bool = False,
+        api_auth: ApiAuth = ApiAuth.API_KEY,
+        retain_data: bool = True,
+        repo_root: Path = REPO_ROOT,
+        env: cdk.Environment | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id, description=f"{c.STACK_DESCRIPTION} (model {model})", env=env)
+        self.baseline: Baseline = load_model_artifact(repo_root / "models" / model).baseline
+        check_layer(layer_dir, tracing=tracing)
+        self.tracing = tracing
+        removal_policy = cdk.RemovalPolicy.RETAIN if retain_data else cdk.RemovalPolicy.DESTROY
+
+        code = function_code(repo_root, model)
+        self.layer = lambda_.LayerVersion(
+            self,
+            c.ID_DEPENDENCIES_LAYER,
+            code=lambda_.Code.from_asset(str(layer_dir)),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="onnxruntime, numpy, aws-lambda-powertools, pydantic (layers/build_layer.py)",
+        )
+
+        self.alerts = Alerts(
+            self,
+            c.ID_ALERTS,
+            alert_email=alert_email,
+            slack_workspace_id=slack_workspace_id,
+            slack_channel_id=slack_channel_id,
+        )
+        self.inference = InferenceApi(
+            self,
+            c.ID_INFERENCE_API,
+            code=code,
+            layers=[self.layer],
+            model_name=self.baseline.model_name,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+            auth=api_auth,
+            tracing=tracing,
+        )
+        self.monitor = Monitor(
+            self,
+            c.ID_MONITOR,
+            code=code,
+            layers=[self.layer],
+            inference_log_group=self.inference.log_group,
+            alerts=self.alerts,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        self.archive = LogArchive(
+            self,
+            c.ID_ARCHIVE,
+            source_log_group=self.inference.log_group,
+            baseline=self.baseline,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        self.observability = Observability(
+            self,
+            c.ID_OBSERVABILITY,
+            api=self.inference.api,
+            inference_function=self.inference.function,
+            inference_log_group=self.inference.log_group,
+            monitor_function=self.monitor.function,
+            monitor_dead_letter_queue=self.monitor.dead_letter_queue,
+            archive_stream=self.archive.delivery_stream,
+            baseline=self.baseline,
+            alarm_action=self.alerts.alarm_action,
+        )
+
+        outputs = {
+            c.OUTPUT_API_URL: (self.inference.url, "Base URL of the inference API (POST <url>predict)"),
+            c.OUTPUT_ALERT_TOPIC_ARN: (self.alerts.topic.topic_arn, "SNS topic receiving alarms and monitor alerts"),
+            c.OUTPUT_INFERENCE_LOG_GROUP: (self.inference.log_group.log_group_name, "Prediction log (CloudWatch Logs)"),
+            c.OUTPUT_MONITOR_LOG_GROUP: (self.monitor.log_group.log_group_name, "Monitor function log"),
+            c.OUTPUT_ARCHIVE_BUCKET: (self.archive.bucket.bucket_name, "S3 bucket with the archived prediction records"),
+            c.OUTPUT_GLUE_DATABASE: (self.archive.database_name, "Glue database of the archive table"),
+            c.OUTPUT_GLUE_TABLE: (self.archive.table_name, "Glue/Athena table over the archived prediction records"),
+            c.OUTPUT_ATHENA_WORKGROUP: (self.archive.workgroup.ref, "Athena workgroup for archive queries"),
+            c.OUTPUT_DASHBOARD_URL: (self.observability.dashboard_url, "CloudWatch dashboard"),
+            c.OUTPUT_DEAD_LETTER_QUEUE: (self.monitor.dead_letter_queue.queue_url, "Failed monitor runs"),
+        }
+        if self.inference.api_key is not None:
+            outputs[c.OUTPUT_API_KEY_ID] = (
+                self.inference.api_key.key_id,
+                "API key id; value: aws apigateway get-api-key --include-value --api-key <id>",
+            )
+        for key, (value, description) in outputs.items():
+            cdk.CfnOutput(self, key, value=value, description=description)
+
+        acknowledge_findings(self)

@@ -1,0 +1,92 @@
+"""Synthesize the stack once per configuration for the whole session (each synth costs seconds).
+
+Two configurations cover every switch: iris with the defaults (API key, e-mail
+alerts, no tracing, environment-agnostic) and wine with the alternatives (IAM
+auth, Slack, tracing, 90-day retention, data not retained, a concrete account
+and region). The layer is a stub directory: synth must
+not depend on `make layer` having run.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # before jsii starts node
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_logs as logs
+from aws_cdk.assertions import Template
+from cdk_nag import AwsSolutionsChecks
+
+from infra.inference_api import ApiAuth
+from infra.stack import InferenceStack
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ALERT_EMAIL = "ml-oncall@example.com"
+SLACK_WORKSPACE = "T0123456789"
+SLACK_CHANNEL = "C0123456789"
+
+
+@dataclass
+class Synthesized:
+    app: cdk.App
+    stack: InferenceStack
+    template: Template
+    outdir: Path
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return dict(self.template.to_json())
+
+    @property
+    def template_path(self) -> Path:
+        return self.outdir / f"{self.stack.artifact_id}.template.json"
+
+
+@pytest.fixture(scope="session")
+def stub_layer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    layer = tmp_path_factory.mktemp("layer")
+    (layer / "python").mkdir()
+    (layer / "python" / "README.txt").write_text("stub layer for synth tests\n")
+    return layer
+
+
+def synthesize(outdir: Path, layer_dir: Path, **props: Any) -> Synthesized:
+    app = cdk.App(outdir=str(outdir))
+    stack = InferenceStack(app, "ServerlessInference", layer_dir=layer_dir, **props)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    app.synth()  # raises when an unacknowledged cdk-nag finding remains
+    return Synthesized(app=app, stack=stack, template=Template.from_stack(stack), outdir=outdir)
+
+
+@pytest.fixture(scope="session")
+def iris(tmp_path_factory: pytest.TempPathFactory, stub_layer_dir: Path) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("cdk-iris"), stub_layer_dir, model="iris", alert_email=ALERT_EMAIL)
+
+
+@pytest.fixture(scope="session")
+def wine(tmp_path_factory: pytest.TempPathFactory, stub_layer_dir: Path) -> Synthesized:
+    return synthesize(
+        tmp_path_factory.mktemp("cdk-wine"),
+        stub_layer_dir,
+        model="wine",
+        slack_workspace_id=SLACK_WORKSPACE,
+        slack_channel_id=SLACK_CHANNEL,
+        api_auth=ApiAuth.IAM,
+        tracing=True,
+        log_retention=logs.RetentionDays.THREE_MONTHS,
+        retain_data=False,
+        # As under the CDK CLI with a profile: concrete account and region (finding ids then hold literals).
+        env=cdk.Environment(account="123456789012", region="eu-west-1"),
+    )
+
+
+@pytest.fixture(scope="session", params=["iris", "wine"])
+def synthesized(request: pytest.FixtureRequest) -> Synthesized:
+    """Both configurations, for assertions that must hold for every model."""
+    return request.getfixturevalue(request.param)

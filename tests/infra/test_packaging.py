@@ -1,0 +1,196 @@
+"""The code asset's file list, the layer build script (no network), settings parsing and app.py itself."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import aws_cdk as cdk
+import pytest
+
+from functions.contract.model_artifact import ModelArtifactError
+from infra.alerts import Alerts
+from infra.asset_files import asset_hash, function_asset_files
+from infra.constants import LAYER_PACKAGES, LAYER_PYTHON_VERSION, STACK_NAME
+from infra.inference_api import RUNTIME
+from infra.settings import StackSettings, retention
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_build_layer() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("build_layer", REPO_ROOT / "layers" / "build_layer.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def fake_repo(tmp_path: Path) -> Path:
+    """A repository with the real model folders and a functions package full of things never to ship."""
+    shutil.copytree(REPO_ROOT / "models" / "iris", tmp_path / "models" / "iris")
+    package = tmp_path / "functions"
+    for relative in ("__init__.py", "inference/handler.py", "contract/names.py"):
+        (package / relative).parent.mkdir(parents=True, exist_ok=True)
+        (package / relative).write_text("# code\n")
+    for junk in ("__pycache__/handler.cpython-312.pyc", "inference/tests/test_x.py", "inference/stale.pyc", ".venv/lib.py"):
+        (package / junk).parent.mkdir(parents=True, exist_ok=True)
+        (package / junk).write_text("junk\n")
+    return tmp_path
+
+
+# --- code asset ---------------------------------------------------------------------------------------------
+def test_asset_files_ship_code_and_model_only(fake_repo):
+    files = [destination for destination, _ in function_asset_files(fake_repo, "iris")]
+    assert files == [
+        "functions/__init__.py",
+        "functions/contract/names.py",
+        "functions/inference/handler.py",
+        "model/classifier.onnx",
+        "model/outlier_detector.onnx",
+        "model/baseline.json",
+    ]
+
+
+def test_asset_hash_changes_with_content_only(fake_repo):
+    before = asset_hash(function_asset_files(fake_repo, "iris"))
+    (fake_repo / "functions" / "__pycache__" / "other.pyc").write_text("ignored\n")
+    assert asset_hash(function_asset_files(fake_repo, "iris")) == before
+    (fake_repo / "functions" / "inference" / "handler.py").write_text("# changed\n")
+    assert asset_hash(function_asset_files(fake_repo, "iris")) != before
+
+
+def test_broken_or_missing_model_fails_before_deploy(fake_repo):
+    with pytest.raises(ModelArtifactError, match="does not exist"):
+        function_asset_files(fake_repo, "nosuchmodel")
+    (fake_repo / "models" / "iris" / "outlier_detector.onnx").unlink()
+    with pytest.raises(ModelArtifactError, match=r"outlier_detector\.onnx"):
+        function_asset_files(fake_repo, "iris")
+
+
+# --- layer build script (offline parts) ---------------------------------------------------------------------
+def test_layer_pins_come_from_requirements_and_exclude_boto3():
+    build_layer = load_build_layer()
+    pins = build_layer.read_pins(REPO_ROOT / "requirements.txt", LAYER_PACKAGES)
+    assert [pin.split("==")[0] for pin in pins] == list(LAYER_PACKAGES)
+    assert all("==" in pin for pin in pins)
+    assert not [pin for pin in pins if pin.startswith(("boto3", "botocore", "scikit-learn", "skl2onnx"))]
+
+
+def test_layer_build_refuses_unpinned_packages(tmp_path):
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("numpy==2.4.6\nonnxruntime>=1.0\n")
+    with pytest.raises(SystemExit, match="onnxruntime"):
+        load_build_layer().read_pins(requirements, ("numpy", "onnxruntime"))
+
+
+def test_layer_prune_removes_caches_and_test_suites_only(tmp_path):
+    site = tmp_path / "python"
+    layout = ("numpy/core/tests/test_a.py", "numpy/__pycache__/x.cpython-312.pyc", "numpy/testing/__init__.py", "numpy/a.pyc")
+    for relative in layout:
+        (site / relative).parent.mkdir(parents=True, exist_ok=True)
+        (site / relative).write_text("x" * 10)
+    saved = load_build_layer().prune(site)
+    remaining = sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
+    assert remaining == ["numpy/testing/__init__.py"]
+    assert saved == 30
+
+
+def test_layer_python_version_matches_function_runtime():
+    assert RUNTIME.name == f"python{LAYER_PYTHON_VERSION}"
+
+
+def test_tracing_refuses_a_layer_built_without_the_xray_sdk(tmp_path):
+    from infra.stack import LayerMissingError, check_layer
+
+    (tmp_path / "layer" / "python").mkdir(parents=True)
+    check_layer(tmp_path / "layer", tracing=True)  # no manifest (hand-made layer): trusted
+    (tmp_path / "layer-manifest.json").write_text(json.dumps({"tracer": False}))
+    check_layer(tmp_path / "layer", tracing=False)
+    with pytest.raises(LayerMissingError, match="--tracer"):
+        check_layer(tmp_path / "layer", tracing=True)
+    (tmp_path / "layer-manifest.json").write_text(json.dumps({"tracer": True}))
+    check_layer(tmp_path / "layer", tracing=True)
+
+
+# --- settings ----------------------------------------------------------------------------------------------------
+def test_settings_defaults_and_overrides():
+    app = cdk.App(context={"tracing": "true", "api_auth": "iam", "log_retention_days": "90", "alert_email": " a@b.example "})
+    settings = StackSettings.from_context(app.node, REPO_ROOT)
+    assert settings.model == "iris"
+    assert settings.tracing is True
+    assert settings.api_auth.value == "iam"
+    assert settings.alert_email == "a@b.example"
+    assert settings.layer_dir == REPO_ROOT / ".build" / "layer"
+    assert settings.retain_data is True
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"log_retention_days": "31"}, "not a CloudWatch retention"),
+        ({"log_retention_days": "a month"}, "not a number of days"),
+        ({"api_auth": "cognito"}, "api_auth"),
+        ({"tracing": "maybe"}, "tracing"),
+        ({"alert_email": "not-an-address"}, "alert_email"),
+    ],
+)
+def test_settings_reject_bad_context(context, message):
+    with pytest.raises(ValueError, match=message):
+        StackSettings.from_context(cdk.App(context=context).node, REPO_ROOT)
+
+
+def test_retention_maps_days():
+    assert retention(30).name == "ONE_MONTH"
+
+
+def test_slack_needs_both_ids():
+    stack = cdk.Stack(cdk.App(), "SlackProbe")
+    with pytest.raises(ValueError, match="both"):
+        Alerts(stack, "Alerts", slack_workspace_id="T0123")
+
+
+# --- app.py ---------------------------------------------------------------------------------------------------------
+def run_app(tmp_path: Path, context: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))},
+        # No credentials, and any AWS call would go nowhere: synth must not need either.
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "CDK_OUTDIR": str(tmp_path / "out"),
+        "CDK_CONTEXT_JSON": json.dumps(context),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+    return subprocess.run(
+        [sys.executable, "app.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_app_without_layer_says_run_make_layer(tmp_path):
+    result = run_app(tmp_path, {"layer_dir": str(tmp_path / "missing")})
+    assert result.returncode == 2
+    assert "run `make layer`" in result.stderr
+    assert not (tmp_path / "out" / f"{STACK_NAME}.template.json").exists()
+
+
+def test_app_reports_bad_context_in_one_line(tmp_path, stub_layer_dir):
+    result = run_app(tmp_path, {"layer_dir": str(stub_layer_dir), "model": "nosuchmodel"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: model folder")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_app_synthesizes_offline_into_cdk_outdir(tmp_path, stub_layer_dir):
+    """`python app.py` with no credentials and a bogus endpoint: any AWS call would fail."""
+    result = run_app(tmp_path, {"layer_dir": str(stub_layer_dir), "model": "wine", "alert_email": "ops@example.com"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    template = json.loads((tmp_path / "out" / f"{STACK_NAME}.template.json").read_text())
+    assert "predictions_wine" in json.dumps(template)

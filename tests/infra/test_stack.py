@@ -1,0 +1,501 @@
+"""Template assertions for every component of the stack, for both models and both configurations."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from functions.contract import names
+from functions.contract.model_artifact import load_model_artifact
+from infra import constants as c
+from infra.archive import RENAMED_KEYS
+from infra.monitor import SCHEDULE_EXPRESSION
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {key: value for key, value in template["Resources"].items() if value["Type"] == resource_type}
+
+
+def only(template: dict[str, Any], resource_type: str, path_fragment: str = "") -> tuple[str, dict[str, Any]]:
+    found = {k: v for k, v in resources(template, resource_type).items() if path_fragment in k}
+    assert len(found) == 1, f"expected one {resource_type} matching {path_fragment!r}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+def function(template: dict[str, Any], handler: str) -> tuple[str, dict[str, Any]]:
+    found = {k: v for k, v in resources(template, "AWS::Lambda::Function").items() if v["Properties"].get("Handler") == handler}
+    assert len(found) == 1, f"expected one function with handler {handler}"
+    return next(iter(found.items()))
+
+
+def role_statements(template: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
+    statements = []
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def actions(statement: dict[str, Any]) -> list[str]:
+    value = statement["Action"]
+    return [value] if isinstance(value, str) else list(value)
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def flatten(value: Any) -> str:
+    """Render a Fn::Join / Fn::Sub value to text, tokens as <LogicalId>, to search it."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(flatten(part) for part in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return f"<{value['Ref']}>"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return f"<{'.'.join(value['Fn::GetAtt'])}>"
+    return json.dumps(value)
+
+
+def baseline(model: str):
+    return load_model_artifact(REPO_ROOT / "models" / model).baseline
+
+
+# --- inference function, layer and code asset ---------------------------------------------------------
+def test_inference_function_runtime_memory_and_environment(iris):
+    template = iris.json
+    _, fn = function(template, c.INFERENCE_HANDLER)
+    props = fn["Properties"]
+    assert props["Runtime"] == "python3.12"
+    assert props["Architectures"] == ["arm64"]
+    assert props["MemorySize"] == 1769  # one full vCPU: the cold start is CPU-bound imports
+    assert props["Timeout"] == 10
+    assert props["Environment"]["Variables"] == {
+        names.ENV_MODEL_DIR: "/var/task/model",
+        names.ENV_SERVICE_NAME: names.INFERENCE_SERVICE,
+        names.ENV_METRICS_NAMESPACE: names.METRICS_NAMESPACE,
+        names.ENV_TRACING_ENABLED: "false",
+        names.ENV_LOG_LEVEL: "INFO",
+    }
+    assert "TracingConfig" not in props or props["TracingConfig"]["Mode"] == "PassThrough"
+    log_group_id, log_group = only(template, "AWS::Logs::LogGroup", "InferenceApiFunctionLogs")
+    assert props["LoggingConfig"]["LogGroup"] == {"Ref": log_group_id}
+    assert props["LoggingConfig"].get("LogFormat", "Text") == "Text"  # raw JSON lines, as the contract and filter expect
+    (index_policy,) = log_group["Properties"]["FieldIndexPolicies"]
+    assert index_policy == {"Fields": ["message"]}
+
+
+def test_tracing_switch_turns_on_xray_and_env(wine):
+    _, fn = function(wine.json, c.INFERENCE_HANDLER)
+    assert fn["Properties"]["TracingConfig"] == {"Mode": "Active"}
+    assert fn["Properties"]["Environment"]["Variables"][names.ENV_TRACING_ENABLED] == "true"
+    _, stage = only(wine.json, "AWS::ApiGateway::Stage")
+    assert stage["Properties"]["TracingEnabled"] is True
+
+
+def test_layer_is_attached_to_both_functions(synthesized):
+    template = synthesized.json
+    layer_id, layer = only(template, "AWS::Lambda::LayerVersion")
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+    for handler in (c.INFERENCE_HANDLER, c.MONITOR_HANDLER):
+        _, fn = function(template, handler)
+        assert fn["Properties"]["Layers"] == [{"Ref": layer_id}]
+
+
+def test_code_asset_holds_functions_package_and_selected_model(synthesized):
+    _, fn = function(synthesized.json, c.INFERENCE_HANDLER)
+    key = flatten(fn["Properties"]["Code"]["S3Key"])
+    asset_hash = key.split(".")[0]
+    asset_dir = synthesized.outdir / f"asset.{asset_hash}"
+    assert asset_dir.is_dir(), key
+    files = {p.relative_to(asset_dir).as_posix() for p in asset_dir.rglob("*") if p.is_file()}
+    assert {"functions/__init__.py", "functions/contract/names.py", "functions/contract/model_artifact.py"} <= files
+    assert {"model/classifier.onnx", "model/outlier_detector.onnx", "model/baseline.json"} <= files
+    assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc") or "/tests/" in f]
+    assert not [f for f in files if f.startswith("models/") or "sklearn" in f or "skl2onnx" in f]
+    shipped = json.loads((asset_dir / "model" / "baseline.json").read_text())
+    assert shipped["model"]["name"] == synthesized.stack.baseline.model_name
+    # both functions share one asset (one upload)
+    _, monitor_fn = function(synthesized.json, c.MONITOR_HANDLER)
+    assert monitor_fn["Properties"]["Code"] == fn["Properties"]["Code"]
+
+
+def test_inference_role_only_writes_its_log_group(iris):
+    template = iris.json
+    _, fn = function(template, c.INFERENCE_HANDLER)
+    role_id = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+    log_group_id, _ = only(template, "AWS::Logs::LogGroup", "InferenceApiFunctionLogs")
+    statements = role_statements(template, role_id)
+    assert statements == [
+        {
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [log_group_id, "Arn"]},
+        }
+    ]
+    role = template["Resources"][role_id]["Properties"]
+    assert "ManagedPolicyArns" not in role  # no AWSLambdaBasicExecutionRole
+
+
+# --- API Gateway ----------------------------------------------------------------------------------------
+def test_api_requires_api_key_with_usage_plan_throttling(iris):
+    template = iris.json
+    methods = resources(template, "AWS::ApiGateway::Method")
+    assert len(methods) == 2  # ANY / and ANY /{proxy+}
+    for method in methods.values():
+        assert method["Properties"]["ApiKeyRequired"] is True
+        assert method["Properties"]["AuthorizationType"] == "NONE"
+    _, plan = only(template, "AWS::ApiGateway::UsagePlan")
+    assert plan["Properties"]["Throttle"] == {"RateLimit": 100, "BurstLimit": 200}
+    assert len(plan["Properties"]["ApiStages"]) == 1
+    key_id, _ = only(template, "AWS::ApiGateway::ApiKey")
+    iris.template.has_resource_properties("AWS::ApiGateway::UsagePlanKey", {"KeyId": {"Ref": key_id}, "KeyType": "API_KEY"})
+
+
+def test_api_iam_auth_variant_has_no_api_key(wine):
+    for method in resources(wine.json, "AWS::ApiGateway::Method").values():
+        assert method["Properties"]["AuthorizationType"] == "AWS_IAM"
+        assert not method["Properties"].get("ApiKeyRequired")
+    assert not resources(wine.json, "AWS::ApiGateway::ApiKey")
+    assert c.OUTPUT_API_KEY_ID not in wine.json["Outputs"]
+
+
+def test_api_stage_throttling_access_logs_and_execution_logging(synthesized):
+    template = synthesized.json
+    _, stage = only(template, "AWS::ApiGateway::Stage")
+    props = stage["Properties"]
+    access_log_id, _ = only(template, "AWS::Logs::LogGroup", "AccessLogs")
+    assert props["AccessLogSetting"]["DestinationArn"] == {"Fn::GetAtt": [access_log_id, "Arn"]}
+    assert "$context.requestId" in props["AccessLogSetting"]["Format"]
+    settings = props["MethodSettings"][0]
+    assert settings["ThrottlingRateLimit"] == 100
+    assert settings["ThrottlingBurstLimit"] == 200
+    assert settings["LoggingLevel"] == "ERROR"
+    assert settings["DataTraceEnabled"] is False
+    only(template, "AWS::ApiGateway::Account")  # account-level logging role, needed for access logs
+    _, api = only(template, "AWS::ApiGateway::RestApi")
+    assert api["Properties"]["Name"] == f"ServerlessInference-{synthesized.stack.baseline.model_name}"
+
+
+def test_log_groups_have_configured_retention(iris, wine):
+    for synthesized, days in ((iris, 30), (wine, 90)):
+        groups = resources(synthesized.json, "AWS::Logs::LogGroup")
+        assert len(groups) == 4  # inference, access, monitor, firehose errors
+        assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {days}
+    assert {g["DeletionPolicy"] for g in resources(iris.json, "AWS::Logs::LogGroup").values()} == {"Retain"}
+    assert {g["DeletionPolicy"] for g in resources(wine.json, "AWS::Logs::LogGroup").values()} == {"Delete"}
+
+
+# --- monitor ----------------------------------------------------------------------------------------------
+def test_monitor_function_environment_and_timeout(synthesized):
+    template = synthesized.json
+    _, fn = function(template, c.MONITOR_HANDLER)
+    props = fn["Properties"]
+    assert props["Runtime"] == "python3.12"
+    assert props["Architectures"] == ["arm64"]
+    env = props["Environment"]["Variables"]
+    inference_log_id, _ = only(template, "AWS::Logs::LogGroup", "InferenceApiFunctionLogs")
+    topic_id, _ = only(template, "AWS::SNS::Topic")
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    assert env == {
+        names.ENV_MODEL_DIR: "/var/task/model",
+        names.ENV_SERVICE_NAME: names.MONITOR_SERVICE,
+        names.ENV_METRICS_NAMESPACE: names.METRICS_NAMESPACE,
+        names.ENV_LOG_LEVEL: "INFO",
+        names.ENV_INFERENCE_LOG_GROUP: {"Ref": inference_log_id},
+        names.ENV_ALERT_TOPIC_ARN: {"Ref": topic_id},
+        names.ENV_ALERT_STATE_TABLE: {"Ref": table_id},
+        names.ENV_WINDOW_MINUTES: "2",
+        names.ENV_QUERY_TIMEOUT_SECONDS: "20",
+    }
+    query_timeout = int(env[names.ENV_QUERY_TIMEOUT_SECONDS])
+    assert 2 * query_timeout <= props["Timeout"] < 60  # margin over the query, below the schedule period
+
+
+def test_monitor_schedule_every_minute_with_dead_letter_queue(synthesized):
+    template = synthesized.json
+    function_id, _ = function(template, c.MONITOR_HANDLER)
+    queue_id, _ = only(template, "AWS::SQS::Queue")
+    _, rule = only(template, "AWS::Events::Rule")
+    assert SCHEDULE_EXPRESSION == "rate(1 minute)"
+    assert rule["Properties"]["ScheduleExpression"] == "rate(1 minute)"
+    assert rule["Properties"]["State"] == "ENABLED"
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    _, invoke_config = only(template, "AWS::Lambda::EventInvokeConfig")
+    assert invoke_config["Properties"]["FunctionName"] == {"Ref": function_id}
+    assert invoke_config["Properties"]["MaximumRetryAttempts"] == 0
+    assert invoke_config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+
+
+def test_monitor_iam_is_scoped(synthesized):
+    template = synthesized.json
+    _, fn = function(template, c.MONITOR_HANDLER)
+    role_id = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = role_statements(template, role_id)
+    inference_log_id, _ = only(template, "AWS::Logs::LogGroup", "InferenceApiFunctionLogs")
+
+    start = [s for s in statements if "logs:StartQuery" in actions(s)]
+    assert len(start) == 1 and actions(start[0]) == ["logs:StartQuery"]
+    targets = [flatten(r) for r in as_list(start[0]["Resource"])]
+    region, account = (
+        ("<AWS::Region>", "<AWS::AccountId>")
+        if synthesized.stack.region.startswith("${")
+        else (synthesized.stack.region, synthesized.stack.account)
+    )
+    assert targets == [
+        f"arn:<AWS::Partition>:logs:{region}:{account}:log-group:<{inference_log_id}>",
+        f"<{inference_log_id}.Arn>",  # CloudFormation's log group Arn: the same ARN followed by ':*'
+    ]
+    unscoped = [s for s in statements if "*" in as_list(s["Resource"])]
+    assert len(unscoped) == 1
+    assert sorted(actions(unscoped[0])) == ["logs:GetQueryResults", "logs:StopQuery"]
+    all_actions = {a for s in statements for a in actions(s)}
+    assert not {a for a in all_actions if a.endswith(":*") or a == "*"}
+    assert "logs:FilterLogEvents" not in all_actions and "logs:GetLogEvents" not in all_actions
+
+    topic_id, _ = only(template, "AWS::SNS::Topic")
+    publish = [s for s in statements if "sns:Publish" in actions(s)]
+    assert publish and publish[0]["Resource"] == {"Ref": topic_id}
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    writes = [s for s in statements if "dynamodb:PutItem" in actions(s)]
+    assert writes and {"Fn::GetAtt": [table_id, "Arn"]} in as_list(writes[0]["Resource"])
+
+
+def test_alert_state_table(synthesized):
+    _, table = only(synthesized.json, "AWS::DynamoDB::Table")
+    props = table["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": names.ALERT_STATE_PARTITION_KEY, "KeyType": "HASH"}]
+    assert props["AttributeDefinitions"] == [{"AttributeName": names.ALERT_STATE_PARTITION_KEY, "AttributeType": "S"}]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["SSESpecification"]["SSEEnabled"] is True
+
+
+def test_dead_letter_queue_encrypted_and_tls_only(synthesized):
+    _, queue = only(synthesized.json, "AWS::SQS::Queue")
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    _, policy = only(synthesized.json, "AWS::SQS::QueuePolicy")
+    deny = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+# --- alerts ------------------------------------------------------------------------------------------------
+def test_topic_encrypted_with_rotating_key_and_tls_only(synthesized):
+    template = synthesized.json
+    key_id, key = only(template, "AWS::KMS::Key")
+    assert key["Properties"]["EnableKeyRotation"] is True
+    principals = json.dumps(key["Properties"]["KeyPolicy"])
+    assert "cloudwatch.amazonaws.com" in principals  # alarms can publish to the encrypted topic
+    _, topic = only(template, "AWS::SNS::Topic")
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    _, policy = only(template, "AWS::SNS::TopicPolicy")
+    deny = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_email_subscription_only_when_given(iris, wine):
+    iris.template.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ml-oncall@example.com"})
+    wine.template.resource_count_is("AWS::SNS::Subscription", 0)
+
+
+def test_slack_channel_only_when_ids_given(iris, wine):
+    iris.template.resource_count_is("AWS::Chatbot::SlackChannelConfiguration", 0)
+    topic_id, _ = only(wine.json, "AWS::SNS::Topic")
+    wine.template.has_resource_properties(
+        "AWS::Chatbot::SlackChannelConfiguration",
+        {"SlackWorkspaceId": "T0123456789", "SlackChannelId": "C0123456789", "SnsTopicArns": [{"Ref": topic_id}]},
+    )
+
+
+# --- log archive ----------------------------------------------------------------------------------------------
+def test_subscription_filter_sends_predictions_to_firehose(synthesized):
+    template = synthesized.json
+    stream_id, _ = only(template, "AWS::KinesisFirehose::DeliveryStream")
+    log_group_id, _ = only(template, "AWS::Logs::LogGroup", "InferenceApiFunctionLogs")
+    _, subscription = only(template, "AWS::Logs::SubscriptionFilter")
+    props = subscription["Properties"]
+    assert props["FilterPattern"] == names.PREDICTION_FILTER_PATTERN
+    assert props["LogGroupName"] == {"Ref": log_group_id}
+    assert props["DestinationArn"] == {"Fn::GetAtt": [stream_id, "Arn"]}
+
+
+def test_firehose_decompresses_extracts_and_gzips_by_date(synthesized):
+    _, stream = only(synthesized.json, "AWS::KinesisFirehose::DeliveryStream")
+    props = stream["Properties"]
+    assert props["DeliveryStreamEncryptionConfigurationInput"]["KeyType"] == "AWS_OWNED_CMK"
+    s3 = props["ExtendedS3DestinationConfiguration"]
+    assert s3["CompressionFormat"] == "GZIP"
+    model = synthesized.stack.baseline.model_name
+    assert s3["Prefix"] == f"predictions/model={model}/dt=!{{timestamp:yyyy-MM-dd}}/"
+    assert "!{firehose:error-output-type}" in s3["ErrorOutputPrefix"]
+    processors = s3["ProcessingConfiguration"]["Processors"]
+    assert [p["Type"] for p in processors] == ["Decompression", "CloudWatchLogProcessing", "AppendDelimiterToRecord"]
+    assert {"ParameterName": "DataMessageExtraction", "ParameterValue": "true"} in processors[1]["Parameters"]
+
+
+def test_archive_bucket_encrypted_private_with_lifecycle(synthesized):
+    _, bucket = only(synthesized.json, "AWS::S3::Bucket")
+    props = bucket["Properties"]
+    (encryption,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    rules = {rule["Id"]: rule for rule in props["LifecycleConfiguration"]["Rules"]}
+    transitions = rules["predictions-to-cheaper-storage"]["Transitions"]
+    assert [(t["StorageClass"], t["TransitionInDays"]) for t in transitions] == [("STANDARD_IA", 30), ("GLACIER_IR", 90)]
+    assert bucket["DeletionPolicy"] == "Retain"
+
+
+def test_glue_table_columns_follow_the_model(synthesized):
+    model_baseline = synthesized.stack.baseline
+    _, table = only(synthesized.json, "AWS::Glue::Table")
+    table_input = table["Properties"]["TableInput"]
+    assert table_input["Name"] == f"predictions_{model_baseline.model_name}"
+    columns = {col["Name"]: col["Type"] for col in table_input["StorageDescriptor"]["Columns"]}
+    features = re.fullmatch(r"struct<(.*)>", columns["features"])
+    assert features is not None
+    fields = [field.split(":")[0] for field in features.group(1).split(",")]
+    assert fields == list(model_baseline.feature_names)
+    assert columns["probabilities"] == "array<double>"
+    assert columns["is_outlier"] == "boolean"
+    serde = table_input["StorageDescriptor"]["SerdeInfo"]
+    assert serde["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+    for json_key, column in RENAMED_KEYS.items():  # reserved words in Athena SQL
+        assert column in columns and serde["Parameters"][f"mapping.{column}"] == json_key
+    assert [k["Name"] for k in table_input["PartitionKeys"]] == ["dt"]
+
+
+def test_wine_table_and_dashboard_have_13_features(wine):
+    wine_baseline = baseline("wine")
+    assert wine_baseline.n_features == 13
+    _, table = only(wine.json, "AWS::Glue::Table")
+    columns = table["Properties"]["TableInput"]["StorageDescriptor"]["Columns"]
+    struct = next(col["Type"] for col in columns if col["Name"] == "features")
+    assert struct.count(":double") == 13
+    _, dashboard = only(wine.json, "AWS::CloudWatch::Dashboard")
+    body = flatten(dashboard["Properties"]["DashboardBody"])
+    assert sum(names.drift_metric(feature) in body for feature in wine_baseline.feature_names) == 13
+
+
+def test_glue_location_matches_firehose_prefix(synthesized):
+    """Athena must read exactly where Firehose writes, partition for partition."""
+    template = synthesized.json
+    _, stream = only(template, "AWS::KinesisFirehose::DeliveryStream")
+    prefix = stream["Properties"]["ExtendedS3DestinationConfiguration"]["Prefix"]
+    _, table = only(template, "AWS::Glue::Table")
+    params = table["Properties"]["TableInput"]["Parameters"]
+    bucket_id, _ = only(template, "AWS::S3::Bucket")
+    expected = f"s3://<{bucket_id}>/" + prefix.replace("!{timestamp:yyyy-MM-dd}", "${dt}")
+    assert flatten(params["storage.location.template"]) == expected
+    assert params["projection.enabled"] == "true"
+    assert params["projection.dt.type"] == "date"
+    assert params["projection.dt.format"] == "yyyy-MM-dd"
+
+
+def test_nothing_iris_specific_in_the_wine_stack(wine):
+    text = json.dumps(wine.json)
+    for name in baseline("iris").feature_names + baseline("iris").label_names:
+        assert name not in text, name
+
+
+# --- alarms and dashboard -------------------------------------------------------------------------------------
+def test_every_alarm_notifies_the_topic(synthesized):
+    template = synthesized.json
+    topic_id, _ = only(template, "AWS::SNS::Topic")
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    assert len(alarms) == 9
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+        assert alarm["Properties"]["OKActions"] == [{"Ref": topic_id}]
+
+
+def _alarm(template: dict[str, Any], fragment: str) -> dict[str, Any]:
+    return only(template, "AWS::CloudWatch::Alarm", fragment)[1]["Properties"]
+
+
+def test_alarm_definitions(iris):
+    template = iris.json
+    inference_id, _ = function(template, c.INFERENCE_HANDLER)
+    monitor_id, _ = function(template, c.MONITOR_HANDLER)
+
+    five_xx = _alarm(template, "Api5xxRate")
+    assert (five_xx["Namespace"], five_xx["MetricName"], five_xx["Statistic"]) == ("AWS/ApiGateway", "5XXError", "Average")
+    assert five_xx["Threshold"] == 0.05
+
+    latency = _alarm(template, "ApiP99Latency")
+    assert (latency["MetricName"], latency["ExtendedStatistic"]) == ("Latency", "p99")
+
+    for fragment, metric, function_id in (
+        ("InferenceErrors", "Errors", inference_id),
+        ("InferenceThrottles", "Throttles", inference_id),
+        ("MonitorErrors", "Errors", monitor_id),
+        ("MonitorThrottles", "Throttles", monitor_id),
+    ):
+        alarm = _alarm(template, fragment)
+        assert alarm["MetricName"] == metric and alarm["Namespace"] == "AWS/Lambda"
+        assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function_id}}]
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" and alarm["Threshold"] == 1
+
+    stopped = _alarm(template, "MonitorStopped")
+    assert stopped["MetricName"] == "Invocations"
+    assert stopped["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": monitor_id}}]
+    assert stopped["ComparisonOperator"] == "LessThanThreshold"
+    assert stopped["TreatMissingData"] == "breaching"
+
+    dead_letters = _alarm(template, "MonitorDeadLetters")
+    assert dead_letters["MetricName"] == "ApproximateNumberOfMessagesVisible"
+
+    stream_id, _ = only(template, "AWS::KinesisFirehose::DeliveryStream")
+    stale = _alarm(template, "ArchiveDeliveryStale")
+    assert (stale["Namespace"], stale["MetricName"], stale["Threshold"]) == ("AWS/Firehose", "DeliveryToS3.DataFreshness", 900)
+    assert stale["Dimensions"] == [{"Name": "DeliveryStreamName", "Value": {"Ref": stream_id}}]
+
+
+def test_dashboard_panels_derive_from_the_baseline(synthesized):
+    model_baseline = synthesized.stack.baseline
+    _, dashboard = only(synthesized.json, "AWS::CloudWatch::Dashboard")
+    body = flatten(dashboard["Properties"]["DashboardBody"])
+    for title in ("Request rate", "Latency percentiles", "Outlier ratio", "Feature drift", "Predicted class counts", "rejected"):
+        assert title in body, title
+    for feature in model_baseline.feature_names:
+        assert names.drift_metric(feature) in body
+        assert names.mean_shift_metric(feature) in body
+    for label in model_baseline.label_names:
+        assert names.class_metric(label) in body
+    for metric in (names.METRIC_OUTLIER_RATIO, names.METRIC_REJECTED, names.METRIC_LATENCY, names.METRIC_REQUESTS):
+        assert metric in body
+    assert f'"{names.METRICS_NAMESPACE}"' in body
+    assert f'"{names.MODEL_DIMENSION}","{model_baseline.model_name}"' in body
+    assert '"service","monitor"' in body and '"service","inference"' in body
+
+
+# --- outputs ------------------------------------------------------------------------------------------------
+def test_stack_outputs(iris):
+    outputs = iris.json["Outputs"]
+    for key in (
+        c.OUTPUT_API_URL,
+        c.OUTPUT_API_KEY_ID,
+        c.OUTPUT_ALERT_TOPIC_ARN,
+        c.OUTPUT_INFERENCE_LOG_GROUP,
+        c.OUTPUT_ARCHIVE_BUCKET,
+        c.OUTPUT_DASHBOARD_URL,
+        c.OUTPUT_GLUE_TABLE,
+    ):
+        assert key in outputs, key
+    assert "#dashboards:name=" in flatten(outputs[c.OUTPUT_DASHBOARD_URL]["Value"])
+    assert flatten(outputs[c.OUTPUT_API_URL]["Value"]).startswith("https://")
