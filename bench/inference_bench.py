@@ -120,21 +120,23 @@ def main() -> None:
     cold_handler_median, cold_handler_min = cold(COLD_HANDLER.format(row=row_text), args.cold, env)
     cold_floor_median, cold_floor_min = cold(COLD_FLOOR.format(model_dir=model_dir, row=row_text), args.cold, env)
 
+    rows = [
+        ("floor: two session.run on 1 row", f"median {floor_median:8.1f} us   p99 {floor_p99:8.1f} us"),
+        (
+            "handler POST /predict, 1 row",
+            f"median {one_median:8.1f} us   p99 {one_p99:8.1f} us   ratio to floor {one_median / floor_median:5.1f}x",
+        ),
+        (
+            "handler POST /predict, 1,000 rows",
+            f"median {thousand_median / 1000:8.2f} ms   p99 {thousand_p99 / 1000:8.2f} ms"
+            f"   per row {thousand_median / 1000:6.1f} us",
+        ),
+        ("cold floor: numpy + onnxruntime + sessions", f"median {cold_floor_median:6.0f} ms   min {cold_floor_min:6.0f} ms"),
+        ("cold handler: import + first POST /predict", f"median {cold_handler_median:6.0f} ms   min {cold_handler_min:6.0f} ms"),
+    ]
     print(f"model {args.model} ({artifact.baseline.model_version}), python {sys.version.split()[0]}, {os.cpu_count()} cores")
-    print(f"floor: two session.run on 1 row      median {floor_median:8.1f} us   p99 {floor_p99:8.1f} us")
-    print(
-        f"handler POST /predict, 1 row        median {one_median:8.1f} us   p99 {one_p99:8.1f} us   ratio to floor {one_median / floor_median:5.1f}x"
-    )
-    print(
-        f"handler POST /predict, 1,000 rows   median {thousand_median / 1000:8.2f} ms   p99 {thousand_p99 / 1000:8.2f} ms"
-        f"   per row {thousand_median / 1000:6.1f} us"
-    )
-    print(
-        f"cold floor: numpy + onnxruntime + 2 sessions + 1 run   median {cold_floor_median:6.0f} ms   min {cold_floor_min:6.0f} ms"
-    )
-    print(
-        f"cold handler: import + first POST /predict             median {cold_handler_median:6.0f} ms   min {cold_handler_min:6.0f} ms"
-    )
+    for label, figures in rows:
+        print(f"{label:<44}{figures}")
     print(f"cold ratio {cold_handler_median / cold_floor_median:4.2f}x (target <= 1.5x)")
 
 

@@ -23,7 +23,7 @@ from functions.inference.prediction_service import PredictionService
 from functions.inference.request_metrics import RequestMetrics
 from functions.inference.settings import InferenceSettings
 
-LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]  # Any: Lambda passes a LambdaContext, tests a stand-in
 
 # Powertools Metrics only carries the cold-start metric; request metrics go through RequestMetrics (see there why).
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
