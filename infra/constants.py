@@ -31,6 +31,7 @@ CTX_TRACING = "tracing"  # "true": X-Ray active tracing on the inference functio
 CTX_API_AUTH = "api_auth"  # "api_key" (default) or "iam"
 CTX_STACK_NAME = "stack_name"  # default STACK_NAME; give each model its own to deploy several side by side
 CTX_RETAIN_DATA = "retain_data"  # "false": log groups and table are deleted with the stack (dev)
+CTX_SNAP_START = "snap_start"  # "true": Lambda SnapStart on the inference function, invoked through an alias
 
 # --- stack output keys (read by docs, e2e tests and scripts) --------------------------
 OUTPUT_API_URL = "ApiUrl"

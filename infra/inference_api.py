@@ -6,13 +6,19 @@ per-method throttling. The default authentication is an API key: clients are
 scripts and services that send one `x-api-key` header with curl or any HTTP
 library. `ApiAuth.IAM` switches every method to SigV4 (AWS_IAM) for callers inside
 AWS; grant them with `grant_invoke`.
+
+With `snap_start=True` the function gets Lambda SnapStart: a deployment that changes the
+function publishes a new version (Lambda initialises it and snapshots the execution
+environment then), the alias `live` moves to it, and API Gateway invokes the alias.
+SnapStart applies only to published versions, never to `$LATEST`, so an integration on
+the function itself would bypass it.
 """
 
 from __future__ import annotations
 
 import enum
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -33,6 +39,8 @@ INFERENCE_TIMEOUT = Duration.seconds(10)
 # million), but the cold start (numpy + onnxruntime + Powertools imports, 0.56 s measured on one core)
 # scales with CPU share: ~1 s at 1024 MB, ~0.6 s here, for the same GB-seconds.
 INFERENCE_MEMORY_MB = 1769
+# With SnapStart on, API Gateway invokes this alias; it follows `function.current_version` on every deploy.
+LIVE_ALIAS = "live"
 
 
 class ApiAuth(enum.Enum):
@@ -61,10 +69,12 @@ class InferenceApi(Construct):
         throttle_rate_limit: int = 100,
         throttle_burst_limit: int = 200,
         stage_name: str = "v1",
+        snap_start: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.model_name = model_name
         self.auth = auth
+        self.snap_start = snap_start
 
         self.log_group = logs.LogGroup(
             self,
@@ -105,7 +115,28 @@ class InferenceApi(Construct):
                 names.ENV_TRACING_ENABLED: "true" if tracing else "false",
                 names.ENV_LOG_LEVEL: log_level,
             },
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
         )
+        # What API Gateway invokes: the function itself ($LATEST), or with SnapStart the alias on the published
+        # version, the only thing Lambda restores from a snapshot. Alarms and the dashboard keep using the
+        # function's metrics, which CloudWatch aggregates over all versions and aliases.
+        self.alias: lambda_.Alias | None = None
+        self.invoke_target: lambda_.IFunction = self.function
+        if snap_start:
+            self.alias = lambda_.Alias(
+                self,
+                "LiveAlias",
+                alias_name=LIVE_ALIAS,
+                # CDK's default removal policy for `current_version` is DESTROY: a superseded version is deleted
+                # once the alias has moved, so no old snapshot stays cached (and billed).
+                version=self.function.current_version,
+                description="Version API Gateway invokes (SnapStart restores published versions only)",
+            )
+            self.invoke_target = self.alias
+            Annotations.of(self.function).acknowledge_warning(
+                "@aws-cdk/aws-lambda:snapStartRequirePublish",
+                "The function is published as `current_version` and invoked through the `live` alias.",
+            )
 
         self.access_log_group = logs.LogGroup(self, "AccessLogs", retention=log_retention, removal_policy=removal_policy)
         default_method_options = (
@@ -116,7 +147,7 @@ class InferenceApi(Construct):
         self.api = apigw.LambdaRestApi(
             self,
             "RestApi",
-            handler=self.function,
+            handler=self.invoke_target,
             proxy=True,
             # API Gateway metrics are keyed by ApiName only: a unique name keeps two deployed models apart.
             rest_api_name=f"{Stack.of(self).stack_name}-{model_name}",

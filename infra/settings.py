@@ -81,6 +81,7 @@ class StackSettings:
     tracing: bool
     api_auth: ApiAuth
     retain_data: bool
+    snap_start: bool
 
     @classmethod
     def from_context(cls, node: Node, repo_root: Path) -> StackSettings:
@@ -110,4 +111,5 @@ class StackSettings:
             tracing=_flag(node.try_get_context(c.CTX_TRACING), c.CTX_TRACING, False),
             api_auth=api_auth,
             retain_data=_flag(node.try_get_context(c.CTX_RETAIN_DATA), c.CTX_RETAIN_DATA, True),
+            snap_start=_flag(node.try_get_context(c.CTX_SNAP_START), c.CTX_SNAP_START, False),
         )

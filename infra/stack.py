@@ -32,14 +32,27 @@ class LayerMissingError(RuntimeError):
     """The dependency layer has not been built (or not where the stack looks for it)."""
 
 
-def check_layer(layer_dir: Path, *, tracing: bool) -> None:
-    """Refuse a missing layer, and a layer without the X-Ray SDK when tracing is on (the cold start would fail)."""
+def check_layer(layer_dir: Path, *, tracing: bool, architecture: str = ARCHITECTURE.name) -> None:
+    """Refuse a missing layer, a layer without the X-Ray SDK when tracing is on, and a layer built for another
+    architecture (its compiled wheels would not import: the cold start, or with SnapStart the deploy, would fail).
+
+    A layer without a manifest (hand-made) is trusted.
+    """
     if not (layer_dir / "python").is_dir():
         raise LayerMissingError(f"dependency layer not found at {layer_dir}/python: run `make layer` first")
     manifest_path = layer_dir.parent / c.LAYER_MANIFEST
-    if tracing and manifest_path.is_file() and not json.loads(manifest_path.read_text(encoding="utf-8")).get("tracer"):
+    if not manifest_path.is_file():
+        return
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if tracing and not manifest.get("tracer"):
         raise LayerMissingError(
             "tracing=true needs the X-Ray SDK in the layer: rebuild it with `python layers/build_layer.py --tracer`"
+        )
+    built_for = manifest.get("arch")
+    if built_for is not None and built_for != architecture:
+        raise LayerMissingError(
+            f"the layer in {layer_dir} was built for {built_for} but the functions run on {architecture}: "
+            f"rebuild it with `python layers/build_layer.py --arch {architecture}`"
         )
 
 
@@ -60,6 +73,7 @@ class InferenceStack(cdk.Stack):
         tracing: bool = False,
         api_auth: ApiAuth = ApiAuth.API_KEY,
         retain_data: bool = True,
+        snap_start: bool = False,
         repo_root: Path = REPO_ROOT,
         env: cdk.Environment | None = None,
     ) -> None:
@@ -96,6 +110,7 @@ class InferenceStack(cdk.Stack):
             removal_policy=removal_policy,
             auth=api_auth,
             tracing=tracing,
+            snap_start=snap_start,
         )
         self.monitor = Monitor(
             self,

@@ -1,10 +1,10 @@
 """Synthesize the stack once per configuration for the whole session (each synth costs seconds).
 
 Two configurations cover every switch: iris with the defaults (API key, e-mail
-alerts, no tracing, environment-agnostic) and wine with the alternatives (IAM
-auth, Slack, tracing, 90-day retention, data not retained, a concrete account
-and region). The layer is a stub directory: synth must
-not depend on `make layer` having run.
+alerts, no tracing, no SnapStart, environment-agnostic) and wine with the
+alternatives (IAM auth, Slack, tracing, SnapStart through the `live` alias,
+90-day retention, data not retained, a concrete account and region). The layer
+is a stub directory: synth must not depend on `make layer` having run.
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ def wine(tmp_path_factory: pytest.TempPathFactory, stub_layer_dir: Path) -> Synt
         tracing=True,
         log_retention=logs.RetentionDays.THREE_MONTHS,
         retain_data=False,
+        snap_start=True,
         # As under the CDK CLI with a profile: concrete account and region (finding ids then hold literals).
         env=cdk.Environment(account="123456789012", region="eu-west-1"),
     )

@@ -120,10 +120,32 @@ def test_tracing_refuses_a_layer_built_without_the_xray_sdk(tmp_path):
     check_layer(tmp_path / "layer", tracing=True)
 
 
+def test_a_layer_built_for_another_architecture_is_refused(tmp_path):
+    from infra.stack import LayerMissingError, check_layer
+
+    (tmp_path / "layer" / "python").mkdir(parents=True)
+    (tmp_path / "layer-manifest.json").write_text(json.dumps({"arch": "arm64", "tracer": False}))
+    check_layer(tmp_path / "layer", tracing=False)  # the functions run on arm64
+    (tmp_path / "layer-manifest.json").write_text(json.dumps({"arch": "x86_64", "tracer": False}))
+    with pytest.raises(LayerMissingError, match=r"built for x86_64 .* run on arm64: .*--arch arm64"):
+        check_layer(tmp_path / "layer", tracing=False)
+    check_layer(tmp_path / "layer", tracing=False, architecture="x86_64")
+
+
 # --- settings ----------------------------------------------------------------------------------------------------
 def test_settings_defaults_and_overrides():
-    app = cdk.App(context={"tracing": "true", "api_auth": "iam", "log_retention_days": "90", "alert_email": " a@b.example "})
+    assert StackSettings.from_context(cdk.App().node, REPO_ROOT).snap_start is False
+    app = cdk.App(
+        context={
+            "tracing": "true",
+            "api_auth": "iam",
+            "log_retention_days": "90",
+            "alert_email": " a@b.example ",
+            "snap_start": "true",
+        }
+    )
     settings = StackSettings.from_context(app.node, REPO_ROOT)
+    assert settings.snap_start is True
     assert settings.model == "iris"
     assert settings.tracing is True
     assert settings.api_auth.value == "iam"
@@ -139,6 +161,7 @@ def test_settings_defaults_and_overrides():
         ({"log_retention_days": "a month"}, "not a number of days"),
         ({"api_auth": "cognito"}, "api_auth"),
         ({"tracing": "maybe"}, "tracing"),
+        ({"snap_start": "sometimes"}, "snap_start"),
         ({"alert_email": "not-an-address"}, "alert_email"),
     ],
 )

@@ -194,6 +194,65 @@ def test_log_groups_have_configured_retention(iris, wine):
     assert {g["DeletionPolicy"] for g in resources(wine.json, "AWS::Logs::LogGroup").values()} == {"Delete"}
 
 
+# --- SnapStart (wine: on, iris: off) ------------------------------------------------------------------------
+def _integration_uris(template: dict[str, Any]) -> list[str]:
+    methods = resources(template, "AWS::ApiGateway::Method").values()
+    return [flatten(method["Properties"]["Integration"]["Uri"]) for method in methods]
+
+
+def _api_gateway_permissions(template: dict[str, Any]) -> list[dict[str, Any]]:
+    permissions = resources(template, "AWS::Lambda::Permission").values()
+    return [p["Properties"] for p in permissions if p["Properties"]["Principal"] == "apigateway.amazonaws.com"]
+
+
+def test_snap_start_off_by_default_api_invokes_the_function(iris):
+    template = iris.json
+    inference_id, fn = function(template, c.INFERENCE_HANDLER)
+    assert "SnapStart" not in fn["Properties"]
+    assert not resources(template, "AWS::Lambda::Version")
+    assert not resources(template, "AWS::Lambda::Alias")
+    uris = _integration_uris(template)
+    assert len(uris) == 2  # ANY / and ANY /{proxy+}
+    assert all(f"/functions/<{inference_id}.Arn>/invocations" in uri for uri in uris), uris
+    permissions = _api_gateway_permissions(template)
+    assert permissions
+    assert all(p["FunctionName"] == {"Fn::GetAtt": [inference_id, "Arn"]} for p in permissions)
+
+
+def test_snap_start_publishes_a_version_and_the_api_invokes_its_alias(wine):
+    template = wine.json
+    inference_id, fn = function(template, c.INFERENCE_HANDLER)
+    assert fn["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert fn["Properties"]["Architectures"] == ["arm64"]  # SnapStart supports arm64: no architecture switch
+    _, monitor = function(template, c.MONITOR_HANDLER)
+    assert "SnapStart" not in monitor["Properties"]  # inference function only
+
+    version_id, version = only(template, "AWS::Lambda::Version")
+    assert version["Properties"]["FunctionName"] == {"Ref": inference_id}
+    # Superseded versions are deleted: each one kept would keep its snapshot cache billed.
+    assert version.get("DeletionPolicy", "Delete") == "Delete"
+    alias_id, alias = only(template, "AWS::Lambda::Alias")
+    assert alias["Properties"]["Name"] == "live"
+    assert alias["Properties"]["FunctionName"] == {"Ref": inference_id}
+    assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
+
+    uris = _integration_uris(template)
+    assert len(uris) == 2
+    assert all(f"/functions/<{alias_id}>/invocations" in uri for uri in uris), uris  # Ref of an alias is its ARN
+    permissions = _api_gateway_permissions(template)
+    assert permissions
+    assert all(p["FunctionName"] == {"Ref": alias_id} for p in permissions)
+
+
+def test_snap_start_alarms_stay_on_function_level_metrics(wine):
+    """FunctionName-only metrics aggregate every version and alias, so the alarms still see the alias's traffic."""
+    template = wine.json
+    inference_id, _ = function(template, c.INFERENCE_HANDLER)
+    for fragment in ("InferenceErrors", "InferenceThrottles"):
+        alarm = _alarm(template, fragment)
+        assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": inference_id}}]
+
+
 # --- monitor ----------------------------------------------------------------------------------------------
 def test_monitor_function_environment_and_timeout(synthesized):
     template = synthesized.json
