@@ -46,6 +46,10 @@ KEY_LATENCY_MS = "latency_ms"  # whole-request handling time, same on every row 
 KEY_STATUS = "status"
 KEY_REASON = "reason"
 
+# GET /predict/test and /predict/test/label answer a built-in sample (the training medians): health probes,
+# not traffic. They are logged like any prediction, and the monitor leaves them out of every window.
+SAMPLE_ENDPOINTS = ("/predict/test", "/predict/test/label")
+
 PREDICTION_KEYS = (
     KEY_MESSAGE,
     KEY_TIMESTAMP,

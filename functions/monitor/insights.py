@@ -73,9 +73,11 @@ def _filter(baseline: Baseline, messages: Sequence[str], start_ms: int, end_ms: 
         which = f"{log.KEY_MESSAGE} = {_quote(messages[0])}"
     else:
         which = f"{log.KEY_MESSAGE} in [{', '.join(_quote(m) for m in messages)}]"
+    probes = ", ".join(_quote(endpoint) for endpoint in log.SAMPLE_ENDPOINTS)
     return (
         f"filter {which} and {log.KEY_MODEL} = {_quote(baseline.model_name)}"
         f" and {log.KEY_TIMESTAMP} >= {start_ms} and {log.KEY_TIMESTAMP} < {end_ms}"
+        f" and {log.KEY_ENDPOINT} not in [{probes}]"
     )
 
 

@@ -37,6 +37,7 @@ def columns(baseline: Baseline) -> dict[str, str]:
         log.KEY_TIMESTAMP: "BIGINT",
         log.KEY_REQUEST_ID: "VARCHAR",
         log.KEY_MODEL: "VARCHAR",
+        log.KEY_ENDPOINT: "VARCHAR",
         log.KEY_FEATURES: f"STRUCT({struct})",
         log.KEY_PREDICTION: "VARCHAR",
         log.KEY_IS_OUTLIER: "BOOLEAN",
@@ -110,6 +111,7 @@ def render_sql(baseline: Baseline, path: str, start_ms: int, end_ms: int) -> Loc
         + f"\nFROM read_json({sql_string(path)}, format = 'newline_delimited', columns = {{{column_types}}})"
         + f"\nWHERE {log.KEY_MODEL} = {sql_string(baseline.model_name)}"
         + f" AND {log.KEY_TIMESTAMP} >= {int(start_ms)} AND {log.KEY_TIMESTAMP} < {int(end_ms)}"
+        + f" AND {log.KEY_ENDPOINT} NOT IN ({', '.join(sql_string(e) for e in log.SAMPLE_ENDPOINTS)})"
     )
     return LocalQuery(sql=sql, output=tuple(output), pct_specs={k: tuple(v) for k, v in pct_specs.items()})
 

@@ -140,6 +140,7 @@ def write_log(
     span_ms: int,
     rng: np.random.Generator,
     mode: str = "a",
+    endpoint: str = "/predict",
 ) -> None:
     """Contract-shaped lines (prediction_lines / rejected_line) spread over [start_ms, start_ms + span_ms)."""
     n = len(traffic.labels)
@@ -154,7 +155,7 @@ def write_log(
         lines += log.prediction_lines(
             timestamp_ms=int(stamps[rows[0]]),
             request_id=request_id,
-            endpoint="/predict",
+            endpoint=endpoint,
             model=baseline.model_name,
             model_version=baseline.model_version,
             feature_names=baseline.feature_names,
@@ -171,7 +172,7 @@ def write_log(
             log.rejected_line(
                 timestamp_ms=int(stamps[n + j]),
                 request_id=str(uuid.UUID(int=int(rng.integers(0, 2**62)))),
-                endpoint="/predict",
+                endpoint=endpoint,
                 model=baseline.model_name,
                 model_version=baseline.model_version,
                 status=422,

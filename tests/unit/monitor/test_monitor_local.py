@@ -54,6 +54,10 @@ def test_duckdb_aggregates_equal_numpy(model: str, n: int, tmp_path: Path, reque
         rng=rng,
     )
     write_log(path, baseline, sample_traffic(baseline, 50, rng, rejected=3), start_ms=START_MS + WINDOW_MS, span_ms=1, rng=rng)
+    # Built-in sample probes inside the window (GET /predict/test...) are not traffic.
+    for probe in log.SAMPLE_ENDPOINTS:
+        probes = sample_traffic(baseline, 20, rng, shift={baseline.feature_names[0]: 9.0}, rejected=1)
+        write_log(path, baseline, probes, start_ms=START_MS, span_ms=WINDOW_MS, rng=rng, endpoint=probe)
     got = DuckDbEngine(baseline, path).read(START_MS, START_MS + WINDOW_MS)
     assert_same(got, numpy_aggregates(baseline, inside, START_MS, START_MS + WINDOW_MS))
 
