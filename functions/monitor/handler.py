@@ -11,15 +11,15 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.contract.names import METRICS_NAMESPACE, MONITOR_SERVICE
+from functions.contract.names import MODEL_DIMENSION
 
 from .composition import build_app_from_env
 from .service import scheduled_window_end
 
-logger = Logger(service=MONITOR_SERVICE)
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or METRICS_NAMESPACE, service=MONITOR_SERVICE)
 APP = build_app_from_env(os.environ)  # cold start: a bad setting or baseline fails the init, not an evaluation
-metrics.set_default_dimensions(model=APP.baseline.model_name)
+logger = Logger(service=APP.settings.service_name)
+metrics = Metrics(namespace=APP.settings.metrics_namespace, service=APP.settings.service_name)
+metrics.set_default_dimensions(**{MODEL_DIMENSION: APP.baseline.model_name})
 
 
 def _emit(name: str, value: float, unit: str) -> None:
