@@ -93,7 +93,7 @@ def main() -> None:
     from local.api_gateway import FakeContext, api_event
 
     artifact = load_model_artifact(model_dir)
-    row = [f.quantiles[50] for f in artifact.baseline.features]
+    row = artifact.baseline.medians
     sink = open(os.devnull, "w")  # noqa: SIM115
     handler = create_handler(InferenceSettings.from_env({"MODEL_DIR": str(model_dir)}), stdout=sink)
     context = FakeContext()

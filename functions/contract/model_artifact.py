@@ -40,6 +40,15 @@ class FeatureBaseline:
     max: float
     quantiles: tuple[float, ...]  # at Baseline.quantile_levels
 
+    def quantile(self, level: float, levels: tuple[float, ...]) -> float:
+        """Training quantile at `level`, interpolated between the stored ones (the inverse of `cdf`)."""
+        for index in range(1, len(levels)):
+            if level <= levels[index]:
+                low, high = levels[index - 1], levels[index]
+                share = (level - low) / (high - low)
+                return self.quantiles[index - 1] + share * (self.quantiles[index] - self.quantiles[index - 1])
+        return self.quantiles[-1]
+
     def cdf(self, value: float, levels: tuple[float, ...]) -> float:
         """Training CDF at `value`, interpolated between stored quantiles."""
         q = self.quantiles
@@ -97,6 +106,11 @@ class Baseline:
     @property
     def n_features(self) -> int:
         return len(self.feature_names)
+
+    @property
+    def medians(self) -> list[float]:
+        """Each feature's training median, in input order: the built-in sample row and the cold-start probe."""
+        return [feature.quantile(0.5, self.quantile_levels) for feature in self.features]
 
     def feature(self, name: str) -> FeatureBaseline:
         for feature in self.features:

@@ -71,7 +71,7 @@ class OnnxModel:
         self._detector_input = self._detector.get_inputs()[0].name
         self._detector_outputs = ["scores"]
         # A dry run on the training medians proves the label count before the first request does.
-        probe = np.array([[f.quantiles[len(f.quantiles) // 2] for f in baseline.features]], dtype=np.float32)
+        probe = np.array([baseline.medians], dtype=np.float32)
         probabilities = self.predict(probe).probabilities
         if probabilities.shape != (1, self.n_labels):
             raise ModelArtifactError(

@@ -83,7 +83,7 @@ class PredictionService:
 
     def __post_init__(self) -> None:
         # The built-in sample of GET /predict/test: each feature's training median.
-        self._sample = [[f.quantiles[len(f.quantiles) // 2] for f in self.baseline.features]]
+        self._sample = [self.baseline.medians]
 
     @property
     def sample(self) -> list[list[float]]:

@@ -47,6 +47,18 @@ def test_training_cdf_interpolates_the_stored_quantiles() -> None:
     assert values == sorted(values)
 
 
+def test_training_quantile_inverts_the_cdf_and_gives_the_median() -> None:
+    baseline = load_model_artifact(MODELS / "iris").baseline
+    levels = baseline.quantile_levels
+    for feature in baseline.features:
+        assert feature.quantile(0.5, levels) == feature.quantiles[levels.index(0.5)]
+        assert feature.quantile(0.0, levels) == feature.min
+        assert feature.quantile(1.0, levels) == feature.max
+        between = feature.quantile(0.255, levels)
+        assert feature.quantiles[25] <= between <= feature.quantiles[26]
+    assert baseline.medians == [f.quantiles[50] for f in baseline.features]
+
+
 def mutate(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     document = copy.deepcopy(iris_document())
     change(document)
