@@ -44,6 +44,8 @@ METRIC_PREDICTIONS = "Predictions"
 METRIC_OUTLIERS = "Outliers"
 METRIC_REJECTED = "RejectedRequests"
 METRIC_LATENCY = "LatencyMs"
+METRIC_FAILED = "FailedRequests"  # accepted requests answered with a JSON 500 ("failed" lines)
+METRIC_FEEDBACK_LABELS = "FeedbackLabels"  # ground-truth labels received by POST /feedback
 METRIC_CLASS_PREFIX = "PredictedClass_"  # + label, one count per predicted class
 
 # --- monitor metrics (EMF) ---------------------------------------------------
@@ -68,9 +70,21 @@ def mean_shift_metric(feature: str) -> str:
     return f"{METRIC_MEAN_SHIFT_PREFIX}{feature}"
 
 
+# --- quality function (realized model quality from ground truth) ----------------
+QUALITY_SERVICE = "quality"
+ENV_ATHENA_WORKGROUP = "ATHENA_WORKGROUP"
+ENV_ATHENA_DATABASE = "ATHENA_DATABASE"
+ENV_PREDICTIONS_TABLE = "PREDICTIONS_TABLE"
+ENV_FEEDBACK_TABLE = "FEEDBACK_TABLE"
+ENV_QUALITY_LOOKBACK_DAYS = "QUALITY_LOOKBACK_DAYS"
+METRIC_LABELLED_ROWS = "LabelledRows"
+METRIC_REALIZED_ACCURACY = "RealizedAccuracy"
+METRIC_ESTIMATED_ACCURACY = "EstimatedAccuracy"  # per-minute monitor: mean confidence of the window
+
 # --- alert state table (DynamoDB) --------------------------------------------
 ALERT_STATE_PARTITION_KEY = "check_id"  # string: "<model>#<check name>"
 
 # --- log archive ---------------------------------------------------------------
 # Subscription filter pattern selecting the contract's prediction lines.
 PREDICTION_FILTER_PATTERN = '{ $.message = "prediction" }'
+FEEDBACK_FILTER_PATTERN = '{ $.message = "feedback" }'

@@ -28,6 +28,8 @@ from typing import IO, Any
 
 MESSAGE_PREDICTION = "prediction"
 MESSAGE_REJECTED = "rejected"
+MESSAGE_FAILED = "failed"  # an accepted request the service could not answer (JSON 500); one line per request
+MESSAGE_FEEDBACK = "feedback"  # one ground-truth label for one predicted row (POST /feedback)
 
 KEY_MESSAGE = "message"
 KEY_TIMESTAMP = "timestamp"  # epoch milliseconds (int); CloudWatch also stamps @timestamp
@@ -43,8 +45,12 @@ KEY_PROBABILITIES = "probabilities"  # list in label order
 KEY_IS_OUTLIER = "is_outlier"
 KEY_OUTLIER_SCORE = "outlier_score"  # > 0 means outside the training support
 KEY_LATENCY_MS = "latency_ms"  # whole-request handling time, same on every row of a request
+KEY_CONFIDENCE = "confidence"  # top class probability of the row (label-free quality estimate)
 KEY_STATUS = "status"
 KEY_REASON = "reason"
+KEY_ERROR_TYPE = "error_type"  # failed lines: the exception class name, never its message
+KEY_LABEL = "label"  # feedback lines: the true label, one of the model's labels
+KEY_LABEL_INDEX = "label_index"  # feedback lines: its index in the model's label order
 
 # GET /predict/test and /predict/test/label answer a built-in sample (the training medians): health probes,
 # not traffic. They are logged like any prediction, and the monitor leaves them out of every window.
