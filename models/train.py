@@ -13,8 +13,10 @@ import argparse
 import csv
 import hashlib
 import json
+import os
 import platform
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,15 +28,18 @@ import onnx
 import onnxruntime
 import skl2onnx
 import sklearn
+from onnx import helper, numpy_helper
 from skl2onnx import to_onnx
+from sklearn.base import BaseEstimator, clone
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import load_iris, load_wine
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
-from functions.contract.model_artifact import SCHEMA_VERSION
+from functions.contract.model_artifact import FEATURE_NAME_PATTERN, SCHEMA_VERSION, ModelArtifactError, check_log_field_cap
 from functions.contract.names import BASELINE_FILE, CLASSIFIER_FILE, OUTLIER_DETECTOR_FILE
 
 HOLDOUT_FILE = "holdout.csv"  # the held-out rows: feature keys in input order, then `label`
@@ -43,6 +48,19 @@ HOLDOUT_LABEL_COLUMN = "label"
 MODELS_DIR = Path(__file__).resolve().parent
 QUANTILE_LEVELS = [round(i / 100, 2) for i in range(101)]
 ONNX_OPSET = 17
+CV_FOLDS = 5
+# The detector's decision threshold is set so that this share of cross-validated (out-of-fold) training rows is
+# flagged: healthy unseen traffic then sits near 5 %, well under the monitor's 20 % alarm line (the issue asks
+# for a held-out rate below half of it). nu only shapes the one-class SVM's boundary.
+OUTLIER_TARGET_RATE = 0.05
+# Calibration: the classifier is recalibrated when its cross-validated expected calibration error (top-class,
+# 10 equal-width bins) exceeds max(ECE_FLOOR, the ECE a perfectly calibrated model shows on the same
+# confidences 95 % of the time). The second term keeps a small training set's sampling noise from triggering it.
+ECE_BINS = 10
+ECE_FLOOR = 0.05
+ECE_NOISE_LEVEL = 0.95
+ECE_NOISE_DRAWS = 2000
+ONNX_TOLERANCE = 1e-4  # largest probability difference accepted between scikit-learn and the exported ONNX
 # The monitor's defaults; the seed used 20 % outliers and 5 % mean deviation.
 DEFAULT_THRESHOLDS = {
     "outlier_ratio": 0.20,
@@ -77,6 +95,14 @@ class TrainingData:
     y: np.ndarray  # (rows,) int64 class index into label_names
     feature_names: list[str]
     label_names: list[str]
+    display_names: list[str] | None = None  # the original column names, in input order
+
+    def display(self) -> list[str]:
+        return self.display_names or list(self.feature_names)
+
+
+class TrainingDataError(ValueError):
+    """The training data cannot become a servable model; the message says what to change."""
 
 
 def load_sklearn_dataset(name: str) -> TrainingData:
@@ -88,8 +114,9 @@ def load_sklearn_dataset(name: str) -> TrainingData:
         source=f"sklearn.datasets.load_{name}",
         x=np.asarray(bunch.data, dtype=np.float64),
         y=np.asarray(bunch.target, dtype=np.int64),
-        feature_names=[feature_key(n) for n in bunch.feature_names],
+        feature_names=checked_feature_keys(list(bunch.feature_names), where=name),
         label_names=[str(n) for n in bunch.target_names],
+        display_names=[str(n) for n in bunch.feature_names],
     )
 
 
@@ -97,25 +124,38 @@ def load_csv_dataset(path: Path, *, target: str, name: str, description: str) ->
     """A CSV with a header row: numeric feature columns and one label column named `target`."""
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
+    if not rows:
+        raise TrainingDataError(f"{path}: empty file, expected a header row")
     header, body = rows[0], [row for row in rows[1:] if row]
     if target not in header:
-        raise SystemExit(f"{path}: no column named {target!r} (columns: {', '.join(header)})")
+        raise TrainingDataError(f"{path}: no column named {target!r} (columns: {', '.join(header)})")
+    if header.count(target) > 1:
+        raise TrainingDataError(f"{path}: {header.count(target)} columns are named {target!r}")
     target_index = header.index(target)
     feature_columns = [i for i in range(len(header)) if i != target_index]
-    raw_labels = [row[target_index] for row in body]
+    for number, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise TrainingDataError(f"{path}: line {number} has {len(row)} values, the header has {len(header)}")
+    keys = checked_feature_keys([header[i] for i in feature_columns], where=str(path))
+    raw_labels = [row[target_index].strip() for row in body]
+    if any(not label for label in raw_labels):
+        raise TrainingDataError(f"{path}: empty value in the label column {target!r}")
     label_names = sorted(set(raw_labels))
     try:
         x = np.array([[float(row[i]) for i in feature_columns] for row in body], dtype=np.float64)
     except ValueError as error:
-        raise SystemExit(f"{path}: every feature column must be numeric ({error})") from None
+        raise TrainingDataError(f"{path}: every feature column must be numeric ({error})") from None
+    if not np.isfinite(x).all():
+        raise TrainingDataError(f"{path}: feature values must be finite numbers (found NaN or infinity)")
     return TrainingData(
         name=name,
         description=description,
         source=str(path),
         x=x,
         y=np.array([label_names.index(label) for label in raw_labels], dtype=np.int64),
-        feature_names=[feature_key(header[i]) for i in feature_columns],
+        feature_names=keys,
         label_names=label_names,
+        display_names=[header[i] for i in feature_columns],
     )
 
 
@@ -125,26 +165,206 @@ def feature_key(raw_name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name).strip("_")
 
 
-def train_models(x: np.ndarray, y: np.ndarray, *, seed: int, nu: float) -> tuple[Pipeline, Pipeline]:
-    classifier = make_pipeline(StandardScaler(), LogisticRegression(C=10.0, max_iter=5000, random_state=seed))
-    classifier.fit(x, y)
-    # nu bounds the share of training points outside the support: about 10 % flagged.
-    outlier_detector = make_pipeline(StandardScaler(), OneClassSVM(nu=nu, gamma="scale"))
-    outlier_detector.fit(x)
-    return classifier, outlier_detector
+def checked_feature_keys(raw_names: list[str], *, where: str) -> list[str]:
+    """Each column's key, refusing names the service would refuse later or two columns sharing one key."""
+    keys = [feature_key(raw) for raw in raw_names]
+    for raw, key in zip(raw_names, keys, strict=True):
+        if not FEATURE_NAME_PATTERN.match(key):
+            raise TrainingDataError(
+                f"{where}: column {raw!r} becomes the feature key {key!r}, which is not valid (keys must match "
+                f"{FEATURE_NAME_PATTERN.pattern}: start with a letter); rename the column"
+            )
+    seen: dict[str, str] = {}
+    for raw, key in zip(raw_names, keys, strict=True):
+        if key in seen:
+            raise TrainingDataError(
+                f"{where}: columns {seen[key]!r} and {raw!r} both become the feature key {key!r}; rename one of them"
+            )
+        seen[key] = raw
+    return keys
 
 
-def export_onnx(classifier: Pipeline, outlier_detector: Pipeline, sample: np.ndarray) -> tuple[bytes, bytes]:
+def default_classifier(seed: int) -> Pipeline:
+    return make_pipeline(StandardScaler(), LogisticRegression(C=10.0, max_iter=5000, random_state=seed))
+
+
+def default_detector(nu: float) -> Pipeline:
+    # nu bounds the share of training points outside the support; the threshold is calibrated afterwards.
+    return make_pipeline(StandardScaler(), OneClassSVM(nu=nu, gamma="scale"))
+
+
+def expected_calibration_error(probabilities: np.ndarray, y: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Top-class ECE: the row-weighted gap between confidence and accuracy over equal-width confidence bins."""
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == y
+    bin_index = np.minimum((confidence * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        in_bin = bin_index == b
+        if in_bin.any():
+            total += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
+    return float(total)
+
+
+def ece_noise_bound(confidence: np.ndarray, *, seed: int, level: float = ECE_NOISE_LEVEL, draws: int = ECE_NOISE_DRAWS) -> float:
+    """ECE that a perfectly calibrated model with these confidences still shows, at `level`: sampling noise alone."""
+    rng = np.random.default_rng(seed)
+    bins = np.minimum((confidence * ECE_BINS).astype(int), ECE_BINS - 1)
+    correct = rng.random((draws, confidence.size)) < confidence  # each row right with probability = its confidence
+    totals = np.zeros(draws)
+    for b in range(ECE_BINS):
+        in_bin = bins == b
+        if in_bin.any():
+            totals += in_bin.mean() * np.abs(correct[:, in_bin].mean(axis=1) - confidence[in_bin].mean())
+    return float(np.quantile(totals, level))
+
+
+def _folds(seed: int) -> StratifiedKFold:
+    return StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=seed)
+
+
+def calibrated_version(classifier: BaseEstimator, method: str, seed: int) -> BaseEstimator:
+    """CalibratedClassifierCV around the classifier (inside a pipeline: around its last step).
+
+    skl2onnx 1.20 exports CalibratedClassifierCV wrong when its base estimator is itself a Pipeline (max
+    probability error 0.35 measured on a 3-class LogisticRegression pipeline), so preprocessing stays outside.
+    """
+    if isinstance(classifier, Pipeline):
+        *steps, (name, final) = clone(classifier).steps
+        return Pipeline([*steps, (name, CalibratedClassifierCV(final, method=method, cv=_folds(seed), ensemble=False))])
+    return CalibratedClassifierCV(clone(classifier), method=method, cv=_folds(seed), ensemble=False)
+
+
+def onnx_disagreement(classifier: Any, x: np.ndarray) -> float:
+    """Largest probability difference between the fitted classifier and its ONNX export, on float32 inputs."""
+    x32 = x.astype(np.float32)
+    onnx_model = to_onnx(
+        classifier, x32[:1], target_opset=ONNX_OPSET, options={id(_final_estimator(classifier)): {"zipmap": False}}
+    )
+    session = onnxruntime.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
+    _, probabilities = session.run(None, {session.get_inputs()[0].name: x32})
+    return float(np.abs(np.asarray(probabilities) - classifier.predict_proba(x32.astype(np.float64))).max())
+
+
+def calibrate_classifier(classifier: BaseEstimator, x: np.ndarray, y: np.ndarray, *, seed: int) -> tuple[Any, dict[str, Any]]:
+    """Fit the classifier; replace it by a CalibratedClassifierCV when cross-validation shows it is poorly calibrated.
+
+    Both methods skl2onnx can export (sigmoid, isotonic) are tried. One is kept only when its own
+    cross-validated ECE is lower than the raw classifier's and its ONNX export reproduces scikit-learn.
+    """
+    out_of_fold = cross_val_predict(clone(classifier), x, y, cv=_folds(seed), method="predict_proba")
+    ece = expected_calibration_error(out_of_fold, y)
+    bound = max(ECE_FLOOR, ece_noise_bound(out_of_fold.max(axis=1), seed=seed))
+    report: dict[str, Any] = {
+        "measure": f"expected calibration error, top class, {ECE_BINS} equal-width bins, {CV_FOLDS}-fold cross-validated",
+        "bound": round(bound, 4),
+        "bound_rule": f"max({ECE_FLOOR}, {ECE_NOISE_LEVEL:.0%} ECE of a perfectly calibrated model with these confidences)",
+        "cross_validated_ece": round(ece, 4),
+        "calibrated": False,
+        "method": None,
+    }
+    if ece <= bound:
+        return clone(classifier).fit(x, y), report
+    candidates = []
+    for method in ("sigmoid", "isotonic"):
+        candidate = calibrated_version(classifier, method, seed)
+        candidate_ece = expected_calibration_error(
+            cross_val_predict(candidate, x, y, cv=_folds(seed + 1), method="predict_proba"), y
+        )
+        report[f"cross_validated_ece_{method}"] = round(candidate_ece, 4)
+        if candidate_ece < ece:
+            candidates.append((candidate_ece, method))
+    for _, method in sorted(candidates):
+        fitted = calibrated_version(classifier, method, seed).fit(x, y)
+        disagreement = onnx_disagreement(fitted, x)
+        if disagreement <= ONNX_TOLERANCE:
+            report.update(calibrated=True, method=method)
+            return fitted, report
+        report[f"{method}_not_exportable"] = f"ONNX probabilities differ from scikit-learn by {disagreement:.3g}"
+    return clone(classifier).fit(x, y), report
+
+
+class ThresholdedDetector(BaseEstimator):
+    """A fitted outlier detector whose decision is shifted by a calibrated threshold: < 0 still means outlier."""
+
+    def __init__(self, detector: Any, threshold: float) -> None:
+        self.detector = detector
+        self.threshold = threshold
+
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.detector.decision_function(x), dtype=np.float64) - self.threshold
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.where(self.decision_function(x) < 0, -1, 1)
+
+
+def calibrate_detector(
+    detector: BaseEstimator, x: np.ndarray, y: np.ndarray, *, seed: int, target_rate: float = OUTLIER_TARGET_RATE
+) -> tuple[ThresholdedDetector, dict[str, Any]]:
+    """Decision threshold from out-of-fold scores: each training row is scored by a detector that never saw it."""
+    out_of_fold = np.empty(len(x))
+    for fit_rows, score_rows in _folds(seed).split(x, y):
+        out_of_fold[score_rows] = clone(detector).fit(x[fit_rows]).decision_function(x[score_rows])
+    threshold = float(np.quantile(out_of_fold, target_rate))
+    fitted = ThresholdedDetector(clone(detector).fit(x), threshold)
+    report = {
+        "method": f"{CV_FOLDS}-fold cross-validated decision scores on the training split",
+        "target_rate": target_rate,
+        "decision_threshold": round(threshold, 6),
+        "cross_validated_rate": round(float((out_of_fold < threshold).mean()), 4),
+        "training_rate_in_sample": round(float((fitted.decision_function(x) < 0).mean()), 4),
+    }
+    return fitted, report
+
+
+def train_models(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    seed: int,
+    nu: float,
+    classifier: BaseEstimator | None = None,
+    outlier_target_rate: float = OUTLIER_TARGET_RATE,
+) -> tuple[Any, ThresholdedDetector, dict[str, Any]]:
+    """The exported pair plus the calibration reports for the model card."""
+    fitted_classifier, calibration = calibrate_classifier(
+        default_classifier(seed) if classifier is None else classifier, x, y, seed=seed
+    )
+    detector, threshold = calibrate_detector(default_detector(nu), x, y, seed=seed, target_rate=outlier_target_rate)
+    return fitted_classifier, detector, {"calibration": calibration, "outlier_threshold": threshold}
+
+
+def _final_estimator(model: Any) -> Any:
+    return model.steps[-1][1] if isinstance(model, Pipeline) else model
+
+
+def shift_scores(model: onnx.ModelProto, threshold: float, output: str = "scores") -> None:
+    """Bake the calibrated threshold into the detector graph: `scores` becomes the raw score minus it."""
+    graph = model.graph
+    producer = next(index for index, node in enumerate(graph.node) if output in node.output)
+    raw = f"{output}_before_threshold"
+    node = graph.node[producer]
+    node.output[list(node.output).index(output)] = raw
+    graph.initializer.append(numpy_helper.from_array(np.array([threshold], dtype=np.float32), name="decision_threshold"))
+    graph.node.insert(producer + 1, helper.make_node("Sub", [raw, "decision_threshold"], [output], name="SubtractThreshold"))
+
+
+def export_onnx(classifier: Any, outlier_detector: Any, sample: np.ndarray) -> tuple[bytes, bytes]:
     """Plain tensor outputs (no ZipMap), float32 input named `input`."""
     sample32 = sample[:1].astype(np.float32)
     classifier_onnx = to_onnx(
         classifier,
         sample32,
         target_opset=ONNX_OPSET,
-        options={id(classifier.steps[-1][1]): {"zipmap": False}},
+        options={id(_final_estimator(classifier)): {"zipmap": False}},
         initial_types=None,
     )
-    detector_onnx = to_onnx(outlier_detector, sample32, target_opset=ONNX_OPSET)
+    if isinstance(outlier_detector, ThresholdedDetector):
+        detector_onnx = to_onnx(outlier_detector.detector, sample32, target_opset=ONNX_OPSET)
+        shift_scores(detector_onnx, outlier_detector.threshold)
+        onnx.checker.check_model(detector_onnx)
+    else:
+        detector_onnx = to_onnx(outlier_detector, sample32, target_opset=ONNX_OPSET)
     for model in (classifier_onnx, detector_onnx):
         # skl2onnx lists opset imports in set order (varies with PYTHONHASHSEED): sort them so
         # the bytes, and so the content-hash version, are the same on every run.
@@ -170,13 +390,27 @@ def onnx_predict(classifier_bytes: bytes, detector_bytes: bytes, x: np.ndarray) 
     return {"class_index": np.asarray(labels), "probabilities": np.asarray(probabilities), "decision": scores}
 
 
-def feature_statistics(x: np.ndarray, names: list[str]) -> list[dict[str, Any]]:
+def check_export(classifier: Any, detector: Any, classifier_bytes: bytes, detector_bytes: bytes, x: np.ndarray) -> None:
+    """The exported files compute what scikit-learn computes (on the float32 values the service feeds them)."""
+    x32 = x.astype(np.float32).astype(np.float64)
+    out = onnx_predict(classifier_bytes, detector_bytes, x32)
+    probability_gap = float(np.abs(out["probabilities"] - classifier.predict_proba(x32)).max())
+    decision_gap = float(np.abs(out["decision"] - detector.decision_function(x32)).max())
+    if probability_gap > ONNX_TOLERANCE or decision_gap > ONNX_TOLERANCE:
+        raise TrainingDataError(
+            f"the ONNX export disagrees with scikit-learn (probabilities by {probability_gap:.3g}, "
+            f"outlier decision by {decision_gap:.3g}); this model cannot be exported faithfully"
+        )
+
+
+def feature_statistics(x: np.ndarray, names: list[str], display_names: list[str]) -> list[dict[str, Any]]:
     stats = []
     for index, name in enumerate(names):
         column = x[:, index].astype(np.float64)
         stats.append(
             {
                 "name": name,
+                "display_name": display_names[index],
                 "count": int(column.size),
                 "missing": 0,
                 "mean": float(column.mean()),
@@ -198,19 +432,50 @@ def write_holdout_csv(path: Path, feature_names: list[str], label_names: list[st
             writer.writerow([*(repr(float(v)) for v in row), label_names[int(label)]])
 
 
-def describe(pipeline: Pipeline) -> str:
-    return " + ".join(repr(step) for _, step in pipeline.steps)
+def describe(model: Any) -> str:
+    if isinstance(model, ThresholdedDetector):
+        return f"{describe(model.detector)}, decision threshold {model.threshold:.6f}"
+    if isinstance(model, CalibratedClassifierCV):
+        return f"CalibratedClassifierCV(method={model.method!r}, ensemble={model.ensemble}) of {describe(model.estimator)}"
+    if isinstance(model, Pipeline):
+        return " + ".join(repr(step) for _, step in model.steps)
+    return repr(model)
+
+
+def holdout_quality(out: dict[str, np.ndarray], y: np.ndarray) -> dict[str, Any]:
+    probabilities = out["probabilities"].astype(np.float64)
+    return {
+        "rows": len(y),
+        "accuracy": round(float((out["class_index"] == y).mean()), 4),
+        "mean_confidence": round(float(probabilities.max(axis=1).mean()), 4),
+        "expected_calibration_error": round(expected_calibration_error(probabilities, y), 4),
+        "outlier_rate": round(float((out["decision"] < 0).mean()), 4),
+    }
+
+
+def resolve_trained_at(out_dir: Path, version: str, environ: dict[str, str] | None = None) -> str:
+    """SOURCE_DATE_EPOCH when set; else the date already stored for these exact bytes; else now.
+
+    So `make train` on an unchanged model rewrites the same bytes (the version is the files' hash), and a
+    changed model gets the date it was really trained.
+    """
+    epoch = (environ if environ is not None else os.environ).get("SOURCE_DATE_EPOCH")
+    if epoch:
+        return datetime.fromtimestamp(int(epoch), UTC).isoformat()
+    try:
+        previous = json.loads((out_dir / BASELINE_FILE).read_text(encoding="utf-8"))["model"]
+        if previous.get("version") == version and previous.get("trained_at"):
+            return str(previous["trained_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def build_baseline(
     *,
-    name: str,
-    description: str,
-    source: str,
+    data: TrainingData,
     classifier_description: str,
     detector_description: str,
-    feature_names: list[str],
-    label_names: list[str],
     x_train: np.ndarray,
     x_test: np.ndarray,
     y_test: np.ndarray,
@@ -219,24 +484,30 @@ def build_baseline(
     seed: int | None,
     owner: str,
     trained_at: str,
+    reports: dict[str, Any],
 ) -> dict[str, Any]:
+    feature_names, label_names = data.feature_names, data.label_names
     version = hashlib.sha256(classifier_bytes + detector_bytes).hexdigest()[:12]
     train_out = onnx_predict(classifier_bytes, detector_bytes, x_train)
     test_out = onnx_predict(classifier_bytes, detector_bytes, x_test)
     counts = np.bincount(train_out["class_index"], minlength=len(label_names))
     shares = counts / counts.sum()
+    holdout = holdout_quality(test_out, y_test)
+    threshold = reports.get("outlier_threshold")
+    # The monitor compares live traffic with this rate: unseen rows, so the cross-validated rate when calibrated.
+    outlier_rate = threshold["cross_validated_rate"] if threshold else float((train_out["decision"] < 0).mean())
     return {
         "schema_version": SCHEMA_VERSION,
         "model": {
-            "name": name,
+            "name": data.name,
             "version": version,
-            "description": description,
+            "description": data.description,
             "owner": owner,
             "trained_at": trained_at,
             "task": "multiclass classification with an outlier detector",
-            "dataset": source,
+            "dataset": data.source,
             "classifier": classifier_description,
-            "outlier_detector": f"{detector_description}; outlier_score = -decision_function",
+            "outlier_detector": f"{detector_description}; outlier_score = -(decision_function - threshold), > 0 outlier",
             "seed": seed,
             "libraries": {
                 "python": platform.python_version(),
@@ -249,27 +520,35 @@ def build_baseline(
             "files": {
                 "classifier": CLASSIFIER_FILE,
                 "outlier_detector": OUTLIER_DETECTOR_FILE,
+                "holdout": HOLDOUT_FILE,
                 "sha256": {
                     CLASSIFIER_FILE: hashlib.sha256(classifier_bytes).hexdigest(),
                     OUTLIER_DETECTOR_FILE: hashlib.sha256(detector_bytes).hexdigest(),
                 },
             },
             "evaluation": {
-                "holdout_rows": len(y_test),
-                "holdout_accuracy": round(float((test_out["class_index"] == y_test).mean()), 4),
+                "holdout_rows": holdout["rows"],
+                "holdout_accuracy": holdout["accuracy"],
+                "holdout_outlier_rate": holdout["outlier_rate"],
+                "training_outlier_rate_in_sample": round(float((train_out["decision"] < 0).mean()), 4),
             },
+            **reports,
             "input": {"dtype": "float32", "shape": [None, len(feature_names)], "order": feature_names},
             "outputs": {
                 "classifier": ["label (int64 class index)", "probabilities (float32, label order)"],
-                "outlier_detector": ["label (1 inlier, -1 outlier)", "scores (decision_function; < 0 outlier)"],
+                "outlier_detector": [
+                    "label (1 inlier, -1 outlier)",
+                    "scores (decision_function minus the calibrated threshold; < 0 outlier)",
+                ],
             },
         },
         "labels": label_names,
         "training_rows": len(x_train),
         "quantile_levels": QUANTILE_LEVELS,
-        "features": feature_statistics(x_train, feature_names),
+        "features": feature_statistics(x_train, feature_names, data.display()),
         "prediction_distribution": {label: float(share) for label, share in zip(label_names, shares, strict=True)},
-        "training_outlier_rate": float((train_out["decision"] < 0).mean()),
+        "training_outlier_rate": outlier_rate,
+        "holdout": holdout,
         "thresholds": dict(DEFAULT_THRESHOLDS),
     }
 
@@ -278,29 +557,32 @@ def export_model_folder(
     out_dir: Path,
     *,
     data: TrainingData,
-    classifier: Pipeline,
-    outlier_detector: Pipeline,
+    classifier: Any,
+    outlier_detector: Any,
     x_train: np.ndarray,
     x_test: np.ndarray,
     y_test: np.ndarray,
     owner: str,
     seed: int | None = None,
+    reports: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write a servable model folder from any fitted scikit-learn classifier and outlier detector.
 
     The classifier needs `predict_proba`; the detector a `decision_function` (< 0 outside the
-    training support), e.g. OneClassSVM or IsolationForest. The baseline is computed from
-    `x_train`, the data the models learned from.
+    training support), e.g. OneClassSVM or IsolationForest, or a ThresholdedDetector around one.
+    The baseline's feature statistics come from `x_train`; its `holdout` figures from `x_test`.
     """
+    try:
+        check_log_field_cap(len(data.feature_names), len(data.label_names))
+    except ModelArtifactError as error:
+        raise TrainingDataError(str(error)) from None
     classifier_bytes, detector_bytes = export_onnx(classifier, outlier_detector, x_train)
+    check_export(classifier, outlier_detector, classifier_bytes, detector_bytes, x_train)
+    version = hashlib.sha256(classifier_bytes + detector_bytes).hexdigest()[:12]
     baseline = build_baseline(
-        name=data.name,
-        description=data.description,
-        source=data.source,
+        data=data,
         classifier_description=describe(classifier),
         detector_description=describe(outlier_detector),
-        feature_names=data.feature_names,
-        label_names=data.label_names,
         x_train=x_train,
         x_test=x_test,
         y_test=y_test,
@@ -308,7 +590,8 @@ def export_model_folder(
         detector_bytes=detector_bytes,
         seed=seed,
         owner=owner,
-        trained_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
+        trained_at=resolve_trained_at(out_dir, version),
+        reports=reports or {},
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / CLASSIFIER_FILE).write_bytes(classifier_bytes)
@@ -318,19 +601,39 @@ def export_model_folder(
     return baseline
 
 
-def train(data: TrainingData, out_dir: Path, *, seed: int = 42, nu: float = 0.1, owner: str = "ml-platform") -> dict[str, Any]:
+def train(
+    data: TrainingData,
+    out_dir: Path,
+    *,
+    seed: int = 42,
+    nu: float = 0.1,
+    owner: str = "ml-platform",
+    classifier: BaseEstimator | None = None,
+    outlier_target_rate: float = OUTLIER_TARGET_RATE,
+) -> dict[str, Any]:
+    if len(data.label_names) < 2:
+        raise TrainingDataError(f"{data.source}: at least 2 labels are needed, found {data.label_names}")
+    counts = np.bincount(data.y, minlength=len(data.label_names))
+    if counts.min() < CV_FOLDS * 2:
+        raise TrainingDataError(
+            f"{data.source}: every label needs at least {CV_FOLDS * 2} rows (hold-out split and {CV_FOLDS}-fold "
+            f"calibration); {data.label_names[int(counts.argmin())]!r} has {int(counts.min())}"
+        )
     x_train, x_test, y_train, y_test = train_test_split(data.x, data.y, test_size=0.2, random_state=seed, stratify=data.y)
-    classifier, outlier_detector = train_models(x_train, y_train, seed=seed, nu=nu)
+    fitted_classifier, detector, reports = train_models(
+        x_train, y_train, seed=seed, nu=nu, classifier=classifier, outlier_target_rate=outlier_target_rate
+    )
     return export_model_folder(
         out_dir,
         data=data,
-        classifier=classifier,
-        outlier_detector=outlier_detector,
+        classifier=fitted_classifier,
+        outlier_detector=detector,
         x_train=x_train,
         x_test=x_test,
         y_test=y_test,
         owner=owner,
         seed=seed,
+        reports=reports,
     )
 
 
@@ -343,23 +646,31 @@ def main() -> None:
     parser.add_argument("--description", default="", help="with --csv: one line for the model card")
     parser.add_argument("--out", type=Path, help="output folder (default: models/<name>)")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--nu", type=float, default=0.1, help="one-class SVM nu: share of training points flagged")
+    parser.add_argument("--nu", type=float, default=0.1, help="one-class SVM nu: shapes the detector's boundary")
+    parser.add_argument(
+        "--outlier-rate", type=float, default=OUTLIER_TARGET_RATE, help="share of cross-validated training rows flagged"
+    )
     parser.add_argument("--owner", default="ml-platform")
     args = parser.parse_args()
-    if args.csv:
-        name = args.name or feature_key(args.csv.stem)
-        data = load_csv_dataset(
-            args.csv, target=args.target, name=name, description=args.description or f"Trained on {args.csv.name}"
-        )
-    else:
-        data = load_sklearn_dataset(args.dataset)
-    out_dir = args.out or MODELS_DIR / data.name
-    baseline = train(data, out_dir, seed=args.seed, nu=args.nu, owner=args.owner)
-    model = baseline["model"]
+    try:
+        if args.csv:
+            name = args.name or feature_key(args.csv.stem)
+            data = load_csv_dataset(
+                args.csv, target=args.target, name=name, description=args.description or f"Trained on {args.csv.name}"
+            )
+        else:
+            data = load_sklearn_dataset(args.dataset)
+        out_dir = args.out or MODELS_DIR / data.name
+        baseline = train(data, out_dir, seed=args.seed, nu=args.nu, owner=args.owner, outlier_target_rate=args.outlier_rate)
+    except (TrainingDataError, OSError) as error:
+        print(f"models.train: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    model, holdout = baseline["model"], baseline["holdout"]
     print(
         f"{model['name']} {model['version']}: {len(baseline['features'])} features, {len(baseline['labels'])} labels, "
-        f"holdout accuracy {model['evaluation']['holdout_accuracy']}, "
-        f"training outlier rate {baseline['training_outlier_rate']:.3f} -> {out_dir}"
+        f"hold-out accuracy {holdout['accuracy']}, mean confidence {holdout['mean_confidence']}, "
+        f"ECE {holdout['expected_calibration_error']}, outlier rate {holdout['outlier_rate']} "
+        f"(calibrated classifier: {model['calibration']['calibrated']}) -> {out_dir}"
     )
 
 

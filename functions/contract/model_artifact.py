@@ -20,10 +20,22 @@ from pathlib import Path
 from typing import Any
 
 from functions.contract.names import BASELINE_FILE, CLASSIFIER_FILE, OUTLIER_DETECTOR_FILE
+from functions.contract.prediction_log import KEY_CONFIDENCE, KEY_FEATURES, KEY_PROBABILITIES, PREDICTION_KEYS
 
 SCHEMA_VERSION = 1
 # Feature names become JSON keys in the log and field names in Logs Insights and SQL.
 FEATURE_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+# "CloudWatch Logs Insights can extract a maximum of 200 log event fields from a JSON log"
+# (Amazon CloudWatch Logs User Guide, "Supported logs and discovered fields", section "Fields in JSON logs",
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL_AnalyzeLogData-discoverable-fields.html,
+# checked 2026-11-25; older versions of the page said 100). A prediction line flattens to its fixed keys,
+# one `features.<name>` per feature and one `probabilities.<i>` per label: past the cap the monitor would
+# silently read nothing for the last fields, so such a model is refused when it is loaded.
+LOGS_INSIGHTS_MAX_JSON_FIELDS = 200
+PREDICTION_LINE_FIXED_KEYS = tuple(
+    dict.fromkeys(key for key in (*PREDICTION_KEYS, KEY_CONFIDENCE) if key not in (KEY_FEATURES, KEY_PROBABILITIES))
+)
 
 
 class ModelArtifactError(ValueError):
@@ -39,6 +51,11 @@ class FeatureBaseline:
     min: float
     max: float
     quantiles: tuple[float, ...]  # at Baseline.quantile_levels
+    display_name: str = ""  # the original column name ("sepal length (cm)"); the key itself when none was stored
+
+    def __post_init__(self) -> None:
+        if not self.display_name:
+            object.__setattr__(self, "display_name", self.name)
 
     def quantile(self, level: float, levels: tuple[float, ...]) -> float:
         """Training quantile at `level`, interpolated between the stored ones (the inverse of `cdf`)."""
@@ -85,6 +102,17 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class HoldoutQuality:
+    """The classifier and detector on the held-out rows (`holdout.csv`): what healthy unseen traffic looks like."""
+
+    rows: int
+    accuracy: float
+    mean_confidence: float  # mean top-class probability
+    expected_calibration_error: float
+    outlier_rate: float
+
+
+@dataclass(frozen=True)
 class Baseline:
     """The parsed `baseline.json`: model card plus training statistics."""
 
@@ -102,6 +130,7 @@ class Baseline:
     training_outlier_rate: float
     thresholds: Thresholds
     document: dict[str, Any]  # the whole file, served as the model card by GET /metadata
+    holdout: HoldoutQuality | None = None  # None for folders trained before hold-out figures were stored
 
     @property
     def n_features(self) -> int:
@@ -145,6 +174,53 @@ def _number(value: Any, where: str) -> float:
     return float(value)
 
 
+def log_fields_per_prediction(n_features: int, n_labels: int) -> int:
+    """JSON fields one prediction line flattens to in Logs Insights."""
+    return len(PREDICTION_LINE_FIXED_KEYS) + n_features + n_labels
+
+
+def check_log_field_cap(n_features: int, n_labels: int) -> None:
+    fields = log_fields_per_prediction(n_features, n_labels)
+    if fields > LOGS_INSIGHTS_MAX_JSON_FIELDS:
+        raise ModelArtifactError(
+            f"a prediction line of this model has {fields} JSON fields ({len(PREDICTION_LINE_FIXED_KEYS)} fixed, "
+            f"{n_features} features, {n_labels} probabilities), more than the {LOGS_INSIGHTS_MAX_JSON_FIELDS} "
+            "CloudWatch Logs Insights extracts per event: the monitor could not read all of them. "
+            "Use fewer features or labels."
+        )
+
+
+def _parse_holdout(raw: Any) -> HoldoutQuality | None:
+    if raw is None:
+        return None
+    where = "baseline.holdout"
+    if not isinstance(raw, dict):
+        raise ModelArtifactError(f"{where}: expected an object")
+    holdout = HoldoutQuality(
+        rows=int(_number(_require(raw, "rows", where), f"{where}.rows")),
+        accuracy=_number(_require(raw, "accuracy", where), f"{where}.accuracy"),
+        mean_confidence=_number(_require(raw, "mean_confidence", where), f"{where}.mean_confidence"),
+        expected_calibration_error=_number(
+            _require(raw, "expected_calibration_error", where), f"{where}.expected_calibration_error"
+        ),
+        outlier_rate=_number(_require(raw, "outlier_rate", where), f"{where}.outlier_rate"),
+    )
+    if holdout.rows < 1:
+        raise ModelArtifactError(f"{where}.rows must be at least 1")
+    for name in ("accuracy", "mean_confidence", "expected_calibration_error", "outlier_rate"):
+        if not 0.0 <= getattr(holdout, name) <= 1.0:
+            raise ModelArtifactError(f"{where}.{name} must be in [0, 1]")
+    return holdout
+
+
+def _display_name(value: Any, where: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not value.strip():
+        raise ModelArtifactError(f"{where}: display_name must be a non-empty string, got {value!r}")
+    return value
+
+
 def parse_baseline(document: dict[str, Any]) -> Baseline:
     """Validate and type a baseline document; raises ModelArtifactError naming the first problem."""
     if not isinstance(document, dict):
@@ -185,11 +261,13 @@ def parse_baseline(document: dict[str, Any]) -> Baseline:
                 min=_number(_require(raw, "min", where), f"{where}.min"),
                 max=_number(_require(raw, "max", where), f"{where}.max"),
                 quantiles=quantiles,
+                display_name=_display_name(raw.get("display_name"), where),
             )
         )
     names = tuple(f.name for f in features)
     if len(set(names)) != len(names):
         raise ModelArtifactError("baseline: feature names must be unique")
+    check_log_field_cap(len(names), len(labels))
 
     distribution = _require(document, "prediction_distribution", "baseline")
     if not isinstance(distribution, dict) or set(distribution) != set(labels):
@@ -235,6 +313,7 @@ def parse_baseline(document: dict[str, Any]) -> Baseline:
         training_outlier_rate=_number(_require(document, "training_outlier_rate", "baseline"), "baseline.training_outlier_rate"),
         thresholds=thresholds,
         document=document,
+        holdout=_parse_holdout(document.get("holdout")),
     )
 
 

@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from functions.contract.model_artifact import ModelArtifactError, load_model_artifact, parse_baseline
+from functions.contract.model_artifact import (
+    LOGS_INSIGHTS_MAX_JSON_FIELDS,
+    PREDICTION_LINE_FIXED_KEYS,
+    ModelArtifactError,
+    load_model_artifact,
+    parse_baseline,
+)
+from functions.contract.prediction_log import prediction_lines
 from functions.inference.onnx_model import OnnxModel
 
 MODELS = Path(__file__).resolve().parents[3] / "models"
@@ -85,6 +92,11 @@ def mutate(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         (lambda d: d["thresholds"].update(min_rows=0), "min_rows must be at least 1"),
         (lambda d: d.update(quantile_levels=[0.0, 0.5, 0.4, 1.0]), "rise strictly"),
         (lambda d: d["model"].pop("version"), "missing key 'version'"),
+        (lambda d: d["features"][0].update(display_name=""), "display_name must be a non-empty string"),
+        (lambda d: d["holdout"].pop("accuracy"), "baseline.holdout: missing key 'accuracy'"),
+        (lambda d: d["holdout"].update(outlier_rate=1.2), "baseline.holdout.outlier_rate must be in [0, 1]"),
+        (lambda d: d["holdout"].update(rows=0), "baseline.holdout.rows must be at least 1"),
+        (lambda d: d.update(holdout=[]), "baseline.holdout: expected an object"),
     ],
 )
 def test_malformed_baselines_are_refused_with_the_reason(change: Callable[[dict[str, Any]], None], says: str) -> None:
@@ -141,3 +153,63 @@ def test_corrupt_onnx_file_is_refused(tmp_path: Path) -> None:
     (folder / "outlier_detector.onnx").write_bytes(b"not a model")
     with pytest.raises(ModelArtifactError, match="cannot be loaded by onnxruntime"):
         OnnxModel(load_model_artifact(folder))
+
+
+def test_display_names_and_holdout_figures_are_exposed() -> None:
+    baseline = load_model_artifact(MODELS / "iris").baseline
+    assert baseline.feature("sepal_length").display_name == "sepal length (cm)"
+    assert baseline.holdout is not None
+    assert baseline.holdout.rows == len((MODELS / "iris" / "holdout.csv").read_text().splitlines()) - 1
+    assert 0.0 < baseline.holdout.mean_confidence <= 1.0
+
+
+def test_folders_from_before_display_names_and_holdout_still_load() -> None:
+    document = iris_document()
+    document.pop("holdout")
+    for feature in document["features"]:
+        feature.pop("display_name")
+    baseline = parse_baseline(document)
+    assert baseline.holdout is None
+    assert [f.display_name for f in baseline.features] == list(baseline.feature_names)
+
+
+def wide_document(n_features: int, n_labels: int) -> dict[str, Any]:
+    document = iris_document()
+    template = document["features"][0]
+    document["features"] = [{**template, "name": f"f{i}", "display_name": f"F {i}"} for i in range(n_features)]
+    document["labels"] = [f"l{i}" for i in range(n_labels)]
+    document["prediction_distribution"] = {f"l{i}": 1 / n_labels for i in range(n_labels)}
+    return document
+
+
+def test_the_field_count_is_what_a_prediction_line_really_flattens_to() -> None:
+    (line,) = prediction_lines(
+        timestamp_ms=1, request_id="r", endpoint="/predict", model="m", model_version="v", feature_names=["a", "b"],
+        rows=[[1.0, 2.0]], labels=["x"], class_indices=[0], probabilities=[[0.9, 0.05, 0.05]], is_outlier=[False],
+        outlier_scores=[-1.0], latency_ms=1.0,
+    )  # fmt: skip
+    record = json.loads(line)
+    flattened = [k for k, v in record.items() if not isinstance(v, dict | list)]
+    flattened += [f"features.{k}" for k in record["features"]] + [
+        f"probabilities.{i}" for i in range(len(record["probabilities"]))
+    ]
+    # every fixed key of the line is counted (confidence too, which the inference side adds this wave)
+    assert set(flattened) - {f"features.{k}" for k in "ab"} - {f"probabilities.{i}" for i in range(3)} <= set(
+        PREDICTION_LINE_FIXED_KEYS
+    )
+
+
+def test_a_model_within_the_logs_insights_field_cap_loads_and_one_past_it_is_refused() -> None:
+    room = LOGS_INSIGHTS_MAX_JSON_FIELDS - len(PREDICTION_LINE_FIXED_KEYS)
+    assert parse_baseline(wide_document(room - 2, 2)).n_features == room - 2
+    with pytest.raises(ModelArtifactError, match=rf"{LOGS_INSIGHTS_MAX_JSON_FIELDS + 1} JSON fields .* more than the 200"):
+        parse_baseline(wide_document(room - 1, 2))
+    with pytest.raises(ModelArtifactError, match="Logs Insights extracts per event"):
+        parse_baseline(wide_document(4, room))
+
+
+def test_the_field_cap_is_checked_when_a_folder_is_loaded(tmp_path: Path) -> None:
+    folder = copy_model(tmp_path)
+    (folder / "baseline.json").write_text(json.dumps(wide_document(LOGS_INSIGHTS_MAX_JSON_FIELDS, 3)))
+    with pytest.raises(ModelArtifactError, match="more than the 200"):
+        load_model_artifact(folder)
