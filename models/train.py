@@ -442,14 +442,25 @@ def describe(model: Any) -> str:
     return repr(model)
 
 
-def holdout_quality(out: dict[str, np.ndarray], y: np.ndarray) -> dict[str, Any]:
+def holdout_quality(out: dict[str, np.ndarray], y: np.ndarray, label_names: list[str]) -> dict[str, Any]:
+    """What healthy unseen traffic looks like; the realized-quality check compares labelled traffic with it."""
     probabilities = out["probabilities"].astype(np.float64)
+    predicted = out["class_index"]
+    per_class = {}
+    for index, label in enumerate(label_names):
+        actual, chosen = y == index, predicted == index
+        per_class[label] = {
+            "rows": int(actual.sum()),
+            "recall": round(float((predicted[actual] == index).mean()), 4) if actual.any() else None,
+            "precision": round(float((y[chosen] == index).mean()), 4) if chosen.any() else None,
+        }
     return {
         "rows": len(y),
         "accuracy": round(float((out["class_index"] == y).mean()), 4),
         "mean_confidence": round(float(probabilities.max(axis=1).mean()), 4),
         "expected_calibration_error": round(expected_calibration_error(probabilities, y), 4),
         "outlier_rate": round(float((out["decision"] < 0).mean()), 4),
+        "per_class": per_class,
     }
 
 
@@ -492,7 +503,7 @@ def build_baseline(
     test_out = onnx_predict(classifier_bytes, detector_bytes, x_test)
     counts = np.bincount(train_out["class_index"], minlength=len(label_names))
     shares = counts / counts.sum()
-    holdout = holdout_quality(test_out, y_test)
+    holdout = holdout_quality(test_out, y_test, label_names)
     threshold = reports.get("outlier_threshold")
     # The monitor compares live traffic with this rate: unseen rows, so the cross-validated rate when calibrated.
     outlier_rate = threshold["cross_validated_rate"] if threshold else float((train_out["decision"] < 0).mean())

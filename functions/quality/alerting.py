@@ -1,0 +1,142 @@
+"""The one adapter to the monitor's alerting: same alert state, same SNS topic, same message format.
+
+Everything this function takes from `functions.monitor` is imported here and nowhere else, so the lead can
+re-point it after the monitor's alert modules change. The rule is the monitor's: a check notifies when it
+enters ALARM and once when it recovers to OK; INSUFFICIENT_DATA and NO_TRAFFIC leave the stored state alone
+(no data is not a recovery). One run sends at most one message listing every transition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from functions.contract.names import QUALITY_SERVICE
+from functions.monitor.adapters import DynamoStateStore, FilePublisher, JsonFileStateStore, Publisher, SnsPublisher, StateStore
+from functions.monitor.alerts import SNS_SUBJECT_MAX, STATE_ALARM, STATE_OK, Notification, Transition, check_id
+from functions.monitor.checks import CheckResult, Status
+
+from .report import QualityCheck, QualityEvaluation, State
+
+__all__ = [
+    "DynamoStateStore",
+    "FilePublisher",
+    "JsonFileStateStore",
+    "Notification",
+    "Publisher",
+    "SnsPublisher",
+    "StateStore",
+    "Transition",
+    "build_notification",
+    "check_ids",
+    "decide",
+    "state_updates",
+]
+
+
+def _as_check_result(check: QualityCheck) -> CheckResult:
+    status = {State.OK: Status.OK, State.ALARM: Status.ALARM}.get(check.state, Status.NOT_JUDGED)
+    score = None if check.margin is None or check.observed is None else check.observed + check.margin
+    return CheckResult(
+        check=check.check,
+        status=status,
+        observed=check.observed,
+        baseline=check.baseline,
+        threshold=check.threshold if check.threshold is not None else 0.0,
+        margin=check.margin,
+        score=score,
+        detail=check.detail,
+        hint=check.hint,
+    )
+
+
+def check_ids(evaluation: QualityEvaluation) -> list[str]:
+    return [check_id(evaluation.model, c.check) for c in evaluation.checks if c.judged]
+
+
+def decide(evaluation: QualityEvaluation, previous: Mapping[str, str]) -> tuple[Transition, ...]:
+    """Transitions of the judged checks against the stored states (unknown means OK)."""
+    transitions = []
+    for check in evaluation.checks:
+        if not check.judged:
+            continue
+        before = previous.get(check_id(evaluation.model, check.check), STATE_OK)
+        now = STATE_ALARM if check.state is State.ALARM else STATE_OK
+        if before != now:
+            transitions.append(Transition(_as_check_result(check), before, now))
+    return tuple(transitions)
+
+
+def state_updates(evaluation: QualityEvaluation, transitions: tuple[Transition, ...]) -> dict[str, tuple[str, str]]:
+    return {check_id(evaluation.model, t.check.check): (t.current, t.check.detail) for t in transitions}
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def _ascii(text: str) -> str:
+    return text.encode("ascii", "replace").decode("ascii").replace("\n", " ")
+
+
+def build_notification(evaluation: QualityEvaluation, transitions: tuple[Transition, ...], *, where: str) -> Notification:
+    """The monitor's layout: subject says what and where; body has observed vs baseline and what to check first."""
+    alarms = [t for t in transitions if t.is_alarm]
+    recoveries = [t for t in transitions if not t.is_alarm]
+    state = STATE_ALARM if alarms else STATE_OK
+    named = ", ".join(t.check.check for t in (alarms or recoveries))
+    subject = _ascii(f"{state}: {evaluation.model} model {named} ({where})")
+    if len(subject) > SNS_SUBJECT_MAX:
+        subject = subject[: SNS_SUBJECT_MAX - 3] + "..."
+    current = evaluation.current
+    labelled = current.labelled_rows if current else 0
+    predicted = current.predicted_rows if current else 0
+    unmatched = current.unmatched_feedback if current else 0
+    head = [
+        f"Model: {evaluation.model} (version {evaluation.model_version})",
+        f"Where: {where}",
+        f"Window: {_iso(evaluation.start_ms)} to {_iso(evaluation.end_ms)} (end exclusive)",
+        f"Rows: {predicted} predicted rows, {labelled} labelled, {unmatched} unmatched feedback labels",
+        f"Checks now in alarm: {len(evaluation.alarms)}",
+        "",
+    ]
+    body: list[str] = []
+    for title, group in (("Entered ALARM", alarms), ("Recovered (OK)", recoveries)):
+        if not group:
+            continue
+        body.append(f"{title}:")
+        for t in group:
+            c = t.check
+            body.append(
+                f"- {c.check}: observed {_fmt(c.observed)} vs baseline {_fmt(c.baseline)}, threshold {_fmt(c.threshold)}"
+                f" + margin {_fmt(c.margin)}"
+            )
+            body.append(f"  {c.detail}")
+            if t.is_alarm:
+                body.append(f"  Check first: {c.hint}")
+        body.append("")
+    body.append(f"Sent by the {QUALITY_SERVICE} service once per state change; persisting alarms are not repeated.")
+    text = "\n".join(head + body)
+    chat: dict[str, object] = {
+        "version": "1.0",
+        "source": "custom",
+        "content": {
+            "textType": "client-markdown",
+            "title": subject,
+            "description": "\n".join(
+                [
+                    f"Lookback {_iso(evaluation.start_ms)} to {_iso(evaluation.end_ms)}, {labelled} labelled rows, "
+                    f"model version {evaluation.model_version}.",
+                    *(f"*{t.check.check}* {t.previous} -> {t.current}: {t.check.detail}" for t in transitions),
+                ]
+            ),
+            "nextSteps": [t.check.hint for t in alarms][:5],
+            "keywords": [evaluation.model, state],
+        },
+        "metadata": {"threadId": f"{evaluation.model}-{QUALITY_SERVICE}", "summary": subject},
+    }
+    return Notification(subject=subject, text=text, chat=chat, transitions=transitions)

@@ -1,0 +1,79 @@
+"""DuckDB over the JSON-lines log: the local engine for the same SQL (transpiled by sqlglot).
+
+One view stands in for both Glue tables: it renames `row`/`timestamp` as the archive does and derives the
+`dt` day partition from the timestamp, so the one SQL runs unchanged. Unreadable lines (a truncated last
+line while the server writes, garbage) are skipped by DuckDB's `ignore_errors`, not fatal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from functions.contract import prediction_log as log
+
+from . import sql
+
+VIEW = "quality_log"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass
+class DuckDbRunner:
+    log_path: Path
+    feature_names: Sequence[str] = ()  # needed only for the training-set export
+
+    def _connect(self) -> Any:
+        import duckdb
+
+        if not self.log_path.is_file():
+            raise FileNotFoundError(f"prediction log {self.log_path} does not exist")
+        features = ", ".join(f"{_ident(name)} DOUBLE" for name in self.feature_names)
+        columns = {
+            log.KEY_MESSAGE: "VARCHAR",
+            log.KEY_TIMESTAMP: "BIGINT",
+            log.KEY_REQUEST_ID: "VARCHAR",
+            log.KEY_ROW: "INTEGER",
+            log.KEY_ENDPOINT: "VARCHAR",
+            log.KEY_MODEL: "VARCHAR",
+            log.KEY_MODEL_VERSION: "VARCHAR",
+            log.KEY_PREDICTION: "VARCHAR",
+            log.KEY_LABEL: "VARCHAR",
+        }
+        if features:
+            columns[log.KEY_FEATURES] = f"STRUCT({features})"
+        spec = "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in columns.items()) + "}"
+        extra = f", {_ident(log.KEY_FEATURES)}" if features else ""
+        connection = duckdb.connect()
+        connection.execute(
+            f"""CREATE TEMP VIEW {VIEW} AS
+            SELECT {_ident(log.KEY_MESSAGE)} AS message, {_ident(log.KEY_TIMESTAMP)} AS timestamp_ms,
+                   {_ident(log.KEY_REQUEST_ID)} AS request_id, {_ident(log.KEY_ROW)} AS row_index,
+                   {_ident(log.KEY_ENDPOINT)} AS endpoint, {_ident(log.KEY_MODEL)} AS model,
+                   {_ident(log.KEY_MODEL_VERSION)} AS model_version, {_ident(log.KEY_PREDICTION)} AS prediction,
+                   {_ident(log.KEY_LABEL)} AS label{extra},
+                   strftime(make_timestamp({_ident(log.KEY_TIMESTAMP)} * 1000), '%Y-%m-%d') AS {sql.PARTITION_COLUMN}
+            FROM read_json({_literal(str(self.log_path))}, format = 'newline_delimited', ignore_errors = true,
+                           columns = {spec})"""
+        )
+        return connection
+
+    def run(self, source_sql: str, parameters: Sequence[str | int]) -> list[dict[str, Any]]:
+        """Run one of this package's Trino-syntax queries in DuckDB; rows as {column: value}."""
+        text = sql.transpile(source_sql, "duckdb").replace(sql.PREDICTIONS_TOKEN, VIEW).replace(sql.FEEDBACK_TOKEN, VIEW)
+        connection = self._connect()
+        try:
+            cursor = connection.execute(text, list(parameters))
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        finally:
+            connection.close()
