@@ -1,10 +1,12 @@
-"""Realized quality: the SQL's result rows become per-version figures, judged against the hold-out. Pure.
+"""Realized quality: the SQL's result rows become per-version figures, judged against the model's reference. Pure.
 
-The judgement is sample-size aware with Wilson score intervals (they stay sensible at 0 % and 100 %, where the
-normal approximation collapses): a figure is in ALARM only when the upper end of its interval on the labelled
-traffic lies below the lower end of the hold-out's interval. With z = 1.96 on both sides, two 95 % intervals that
-do not overlap: a false alarm needs a deviation of about 2.8 standard errors, under 0.5 % per comparison.
-The hold-out is small (30 iris rows), so its own uncertainty is part of the rule, not ignored.
+The reference is what the model scored on rows it did not learn from: the baseline's `quality_reference`
+(out-of-fold training predictions plus the hold-out; 150 rows for iris) or, for older baselines, the hold-out.
+The judgement is sample-size aware with Wilson score intervals (sensible at 0 % and 100 %, where the normal
+approximation collapses): a figure is in ALARM only when the upper end of its interval on the labelled traffic
+lies below the lower end of the reference's interval. With z = 1.96 on both sides, two 95 % intervals that do not
+overlap: a false alarm needs a deviation of about 2.8 standard errors, under 0.5 % per comparison. The
+reference's own sampling error is part of the rule, not ignored.
 
 States: NO_TRAFFIC (no prediction of the current version in the lookback), INSUFFICIENT_DATA (fewer labelled
 rows than `min_labelled`, or no hold-out figures to compare with), OK or ALARM. Never OK on unjudged data.
@@ -218,20 +220,36 @@ def _compare(
     alarm = upper < reference_low
     verdict = "below" if alarm else "not below"
     detail = (
-        f"{what} {observed:.3f} on {trials} labelled rows (upper bound {upper:.3f}) is {verdict} the hold-out's "
-        f"lower bound {reference_low:.3f} (hold-out {reference:.3f} on {reference_rows} rows; Wilson, z={z:g})"
+        f"{what} {observed:.3f} on {trials} labelled rows (upper bound {upper:.3f}) is {verdict} the reference's "
+        f"lower bound {reference_low:.3f} (reference {reference:.3f} on {reference_rows} unseen rows; Wilson, z={z:g})"
     )
     state = State.ALARM if alarm else State.OK
     return QualityCheck(name, state, observed, reference, reference_low, upper - observed, detail, hint)
 
 
-def holdout_recall(baseline: Baseline, label: str) -> tuple[float, int] | None:
-    """The hold-out recall of one class and its row count, when the baseline stores them."""
-    per_class = (baseline.document.get("holdout") or {}).get("per_class") or {}
-    entry = per_class.get(label)
-    if not isinstance(entry, dict) or "recall" not in entry or "rows" not in entry:
+def reference_figures(baseline: Baseline) -> tuple[tuple[float, int], dict[str, tuple[float, int]]] | None:
+    """(accuracy, rows) and per-class (recall, rows) that healthy traffic should reach.
+
+    `quality_reference` (out-of-fold training predictions plus the hold-out, written by models/train.py) when the
+    baseline has it: five times the rows, so a tighter reference. Else the hold-out (`holdout.per_class` when
+    present, else every class held to the hold-out accuracy). None without hold-out figures.
+    """
+    holdout = baseline.holdout
+    if holdout is None:
         return None
-    return float(entry["recall"]), int(entry["rows"])
+    document = baseline.document
+    reference = document.get("quality_reference") or {}
+    source = reference if reference.get("accuracy") is not None and reference.get("rows") else None
+    accuracy = (float(source["accuracy"]), int(source["rows"])) if source else (holdout.accuracy, holdout.rows)
+    per_class_raw = (source or {}).get("per_class") or (document.get("holdout") or {}).get("per_class") or {}
+    per_class: dict[str, tuple[float, int]] = {}
+    for label in baseline.label_names:
+        entry = per_class_raw.get(label)
+        if isinstance(entry, dict) and entry.get("recall") is not None and entry.get("rows"):
+            per_class[label] = (float(entry["recall"]), int(entry["rows"]))
+        else:
+            per_class[label] = (accuracy[0], max(1, accuracy[1] // len(baseline.label_names)))
+    return accuracy, per_class
 
 
 def evaluate(
@@ -252,9 +270,9 @@ def evaluate(
 
     if current is None or current.predicted_rows == 0:
         return result(State.NO_TRAFFIC)
-    holdout = baseline.holdout
+    figures = reference_figures(baseline)
     need = min_labelled if min_labelled is not None else baseline.thresholds.min_rows
-    if holdout is None:
+    if figures is None:
         check = QualityCheck(
             CHECK_ACCURACY,
             State.INSUFFICIENT_DATA,
@@ -266,13 +284,14 @@ def evaluate(
             HINT_ACCURACY,
         )
         return result(State.INSUFFICIENT_DATA, (check,))
+    accuracy, per_class = figures
     checks = [
         _compare(
             CHECK_ACCURACY,
             current.correct,
             current.labelled_rows,
-            holdout.accuracy,
-            holdout.rows,
+            accuracy[0],
+            accuracy[1],
             z=z,
             min_rows=need,
             what="accuracy",
@@ -280,9 +299,7 @@ def evaluate(
         )
     ]
     for index, label in enumerate(baseline.label_names):
-        reference = holdout_recall(baseline, label)
-        if reference is None:  # older baselines: every class is held to the overall hold-out accuracy
-            reference = (holdout.accuracy, max(1, holdout.rows // len(baseline.label_names)))
+        reference = per_class[label]
         checks.append(
             _compare(
                 f"{CHECK_RECALL_PREFIX}{label}",

@@ -1,0 +1,176 @@
+"""Realized model quality over the local JSON-lines log: the quality function's use case with DuckDB.
+
+    python -m local.quality --log-file .local/predictions.jsonl --model-dir models/iris
+    python -m local.quality --log-file .local/predictions.jsonl --model-dir models/iris --training-set labelled.csv
+
+The first prints the report (confusion matrix as text) and sends state changes to the local alert file (or to
+SNS/DynamoDB when ALERT_TOPIC_ARN / ALERT_STATE_TABLE are set, like local.monitor). The second exports the
+labelled rows (features, then `label`) as a CSV that `python -m models.train --csv FILE --target label` accepts.
+Exit 0 when the log was judged (any state), 2 when it could not be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from functions.contract import names
+from functions.contract.model_artifact import Baseline, ModelArtifactError, load_baseline
+from functions.quality import sql
+from functions.quality.alerting import FilePublisher, JsonFileStateStore, Publisher, StateStore
+from functions.quality.local_engine import DuckDbRunner
+from functions.quality.report import report_text
+from functions.quality.service import DAY_MS, QualityJob, QualityRunResult
+
+HOLDOUT_LABEL_COLUMN = "label"
+
+
+class LocalQualityError(RuntimeError):
+    """The local log cannot be evaluated; the message says why."""
+
+
+class DuckDbSource:
+    def __init__(self, runner: DuckDbRunner) -> None:
+        self.runner = runner
+
+    def read(self, model: str, start_ms: int, end_ms: int) -> list[dict[str, object]]:
+        return self.runner.run(sql.QUALITY_SQL, sql.parameters(model, start_ms, end_ms))
+
+
+def newest_timestamp_ms(path: Path) -> int | None:
+    """The newest record's timestamp: '--end last' replays an old log."""
+    import duckdb
+
+    row = duckdb.sql(
+        f"SELECT max(timestamp) FROM read_json('{str(path).replace(chr(39), chr(39) * 2)}', format = 'newline_delimited', "
+        "ignore_errors = true, columns = {'timestamp': 'BIGINT'})"
+    ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def parse_end(value: str, path: Path, now: datetime) -> datetime:
+    if value == "now":
+        return now
+    if value == "last":
+        newest = newest_timestamp_ms(path)
+        return now if newest is None else datetime.fromtimestamp((newest + 1) / 1000, tz=UTC)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise LocalQualityError(f"--end {value!r}: expected ISO 8601, 'now' or 'last'") from error
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _publisher(args: argparse.Namespace, out: IO[str]) -> Publisher:
+    topic = os.environ.get(names.ENV_ALERT_TOPIC_ARN)
+    if topic:
+        import boto3
+
+        from functions.quality.alerting import SnsPublisher
+
+        return SnsPublisher(boto3.client("sns"), topic)
+    return FilePublisher(Path(args.alert_file), out)
+
+
+def _state_store(args: argparse.Namespace) -> StateStore:
+    table = os.environ.get(names.ENV_ALERT_STATE_TABLE)
+    if table:
+        import boto3
+
+        from functions.quality.alerting import DynamoStateStore
+
+        return DynamoStateStore(boto3.client("dynamodb"), table)
+    return JsonFileStateStore(Path(args.state_file))
+
+
+def export_training_set(baseline: Baseline, runner: DuckDbRunner, start_ms: int, end_ms: int, path: Path) -> int:
+    """Labelled rows as CSV: feature keys in input order, then `label` (the same header as holdout.csv)."""
+    rows = runner.run(sql.training_set_sql(baseline.feature_names), sql.parameters(baseline.model_name, start_ms, end_ms))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow([*baseline.feature_names, HOLDOUT_LABEL_COLUMN])
+        written = 0
+        for row in rows:
+            values = [row[name] for name in baseline.feature_names]
+            if any(v is None for v in values) or row[HOLDOUT_LABEL_COLUMN] is None:
+                continue  # a line whose features the log did not carry cannot train anything
+            writer.writerow([*(repr(float(v)) for v in values), row[HOLDOUT_LABEL_COLUMN]])
+            written += 1
+    return written
+
+
+def describe(result: QualityRunResult, metrics: list[tuple[str, float, str]], out: IO[str]) -> None:
+    out.write(report_text(result.evaluation) + "\n")
+    out.write("Metrics: " + ", ".join(f"{name}={value:.4g}" for name, value, _ in metrics) + "\n")
+    if result.notification is None:
+        out.write("No state change: nothing sent.\n")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m local.quality", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--log-file", default=".local/predictions.jsonl")
+    parser.add_argument("--model-dir", default=f"models/{names.DEFAULT_MODEL}")
+    parser.add_argument("--end", default="now", help="end of the lookback: ISO 8601, 'now' or 'last' (after the newest record)")
+    parser.add_argument("--lookback-days", type=float, default=7)
+    parser.add_argument(
+        "--min-labelled", type=int, default=None, help="labelled rows needed to judge (default: baseline min_rows)"
+    )
+    parser.add_argument("--alert-file", default=".local/alerts.jsonl")
+    parser.add_argument("--state-file", default=".local/alert_state.json")
+    parser.add_argument("--training-set", default=None, help="export the labelled rows to this CSV instead of judging")
+    parser.add_argument("--json", action="store_true", help="print the run summary as one JSON line instead of the report")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
+    out = out or sys.stdout
+    args = parse_args(argv)
+    try:
+        if not 0 < args.lookback_days <= 90:
+            raise LocalQualityError("--lookback-days must be above 0 and at most 90")
+        baseline = load_baseline(Path(args.model_dir) / names.BASELINE_FILE)
+        log_path = Path(args.log_file)
+        if not log_path.is_file():
+            raise LocalQualityError(f"prediction log {log_path} does not exist (start `make serve`, or run `make demo`)")
+        runner = DuckDbRunner(log_path, baseline.feature_names)
+        end = parse_end(args.end, log_path, datetime.now(tz=UTC))
+        end_ms = int(end.timestamp() * 1000)
+        start_ms = end_ms - round(args.lookback_days * DAY_MS)
+        if args.training_set:
+            written = export_training_set(baseline, runner, start_ms, end_ms, Path(args.training_set))
+            out.write(
+                f"{written} labelled rows written to {args.training_set}; retrain with: python -m models.train "
+                f"--csv {args.training_set} --target {HOLDOUT_LABEL_COLUMN} --name {baseline.model_name}\n"
+            )
+            return 0
+        job = QualityJob(
+            baseline=baseline,
+            source=DuckDbSource(runner),
+            state_store=_state_store(args),
+            publisher=_publisher(args, out),
+            lookback_days=args.lookback_days,
+            where="local",
+            min_labelled=args.min_labelled,
+        )
+        metrics: list[tuple[str, float, str]] = []
+        result = job.run(end, lambda name, value, unit: metrics.append((name, value, unit)), int(time.time() * 1000))
+    except (LocalQualityError, ModelArtifactError, FileNotFoundError) as error:
+        print(f"quality: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        out.write(json.dumps(result.summary()) + "\n")
+    else:
+        describe(result, metrics, out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
