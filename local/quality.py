@@ -48,10 +48,14 @@ def newest_timestamp_ms(path: Path) -> int | None:
     """The newest record's timestamp: '--end last' replays an old log."""
     import duckdb
 
-    row = duckdb.sql(
-        f"SELECT max(timestamp) FROM read_json('{str(path).replace(chr(39), chr(39) * 2)}', format = 'newline_delimited', "
-        "ignore_errors = true, columns = {'timestamp': 'BIGINT'})"
-    ).fetchone()
+    connection = duckdb.connect()
+    try:
+        row = connection.execute(
+            f"SELECT max(timestamp) FROM read_json('{str(path).replace(chr(39), chr(39) * 2)}', format = 'newline_delimited', "
+            "ignore_errors = true, columns = {'timestamp': 'BIGINT'})"
+        ).fetchone()
+    finally:
+        connection.close()
     return None if row is None or row[0] is None else int(row[0])
 
 
