@@ -77,3 +77,15 @@ deploy: install layer ## needs AWS credentials; ALERT_EMAIL=you@example.com subs
 
 clean:
 	rm -rf .local .build cdk.out cdk-outputs.json .pytest_cache .mypy_cache .ruff_cache
+
+# --- realized model quality (ground truth joined to predictions; functions/quality) ---
+LOOKBACK_DAYS ?= 7
+QUALITY_END ?= last
+TRAINING_SET ?= .local/training-set.csv
+
+.PHONY: quality training-set
+quality: install ## realized quality over LOG_FILE: report with confusion matrix, alerts to .local/alerts.jsonl
+	$(BIN)/python -m local.quality --log-file $(LOG_FILE) --model-dir models/$(MODEL) --end $(QUALITY_END) --lookback-days $(LOOKBACK_DAYS) --alert-file .local/alerts.jsonl --state-file .local/alert_state.json
+
+training-set: install ## labelled rows of LOG_FILE as a CSV for `python -m models.train --csv $(TRAINING_SET) --target label`
+	$(BIN)/python -m local.quality --log-file $(LOG_FILE) --model-dir models/$(MODEL) --end $(QUALITY_END) --lookback-days $(LOOKBACK_DAYS) --training-set $(TRAINING_SET)

@@ -30,6 +30,10 @@ from functions.quality.report import report_text
 from functions.quality.service import DAY_MS, QualityJob, QualityRunResult
 
 HOLDOUT_LABEL_COLUMN = "label"
+ATHENA_PARAMETER_HINT = (
+    "model, first day, last day (yyyy-mm-dd), start ms, end ms; the same five again for the feedback table. "
+    "Replace __predictions__ and __feedback__ by your Glue tables."
+)
 
 
 class LocalQualityError(RuntimeError):
@@ -130,6 +134,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--alert-file", default=".local/alerts.jsonl")
     parser.add_argument("--state-file", default=".local/alert_state.json")
     parser.add_argument("--training-set", default=None, help="export the labelled rows to this CSV instead of judging")
+    parser.add_argument(
+        "--athena-training-set-sql", action="store_true", help="print the Athena text of the training-set export and exit"
+    )
     parser.add_argument("--json", action="store_true", help="print the run summary as one JSON line instead of the report")
     return parser.parse_args(argv)
 
@@ -141,6 +148,10 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
         if not 0 < args.lookback_days <= 90:
             raise LocalQualityError("--lookback-days must be above 0 and at most 90")
         baseline = load_baseline(Path(args.model_dir) / names.BASELINE_FILE)
+        if args.athena_training_set_sql:
+            text = sql.transpile(sql.training_set_sql(baseline.feature_names), "athena")
+            out.write(f"-- parameters, in order: {ATHENA_PARAMETER_HINT}\n{text}")
+            return 0
         log_path = Path(args.log_file)
         if not log_path.is_file():
             raise LocalQualityError(f"prediction log {log_path} does not exist (start `make serve`, or run `make demo`)")
