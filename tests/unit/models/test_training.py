@@ -276,3 +276,12 @@ def test_the_held_out_rows_are_saved_with_the_model(dataset: str, tmp_path: Path
     for row, label in zip(held_out.x, held_out.y, strict=True):
         matches = np.flatnonzero((data.x == row).all(axis=1))
         assert matches.size and held_out.label_names[label] in {data.label_names[data.y[m]] for m in matches}
+
+
+def test_an_export_that_disagrees_with_scikit_learn_is_refused() -> None:
+    data = load_sklearn_dataset("iris")
+    classifier, detector, _ = train_models(data.x, data.y, seed=42, nu=0.1)
+    classifier_bytes, detector_bytes = export_onnx(classifier, detector, data.x)
+    other, _, _ = train_models(data.x, data.y, seed=42, nu=0.1, classifier=RandomForestClassifier(n_estimators=5, random_state=0))
+    with pytest.raises(TrainingDataError, match="the ONNX export disagrees with scikit-learn"):
+        check_export(other, detector, classifier_bytes, detector_bytes, data.x)
