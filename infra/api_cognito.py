@@ -51,6 +51,7 @@ class ApiUserPool(Construct):
             refresh_token_validity=Duration.days(30),
             prevent_user_existence_errors=True,
             enable_token_revocation=True,
+            disable_o_auth=True,  # no hosted UI, no redirect flows: tokens come from InitiateAuth only
         )
 
     @property

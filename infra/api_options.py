@@ -154,7 +154,9 @@ class ApiOptions:
         elif self.jwt_audience:
             raise ValueError(f"context '{c.CTX_JWT_AUDIENCE}' needs '{c.CTX_JWT_ISSUER}' (without it the stack creates the pool)")
         if self.quota_limit is not None and (http or self.auth is not ApiAuth.API_KEY):
-            raise ValueError(f"context '{c.CTX_API_QUOTA_LIMIT}': quotas are kept per API key (REST with {c.CTX_API_AUTH}=api_key)")
+            raise ValueError(
+                f"context '{c.CTX_API_QUOTA_LIMIT}': quotas are kept per API key (REST with {c.CTX_API_AUTH}=api_key)"
+            )
         if self.burst_limit < 1 or self.rate_limit < 1:
             raise ValueError("throttling limits must be positive")
         if self.waf_rate_limit < WAF_RATE_LIMIT_MIN:

@@ -180,7 +180,6 @@ class InferenceApi(Construct):
                 "The function is published as `current_version` and invoked through the `live` alias.",
             )
 
-
         self.access_log_group = logs.LogGroup(self, "AccessLogs", retention=log_retention, removal_policy=removal_policy)
         # JWT issuer: a Cognito user pool created here unless the operator named an issuer.
         self.user_pool: ApiUserPool | None = None
@@ -191,6 +190,7 @@ class InferenceApi(Construct):
         self.web_acl: ApiWebAcl | None = None
         self.rest_api: apigw.RestApi | None = None
         self.http_api: apigwv2.HttpApi | None = None
+        self.api: apigw.RestApi | apigwv2.HttpApi  # the front door; cdk-nag acknowledgements attach here
         # API Gateway metrics are keyed by ApiName (REST) or ApiId (HTTP); a unique name keeps two deployed models apart.
         api_name = f"{Stack.of(self).stack_name}-{model_name}"
         if options.api_type is ApiType.REST:

@@ -18,9 +18,9 @@ from constructs import Construct
 from functions.contract.model_artifact import Baseline, load_model_artifact
 from infra import constants as c
 from infra.alerts import Alerts
+from infra.api_options import ApiOptions
 from infra.archive import LogArchive
 from infra.bundling import function_code
-from infra.api_options import ApiOptions
 from infra.inference_api import ARCHITECTURE, RUNTIME, ApiAuth, InferenceApi
 from infra.monitor import Monitor
 from infra.nag import acknowledge_findings
