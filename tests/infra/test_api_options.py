@@ -467,3 +467,30 @@ def test_app_refuses_waf_on_http_api_in_one_line(tmp_path, stub_layer_dir):
     result = run_app(tmp_path, {"layer_dir": str(stub_layer_dir), "api": "http", "waf": "true"})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: context 'waf'")
+
+
+# --- the cost model behind README's "What it costs" -----------------------------------------------------------------
+def test_api_gateway_tiers():
+    from infra.api_pricing import PRICES, tiered
+
+    assert tiered(1e6, PRICES.rest_tiers) == pytest.approx(3.50)
+    assert tiered(1e9, PRICES.rest_tiers) == pytest.approx(333 * 3.50 + 667 * 2.80)
+    assert tiered(1e9, PRICES.http_tiers) == pytest.approx(300 * 1.00 + 700 * 0.90)
+    assert tiered(0, PRICES.http_tiers) == 0
+
+
+def test_cost_lines_add_up_and_follow_the_option():
+    from infra.api_pricing import ApiOption, monthly_lines, scenario
+
+    for option in ApiOption:
+        for rows in (1, 100):
+            lines = monthly_lines(option, 1e8, rows)
+            assert scenario(option, 1e8, rows).variable == pytest.approx(sum(line.dollars for line in lines))
+    rest, waf, http = (scenario(option, 1e6, 1) for option in (ApiOption.REST, ApiOption.REST_WAF, ApiOption.HTTP))
+    assert waf.total - rest.total == pytest.approx(0.60 + 8.0)  # $0.60 per million inspected + web ACL and 3 rules
+    assert rest.total - http.total == pytest.approx(3.50 - 1.00)  # only the API Gateway line differs
+    assert rest.dominant == "API Gateway REST requests"
+    # 100 rows per request: API Gateway is paid once per 100 rows; the prediction records dominate.
+    assert scenario(ApiOption.REST, 1e9, 100).dominant == "Log ingestion, inference group"
+    init = next(line for line in monthly_lines(ApiOption.HTTP, 1e6, 1) if line.item.startswith("Lambda INIT"))
+    assert init.dollars == pytest.approx(1e6 * 0.01 * 0.6 * 1769 / 1024 * 0.0000133334)
