@@ -40,6 +40,8 @@ COMBINATIONS: dict[str, ApiOptions] = {
     "HttpJwtIssuer": ApiOptions(api_type=ApiType.HTTP, auth=ApiAuth.JWT, jwt_issuer=OIDC_ISSUER, jwt_audience=("inference",)),
     "HttpIam": ApiOptions(api_type=ApiType.HTTP, auth=ApiAuth.IAM),
 }
+# Stack properties besides the API options, to cover their combination with an API type.
+EXTRA: dict[str, dict[str, Any]] = {"HttpIam": {"snap_start": True}}  # SnapStart: the HTTP integration invokes the alias
 REST = [name for name, options in COMBINATIONS.items() if options.api_type is ApiType.REST]
 HTTP = [name for name, options in COMBINATIONS.items() if options.api_type is ApiType.HTTP]
 
@@ -66,7 +68,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory, stub_layer_dir: Path) -> Syn
     outdir = tmp_path_factory.mktemp("cdk-api-options")
     app = cdk.App(outdir=str(outdir))
     stacks = {
-        name: InferenceStack(app, name, model="iris", layer_dir=stub_layer_dir, api=options)
+        name: InferenceStack(app, name, model="iris", layer_dir=stub_layer_dir, api=options, **EXTRA.get(name, {}))
         for name, options in COMBINATIONS.items()
     }
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
@@ -292,7 +294,11 @@ def test_http_api_routes_reach_the_function_with_payload_2(synth, name):
     integration_id, integration = only(template, "AWS::ApiGatewayV2::Integration")
     assert integration["Properties"]["IntegrationType"] == "AWS_PROXY"
     assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
-    assert integration["Properties"]["IntegrationUri"] == {"Fn::GetAtt": [function_id(template), "Arn"]}
+    if EXTRA.get(name, {}).get("snap_start"):
+        alias_id, _ = only(template, "AWS::Lambda::Alias")
+        assert integration["Properties"]["IntegrationUri"] == {"Ref": alias_id}  # SnapStart restores published versions only
+    else:
+        assert integration["Properties"]["IntegrationUri"] == {"Fn::GetAtt": [function_id(template), "Arn"]}
     routes = {r["Properties"]["RouteKey"]: r["Properties"] for r in resources(template, "AWS::ApiGatewayV2::Route").values()}
     assert set(routes) == {"GET /", "POST /", "GET /{proxy+}", "POST /{proxy+}"}
     expected_auth = "AWS_IAM" if COMBINATIONS[name].auth is ApiAuth.IAM else "JWT"
