@@ -8,6 +8,9 @@ Rules, in priority order:
    ~25 KB (iris) to ~120 KB (wine) of legitimate JSON; the function itself refuses bodies over 1 MiB (413).
 3. `AWSManagedRulesKnownBadInputsRuleSet` (Log4Shell, Spring4Shell patterns, exploitable paths).
 
+WAF sees the first 16 KB of a body (API Gateway's default inspection limit; 32-64 KB cost extra); the rules
+inspect that part, and the rest of a large request is left to the function's own validation.
+
 Logging goes to a CloudWatch log group whose name must start with `aws-waf-logs-`. Only requests WAF blocked or
 counted are kept (a logging filter): a WAF log record is ~1-2 KB, and logging every allowed request would cost
 more than WAF itself ($0.50/GB ingested). The `x-api-key` and `authorization` headers are redacted: WAF logs
