@@ -55,11 +55,11 @@ PRICES = Prices()
 class Measured:
     """Bytes per unit, measured by bench/api_cost.py (iris, this machine, 2026-11-25); defaults are those figures."""
 
-    record_bytes: float = 400.5  # one prediction line incl. newline (before this wave's `confidence` key: +~20 B)
+    record_bytes: float = 400.6  # one prediction line incl. newline (before this wave's `confidence` key: +~20 B)
     emf_bytes: float = 626.0  # the EMF line per request
     platform_bytes: float = 255.0  # START/END/REPORT lines per invocation (estimate from their fixed format)
     access_log_bytes: float = 381.0  # one access-log line with the caller's identity (widest: an IAM role ARN)
-    gzip_bytes_per_record: float = 45.4  # prediction lines gzip-compressed in batches of 100
+    gzip_bytes_per_record: float = 45.6  # prediction lines gzip-compressed in batches of 100
     response_bytes_1_row: float = 241.7  # body of a 1-row /predict answer
     response_bytes_per_extra_row: float = 135.6
     response_header_bytes: float = 250.0  # estimate: status line + API Gateway's headers
