@@ -500,3 +500,29 @@ def test_cost_lines_add_up_and_follow_the_option():
     assert scenario(ApiOption.REST, 1e9, 100).dominant == "Log ingestion, inference group"
     init = next(line for line in monthly_lines(ApiOption.HTTP, 1e6, 1) if line.item.startswith("Lambda INIT"))
     assert init.dollars == pytest.approx(1e6 * 0.01 * 0.6 * 1769 / 1024 * 0.0000133334)
+
+
+@pytest.mark.parametrize(
+    ("make_args", "expected"),
+    [
+        ([], {"model": "iris", "api": "rest", "waf": "false"}),
+        (["API=http", "API_AUTH=jwt"], {"model": "iris", "api": "http", "waf": "false", "api_auth": "jwt"}),
+        (["API=rest", "WAF=true", "MODEL=wine"], {"model": "wine", "api": "rest", "waf": "true"}),
+    ],
+)
+def test_make_synth_passes_the_api_choice_as_context(make_args, expected):
+    """The README's `make synth API=… API_AUTH=… WAF=…` reaches app.py as valid context JSON (dry run: nothing runs)."""
+    import re
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    dry_run = subprocess.run(
+        ["make", "-n", "synth", *make_args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    match = re.search(r"CDK_CONTEXT_JSON='([^']*)'", dry_run)
+    assert match, dry_run
+    context = json.loads(match.group(1))
+    assert context == expected
+    ApiOptions.from_context(cdk.App(context=context).node)  # and the options accept it
