@@ -7,6 +7,13 @@ PORT ?= 8000
 LOG_FILE ?= .local/predictions.jsonl
 WINDOW_END ?= now
 WINDOW_MINUTES ?= 2
+# API front door (docs/api.md): API=rest|http, API_AUTH=api_key|iam|jwt (default per API), WAF=true (REST only)
+API ?= rest
+API_AUTH ?=
+WAF ?= false
+API_CONTEXT_JSON = "api": "$(API)", "waf": "$(WAF)"$(if $(API_AUTH),$(comma) "api_auth": "$(API_AUTH)")
+API_CONTEXT_ARGS = -c api=$(API) -c waf=$(WAF) $(if $(API_AUTH),-c api_auth=$(API_AUTH))
+comma := ,
 
 export PYTHONPATH := $(CURDIR)
 # node 20 makes jsii print an end-of-life banner on every CDK call; silence that banner only.
@@ -70,10 +77,10 @@ layer: install ## Lambda layer (onnxruntime, numpy, powertools, pydantic) for ar
 	$(BIN)/python layers/build_layer.py $(LAYER_ARGS)
 
 synth: install layer ## CloudFormation template in cdk.out/, offline, cdk-nag checked
-	CDK_CONTEXT_JSON='{"model": "$(MODEL)"}' $(BIN)/python app.py
+	CDK_CONTEXT_JSON='{"model": "$(MODEL)", $(API_CONTEXT_JSON)}' $(BIN)/python app.py
 
 deploy: install layer ## needs AWS credentials; ALERT_EMAIL=you@example.com subscribes you to alerts
-	npx --yes aws-cdk@2 deploy -c model=$(MODEL) $(if $(ALERT_EMAIL),-c alert_email=$(ALERT_EMAIL)) --outputs-file cdk-outputs.json
+	npx --yes aws-cdk@2 deploy -c model=$(MODEL) $(API_CONTEXT_ARGS) $(if $(ALERT_EMAIL),-c alert_email=$(ALERT_EMAIL)) --outputs-file cdk-outputs.json
 
 clean:
 	rm -rf .local .build cdk.out cdk-outputs.json .pytest_cache .mypy_cache .ruff_cache

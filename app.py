@@ -3,7 +3,7 @@
 
 Context (all optional): -c model=iris -c alert_email=ops@example.com
 -c slack_workspace_id=T0... -c slack_channel_id=C0... -c log_retention_days=30
--c tracing=true -c api_auth=iam -c retain_data=false -c snap_start=true -c layer_dir=.build/layer
+-c tracing=true -c api_auth=iam|jwt -c api=rest|http -c waf=true -c retain_data=false -c snap_start=true -c layer_dir=.build/layer
 -c stack_name=ServerlessInference-wine (one stack per model, side by side)
 
 The output goes to $CDK_OUTDIR (set by the CDK CLI) or ./cdk.out. cdk-nag's
@@ -43,6 +43,7 @@ def main() -> int:
             api_auth=settings.api_auth,
             retain_data=settings.retain_data,
             snap_start=settings.snap_start,
+            api=settings.api,
             # Environment-agnostic on purpose: nothing is looked up, so the template is the same for every
             # account and region (the CLI's profile decides where `cdk deploy` goes).
         )

@@ -67,3 +67,22 @@ ARCHIVE_PREFIX = "predictions"  # s3://<bucket>/predictions/model=<name>/dt=YYYY
 ARCHIVE_ERROR_PREFIX = "errors"
 ATHENA_RESULTS_PREFIX = "athena-results"
 GLUE_DATABASE_NAME = "serverless_inference"
+
+# --- API options (issue 11: REST or HTTP API, API key / IAM / JWT, WAF; see infra/api_options.py) ---------------
+CTX_API = "api"  # "rest" (default) or "http"
+CTX_JWT_ISSUER = "jwt_issuer"  # with api_auth=jwt: the issuer URL; absent = the stack creates a Cognito user pool
+CTX_JWT_AUDIENCE = "jwt_audience"  # HTTP API JWT audiences (comma-separated), e.g. the app client id
+CTX_CORS_ORIGINS = "cors_origins"  # HTTP API only: allowed origins (comma-separated); none = no CORS
+CTX_WAF = "waf"  # "true": WAFv2 web ACL on the REST stage
+CTX_WAF_RATE_LIMIT = "waf_rate_limit"  # requests per source IP per 5 minutes before WAF blocks
+CTX_API_RATE_LIMIT = "api_rate_limit"  # stage throttling, requests per second (and per key on REST)
+CTX_API_BURST_LIMIT = "api_burst_limit"
+CTX_API_QUOTA_LIMIT = "api_quota_limit"  # REST + API key: requests per key per period; none = no quota
+CTX_API_QUOTA_PERIOD = "api_quota_period"  # DAY, WEEK or MONTH (default)
+OUTPUT_API_TYPE = "ApiType"  # "rest" or "http": how clients and the e2e tests call the API
+OUTPUT_API_AUTH = "ApiAuth"  # "api_key", "iam" or "jwt"
+OUTPUT_USER_POOL_ID = "UserPoolId"  # only when the stack created the Cognito user pool
+OUTPUT_USER_POOL_CLIENT_ID = "UserPoolClientId"
+OUTPUT_WEB_ACL_ARN = "WebAclArn"  # only with waf=true
+OUTPUT_WAF_LOG_GROUP = "WafLogGroupName"
+OUTPUT_ACCESS_LOG_GROUP = "ApiAccessLogGroupName"

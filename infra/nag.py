@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import aws_cdk as cdk
 from constructs import IConstruct
 
-from infra.inference_api import ApiAuth
+from infra.api_nag import acknowledge_api_findings
 
 if TYPE_CHECKING:
     from infra.stack import InferenceStack
@@ -43,37 +43,7 @@ def acknowledge_findings(stack: InferenceStack) -> None:
             "are built for cp312 by layers/build_layer.py; runtime and layer are upgraded together.",
         )
 
-    api = inference.api
-    _ack(
-        api,
-        "APIG2",
-        "Requests are validated by the function (pydantic model, row count and width from baseline.json, finite floats) "
-        "and rejected with 422 plus a 'rejected' log line the monitor counts; an API Gateway model could not express "
-        "the per-model rules and would hide rejections from the prediction log.",
-    )
-    _ack(
-        api,
-        "APIG3",
-        "No WAF: access needs an API key (or SigV4) and is throttled per stage and per key; a web ACL adds ~$6/month "
-        "+ $0.60 per million requests. Attach one to the stage if the API is exposed to untrusted clients.",
-    )
-    _ack(
-        api,
-        "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
-        "AWS's own policy for the account-level API Gateway logging role, required for access and execution logs.",
-    )
-    _ack(
-        api,
-        "COG4",
-        "Callers are services, not end users: there is no Cognito user pool. Authentication is an API key + usage plan "
-        "(default) or AWS_IAM (SigV4) with -c api_auth=iam.",
-    )
-    if inference.auth is ApiAuth.API_KEY:
-        _ack(
-            api,
-            "APIG4",
-            "Every method requires an API key tied to a usage plan (throttle per key); -c api_auth=iam switches to SigV4.",
-        )
+    acknowledge_api_findings(inference)  # REST or HTTP API, per authentication: infra/api_nag.py
 
     _ack(
         monitor.dead_letter_queue,

@@ -9,7 +9,6 @@ functions emit them with.
 from __future__ import annotations
 
 from aws_cdk import Aws, Duration
-from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
@@ -19,6 +18,7 @@ from constructs import Construct
 
 from functions.contract import names
 from functions.contract.model_artifact import Baseline
+from infra.api_metrics import ApiMetrics
 
 SERVICE_DIMENSION = "service"  # added by Powertools Metrics from POWERTOOLS_SERVICE_NAME
 FIVE_MINUTES = Duration.minutes(5)
@@ -49,7 +49,7 @@ class Observability(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        api: apigw.RestApi,
+        api: ApiMetrics,  # REST or HTTP API stage metrics (infra.api_metrics)
         inference_function: lambda_.IFunction,
         inference_log_group: logs.ILogGroup,
         monitor_function: lambda_.IFunction,
@@ -75,7 +75,7 @@ class Observability(Construct):
         self.api_5xx_rate = alarm(
             "Api5xxRate",
             f"More than {server_error_rate_threshold:.0%} of API requests answered 5xx over 5 minutes",
-            metric=api.metric_server_error(statistic="Average", period=FIVE_MINUTES),  # 5XXError is 0/1 per request
+            metric=api.server_error_rate(FIVE_MINUTES),  # REST: Average of 5XXError; HTTP: Sum(5xx) / Sum(Count)
             threshold=server_error_rate_threshold,
             evaluation_periods=1,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -159,7 +159,7 @@ class Observability(Construct):
 
     def _widgets(
         self,
-        api: apigw.RestApi,
+        api: ApiMetrics,  # REST or HTTP API stage metrics (infra.api_metrics)
         inference_function: lambda_.IFunction,
         inference_log_group: logs.ILogGroup,
         monitor_function: lambda_.IFunction,

@@ -15,6 +15,7 @@ from constructs import Node
 
 from functions.contract import names
 from infra import constants as c
+from infra.api_options import ApiOptions
 from infra.inference_api import ApiAuth
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -82,6 +83,7 @@ class StackSettings:
     api_auth: ApiAuth
     retain_data: bool
     snap_start: bool
+    api: ApiOptions
 
     @classmethod
     def from_context(cls, node: Node, repo_root: Path) -> StackSettings:
@@ -95,11 +97,8 @@ class StackSettings:
             days = int(raw_days)
         except ValueError:
             raise ValueError(f"context '{c.CTX_LOG_RETENTION_DAYS}': {raw_days!r} is not a number of days") from None
-        auth = _text(node.try_get_context(c.CTX_API_AUTH)) or ApiAuth.API_KEY.value
-        try:
-            api_auth = ApiAuth(auth)
-        except ValueError:
-            raise ValueError(f"context '{c.CTX_API_AUTH}': {auth!r}; use one of {[a.value for a in ApiAuth]}") from None
+        api = ApiOptions.from_context(node)  # api, api_auth (default per API type), JWT, CORS, WAF, throttling, quotas
+        api_auth: ApiAuth = api.auth
         return cls(
             stack_name=_text(node.try_get_context(c.CTX_STACK_NAME)) or c.STACK_NAME,
             model=model,
@@ -112,4 +111,5 @@ class StackSettings:
             api_auth=api_auth,
             retain_data=_flag(node.try_get_context(c.CTX_RETAIN_DATA), c.CTX_RETAIN_DATA, True),
             snap_start=_flag(node.try_get_context(c.CTX_SNAP_START), c.CTX_SNAP_START, False),
+            api=api,
         )

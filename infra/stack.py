@@ -18,6 +18,7 @@ from constructs import Construct
 from functions.contract.model_artifact import Baseline, load_model_artifact
 from infra import constants as c
 from infra.alerts import Alerts
+from infra.api_options import ApiOptions
 from infra.archive import LogArchive
 from infra.bundling import function_code
 from infra.inference_api import ARCHITECTURE, RUNTIME, ApiAuth, InferenceApi
@@ -76,6 +77,7 @@ class InferenceStack(cdk.Stack):
         snap_start: bool = False,
         repo_root: Path = REPO_ROOT,
         env: cdk.Environment | None = None,
+        api: ApiOptions | None = None,  # REST/HTTP, auth, WAF, throttling, quotas; when given, its auth wins over api_auth
     ) -> None:
         super().__init__(scope, construct_id, description=f"{c.STACK_DESCRIPTION} (model {model})", env=env)
         self.baseline: Baseline = load_model_artifact(repo_root / "models" / model).baseline
@@ -111,6 +113,7 @@ class InferenceStack(cdk.Stack):
             auth=api_auth,
             tracing=tracing,
             snap_start=snap_start,
+            options=api,
         )
         self.monitor = Monitor(
             self,
@@ -133,7 +136,7 @@ class InferenceStack(cdk.Stack):
         self.observability = Observability(
             self,
             c.ID_OBSERVABILITY,
-            api=self.inference.api,
+            api=self.inference.metrics,
             inference_function=self.inference.function,
             inference_log_group=self.inference.log_group,
             monitor_function=self.monitor.function,
@@ -160,6 +163,7 @@ class InferenceStack(cdk.Stack):
                 self.inference.api_key.key_id,
                 "API key id; value: aws apigateway get-api-key --include-value --api-key <id>",
             )
+        outputs |= self.inference.outputs()  # API type, auth, user pool, web ACL
         for key, (value, description) in outputs.items():
             cdk.CfnOutput(self, key, value=value, description=description)
 

@@ -1,0 +1,188 @@
+"""Which API fronts the inference function, and how it is protected: read from CDK context, validated once.
+
+The combinations are checked here, before any construct exists, so a wrong `-c` value fails synth with one line
+naming the key instead of a CloudFormation error at deploy time:
+
+- `api=rest` (default): `api_auth=api_key` (default; API key + usage plan, quotas), `iam` (SigV4) or `jwt`
+  (Cognito user-pool authorizer: REST APIs verify JWTs only from Cognito user pools); `waf=true` adds a web ACL.
+- `api=http`: `api_auth=jwt` (default; any OIDC issuer, or a Cognito user pool the stack creates) or `iam`.
+  HTTP APIs have no API keys, usage plans or WAF association, so those settings are refused.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from constructs import Node
+
+from infra import constants as c
+
+
+class ApiType(enum.Enum):
+    REST = "rest"
+    HTTP = "http"
+
+
+class ApiAuth(enum.Enum):
+    API_KEY = "api_key"
+    IAM = "iam"
+    JWT = "jwt"
+
+
+class QuotaPeriod(enum.Enum):
+    DAY = "DAY"
+    WEEK = "WEEK"
+    MONTH = "MONTH"
+
+
+# A Cognito user pool's issuer; REST Cognito authorizers need the pool, which the issuer names.
+COGNITO_ISSUER = re.compile(r"^https://cognito-idp\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<pool_id>[a-z0-9-]+_[A-Za-z0-9]+)$")
+DEFAULT_RATE_LIMIT = 100  # requests per second, stage-wide (and per key on REST)
+DEFAULT_BURST_LIMIT = 200
+# WAF rate-based rule: requests per IP in 5 minutes. 6000 = 20 requests/s sustained from one address, a fifth of
+# the stage limit: one client cannot take the whole stage, and a batch client behind one NAT is not cut off.
+DEFAULT_WAF_RATE_LIMIT = 6000
+WAF_RATE_LIMIT_MIN = 10  # WAFv2's minimum for a rate-based rule
+
+
+def _text(value: Any) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def _flag(value: Any, key: str) -> bool:
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"context '{key}': expected true/false, got {value!r}")
+
+
+def _positive_int(value: Any, key: str, default: int | None, minimum: int = 1) -> int | None:
+    if value is None or str(value).strip() == "":
+        return default
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"context '{key}': {value!r} is not a whole number") from None
+    if number < minimum:
+        raise ValueError(f"context '{key}': {number} is below the minimum {minimum}")
+    return number
+
+
+def _list(value: Any) -> tuple[str, ...]:
+    """A context list: a JSON list (cdk.json) or comma-separated text (`-c key=a,b`)."""
+    if value is None:
+        return ()
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    return tuple(text for text in (str(item).strip() for item in items) if text)
+
+
+def _enum(enum_type: type[enum.Enum], value: str, key: str) -> Any:
+    try:
+        return enum_type(value)
+    except ValueError:
+        raise ValueError(f"context '{key}': {value!r}; use one of {[m.value for m in enum_type]}") from None
+
+
+@dataclass(frozen=True)
+class ApiOptions:
+    """Everything about the front door; the defaults are today's REST API with an API key."""
+
+    api_type: ApiType = ApiType.REST
+    auth: ApiAuth = ApiAuth.API_KEY
+    jwt_issuer: str | None = None  # none with jwt: the stack creates a Cognito user pool and app client
+    jwt_audience: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()  # HTTP API only
+    waf: bool = False  # REST only
+    waf_rate_limit: int = DEFAULT_WAF_RATE_LIMIT
+    rate_limit: int = DEFAULT_RATE_LIMIT
+    burst_limit: int = DEFAULT_BURST_LIMIT
+    quota_limit: int | None = None  # requests per key per quota period (REST with API key)
+    quota_period: QuotaPeriod = QuotaPeriod.MONTH
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def creates_user_pool(self) -> bool:
+        return self.auth is ApiAuth.JWT and self.jwt_issuer is None
+
+    @property
+    def cognito_issuer(self) -> re.Match[str] | None:
+        return COGNITO_ISSUER.match(self.jwt_issuer) if self.jwt_issuer else None
+
+    def validate(self) -> None:
+        """Refuse combinations AWS cannot build, with the reason and the alternative."""
+        http = self.api_type is ApiType.HTTP
+        if http and self.auth is ApiAuth.API_KEY:
+            raise ValueError(
+                f"context '{c.CTX_API_AUTH}': HTTP APIs have no API keys; use {c.CTX_API_AUTH}=jwt or iam "
+                f"(or {c.CTX_API}=rest for keys and usage plans)"
+            )
+        if http and self.waf:
+            raise ValueError(
+                f"context '{c.CTX_WAF}': AWS WAF cannot be associated with an HTTP API (REST API stages only); "
+                f"use {c.CTX_API}=rest with {c.CTX_WAF}=true, or put CloudFront with a web ACL in front"
+            )
+        if self.cors_origins and not http:
+            raise ValueError(
+                f"context '{c.CTX_CORS_ORIGINS}': CORS is configured on the HTTP API only ({c.CTX_API}=http); a REST "
+                "proxy's CORS headers would have to come from the function"
+            )
+        if self.auth is not ApiAuth.JWT and (self.jwt_issuer or self.jwt_audience):
+            raise ValueError(f"context '{c.CTX_JWT_ISSUER}'/'{c.CTX_JWT_AUDIENCE}' need {c.CTX_API_AUTH}=jwt")
+        if self.jwt_issuer is not None:
+            if not self.jwt_issuer.startswith("https://"):
+                raise ValueError(f"context '{c.CTX_JWT_ISSUER}': {self.jwt_issuer!r} must be an https:// issuer URL")
+            if http and not self.jwt_audience:
+                raise ValueError(
+                    f"context '{c.CTX_JWT_AUDIENCE}': an HTTP API JWT authorizer needs at least one audience "
+                    "(the app client id for Cognito)"
+                )
+            if not http and self.cognito_issuer is None:
+                raise ValueError(
+                    f"context '{c.CTX_JWT_ISSUER}': REST APIs verify JWTs only from a Cognito user pool "
+                    "(https://cognito-idp.<region>.amazonaws.com/<pool id>); use api=http for any other OIDC issuer"
+                )
+        elif self.jwt_audience:
+            raise ValueError(f"context '{c.CTX_JWT_AUDIENCE}' needs '{c.CTX_JWT_ISSUER}' (without it the stack creates the pool)")
+        if self.quota_limit is not None and (http or self.auth is not ApiAuth.API_KEY):
+            raise ValueError(
+                f"context '{c.CTX_API_QUOTA_LIMIT}': quotas are kept per API key (REST with {c.CTX_API_AUTH}=api_key)"
+            )
+        if self.burst_limit < 1 or self.rate_limit < 1:
+            raise ValueError("throttling limits must be positive")
+        if self.waf_rate_limit < WAF_RATE_LIMIT_MIN:
+            raise ValueError(f"context '{c.CTX_WAF_RATE_LIMIT}': at least {WAF_RATE_LIMIT_MIN}")
+
+    @classmethod
+    def from_context(cls, node: Node) -> ApiOptions:
+        api_type = _enum(ApiType, _text(node.try_get_context(c.CTX_API)) or ApiType.REST.value, c.CTX_API)
+        default_auth = ApiAuth.JWT if api_type is ApiType.HTTP else ApiAuth.API_KEY
+        auth = _enum(ApiAuth, _text(node.try_get_context(c.CTX_API_AUTH)) or default_auth.value, c.CTX_API_AUTH)
+        period = _text(node.try_get_context(c.CTX_API_QUOTA_PERIOD)) or QuotaPeriod.MONTH.value
+        return cls(
+            api_type=api_type,
+            auth=auth,
+            jwt_issuer=_text(node.try_get_context(c.CTX_JWT_ISSUER)),
+            jwt_audience=_list(node.try_get_context(c.CTX_JWT_AUDIENCE)),
+            cors_origins=_list(node.try_get_context(c.CTX_CORS_ORIGINS)),
+            waf=_flag(node.try_get_context(c.CTX_WAF), c.CTX_WAF),
+            waf_rate_limit=_positive_int(
+                node.try_get_context(c.CTX_WAF_RATE_LIMIT), c.CTX_WAF_RATE_LIMIT, DEFAULT_WAF_RATE_LIMIT, WAF_RATE_LIMIT_MIN
+            )
+            or DEFAULT_WAF_RATE_LIMIT,
+            rate_limit=_positive_int(node.try_get_context(c.CTX_API_RATE_LIMIT), c.CTX_API_RATE_LIMIT, DEFAULT_RATE_LIMIT)
+            or DEFAULT_RATE_LIMIT,
+            burst_limit=_positive_int(node.try_get_context(c.CTX_API_BURST_LIMIT), c.CTX_API_BURST_LIMIT, DEFAULT_BURST_LIMIT)
+            or DEFAULT_BURST_LIMIT,
+            quota_limit=_positive_int(node.try_get_context(c.CTX_API_QUOTA_LIMIT), c.CTX_API_QUOTA_LIMIT, None),
+            quota_period=_enum(QuotaPeriod, period.upper(), c.CTX_API_QUOTA_PERIOD),
+        )

@@ -1,0 +1,180 @@
+"""What a month of predictions costs, per API option: the arithmetic behind README's "What it costs".
+
+Pure functions over two inputs: list prices (`PRICES`, us-east-1, with the date they were read) and byte counts
+measured by `bench/api_cost.py` (`Measured`). Nothing here calls AWS. `python bench/api_cost.py` measures the
+bytes and prints the tables the README shows, so the figures can be re-derived when a price or a log line changes.
+
+Assumptions (stated in the README next to the tables):
+- one model, one stack, the only REST API in the account and region (API Gateway's volume tiers are per account);
+- Lambda arm64 at 1769 MB; billed duration 2 ms for a 1-row request and 3 ms for 100 rows (the handler measures
+  0.1 ms and 1.2 ms in-process; Lambda rounds up to the millisecond and adds runtime overhead);
+- cold starts (INIT, billed since 2025-08-01 at the duration rate) on 1 % of invocations, AWS's "under 1 %" figure
+  for production workloads, each 0.6 s of init at 1769 MB; SnapStart changes this line (docs/infrastructure.md);
+- Logs Insights reads each prediction line 4 times (2 overlapping windows x 2 queries), through the field index;
+- Firehose ingests gzip-compressed batches at steady traffic (the 5 KB-per-record rounding matters only when
+  traffic is so low that each batch holds one request: + up to $0.15 per million);
+- WAF logs only blocked and counted requests: ~0 for legitimate traffic;
+- Cognito (api_auth=jwt): the Lite tier's first 10,000 monthly active users are free; a service user is one MAU;
+- data transfer out: the response body plus ~250 B of response headers, after the free 100 GB per month.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+GB = 1e9  # AWS prices logs, Firehose and S3 per GB = 10^9 bytes
+PRICES_READ = "2026-11 (us-east-1 list prices; check aws.amazon.com/<service>/pricing before relying on them)"
+
+
+@dataclass(frozen=True)
+class Prices:
+    # API Gateway, per million requests: (requests in the tier, price); the last tier is open-ended.
+    rest_tiers: tuple[tuple[float, float], ...] = ((333e6, 3.50), (667e6, 2.80), (19e9, 2.38), (float("inf"), 1.51))
+    http_tiers: tuple[tuple[float, float], ...] = ((300e6, 1.00), (float("inf"), 0.90))
+    lambda_request: float = 0.20 / 1e6
+    lambda_gb_second_arm: float = 0.0000133334  # first 7.5 billion GB-s a month
+    log_ingestion_gb: float = 0.50  # CloudWatch Logs standard class, first 10 TB a month
+    log_storage_gb_month: float = 0.03
+    insights_scan_gb: float = 0.005
+    firehose_gb: float = 0.029
+    s3_gb_month: float = 0.023
+    transfer_out_gb: float = 0.09  # after the first 100 GB a month (free across services)
+    transfer_out_free_gb: float = 100.0
+    waf_web_acl_month: float = 5.00
+    waf_rule_month: float = 1.00
+    waf_rules: int = 3  # rate-based rule + 2 AWS managed rule groups (infra/waf.py)
+    waf_request: float = 0.60 / 1e6
+    cognito_mau_free: int = 10_000  # Lite tier: then $0.0055 per MAU
+
+
+PRICES = Prices()
+
+
+@dataclass(frozen=True)
+class Measured:
+    """Bytes per unit, measured by bench/api_cost.py (iris, this machine, 2026-11-25); defaults are those figures."""
+
+    record_bytes: float = 400.6  # one prediction line incl. newline (before this wave's `confidence` key: +~20 B)
+    emf_bytes: float = 626.0  # the EMF line per request
+    platform_bytes: float = 255.0  # START/END/REPORT lines per invocation (estimate from their fixed format)
+    access_log_bytes: float = 381.0  # one access-log line with the caller's identity (widest: an IAM role ARN)
+    gzip_bytes_per_record: float = 45.6  # prediction lines gzip-compressed in batches of 100
+    response_bytes_1_row: float = 241.7  # body of a 1-row /predict answer
+    response_bytes_per_extra_row: float = 135.6
+    response_header_bytes: float = 250.0  # estimate: status line + API Gateway's headers
+    billed_ms_1_row: float = 2.0
+    billed_ms_100_rows: float = 3.0
+    memory_gb: float = 1769 / 1024
+    init_seconds: float = 0.6
+    cold_start_share: float = 0.01
+
+
+class ApiOption(Enum):
+    REST = "REST API (API key, IAM or Cognito JWT)"
+    REST_WAF = "REST API + WAF"
+    HTTP = "HTTP API (JWT or IAM)"
+
+
+def tiered(count: float, tiers: tuple[tuple[float, float], ...]) -> float:
+    """Dollars for `count` requests priced per million in consecutive tiers."""
+    total, left = 0.0, count
+    for size, per_million in tiers:
+        used = min(left, size)
+        total += used / 1e6 * per_million
+        left -= used
+        if left <= 0:
+            break
+    return total
+
+
+@dataclass(frozen=True)
+class Line:
+    item: str
+    dollars: float
+    arithmetic: str
+
+
+def monthly_lines(
+    option: ApiOption, predictions: float, rows_per_request: int, m: Measured = Measured(), p: Prices = PRICES
+) -> list[Line]:
+    """Every traffic-dependent cost line for `predictions` rows a month sent `rows_per_request` at a time."""
+    requests = predictions / rows_per_request
+    rest = option in (ApiOption.REST, ApiOption.REST_WAF)
+    lines = [
+        Line(
+            "API Gateway " + ("REST" if rest else "HTTP") + " requests",
+            tiered(requests, p.rest_tiers if rest else p.http_tiers),
+            f"{requests:,.0f} requests, tiered " + ("$3.50/2.80/2.38 per M" if rest else "$1.00/0.90 per M"),
+        )
+    ]
+    if option is ApiOption.REST_WAF:
+        lines.append(Line("WAF requests", requests * p.waf_request, f"{requests:,.0f} x $0.60/M (+ $8/month fixed)"))
+    billed_ms = m.billed_ms_1_row if rows_per_request == 1 else m.billed_ms_100_rows
+    gb_seconds = requests * billed_ms / 1000 * m.memory_gb
+    cold = requests * m.cold_start_share
+    init_gb_seconds = cold * m.init_seconds * m.memory_gb
+    ingested = requests * (rows_per_request * m.record_bytes + m.emf_bytes + m.platform_bytes)
+    access = requests * m.access_log_bytes
+    records = predictions * m.record_bytes
+    response = m.response_bytes_1_row + (rows_per_request - 1) * m.response_bytes_per_extra_row
+    transfer_gb = max(0.0, requests * (response + m.response_header_bytes) / GB - p.transfer_out_free_gb)
+    lines += [
+        Line("Lambda requests", requests * p.lambda_request, f"{requests:,.0f} x $0.20/M"),
+        Line(
+            "Lambda compute (arm64)",
+            gb_seconds * p.lambda_gb_second_arm,
+            f"{billed_ms:g} ms x {m.memory_gb:.3f} GB = {gb_seconds:,.0f} GB-s",
+        ),
+        Line(
+            "Lambda INIT (cold starts)",
+            init_gb_seconds * p.lambda_gb_second_arm,
+            f"{m.cold_start_share:.0%} of invocations x {m.init_seconds} s x {m.memory_gb:.3f} GB",
+        ),
+        Line("Log ingestion, inference group", ingested / GB * p.log_ingestion_gb, f"{ingested / GB:,.2f} GB x $0.50"),
+        Line("Log ingestion, access logs", access / GB * p.log_ingestion_gb, f"{access / GB:,.2f} GB x $0.50"),
+        Line("Log storage (30 days)", (ingested + access) / GB * p.log_storage_gb_month, "ingested GB x $0.03 (upper bound)"),
+        Line("Logs Insights scans", 4 * records / GB * p.insights_scan_gb, f"4 x {records / GB:,.2f} GB x $0.005"),
+        Line(
+            "Firehose ingestion",
+            predictions * m.gzip_bytes_per_record / GB * p.firehose_gb,
+            f"gzip {m.gzip_bytes_per_record:g} B/row x $0.029/GB",
+        ),
+        Line(
+            "S3 archive (first month)",
+            predictions * m.gzip_bytes_per_record / GB * p.s3_gb_month,
+            f"gzip {m.gzip_bytes_per_record:g} B/row x $0.023/GB-month",
+        ),
+        Line("Data transfer out", transfer_gb * p.transfer_out_gb, f"{transfer_gb:,.1f} GB beyond 100 GB free x $0.09"),
+    ]
+    return lines
+
+
+def fixed_monthly(option: ApiOption, p: Prices = PRICES) -> float:
+    """The API option's own fixed monthly cost (the rest of the stack's ~$12/month is the same for every option)."""
+    return p.waf_web_acl_month + p.waf_rules * p.waf_rule_month if option is ApiOption.REST_WAF else 0.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    option: ApiOption
+    predictions: float
+    rows_per_request: int
+    variable: float
+    fixed: float
+    dominant: str
+
+    @property
+    def total(self) -> float:
+        return self.variable + self.fixed
+
+
+def scenario(
+    option: ApiOption, predictions: float, rows_per_request: int, m: Measured = Measured(), p: Prices = PRICES
+) -> Scenario:
+    lines = monthly_lines(option, predictions, rows_per_request, m, p)
+    fixed = fixed_monthly(option, p)
+    dominant = max(lines, key=lambda line: line.dollars)
+    if fixed > dominant.dollars:
+        dominant = Line("WAF web ACL and rules (fixed)", fixed, "")
+    return Scenario(option, predictions, rows_per_request, sum(line.dollars for line in lines), fixed, dominant.item)
