@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -80,10 +81,10 @@ class Teardown:
             self._step(report, f"stack {self.stack_name}", self._delete_stack)
         buckets = set(physical_ids(resources, "AWS::S3::Bucket")) | set(self._buckets_by_name())
         for bucket in sorted(buckets):
-            self._step(report, f"bucket {bucket} (emptied, all versions)", lambda b=bucket: self._delete_bucket(b))
+            self._step(report, f"bucket {bucket} (emptied, all versions)", partial(self._delete_bucket, bucket))
         groups = set(physical_ids(resources, "AWS::Logs::LogGroup")) | set(self._log_groups_by_name())
         for group in sorted(groups):
-            self._step(report, f"log group {group}", lambda g=group: self._delete_log_group(g))
+            self._step(report, f"log group {group}", partial(self._delete_log_group, group))
         return report
 
     # --- the stack -----------------------------------------------------------------------------------------
