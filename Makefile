@@ -77,3 +77,9 @@ deploy: install layer ## needs AWS credentials; ALERT_EMAIL=you@example.com subs
 
 clean:
 	rm -rf .local .build cdk.out cdk-outputs.json .pytest_cache .mypy_cache .ruff_cache
+
+# --- acceptance (issue 13): a throw-away stack in a real AWS account, every AWS assumption checked, then deleted.
+# Needs AWS credentials (fails fast without); KEEP=1 keeps the stack, DRY_RUN=1 prints the plan and calls nothing.
+.PHONY: acceptance
+acceptance: install
+	KEEP=$(KEEP) DRY_RUN=$(DRY_RUN) MODEL=$(MODEL) $(BIN)/python -m acceptance
