@@ -116,10 +116,12 @@ def is_alarm(name: str, state: str) -> Predicate:
 
 
 def is_monitor_alert(state: str, check: str) -> Predicate:
-    """Monitor notifications: subject `<STATE>: <model> model <checks> (<where>)`."""
+    """Monitor notifications: subject `<STATE>: <model> model <checks> (<where>)` (cut at 100 characters), and the
+    body lists each check as `- <check>: observed ...`."""
 
     def predicate(envelope: dict[str, Any]) -> bool:
         subject = str(envelope.get("Subject") or "")
-        return subject.startswith(f"{state}:") and check in subject
+        body = str(envelope.get("Message") or "")
+        return subject.startswith(f"{state}:") and (check in subject or f"- {check}:" in body)
 
     return predicate
