@@ -59,8 +59,8 @@ class ApiClient:
     ) -> Reply:
         url = self.base_url + path.lstrip("/")
         headers: dict[str, str] = {"Accept": "application/json"}
-        if body is not None and content_type:
-            headers["Content-Type"] = content_type
+        if content_type and method in ("POST", "PUT", "PATCH"):
+            headers["Content-Type"] = content_type  # also without a body: "no body" must be judged as such, not as a media type
         if authenticated and self.api_key:
             headers["x-api-key"] = self.api_key
         if authenticated and self.signer:

@@ -99,7 +99,7 @@ def plan(config: RunConfig, out: IO[str]) -> dict[str, Any]:
         "model": config.model,
         "region": config.region or "(from your AWS profile)",
         "deploy": " ".join(deploy_command(config, config.results_dir / f"{config.stack_name}-outputs.json")),
-        "checks": [{"name": name, "what": what} for name, what, _ in sorted(CHECKS, key=lambda c: c[0].split(' ')[0])],
+        "checks": [{"name": name, "what": what} for name, what, _ in sorted(CHECKS, key=lambda c: c[0].split(" ")[0])],
         "teardown": "kept (KEEP=1)" if config.keep else "stack deleted, archive bucket emptied and deleted, log groups deleted",
         "expected_minutes": PLANNED_MINUTES,
         "expected_cost": cost,
