@@ -25,6 +25,9 @@ OUTPUT_API_TYPE = getattr(c, "OUTPUT_API_TYPE", "ApiType")
 API_TYPE_REST = "REST"
 API_TYPE_HTTP = "HTTP"
 
+LAYER_DIR = REPO_ROOT / c.LAYER_BUILD_DIR
+BOOTSTRAP_STACK = "CDKToolkit"
+
 Runner = Callable[[Sequence[str], float], int]  # (command, timeout seconds) -> exit code
 
 
@@ -132,7 +135,8 @@ class Deployer:
     def deploy(self) -> StackOutputs:
         outputs_file = self.config.results_dir / f"{self.config.stack_name}-outputs.json"
         outputs_file.parent.mkdir(parents=True, exist_ok=True)
-        if self.runner(layer_command(), LAYER_TIMEOUT_SECONDS) != 0:
+        # The stack checks an existing layer's architecture at synth; build one only when there is none.
+        if not (LAYER_DIR / "python").is_dir() and self.runner(layer_command(), LAYER_TIMEOUT_SECONDS) != 0:
             raise DeployError("layer build failed (python layers/build_layer.py); see its output above")
         code = self.runner(deploy_command(self.config, outputs_file), DEPLOY_TIMEOUT_SECONDS)
         if code != 0:
@@ -158,3 +162,15 @@ def physical_ids(resources: Sequence[Mapping[str, Any]], resource_type: str) -> 
     return [
         str(r["PhysicalResourceId"]) for r in resources if r.get("ResourceType") == resource_type and r.get("PhysicalResourceId")
     ]
+
+
+def require_bootstrap(cloudformation: Any, identity: Any) -> None:
+    """`cdk deploy` needs the CDK bootstrap stack; say how to create it instead of failing half-way."""
+    try:
+        cloudformation.describe_stacks(StackName=BOOTSTRAP_STACK)
+    except Exception as error:
+        if "does not exist" in str(error):
+            raise DeployError(
+                f"this account/region is not CDK-bootstrapped: run `npx aws-cdk@2 bootstrap aws://{identity.account}/{identity.region}`"
+            ) from error
+        raise

@@ -29,15 +29,16 @@ from .cloudwatch import LogReader, ProbeLog
 from .config import RunConfig
 from .context import RunContext
 from .cost import Usage, describe, estimate
-from .deploy import Deployer, StackOutputs, deploy_command, stack_resources
+from .deploy import Deployer, StackOutputs, deploy_command, require_bootstrap, stack_resources
 from .http_api import ApiClient, sigv4_signer
 from .results import CheckResult, ResultTable, Status
 from .teardown import Teardown
 
 CheckFn = Callable[[RunContext], list[CheckResult]]
 
-# Run order (the table is sorted by number): traffic-producing checks first, so the archive and the dashboard
-# see data; the monitor check runs last of the traffic checks because it owns three whole windows.
+# Run order (the table is sorted by number): the archive check waits for Firehose's buffer after the first
+# traffic, so it runs once the earlier checks have spent most of that time; the monitor check owns three whole
+# windows and must not share them with other traffic; the dashboard comes last, when every metric has data.
 CHECKS: tuple[tuple[str, str, CheckFn], ...] = (
     ("1 api", "every route; auth refused without credentials; the README's bad inputs", check_api),
     ("2 log contract", "a known request's records in CloudWatch within 120 s, equal to the local server's", check_log_contract),
@@ -48,10 +49,10 @@ CHECKS: tuple[tuple[str, str, CheckFn], ...] = (
     ),
     ("3 insights probes", "boolean sum, missing `by` field, field cap, pct vs quantile, count_distinct", check_probes),
     ("5 alarms reach the topic", "SetAlarmState ALARM on every alarm; each message arrives in the queue", check_alarms),
-    ("4 monitor", "scheduled-event invocations, EMF via GetMetricData, ALARM then recovery in the queue", check_monitor),
     ("6 archive: records reach S3", "Firehose delivers contract lines within buffer + margin", check_s3),
     ("6 archive: athena types", "Athena on the Glue table returns them with the right types", check_athena),
     ("6 archive: feedback table", "a feedback line reaches its own table (skipped when absent)", check_feedback),
+    ("4 monitor", "scheduled-event invocations, EMF via GetMetricData, ALARM then recovery in the queue", check_monitor),
     ("7 dashboard", "the dashboard exists and every plotted metric exists (ListMetrics)", check_dashboard),
 )
 
@@ -171,6 +172,7 @@ class Runner:
 
                 outputs = stack_outputs_from_cloudformation(clients("cloudformation"), self.config.stack_name)
             else:
+                require_bootstrap(clients("cloudformation"), identity)
                 outputs = (self.deployer or Deployer(self.config)).deploy()
             resources = stack_resources(clients("cloudformation"), self.config.stack_name)
             queue.topic_arn = outputs.alert_topic_arn

@@ -66,7 +66,8 @@ def check_s3(ctx: RunContext) -> list[CheckResult]:
         return [CheckResult(NAME_S3, Status.ERROR, "no traffic was sent before this check")]
     first: Sent = ctx.sent[0]
     wanted = {s.request_id: s.rows for s in ctx.sent if s.path == "/predict"}
-    deadline_ms = first.sent_ms + (FIREHOSE_BUFFER_SECONDS + MARGIN_SECONDS) * 1000
+    # Every request sent so far must arrive within the bound after it was sent: wait for the last one's.
+    deadline_ms = max(s.sent_ms for s in ctx.sent) + (FIREHOSE_BUFFER_SECONDS + MARGIN_SECONDS) * 1000
     seen_keys: set[str] = set()
     found: dict[str, set[int]] = {}
     strays: list[str] = []
