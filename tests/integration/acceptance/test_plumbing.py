@@ -162,8 +162,9 @@ def test_metric_exists_requires_the_exact_dimension_set(clients: Clients) -> Non
 @pytest.mark.parametrize("state", ["ALARM"])
 def test_alarm_predicate_reads_cloudwatch_alarm_notifications(state: str) -> None:
     """The JSON CloudWatch puts in the SNS Message of an alarm notification (documented shape, trimmed)."""
-    message = {
-        "AlarmName": "ServerlessInference-acc-0123abcd-ObservabilityInferenceErrors-XYZ",
+    name = "ServerlessInference-acc-0123abcd-ObservabilityInferenceErrors-XYZ"
+    message: dict[str, Any] = {
+        "AlarmName": name,
         "AlarmDescription": "Inference function invocations failed",
         "NewStateValue": state,
         "NewStateReason": "acceptance run",
@@ -171,4 +172,5 @@ def test_alarm_predicate_reads_cloudwatch_alarm_notifications(state: str) -> Non
         "Trigger": {"MetricName": "Errors", "Namespace": "AWS/Lambda"},
     }
     envelope = {"Type": "Notification", "Subject": f'{state}: "x" in US East', "Message": json.dumps(message)}
-    assert is_alarm(message["AlarmName"], state)(envelope)
+    assert is_alarm(name, state)(envelope)
+    assert not is_alarm(name, "OK")(envelope)
