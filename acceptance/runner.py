@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from functions.contract.model_artifact import load_baseline
+from functions.contract.model_artifact import Baseline, load_baseline
 from functions.contract.names import BASELINE_FILE
 
 from .alert_queue import AlertQueue
@@ -59,10 +59,14 @@ CHECKS: tuple[tuple[str, str, CheckFn], ...] = (
 # The plan's expectations (no real run was possible where this was written: replace with measured figures).
 PLANNED_MINUTES = {"deploy": 8, "checks": 25, "teardown": 6}
 PLANNED_ALARMS = 9
-PLANNED_CUSTOM_METRICS = 30
 
 
-def planned_usage() -> Usage:
+def custom_metric_count(baseline: Baseline) -> int:
+    """EMF metrics the stack publishes: inference (5 + ColdStart + one per class), monitor (5 + two per feature)."""
+    return 6 + len(baseline.label_names) + 5 + 2 * baseline.n_features
+
+
+def planned_usage(baseline: Baseline) -> Usage:
     minutes = sum(PLANNED_MINUTES.values())
     rows = 3 + 220 + 300
     requests = 45 + 1 + 17 + 15 + 1
@@ -86,7 +90,7 @@ def planned_usage() -> Usage:
         stack_hours=minutes / 60,
         alarms=PLANNED_ALARMS,
         dashboards=1,
-        custom_metrics=PLANNED_CUSTOM_METRICS,
+        custom_metrics=custom_metric_count(baseline),
         kms_keys=1,
         notes=[f"planned: {minutes} minutes of stack life ({PLANNED_MINUTES}), {rows} predicted rows"],
     )
@@ -94,7 +98,7 @@ def planned_usage() -> Usage:
 
 def plan(config: RunConfig, out: IO[str]) -> dict[str, Any]:
     """DRY_RUN=1: what would happen, without calling AWS."""
-    cost = estimate(planned_usage())
+    cost = estimate(planned_usage(load_baseline(config.model_dir / BASELINE_FILE)))
     document: dict[str, Any] = {
         "stack_name": config.stack_name,
         "model": config.model,
@@ -184,12 +188,13 @@ class Runner:
         usage.alarms = sum(r.get("ResourceType") == "AWS::CloudWatch::Alarm" for r in resources)
         usage.dashboards = sum(r.get("ResourceType") == "AWS::CloudWatch::Dashboard" for r in resources)
         usage.kms_keys = sum(r.get("ResourceType") == "AWS::KMS::Key" for r in resources)
-        usage.custom_metrics = PLANNED_CUSTOM_METRICS
+        baseline = load_baseline(self.config.model_dir / BASELINE_FILE)
+        usage.custom_metrics = custom_metric_count(baseline)
         ctx = RunContext(
             config=self.config,
             clients=clients,
             outputs=outputs,
-            baseline=load_baseline(self.config.model_dir / BASELINE_FILE),
+            baseline=baseline,
             api=self._api_client(clients, outputs),
             queue=queue,
             logs=LogReader(clients("logs"), clock=self.clock, sleep=self.sleep),

@@ -150,3 +150,10 @@ def test_queue_predicates() -> None:
     }
     assert is_monitor_alert("ALARM", "outlier_ratio")(cut)
     assert not is_monitor_alert("OK", "outlier_ratio")(cut)
+
+
+def test_custom_metric_count_matches_the_readme_figures(iris_artifact: Any, wine_artifact: Any) -> None:
+    from acceptance.runner import custom_metric_count
+
+    assert custom_metric_count(iris_artifact.baseline) == 22  # README "What it costs": 9 inference + 13 monitor
+    assert custom_metric_count(wine_artifact.baseline) == 40
