@@ -82,6 +82,10 @@ class Teardown:
         buckets = set(physical_ids(resources, "AWS::S3::Bucket")) | set(self._buckets_by_name())
         for bucket in sorted(buckets):
             self._step(report, f"bucket {bucket} (emptied, all versions)", partial(self._delete_bucket, bucket))
+        for queue_url in self._queues_by_name():  # the suite's alert queue after KEEP=1, or a failed deploy's queues
+            self._step(
+                report, f"queue {queue_url.rsplit('/', 1)[-1]}", partial(self.clients("sqs").delete_queue, QueueUrl=queue_url)
+            )
         groups = set(physical_ids(resources, "AWS::Logs::LogGroup")) | set(self._log_groups_by_name())
         for group in sorted(groups):
             self._step(report, f"log group {group}", partial(self._delete_log_group, group))
@@ -110,6 +114,10 @@ class Teardown:
         s3 = self.clients("s3")
         return [b["Name"] for b in s3.list_buckets().get("Buckets", []) if str(b["Name"]).startswith(prefix)]
 
+    def _queues_by_name(self) -> list[str]:
+        reply = self.clients("sqs").list_queues(QueueNamePrefix=f"{self.stack_name}-")
+        return [str(url) for url in reply.get("QueueUrls", [])]
+
     def _log_groups_by_name(self) -> list[str]:
         logs = self.clients("logs")
         found: list[str] = []
@@ -135,6 +143,11 @@ class Teardown:
         except ClientError as error:
             if _code(error) != "NoSuchBucket":
                 raise
+
+    def _delete_queue(self, url: str) -> None:
+        sqs = self.clients("sqs")
+        with contextlib.suppress(sqs.exceptions.QueueDoesNotExist):  # listings lag a deletion by up to a minute
+            sqs.delete_queue(QueueUrl=url)
 
     def _delete_log_group(self, group: str) -> None:
         with contextlib.suppress(self.clients("logs").exceptions.ResourceNotFoundException):

@@ -79,6 +79,8 @@ def test_teardown_deletes_the_stack_and_its_retained_data_only(clients: Clients)
     _versioned_bucket(s3, ours)
     other = f"someone-else-{uuid.uuid4().hex[:8]}"
     _versioned_bucket(s3, other)
+    kept_queue = clients("sqs").create_queue(QueueName=f"{name}-alerts")["QueueUrl"]  # left by KEEP=1
+    other_queue = clients("sqs").create_queue(QueueName=f"other-{uuid.uuid4().hex[:6]}")["QueueUrl"]
     for group in (f"{name}-probes", f"/aws/lambda/{name}-CustomResource", "/aws/lambda/ServerlessInference-Function"):
         logs.create_log_group(logGroupName=group)
     queue_deleted: list[bool] = []
@@ -91,6 +93,8 @@ def test_teardown_deletes_the_stack_and_its_retained_data_only(clients: Clients)
     groups = {g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]}
     assert f"{name}-probes" not in groups and f"/aws/lambda/{name}-CustomResource" not in groups
     assert "/aws/lambda/ServerlessInference-Function" in groups
+    queues = clients("sqs").list_queues().get("QueueUrls", [])
+    assert kept_queue not in queues and other_queue in queues
     live = [s["StackName"] for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]
     assert name not in live
     # Running it again (a KEEP=1 leftover removed twice) finds nothing and fails nothing.
