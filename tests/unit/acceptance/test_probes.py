@@ -67,10 +67,17 @@ def test_pct_against_duckdb_quantiles() -> None:
 
 
 def test_count_distinct_exact_approximate_or_wrong() -> None:
-    probe = p.count_distinct("r", 500)
-    assert len({r["id"] for r in probe.records}) == 500
-    assert "exact at 500" in probe.judge({"count_distinct": [cells(d=500, n=1000)]}).observed
-    approx = probe.judge({"count_distinct": [cells(d=495, n=1000)]})
-    assert approx.passed and "approximate" in approx.observed
-    assert not probe.judge({"count_distinct": [cells(d=450, n=1000)]}).passed
-    assert not probe.judge({"count_distinct": []}).passed
+    probe = p.count_distinct("r", (500, 11))
+    assert set(probe.queries) == {"11", "500"}
+    assert len({(r["probe"], r["id"]) for r in probe.records}) == 511 and len(probe.records) == 1022
+
+    def answer(d500: object, d11: object = 11) -> dict[str, list[list[dict[str, str]]]]:
+        return {"500": [cells(d=d500, n=1000)], "11": [cells(d=d11, n=22)]}
+
+    exact = probe.judge(answer(500))
+    assert exact.passed and exact.observed == "count_distinct: exact at 11 ids; exact at 500 ids"
+    approx = probe.judge(answer(495))
+    assert approx.passed and "approximate at 500 ids: 495 (off by 1.00%)" in approx.observed
+    assert not probe.judge(answer(450)).passed
+    assert not probe.judge(answer(500, 12)).passed
+    assert not probe.judge({"500": [cells(d=500, n=1000)]}).passed  # no answer for one level
