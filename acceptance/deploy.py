@@ -152,6 +152,7 @@ def stack_resources(cloudformation: Any, stack_name: str) -> list[dict[str, Any]
         for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack_name):
             resources.extend(page.get("StackResourceSummaries", []))
     except Exception as error:
+        # CloudFormation answers a missing stack with the generic ValidationError code; only its text tells.
         if "does not exist" in str(error):
             return []
         raise

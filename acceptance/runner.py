@@ -27,7 +27,7 @@ from .checks.log_contract import check_log_contract
 from .checks.monitor import check_monitor
 from .cloudwatch import LogReader, ProbeLog
 from .config import RunConfig
-from .context import RunContext
+from .context import MONITOR_GB_SECONDS_PER_RUN, RunContext
 from .cost import Usage, describe, estimate
 from .deploy import Deployer, StackOutputs, deploy_command, require_bootstrap, stack_resources
 from .http_api import ApiClient, sigv4_signer
@@ -251,6 +251,9 @@ class Runner:
             table.add(CheckResult("9 teardown", status, summary, seconds=self.clock() - began, observations=report.errors))
             table.extra["teardown"] = {"deleted": report.deleted, "errors": report.errors, "left_on_purpose": report.left}
         usage.stack_hours = (self.clock() - born) / 3600
+        scheduled_runs = int(usage.stack_hours * 60)  # the EventBridge rule runs the monitor every minute meanwhile
+        usage.monitor_invocations += scheduled_runs
+        usage.monitor_gb_seconds += scheduled_runs * MONITOR_GB_SECONDS_PER_RUN
         usage.sns_sqs_requests += queue.requests
         cost = estimate(usage, http_api=False)
         table.extra["cost"] = cost
