@@ -102,3 +102,52 @@ def test_log_contract_check_passes_when_the_shipped_lines_equal_the_local_ones(
     assert result.status is Status.PASS, result.observations
     assert any(o.startswith("prediction: 3 record(s)") for o in result.observations)
     assert any(o.startswith("rejected: 1 record(s)") for o in result.observations)
+
+
+class FakeInsights:
+    """Logs Insights played by DuckDB over the records really stored in moto (moto does not evaluate `stats`).
+
+    `overrides` plays an AWS that computes some aggregate differently (e.g. does not sum booleans)."""
+
+    def __init__(self, logs: Any, baseline: Any, overrides: dict[str, str] | None = None) -> None:
+        self.logs, self.baseline, self.overrides = logs, baseline, overrides or {}
+        self.answers: dict[str, Any] = {}
+
+    def start_query(self, *, logGroupName: str, queryString: str, **_: Any) -> dict[str, str]:  # noqa: N803
+        import re
+
+        from acceptance import monitor_queries as mq
+        from tests.unit.acceptance.fakes import fake_insights
+
+        match = re.search(r"timestamp >= (\d+) and timestamp < (\d+)", queryString)
+        assert match, queryString
+        start, end = int(match.group(1)), int(match.group(2))
+        [name] = [q.name for q in mq.insights_queries(self.baseline, start, end) if q.text == queryString]
+        records = LogReader(self.logs).records(logGroupName, start - 5_000, end + 5_000)
+        query_id = uuid.uuid4().hex
+        self.answers[query_id] = fake_insights(self.baseline, records, start, end, self.overrides)[name]
+        return {"queryId": query_id}
+
+    def get_query_results(self, *, queryId: str) -> dict[str, Any]:  # noqa: N803
+        return {"status": "Complete", "results": self.answers[queryId]}
+
+    def stop_query(self, **_: Any) -> None:
+        return None
+
+
+@pytest.mark.parametrize(("overrides", "status"), [({}, Status.PASS), ({"outliers": "0"}, Status.FAIL)])
+def test_insights_check_compares_the_monitor_queries_with_duckdb(
+    served: tuple[str, str], clients: Callable[[str], Any], iris_artifact: Any, overrides: dict[str, str], status: Status
+) -> None:
+    from acceptance.checks.insights import check_monitor_queries
+
+    url, group = served
+    ctx = context(clients, iris_artifact.baseline, url, group)
+    insights = FakeInsights(clients("logs"), iris_artifact.baseline, overrides)
+    ctx.clients = lambda service: insights if service == "logs" else clients(service)
+    [result] = check_monitor_queries(ctx)
+    assert result.status is status, result.observations
+    if status is Status.FAIL:
+        assert result.summary.startswith("1 of ") and any(o.startswith("DIFF outliers") for o in result.observations)
+    else:
+        assert result.data["comparisons"] and ctx.shared["window_requests"] == 11

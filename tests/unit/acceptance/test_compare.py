@@ -12,40 +12,11 @@ from acceptance.compare import COUNT_DISTINCT_TOLERANCE, compare_pct, compare_wi
 from functions.contract import prediction_log as log
 
 from .conftest import END_MS, START_MS
-
-
-def fake_insights(baseline: Any, records: list[dict[str, Any]], overrides: dict[str, str] | None = None) -> dict[str, Any]:
-    """What GetQueryResults would return for each of the monitor's queries if Insights agreed with DuckDB."""
-    values, classes = mq.duckdb_values(baseline, records, START_MS, END_MS)
-    overrides = overrides or {}
-    results: dict[str, Any] = {}
-    for query in mq.insights_queries(baseline, START_MS, END_MS):
-        if query.grouped:
-            rows = [
-                [
-                    {"field": "message", "value": "prediction"},
-                    {"field": "prediction", "value": label},
-                    {"field": "n", "value": str(n)},
-                ]
-                for label, n in classes.items()
-                if n
-            ]
-            rejected = overrides.get("rejected", str(int(values[mq.ALIAS_REJECTED] or 0)))
-            rows.append([{"field": "message", "value": "rejected"}, {"field": "n", "value": rejected}])
-            results[query.name] = rows
-        else:
-            aliases = [line.rsplit(" as ", 1)[1].rstrip(",") for line in query.text.split("\n") if " as " in line]
-            row = []
-            for alias in aliases:
-                value = values.get(alias)
-                text = overrides.get(alias, "" if value is None else repr(value))
-                row.append({"field": alias, "value": text})
-            results[query.name] = [row]
-    return results
+from .fakes import fake_insights
 
 
 def compare(baseline: Any, records: list[dict[str, Any]], overrides: dict[str, str] | None = None) -> list[Any]:
-    insights = mq.insights_values(baseline, START_MS, END_MS, fake_insights(baseline, records, overrides))
+    insights = mq.insights_values(baseline, START_MS, END_MS, fake_insights(baseline, records, START_MS, END_MS, overrides))
     duck = mq.duckdb_values(baseline, records, START_MS, END_MS)
     in_window = [
         r
