@@ -7,6 +7,7 @@ of events (a failing check still tears down, KEEP=1 does not, no credentials nev
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -26,10 +27,10 @@ from .checks.insights import check_monitor_queries, check_probes
 from .checks.log_contract import check_log_contract
 from .checks.monitor import check_monitor
 from .cloudwatch import LogReader, ProbeLog
-from .config import RunConfig
+from .config import REPO_ROOT, RunConfig
 from .context import MONITOR_GB_SECONDS_PER_RUN, RunContext
 from .cost import Usage, describe, estimate
-from .deploy import Deployer, StackOutputs, deploy_command, require_bootstrap, stack_resources
+from .deploy import API_TYPE_HTTP, Deployer, StackOutputs, deploy_command, require_bootstrap, stack_resources
 from .http_api import ApiClient, sigv4_signer
 from .results import CheckResult, ResultTable, Status
 from .teardown import Teardown
@@ -96,6 +97,17 @@ def planned_usage(baseline: Baseline) -> Usage:
     )
 
 
+def git_commit() -> str | None:
+    """The repository commit that was tested, for the report (None outside a git checkout)."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None
+
+
 def plan(config: RunConfig, out: IO[str]) -> dict[str, Any]:
     """DRY_RUN=1: what would happen, without calling AWS."""
     cost = estimate(planned_usage(load_baseline(config.model_dir / BASELINE_FILE)))
@@ -129,6 +141,7 @@ class Runner:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     reuse: bool = False  # run the checks against an existing (kept) stack instead of deploying
+    api_type: str = "REST"  # from the stack outputs once deployed (prices differ)
 
     def log(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -185,6 +198,7 @@ class Runner:
             table.add(CheckResult("0 deploy", Status.ERROR, f"{type(error).__name__}: {error}", seconds=self.clock() - started))
             return
         table.add(CheckResult("0 deploy", Status.PASS, f"{len(resources)} resources", seconds=self.clock() - started))
+        self.api_type = outputs.api_type
         usage.alarms = sum(r.get("ResourceType") == "AWS::CloudWatch::Alarm" for r in resources)
         usage.dashboards = sum(r.get("ResourceType") == "AWS::CloudWatch::Dashboard" for r in resources)
         usage.kms_keys = sum(r.get("ResourceType") == "AWS::KMS::Key" for r in resources)
@@ -255,7 +269,12 @@ class Runner:
         usage.monitor_invocations += scheduled_runs
         usage.monitor_gb_seconds += scheduled_runs * MONITOR_GB_SECONDS_PER_RUN
         usage.sns_sqs_requests += queue.requests
-        cost = estimate(usage, http_api=False)
+        cost = estimate(usage, http_api=self.api_type == API_TYPE_HTTP)
+        table.extra["run"] = {
+            "started_at": self.config.started_at.isoformat(timespec="seconds"),
+            "commit": git_commit(),
+            "api_type": self.api_type,
+        }
         table.extra["cost"] = cost
         table.rows.sort(key=lambda r: r.name.split(" ")[0])
         table.print(self.out)

@@ -145,6 +145,7 @@ def test_a_failing_check_still_tears_down(tmp_path: Path, teardowns: list[str]) 
     }
     assert "TimeoutError: no answer" in out
     assert report["cost"]["total_usd"] >= 0 and report["passed"] is False
+    assert report["run"]["api_type"] == "REST" and report["run"]["started_at"].startswith("2026-11-25T18:00")
 
 
 def test_keep_keeps_the_stack(tmp_path: Path, teardowns: list[str]) -> None:
