@@ -194,6 +194,7 @@ class Runner:
             resources = stack_resources(clients("cloudformation"), self.config.stack_name)
             queue.topic_arn = outputs.alert_topic_arn
             queue.create()
+            api = self._api_client(clients, outputs)
         except Exception as error:
             table.add(CheckResult("0 deploy", Status.ERROR, f"{type(error).__name__}: {error}", seconds=self.clock() - started))
             return
@@ -209,7 +210,7 @@ class Runner:
             clients=clients,
             outputs=outputs,
             baseline=baseline,
-            api=self._api_client(clients, outputs),
+            api=api,
             queue=queue,
             logs=LogReader(clients("logs"), clock=self.clock, sleep=self.sleep),
             probe_log=probe_log,
