@@ -87,6 +87,9 @@ class Teardown:
                 report, f"queue {queue_url.rsplit('/', 1)[-1]}", partial(self.clients("sqs").delete_queue, QueueUrl=queue_url)
             )
         groups = set(physical_ids(resources, "AWS::Logs::LogGroup")) | set(self._log_groups_by_name())
+        # API Gateway creates its execution-log group itself, named after the API id rather than the stack.
+        for api_id in physical_ids(resources, "AWS::ApiGateway::RestApi"):
+            groups |= set(self._log_groups_by_prefix(f"API-Gateway-Execution-Logs_{api_id}/"))
         for group in sorted(groups):
             self._step(report, f"log group {group}", partial(self._delete_log_group, group))
         return report
@@ -119,11 +122,14 @@ class Teardown:
         return [str(url) for url in reply.get("QueueUrls", [])]
 
     def _log_groups_by_name(self) -> list[str]:
-        logs = self.clients("logs")
+        return [
+            g for prefix in (f"{self.stack_name}-", f"/aws/lambda/{self.stack_name}-") for g in self._log_groups_by_prefix(prefix)
+        ]
+
+    def _log_groups_by_prefix(self, prefix: str) -> list[str]:
         found: list[str] = []
-        for prefix in (f"{self.stack_name}-", f"/aws/lambda/{self.stack_name}-"):
-            for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=prefix):
-                found.extend(g["logGroupName"] for g in page.get("logGroups", []))
+        for page in self.clients("logs").get_paginator("describe_log_groups").paginate(logGroupNamePrefix=prefix):
+            found.extend(g["logGroupName"] for g in page.get("logGroups", []))
         return found
 
     def _delete_bucket(self, bucket: str) -> None:

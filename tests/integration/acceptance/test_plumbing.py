@@ -73,8 +73,20 @@ def _versioned_bucket(s3: Any, name: str) -> None:
 def test_teardown_deletes_the_stack_and_its_retained_data_only(clients: Clients) -> None:
     name = stack_name()
     s3, logs, cfn = clients("s3"), clients("logs"), clients("cloudformation")
-    template = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}
+    template = {
+        "Resources": {
+            "Queue": {"Type": "AWS::SQS::Queue"},
+            "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": f"{name}-iris"}},
+        }
+    }
     cfn.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    [api_id] = [
+        r["PhysicalResourceId"]
+        for r in cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
+        if r["ResourceType"] == "AWS::ApiGateway::RestApi"
+    ]
+    logs.create_log_group(logGroupName=f"API-Gateway-Execution-Logs_{api_id}/v1")  # created by API Gateway, not the stack
+    logs.create_log_group(logGroupName="API-Gateway-Execution-Logs_otherapi/v1")
     ours = f"{name.lower()}-logarchivebucket1a2b3c"
     _versioned_bucket(s3, ours)
     other = f"someone-else-{uuid.uuid4().hex[:8]}"
@@ -92,7 +104,8 @@ def test_teardown_deletes_the_stack_and_its_retained_data_only(clients: Clients)
     assert ours not in buckets and other in buckets
     groups = {g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]}
     assert f"{name}-probes" not in groups and f"/aws/lambda/{name}-CustomResource" not in groups
-    assert "/aws/lambda/ServerlessInference-Function" in groups
+    assert "/aws/lambda/ServerlessInference-Function" in groups and "API-Gateway-Execution-Logs_otherapi/v1" in groups
+    assert f"API-Gateway-Execution-Logs_{api_id}/v1" not in groups
     queues = clients("sqs").list_queues().get("QueueUrls", [])
     assert kept_queue not in queues and other_queue in queues
     live = [s["StackName"] for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]
