@@ -96,3 +96,9 @@ quality: install ## realized quality over LOG_FILE: report with confusion matrix
 
 training-set: install ## labelled rows of LOG_FILE as a CSV for `python -m models.train --csv $(TRAINING_SET) --target label`
 	$(BIN)/python -m local.quality --log-file $(LOG_FILE) --model-dir models/$(MODEL) --end $(QUALITY_END) --lookback-days $(LOOKBACK_DAYS) --training-set $(TRAINING_SET)
+
+# --- acceptance (issue 13): a throw-away stack in a real AWS account, every AWS assumption checked, then deleted.
+# Needs AWS credentials (fails fast without); KEEP=1 keeps the stack, DRY_RUN=1 prints the plan and calls nothing.
+.PHONY: acceptance
+acceptance: install
+	KEEP=$(KEEP) DRY_RUN=$(DRY_RUN) MODEL=$(MODEL) $(BIN)/python -m acceptance

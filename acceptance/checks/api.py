@@ -1,0 +1,142 @@
+"""1. API: every route answers, a request without credentials is refused, bad input answers as the README says.
+
+The bad-input cases are the README's error table as data (`error_cases`); a unit test keeps the two in step and
+runs every case against the handler in-process, so a failure here is AWS (API Gateway, Lambda) differing from
+the local behaviour, not a wrong expectation.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from functions.contract.model_artifact import Baseline
+
+from ..context import RunContext
+from ..results import CheckResult, Status
+
+NAME = "1 api"
+BODY_OVER_LIMIT_BYTES = 1_200_001  # above MAX_BODY_BYTES (1 MiB), below API Gateway's 10 MB
+AUTH_REFUSED = (401, 403)
+HTTP_METHODS = frozenset({"get", "post", "put", "patch", "delete"})
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    method: str
+    path: str
+    body: bytes | None
+    status: int
+    error: str | tuple[str, ...] | None  # the body's `error` code (or the codes the README allows); None for success
+    content_type: str | None = "application/json"
+
+
+def _rows(baseline: Baseline, count: int) -> list[list[float]]:
+    return [list(baseline.medians) for _ in range(count)]
+
+
+def error_cases(baseline: Baseline, max_rows: int = 1000) -> list[Case]:
+    """The README's error table, one case per class of bad input."""
+    n = baseline.n_features
+    good = baseline.medians
+
+    def body(document: object) -> bytes:
+        return json.dumps(document).encode()
+
+    padding = json.dumps({"data": [good]})[:-1] + "," + " " * BODY_OVER_LIMIT_BYTES + "}"
+    return [
+        Case("no body", "POST", "/predict", None, 400, "empty_body"),
+        Case("invalid JSON", "POST", "/predict", b'{"data": [[1, 2', 400, "invalid_json"),
+        Case("body over 1 MiB", "POST", "/predict", padding.encode(), 413, "body_too_large"),
+        Case("content type not JSON", "POST", "/predict", b"1,2,3,4", 415, "unsupported_media_type", "text/csv"),
+        Case("{} (missing data)", "POST", "/predict", b"{}", 422, "invalid_request"),
+        Case("extra keys", "POST", "/predict", body({"data": [good], "model": "x"}), 422, "invalid_request"),
+        Case("zero rows", "POST", "/predict", body({"data": []}), 422, "invalid_request"),
+        Case(
+            "too many rows",
+            "POST",
+            "/predict",
+            body({"data": _rows(baseline, max_rows + 1)}),
+            422,
+            ("invalid_request", "too_many_rows"),
+        ),
+        Case("wrong row length", "POST", "/predict", body({"data": [good[: n - 1]]}), 422, "wrong_row_length"),
+        Case("string value", "POST", "/predict", body({"data": [["x", *good[1:]]]}), 422, "invalid_request"),
+        Case("boolean value", "POST", "/predict", body({"data": [[True, *good[1:]]]}), 422, "invalid_request"),
+        Case("null value", "POST", "/predict", body({"data": [[None, *good[1:]]]}), 422, "invalid_request"),
+        Case("NaN", "POST", "/predict", ('{"data": [[NaN' + ", 1.0" * (n - 1) + "]]}").encode(), 422, "invalid_request"),
+        Case("1e400", "POST", "/predict", ('{"data": [[1e400' + ", 1.0" * (n - 1) + "]]}").encode(), 422, "invalid_request"),
+        Case("overflows float32", "POST", "/predict", body({"data": [[1e39, *good[1:]]]}), 422, "invalid_request"),
+        Case("unknown route", "GET", "/nowhere", None, 404, "not_found"),
+    ]
+
+
+def route_cases(baseline: Baseline) -> list[Case]:
+    """The README's routes, each with a request it must answer 200."""
+    two = json.dumps({"data": _rows(baseline, 2)}).encode()
+    return [
+        Case("GET /health", "GET", "/health", None, 200, None),
+        Case("GET /metadata", "GET", "/metadata", None, 200, None),
+        Case("GET /label", "GET", "/label", None, 200, None),
+        Case("POST /predict", "POST", "/predict", two, 200, None),
+        Case("POST /predict/label", "POST", "/predict/label", two, 200, None),
+        Case("GET /predict/test", "GET", "/predict/test", None, 200, None),
+        Case("GET /predict/test/label", "GET", "/predict/test/label", None, 200, None),
+        Case("GET /openapi.json", "GET", "/openapi.json", None, 200, None),
+    ]
+
+
+def judge(case: Case, status: int, payload: object) -> str | None:
+    """None when the answer is what the case expects, else what differed."""
+    if status != case.status:
+        return f"{case.name}: {case.method} {case.path} answered {status}, expected {case.status}"
+    if case.error is not None:
+        code = payload.get("error") if isinstance(payload, dict) else None
+        allowed = (case.error,) if isinstance(case.error, str) else case.error
+        if code not in allowed:
+            return f"{case.name}: error {code!r}, expected {case.error!r}"
+    return None
+
+
+def check_api(ctx: RunContext) -> list[CheckResult]:
+    problems: list[str] = []
+    notes: list[str] = []
+    cases = route_cases(ctx.baseline)
+    for case in cases + error_cases(ctx.baseline):
+        reply = ctx.api.request(case.method, case.path, case.body, content_type=case.content_type)
+        problem = judge(case, reply.status, reply.json())
+        if problem:
+            problems.append(problem)
+    health = ctx.api.request("GET", "/health").json() or {}
+    if health.get("model_version") != ctx.baseline.model_version:
+        problems.append(
+            f"/health serves version {health.get('model_version')!r}, the repository has {ctx.baseline.model_version}"
+        )
+    # Routes the deployed API documents beyond the README's (e.g. added since): each must answer without a 5xx.
+    document = ctx.api.request("GET", "/openapi.json").json() or {}
+    known = {c.path for c in cases}
+    for path, methods in sorted((document.get("paths") or {}).items()):
+        for method in methods:
+            if method.lower() not in HTTP_METHODS or path in known or "{" in path:
+                continue
+            reply = ctx.api.request(method.upper(), path, b"{}" if method.lower() == "post" else None)
+            notes.append(f"{method.upper()} {path} (not in the README's table) answered {reply.status}")
+            if reply.status >= 500:
+                problems.append(f"{method.upper()} {path} answered {reply.status}")
+    for path, method in (("/health", "GET"), ("/predict", "POST")):
+        body = json.dumps({"data": _rows(ctx.baseline, 1)}).encode() if method == "POST" else None
+        reply = ctx.api.request(method, path, body, authenticated=False)
+        if reply.status not in AUTH_REFUSED:
+            problems.append(f"{method} {path} without credentials answered {reply.status}, expected 401 or 403")
+        else:
+            notes.append(f"{method} {path} without credentials: {reply.status} {reply.body[:80].decode(errors='replace')}")
+    ctx.usage.api_requests = ctx.api.requests
+    total = len(cases) + len(error_cases(ctx.baseline))
+    if problems:
+        return [
+            CheckResult(NAME, Status.FAIL, f"{len(problems)} of {total + 2} expectations failed", observations=problems + notes)
+        ]
+    return [
+        CheckResult(NAME, Status.PASS, f"{len(cases)} routes, {total - len(cases)} bad inputs, auth refused", observations=notes)
+    ]

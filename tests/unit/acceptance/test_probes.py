@@ -1,0 +1,83 @@
+"""Each Logs Insights probe judged on fake answers: the answer AWS would give if the assumption holds passes,
+every way it could break fails, and the sentence says what AWS did."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from acceptance import probes as p
+
+
+def cells(**fields: Any) -> list[dict[str, str]]:
+    return [{"field": k, "value": str(v)} for k, v in fields.items()]
+
+
+def test_records_carry_probe_and_run_first(iris_artifact: Any, wine_artifact: Any) -> None:
+    for probe in p.build_probes("run1", wine_artifact.baseline, cardinality=40):
+        for record in probe.records:
+            assert list(record)[:2] == ["probe", "run"], probe.name
+        assert all('run = "run1"' in q for q in probe.queries.values())
+
+
+def test_boolean_sum() -> None:
+    probe = p.boolean_sum("r")
+    assert sum(r["flag"] for r in probe.records) == 7
+    passed = probe.judge({"boolean_sum": [cells(s=7, n=20)]})
+    assert passed.passed and "counts true as 1" in passed.observed
+    assert not probe.judge({"boolean_sum": [cells(s="", n=20)]}).passed
+    assert not probe.judge({"boolean_sum": [cells(s=20, n=20)]}).passed  # e.g. counted presence, not truth
+
+
+def test_missing_by_field_counts_or_drops() -> None:
+    probe = p.missing_by_field("r")
+    kept = [cells(kind="prediction", label="a", n=4), cells(kind="prediction", label="b", n=3), cells(kind="rejected", n=5)]
+    outcome = probe.judge({"missing_by_field": kept})
+    assert outcome.passed and "no label field" in outcome.observed
+    empty = [*kept[:2], cells(kind="rejected", label="", n=5)]
+    assert "an empty label" in probe.judge({"missing_by_field": empty}).observed
+    dropped = probe.judge({"missing_by_field": kept[:2]})
+    assert not dropped.passed and "0 of 5" in dropped.observed
+
+
+def test_wide_record_checks_the_widest_contract_line_and_reports_the_cap(wine_artifact: Any) -> None:
+    probe = p.wide_record("r", wine_artifact.baseline)
+    contract, synthetic = probe.records
+    last = p.leaf_paths(contract)[-1]
+    assert f"count({last})" in probe.queries["contract"]
+    assert len(p.leaf_paths(synthetic)) == p.WIDE_FIELDS + 2
+    capped = cells(**{f"f{i:03d}": i for i in range(198)})
+    outcome = probe.judge({"contract": [cells(n=1, n_last=1)], "cap": [capped]})
+    assert outcome.passed and "the first 200 fields were extracted" in outcome.observed
+    everything = cells(**{f"f{i:03d}": i for i in range(p.WIDE_FIELDS)})
+    assert "all 302 fields" in probe.judge({"contract": [cells(n=1, n_last=1)], "cap": [everything]}).observed
+    assert not probe.judge({"contract": [cells(n=1, n_last=0)], "cap": [capped]}).passed
+
+
+def test_pct_against_duckdb_quantiles() -> None:
+    probe = p.pct_quantiles("r")
+    values = [r["v"] for r in probe.records]
+    expected = p.duckdb_quantiles(values, p.PCT_LEVELS)
+    as_disc = probe.judge({"pct_quantile": [cells(**{f"p{q}": v for q, v in zip(p.PCT_LEVELS, expected["disc"], strict=True)})]})
+    assert as_disc.passed and f"quantile_disc at {len(p.PCT_LEVELS)}/" in as_disc.observed
+    as_cont = probe.judge({"pct_quantile": [cells(**{f"p{q}": v for q, v in zip(p.PCT_LEVELS, expected["cont"], strict=True)})]})
+    assert as_cont.passed and f"quantile_cont at {len(p.PCT_LEVELS)}/" in as_cont.observed
+    shifted = [max(values)] * len(p.PCT_LEVELS)  # every level answered with the maximum
+    assert not probe.judge({"pct_quantile": [cells(**{f"p{q}": v for q, v in zip(p.PCT_LEVELS, shifted, strict=True)})]}).passed
+    assert not probe.judge({"pct_quantile": []}).passed
+
+
+def test_count_distinct_exact_approximate_or_wrong() -> None:
+    probe = p.count_distinct("r", (500, 11))
+    assert set(probe.queries) == {"11", "500"}
+    assert len({(r["probe"], r["id"]) for r in probe.records}) == 511 and len(probe.records) == 1022
+
+    def answer(d500: object, d11: object = 11) -> dict[str, list[list[dict[str, str]]]]:
+        return {"500": [cells(d=d500, n=1000)], "11": [cells(d=d11, n=22)]}
+
+    exact = probe.judge(answer(500))
+    assert exact.passed and exact.observed == "count_distinct: exact at 11 ids; exact at 500 ids"
+    approx = probe.judge(answer(495))
+    assert approx.passed and "approximate at 500 ids: 495 (off by 1.00%)" in approx.observed
+    assert not probe.judge(answer(450)).passed
+    assert not probe.judge(answer(500, 12)).passed
+    assert not probe.judge({"500": [cells(d=500, n=1000)]}).passed  # no answer for one level
