@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 
 import aws_cdk as cdk
-from cdk_nag import AwsSolutionsChecks
 
 from functions.contract.model_artifact import ModelArtifactError
+from infra.nag import nag_packs
 from infra.settings import StackSettings
 from infra.stack import InferenceStack, LayerMissingError
 
@@ -50,7 +50,7 @@ def main() -> int:
         # Operator mistakes (missing layer, unknown model, bad -c value): one line, not a traceback.
         print(f"error: {error}", file=sys.stderr)
         return 2
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    cdk.Validations.of(app).add_plugins(*nag_packs(app))
     app.synth()
     return 0
 

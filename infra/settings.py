@@ -142,7 +142,9 @@ class StackSettings:
             api_auth=api_auth,
             retain_data=_flag(node.try_get_context(c.CTX_RETAIN_DATA), c.CTX_RETAIN_DATA, True),
             snap_start=_flag(node.try_get_context(c.CTX_SNAP_START), c.CTX_SNAP_START, False),
-            archive_expiry_days=_days(node.try_get_context(c.CTX_ARCHIVE_EXPIRY_DAYS), c.CTX_ARCHIVE_EXPIRY_DAYS, c.ARCHIVE_EXPIRY_DAYS),
+            archive_expiry_days=_days(
+                node.try_get_context(c.CTX_ARCHIVE_EXPIRY_DAYS), c.CTX_ARCHIVE_EXPIRY_DAYS, c.ARCHIVE_EXPIRY_DAYS
+            ),
             data_kms_key=_flag(node.try_get_context(c.CTX_DATA_KMS_KEY), c.CTX_DATA_KMS_KEY, False),
             bucket_versioning=_flag(node.try_get_context(c.CTX_BUCKET_VERSIONING), c.CTX_BUCKET_VERSIONING, False),
             s3_access_logs=_flag(node.try_get_context(c.CTX_S3_ACCESS_LOGS), c.CTX_S3_ACCESS_LOGS, False),

@@ -254,7 +254,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     output: Path = args.output.resolve()
     digest = inputs_digest(
-        build_inputs(args.requirements, tracer=args.tracer), arch=args.arch, python_version=args.python_version, tracer=args.tracer
+        build_inputs(args.requirements, tracer=args.tracer),
+        arch=args.arch,
+        python_version=args.python_version,
+        tracer=args.tracer,
     )
     previous = read_manifest(output)
     if not args.check_only and not args.force and (output / "python").is_dir() and previous.get("inputs_sha256") == digest:
