@@ -213,6 +213,7 @@ class InferenceStack(cdk.Stack):
             self._encrypt_log_groups(self.data_key)
         acknowledge_findings(
             self,
+            alerts=self.alerts,
             inference=self.inference,
             monitor=self.monitor,
             archive=self.archive,
