@@ -112,7 +112,7 @@ class Quality(Construct):
                 names.ENV_LOG_LEVEL: log_level,
                 names.ENV_ALERT_TOPIC_ARN: alerts.topic.topic_arn,
                 names.ENV_ALERT_STATE_TABLE: alert_state_table.table_name,
-                names.ENV_ATHENA_WORKGROUP: archive.workgroup_name,
+                names.ENV_ATHENA_WORKGROUP: archive.workgroup.ref,  # Ref = name; orders creation after the workgroup
                 names.ENV_ATHENA_DATABASE: archive.database_name,
                 names.ENV_PREDICTIONS_TABLE: archive.table_name,
                 names.ENV_FEEDBACK_TABLE: archive.feedback_table_name,
