@@ -25,7 +25,7 @@ AWS_SOLUTIONS = "AwsSolutions"
 SERVERLESS = "Serverless"
 
 
-def nag_packs(app: cdk.App) -> list[cdk.IPolicyValidationPluginBeta1]:
+def nag_packs(app: cdk.App) -> list[cdk.IPolicyValidationPlugin]:
     """The packs every synth runs (app.py and the tests): an unacknowledged finding of either fails synth."""
     return [AwsSolutionsChecks(app), ServerlessChecks(app)]
 

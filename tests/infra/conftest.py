@@ -23,6 +23,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Template
+
 from infra.inference_api import ApiAuth
 from infra.nag import nag_packs
 from infra.stack import InferenceStack

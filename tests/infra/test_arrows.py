@@ -38,7 +38,12 @@ import pytest
 
 from tests.infra.test_stack import as_list, flatten, resources
 
-PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012", "AWS::URLSuffix": "amazonaws.com"}
+PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "eu-west-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::URLSuffix": "amazonaws.com",
+}
 
 # Resource types whose arrows this test checks (the check functions below) ...
 ARROW_SOURCES = {
@@ -223,7 +228,11 @@ class Walk:
     # -- checks shared by several arrows --
     def key_delegates_to_account(self, key: str) -> None:
         """IAM policies count for this key only if its policy delegates to the account."""
-        root = [s for s in self.key_policy(key) if "iam::" in text(s.get("Principal", {}).get("AWS", "")) and ":root" in text(s["Principal"]["AWS"])]
+        root = [
+            s
+            for s in self.key_policy(key)
+            if "iam::" in text(s.get("Principal", {}).get("AWS", "")) and ":root" in text(s["Principal"]["AWS"])
+        ]
         assert root and any(action_matches(a, "kms:Decrypt") for s in root for a in as_list(s["Action"])), key
 
     def role_may(self, role: str, action: str, resource: str, arrow: str) -> None:
@@ -291,7 +300,9 @@ def check_rule(walk: Walk, rule_id: str) -> None:
 def _api_invokes(walk: Walk, function_ref: str, api_ref: str, arrow: str) -> None:
     assert walk.type_of(function_ref) in {"AWS::Lambda::Function", "AWS::Lambda::Alias"}, f"{arrow}: no rule for this target"
     permissions = walk.permissions(function_ref, "apigateway.amazonaws.com")
-    live = [p for p in permissions if f"<{api_ref}>" in text(p.get("SourceArn")) and "test-invoke-stage" not in text(p["SourceArn"])]
+    live = [
+        p for p in permissions if f"<{api_ref}>" in text(p.get("SourceArn")) and "test-invoke-stage" not in text(p["SourceArn"])
+    ]
     assert live, f"{arrow}: no Lambda permission for API Gateway on this API"
     assert all(p["Action"] == "lambda:InvokeFunction" for p in live), arrow
 
@@ -339,7 +350,9 @@ def check_delivery_stream(walk: Walk, stream_id: str) -> None:
     role = logical_id(destination["RoleARN"])
     assert allows(walk.trust(role), "sts:AssumeRole", "*", service="firehose.amazonaws.com"), f"{arrow}: trust"
     for prefix in (destination["Prefix"], destination["ErrorOutputPrefix"]):
-        sample = prefix.replace("!{timestamp:yyyy-MM-dd}", "2026-01-01").replace("!{firehose:error-output-type}", "processing-failed")
+        sample = prefix.replace("!{timestamp:yyyy-MM-dd}", "2026-01-01").replace(
+            "!{firehose:error-output-type}", "processing-failed"
+        )
         key = f"<{bucket}.Arn>/{sample}part.json.gz"
         for action in ("s3:PutObject", "s3:AbortMultipartUpload"):
             walk.role_may(role, action, key, arrow)
@@ -395,7 +408,9 @@ def _env_arrow(walk: Walk, function: str, role: str, name: str, value: Any) -> N
 def _athena_user(walk: Walk, role: str, workgroup_arn: str, workgroup: str, arrow: str) -> None:
     """Athena runs as the caller: the role needs the workgroup, every table's Glue entry and S3 data, and the results."""
     for action in ("athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults"):
-        walk.role_may(role, action, workgroup_arn.replace("<AWS::Region>", walk.region).replace("<AWS::AccountId>", walk.account), arrow)
+        walk.role_may(
+            role, action, workgroup_arn.replace("<AWS::Region>", walk.region).replace("<AWS::AccountId>", walk.account), arrow
+        )
     for table_id, table in resources(walk.template, "AWS::Glue::Table").items():
         name = table["Properties"]["TableInput"]["Name"]
         database = walk.props(logical_id(table["Properties"]["DatabaseName"]) or "?")["DatabaseInput"]["Name"]

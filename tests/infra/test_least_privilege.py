@@ -131,7 +131,12 @@ def test_quality_iam_is_scoped_to_workgroup_tables_and_prefixes(synthesized):
     bucket_id, _ = only(template, "AWS::S3::Bucket", "LogArchiveBucket")
     region, account = ("<AWS::Region>", "<AWS::AccountId>") if stack.region.startswith("${") else (stack.region, stack.account)
     workgroup = f"arn:<AWS::Partition>:athena:{region}:{account}:workgroup/{stack.stack_name}-{model}"
-    for action in ("athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution"):
+    for action in (
+        "athena:StartQueryExecution",
+        "athena:GetQueryExecution",
+        "athena:GetQueryResults",
+        "athena:StopQueryExecution",
+    ):
         assert granted[action] == [workgroup]
     database = stack.archive.database_name
     glue = [
@@ -205,7 +210,9 @@ def test_feedback_table_columns(synthesized):
     }
     assert table_input["Name"] == f"feedback_{synthesized.stack.baseline.model_name}"
     _, predictions = only(synthesized.json, "AWS::Glue::Table", "LogArchiveTable")
-    prediction_columns = {col["Name"]: col["Type"] for col in predictions["Properties"]["TableInput"]["StorageDescriptor"]["Columns"]}
+    prediction_columns = {
+        col["Name"]: col["Type"] for col in predictions["Properties"]["TableInput"]["StorageDescriptor"]["Columns"]
+    }
     assert prediction_columns["confidence"] == "double"
 
 
