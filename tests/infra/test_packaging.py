@@ -331,3 +331,31 @@ def test_app_synthesizes_offline_into_cdk_outdir(tmp_path, stub_layer_dir):
     assert result.returncode == 0, result.stderr[-3000:]
     template = json.loads((tmp_path / "out" / f"{STACK_NAME}.template.json").read_text())
     assert "predictions_wine" in json.dumps(template)
+
+
+def test_app_reruns_itself_with_the_projects_python_whatever_the_virtualenv_is_called(tmp_path, stub_layer_dir):
+    """`cdk synth` runs `python3 app.py`; an interpreter without aws-cdk-lib hands over to CDK_PYTHON (any name)."""
+    wrapper = tmp_path / "my-env" / "bin" / "python"
+    wrapper.parent.mkdir(parents=True)
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    wrapper.chmod(0o755)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_", "VIRTUAL_ENV", "_APP_PY"))},
+        "CDK_PYTHON": str(wrapper),
+        "CDK_OUTDIR": str(tmp_path / "out"),
+        "CDK_CONTEXT_JSON": json.dumps({"layer_dir": str(tmp_path / "missing")}),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+    # `-S`: no site-packages, so this interpreter cannot import aws_cdk and must hand over.
+    result = subprocess.run(
+        [sys.executable, "-S", "app.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "run `make layer`" in result.stderr  # reached the stack code: aws_cdk imported in the handed-over process
+
+
+def test_app_without_any_cdk_python_says_what_to_do(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CDK_", "VIRTUAL_ENV"))} | {"_APP_PY_REEXEC": "1"}
+    result = subprocess.run([sys.executable, "-S", "app.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert "has no aws-cdk-lib" in result.stderr and "CDK_PYTHON" in result.stderr
