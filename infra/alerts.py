@@ -11,9 +11,11 @@ the key policy's grant to CloudWatch carry the confused-deputy conditions AWS do
 for CloudWatch: `aws:SourceAccount` (this account) and `aws:SourceArn` like
 `arn:<partition>:cloudwatch:<region>:<account>:alarm:<stack name>-*`, so only this
 stack's alarms can publish; every alarm of the stack is named `<stack name>-...`
-(`alarm_name_prefix`). Sources: SNS "Enable compatibility between event sources from
-AWS services and encrypted topics" (docs.aws.amazon.com/sns/latest/dg/sns-key-management.html)
-and CloudWatch "Cross-service confused deputy prevention".
+(`alarm_name_prefix`). Sources: AWS re:Post knowledge center "Why didn't I receive an SNS
+notification for my CloudWatch alarm trigger?" (repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger:
+the "not authorized to perform: SNS:Publish" error, and the Allow for `cloudwatch.amazonaws.com` narrowed
+with `ArnLike aws:SourceArn` on alarm ARNs) and SNS "Enable compatibility between event sources from AWS
+services and encrypted topics" (docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
 """
 
 from __future__ import annotations
