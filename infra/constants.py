@@ -19,6 +19,9 @@ ID_MONITOR = "Monitor"
 ID_ARCHIVE = "LogArchive"
 ID_OBSERVABILITY = "Observability"
 ID_DEPENDENCIES_LAYER = "DependenciesLayer"
+ID_QUALITY = "Quality"
+ID_DATA_KEY = "DataKey"
+ID_ACCESS_LOGS_BUCKET = "AccessLogsBucket"
 
 # --- CDK context keys (`cdk deploy -c key=value`, or cdk.json) -----------------------
 CTX_MODEL = "model"  # folder under models/; default names.DEFAULT_MODEL
@@ -32,6 +35,14 @@ CTX_API_AUTH = "api_auth"  # "api_key" (default) or "iam"
 CTX_STACK_NAME = "stack_name"  # default STACK_NAME; give each model its own to deploy several side by side
 CTX_RETAIN_DATA = "retain_data"  # "false": log groups and table are deleted with the stack (dev)
 CTX_SNAP_START = "snap_start"  # "true": Lambda SnapStart on the inference function, invoked through an alias
+# --- data settings (issue 9): each costs something, see docs/infrastructure.md ---
+CTX_ARCHIVE_EXPIRY_DAYS = "archive_expiry_days"  # archived records deleted after N days; 0 = never
+CTX_DATA_KMS_KEY = "data_kms_key"  # "true": one customer-managed key for log groups, archive bucket and Firehose
+CTX_BUCKET_VERSIONING = "bucket_versioning"  # "true": versioned archive bucket (old versions expire)
+CTX_S3_ACCESS_LOGS = "s3_access_logs"  # "true": server access logs of the archive bucket in a second bucket
+CTX_API_GATEWAY_ACCOUNT_ROLE = "api_gateway_account_role"  # "true": this stack sets the account's API Gateway logging role
+CTX_QUALITY_SCHEDULE = "quality_schedule"  # EventBridge expression for the quality function
+CTX_QUALITY_LOOKBACK_DAYS = "quality_lookback_days"
 
 # --- stack output keys (read by docs, e2e tests and scripts) --------------------------
 OUTPUT_API_URL = "ApiUrl"
@@ -45,14 +56,14 @@ OUTPUT_GLUE_TABLE = "GlueTableName"
 OUTPUT_ATHENA_WORKGROUP = "AthenaWorkGroupName"
 OUTPUT_DASHBOARD_URL = "DashboardUrl"
 OUTPUT_DEAD_LETTER_QUEUE = "MonitorDeadLetterQueueUrl"
+OUTPUT_GLUE_FEEDBACK_TABLE = "GlueFeedbackTableName"
+OUTPUT_QUALITY_LOG_GROUP = "QualityLogGroupName"
 
 # --- Lambda packaging ------------------------------------------------------------------
 LAYER_BUILD_DIR = ".build/layer"  # relative to the repository root; git-ignored
 LAYER_MANIFEST = "layer-manifest.json"  # written next to LAYER_BUILD_DIR by layers/build_layer.py
 LAYER_PYTHON_VERSION = "3.12"  # must match the function runtime (wheels are CPython-version specific)
 LAYER_PACKAGES = ("onnxruntime", "numpy", "aws-lambda-powertools", "pydantic")  # pins come from requirements.txt
-# `--tracer` only: what Powertools' Tracer imports, installed without botocore (the runtime has it).
-LAYER_TRACER_PACKAGES = ("aws-xray-sdk>=2.8.0,<3.0.0", "wrapt>=1.14,<3")
 LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024  # function code + all layers, unzipped
 LAMBDA_TASK_ROOT = "/var/task"
 MODEL_ASSET_DIR = "model"  # the model folder's name inside the function asset → MODEL_DIR=/var/task/model
@@ -61,12 +72,14 @@ FUNCTIONS_PACKAGE = "functions"
 # --- handlers ----------------------------------------------------------------------------
 INFERENCE_HANDLER = "functions.inference.handler.lambda_handler"
 MONITOR_HANDLER = "functions.monitor.handler.lambda_handler"
+QUALITY_HANDLER = "functions.quality.handler.lambda_handler"
 
 # --- log archive -----------------------------------------------------------------------------
 ARCHIVE_PREFIX = "predictions"  # s3://<bucket>/predictions/model=<name>/dt=YYYY-MM-DD/
+FEEDBACK_PREFIX = "feedback"  # s3://<bucket>/feedback/model=<name>/dt=YYYY-MM-DD/
+ACCESS_LOGS_PREFIX = "archive-bucket/"  # inside the access-log bucket (-c s3_access_logs=true)
 ARCHIVE_ERROR_PREFIX = "errors"
 ATHENA_RESULTS_PREFIX = "athena-results"
-GLUE_DATABASE_NAME = "serverless_inference"
 
 # --- API options (issue 11: REST or HTTP API, API key / IAM / JWT, WAF; see infra/api_options.py) ---------------
 CTX_API = "api"  # "rest" (default) or "http"
@@ -86,3 +99,7 @@ OUTPUT_USER_POOL_CLIENT_ID = "UserPoolClientId"
 OUTPUT_WEB_ACL_ARN = "WebAclArn"  # only with waf=true
 OUTPUT_WAF_LOG_GROUP = "WafLogGroupName"
 OUTPUT_ACCESS_LOG_GROUP = "ApiAccessLogGroupName"
+# Defaults of the data settings
+ARCHIVE_EXPIRY_DAYS = 400  # > a year of history for training sets and audits; 0 keeps records forever
+QUALITY_SCHEDULE = "rate(1 hour)"
+QUALITY_LOOKBACK_DAYS = 7

@@ -32,6 +32,10 @@ SCHEDULE_EXPRESSION = "rate(1 minute)"
 MONITOR_TIMEOUT = Duration.seconds(50)  # > 2 x QUERY_TIMEOUT_SECONDS (20) and < the 60 s schedule period
 # Logs Insights actions that take a query id, not a log group: they cannot be scoped to a resource.
 QUERY_RESULT_ACTIONS = ("logs:GetQueryResults", "logs:StopQuery")
+# What the monitor calls on its alert-state table (functions/monitor/adapters.py): nothing else.
+ALERT_STATE_ACTIONS = ("dynamodb:BatchGetItem", "dynamodb:PutItem")
+# One run at a time: a delayed asynchronous retry can never overlap the next scheduled run.
+MONITOR_RESERVED_CONCURRENCY = 1
 
 
 class Monitor(Construct):
@@ -48,6 +52,7 @@ class Monitor(Construct):
         alerts: Alerts,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
+        schedule_expression: str = SCHEDULE_EXPRESSION,
         window_minutes: int = 2,
         query_timeout_seconds: int = 20,
         timeout: Duration = MONITOR_TIMEOUT,
@@ -103,6 +108,7 @@ class Monitor(Construct):
             role=self.role,
             log_group=self.log_group,
             retry_attempts=0,
+            reserved_concurrent_executions=MONITOR_RESERVED_CONCURRENCY,
             max_event_age=Duration.minutes(5),
             on_failure=destinations.SqsDestination(self.dead_letter_queue),
             environment={
@@ -119,13 +125,13 @@ class Monitor(Construct):
         )
         self.grant_query(self.role, inference_log_group)
         alerts.grant_publish(self.role)
-        self.table.grant_read_write_data(self.role)
+        self.table.grant(self.role, *ALERT_STATE_ACTIONS)
 
         self.rule = events.Rule(
             self,
             "Schedule",
             description="Runs the prediction monitor every minute",
-            schedule=events.Schedule.expression(SCHEDULE_EXPRESSION),
+            schedule=events.Schedule.expression(schedule_expression),
             targets=[
                 targets.LambdaFunction(
                     self.function,

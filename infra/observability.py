@@ -8,9 +8,10 @@ functions emit them with.
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration
+import re
+
+from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_cloudwatch as cw
-from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
@@ -19,12 +20,28 @@ from constructs import Construct
 from functions.contract import names
 from functions.contract.model_artifact import Baseline
 from infra.api_metrics import ApiMetrics
+from infra.alerts import alarm_name_prefix
 
 SERVICE_DIMENSION = "service"  # added by Powertools Metrics from POWERTOOLS_SERVICE_NAME
 FIVE_MINUTES = Duration.minutes(5)
 ONE_MINUTE = Duration.minutes(1)
 # Firehose buffers up to 5 minutes; records older than three buffers mean delivery is failing.
 ARCHIVE_FRESHNESS_THRESHOLD = Duration.minutes(15)
+# Self-check: the monitor's rows per window against the inference function's own Predictions count.
+SELF_CHECK_PERIOD = Duration.minutes(15)
+SELF_CHECK_MIN_PREDICTIONS = 30  # below this many predicted rows in 15 minutes the ratio is not judged
+SELF_CHECK_MIN_RATIO = 0.5  # the monitor must see at least half of the rows the function predicted
+MAX_ALARM_WINDOW = Duration.days(1)  # CloudWatch: period x evaluation periods may not exceed one day
+
+
+def schedule_period(expression: str) -> Duration:
+    """The interval of an EventBridge `rate(...)` expression; one day for `cron(...)` (checked at least daily)."""
+    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression)
+    if not match:
+        return MAX_ALARM_WINDOW
+    amount, unit = int(match.group(1)), match.group(2).rstrip("s")
+    minutes = amount * {"minute": 1, "hour": 60, "day": 1440}[unit]
+    return Duration.minutes(min(max(minutes, 5), int(MAX_ALARM_WINDOW.to_minutes())))
 
 
 def emf_metric(
@@ -54,19 +71,32 @@ class Observability(Construct):
         inference_log_group: logs.ILogGroup,
         monitor_function: lambda_.IFunction,
         monitor_dead_letter_queue: sqs.IQueue,
-        archive_stream: firehose.IDeliveryStream,
+        archive_stream_name: str,
         baseline: Baseline,
         alarm_action: cw.IAlarmAction,
         server_error_rate_threshold: float = 0.05,
         p99_latency_threshold_ms: float = 1500,
         archive_freshness_threshold: Duration = ARCHIVE_FRESHNESS_THRESHOLD,
         dashboard_name: str | None = None,
+        quality_function: lambda_.IFunction | None = None,
+        quality_dead_letter_queue: sqs.IQueue | None = None,
+        quality_schedule: str = "rate(1 hour)",
+        monitor_window_minutes: int = 2,
     ) -> None:
         super().__init__(scope, construct_id)
         self.alarms: list[cw.Alarm] = []
+        stack = Stack.of(self)
+        self.monitor_window_minutes = monitor_window_minutes
+        prefix = alarm_name_prefix(stack)  # the topic and key policies let only `<stack>-*` alarms publish
 
         def alarm(alarm_id: str, description: str, **kwargs: object) -> cw.Alarm:
-            created = cw.Alarm(self, alarm_id, alarm_description=description, **kwargs)  # type: ignore[arg-type]
+            created = cw.Alarm(
+                self,
+                alarm_id,
+                alarm_name=f"{prefix}{alarm_id}",
+                alarm_description=description,
+                **kwargs,  # type: ignore[arg-type]
+            )
             created.add_alarm_action(alarm_action)
             created.add_ok_action(alarm_action)  # recovery is news too
             self.alarms.append(created)
@@ -134,21 +164,106 @@ class Observability(Construct):
         self.archive_stale = alarm(
             "ArchiveDeliveryStale",
             "Prediction records wait in Firehose longer than expected: S3 delivery is failing (bucket policy, KMS, quota)",
-            metric=archive_stream.metric("DeliveryToS3.DataFreshness", statistic="Maximum", period=FIVE_MINUTES),
+            metric=cw.Metric(
+                namespace="AWS/Firehose",
+                metric_name="DeliveryToS3.DataFreshness",
+                dimensions_map={"DeliveryStreamName": archive_stream_name},
+                statistic="Maximum",
+                period=FIVE_MINUTES,
+            ),
             threshold=archive_freshness_threshold.to_seconds(),
             evaluation_periods=1,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,  # no traffic, no records waiting
         )
 
+        model = baseline.model_name
+        self.failed_requests = alarm(
+            "InferenceFailedRequests",
+            "Accepted requests the service could not answer (JSON 500, one 'failed' line each): see the log's error_type",
+            metric=emf_metric(names.METRIC_FAILED, names.INFERENCE_SERVICE, model, period=FIVE_MINUTES),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+        self.monitor_blind = alarm(
+            "MonitorSeesFewerRows",
+            f"The monitor's windows hold under {SELF_CHECK_MIN_RATIO:.0%} of the rows the inference function predicted "
+            f"(at least {SELF_CHECK_MIN_PREDICTIONS} in 15 minutes): its query matches nothing or too little, so drift "
+            "checks judge the wrong data. Health-probe rows (sample endpoints) count in Predictions but not in windows.",
+            metric=self.self_check_expression(model, monitor_window_minutes),
+            threshold=SELF_CHECK_MIN_RATIO,
+            evaluation_periods=1,
+            comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+        if quality_function is not None:
+            period = schedule_period(quality_schedule)
+            runs = 2 if period.to_seconds() * 2 <= MAX_ALARM_WINDOW.to_seconds() else 1
+            alarm(
+                "QualityErrors",
+                "Quality function invocations failed (Athena query, permissions or code): realized accuracy is not judged",
+                metric=quality_function.metric_errors(statistic="Sum", period=period),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            )
+            alarm(
+                "QualityStopped",
+                f"The quality function has not run for {runs} schedule period(s) ({quality_schedule}): nobody judges accuracy",
+                metric=quality_function.metric_invocations(statistic="Sum", period=period),
+                threshold=1,
+                evaluation_periods=runs,
+                comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.BREACHING,
+            )
+        if quality_dead_letter_queue is not None:
+            alarm(
+                "QualityDeadLetters",
+                "Failed quality runs are waiting in the dead-letter queue",
+                metric=quality_dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    statistic="Maximum", period=FIVE_MINUTES
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            )
+
         self.dashboard = cw.Dashboard(
             self,
             "Dashboard",
-            dashboard_name=dashboard_name,
+            dashboard_name=dashboard_name or f"{stack.stack_name}-{model}",
             default_interval=Duration.hours(3),
             period_override=cw.PeriodOverride.AUTO,
         )
         self.dashboard.add_widgets(*self._widgets(api, inference_function, inference_log_group, monitor_function, baseline))
+
+    @staticmethod
+    def self_check_expression(model: str, window_minutes: int) -> cw.MathExpression:
+        """Rows the monitor saw per minute / rows the function predicted per minute, over 15 minutes.
+
+        Each run reports WindowRows for a `window_minutes` window, so the average per run divided by the window
+        length is rows per minute; Predictions summed over the period divided by its minutes is the same unit.
+        Missing WindowRows (no runs, or runs that emit nothing) count as 0; below the minimum traffic the ratio is 1.
+        """
+        minutes = int(SELF_CHECK_PERIOD.to_minutes())
+        return cw.MathExpression(
+            expression=(
+                f"IF(FILL(predicted, 0) >= {SELF_CHECK_MIN_PREDICTIONS}, "
+                f"(FILL(windowrows, 0) / {window_minutes}) / (FILL(predicted, 0) / {minutes}), 1)"
+            ),
+            using_metrics={
+                "predicted": emf_metric(names.METRIC_PREDICTIONS, names.INFERENCE_SERVICE, model, period=SELF_CHECK_PERIOD),
+                "windowrows": emf_metric(
+                    names.METRIC_WINDOW_ROWS, names.MONITOR_SERVICE, model, statistic="Average", period=SELF_CHECK_PERIOD
+                ),
+            },
+            label="monitor rows / predicted rows",
+            period=SELF_CHECK_PERIOD,
+        )
 
     @property
     def dashboard_url(self) -> str:
@@ -280,6 +395,38 @@ class Observability(Construct):
                 ],
                 width=8,
             ),
+            cw.GraphWidget(
+                title="Model quality: realized (from feedback) and estimated (mean confidence) accuracy",
+                left=[
+                    emf_metric(
+                        names.METRIC_REALIZED_ACCURACY,
+                        names.QUALITY_SERVICE,
+                        model,
+                        statistic="Minimum",
+                        period=Duration.hours(1),
+                        label="realized accuracy",
+                    ),
+                    emf_metric(names.METRIC_ESTIMATED_ACCURACY, *monitor, statistic="Average", label="estimated accuracy"),
+                ],
+                right=[
+                    emf_metric(
+                        names.METRIC_LABELLED_ROWS,
+                        names.QUALITY_SERVICE,
+                        model,
+                        statistic="Maximum",
+                        period=Duration.hours(1),
+                        label="labelled rows (lookback)",
+                    ),
+                ],
+                left_annotations=_holdout_annotations(baseline),
+                width=8,
+            ),
+            cw.GraphWidget(
+                title="Monitor self-check: rows seen / rows predicted",
+                left=[self.self_check_expression(model, self.monitor_window_minutes)],
+                left_annotations=[cw.HorizontalAnnotation(value=SELF_CHECK_MIN_RATIO, label="alarm below")],
+                width=8,
+            ),
             cw.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=8),
             cw.LogQueryWidget(
                 title="Latest outliers",
@@ -293,3 +440,12 @@ class Observability(Construct):
                 width=24,
             ),
         ]
+
+
+def _holdout_annotations(baseline: Baseline) -> list[cw.HorizontalAnnotation]:
+    """The hold-out accuracy line, when the model's baseline has one (models trained before it do not)."""
+    holdout = getattr(baseline, "holdout", None)
+    accuracy = getattr(holdout, "accuracy", None) if holdout is not None else None
+    if isinstance(holdout, dict):
+        accuracy = holdout.get("accuracy")
+    return [cw.HorizontalAnnotation(value=float(accuracy), label="hold-out accuracy")] if accuracy is not None else []

@@ -6,6 +6,7 @@ arguments and `app.py` stays a few lines long.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,28 @@ RETENTION_BY_DAYS = {
 }
 
 
+def _days(value: Any, key: str, default: int, *, minimum: int = 0) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        days = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"context '{key}': {value!r} is not a number of days") from None
+    if days < minimum:
+        raise ValueError(f"context '{key}': {days} is below {minimum}")
+    return days
+
+
+_SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$")
+
+
+def _schedule(value: Any, key: str, default: str) -> str:
+    text = _text(value) or default
+    if not _SCHEDULE.match(text):
+        raise ValueError(f"context '{key}': {text!r} is not an EventBridge rate(...) or cron(...) expression")
+    return text
+
+
 def retention(days: int) -> logs.RetentionDays:
     """Map a day count onto CloudWatch's allowed retention values."""
     if days not in RETENTION_BY_DAYS:
@@ -84,6 +107,13 @@ class StackSettings:
     retain_data: bool
     snap_start: bool
     api: ApiOptions
+    archive_expiry_days: int = c.ARCHIVE_EXPIRY_DAYS
+    data_kms_key: bool = False
+    bucket_versioning: bool = False
+    s3_access_logs: bool = False
+    api_gateway_account_role: bool = False
+    quality_schedule: str = c.QUALITY_SCHEDULE
+    quality_lookback_days: int = c.QUALITY_LOOKBACK_DAYS
 
     @classmethod
     def from_context(cls, node: Node, repo_root: Path) -> StackSettings:
@@ -112,4 +142,17 @@ class StackSettings:
             retain_data=_flag(node.try_get_context(c.CTX_RETAIN_DATA), c.CTX_RETAIN_DATA, True),
             snap_start=_flag(node.try_get_context(c.CTX_SNAP_START), c.CTX_SNAP_START, False),
             api=api,
+            archive_expiry_days=_days(
+                node.try_get_context(c.CTX_ARCHIVE_EXPIRY_DAYS), c.CTX_ARCHIVE_EXPIRY_DAYS, c.ARCHIVE_EXPIRY_DAYS
+            ),
+            data_kms_key=_flag(node.try_get_context(c.CTX_DATA_KMS_KEY), c.CTX_DATA_KMS_KEY, False),
+            bucket_versioning=_flag(node.try_get_context(c.CTX_BUCKET_VERSIONING), c.CTX_BUCKET_VERSIONING, False),
+            s3_access_logs=_flag(node.try_get_context(c.CTX_S3_ACCESS_LOGS), c.CTX_S3_ACCESS_LOGS, False),
+            api_gateway_account_role=_flag(
+                node.try_get_context(c.CTX_API_GATEWAY_ACCOUNT_ROLE), c.CTX_API_GATEWAY_ACCOUNT_ROLE, False
+            ),
+            quality_schedule=_schedule(node.try_get_context(c.CTX_QUALITY_SCHEDULE), c.CTX_QUALITY_SCHEDULE, c.QUALITY_SCHEDULE),
+            quality_lookback_days=_days(
+                node.try_get_context(c.CTX_QUALITY_LOOKBACK_DAYS), c.CTX_QUALITY_LOOKBACK_DAYS, c.QUALITY_LOOKBACK_DAYS, minimum=1
+            ),
         )

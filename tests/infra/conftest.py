@@ -3,8 +3,10 @@
 Two configurations cover every switch: iris with the defaults (API key, e-mail
 alerts, no tracing, no SnapStart, environment-agnostic) and wine with the
 alternatives (IAM auth, Slack, tracing, SnapStart through the `live` alias,
-90-day retention, data not retained, a concrete account and region). The layer
-is a stub directory: synth must not depend on `make layer` having run.
+90-day retention, data not retained, a concrete account and region, the data
+settings: customer-managed key, versioning, access logs, no expiry, the account-level
+API Gateway role, a 6-hour quality schedule). A third synth puts iris and wine side by
+side in one app. The layer is a stub directory: synth must not depend on `make layer`.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Template
-from cdk_nag import AwsSolutionsChecks
 
 from infra.inference_api import ApiAuth
+from infra.nag import nag_packs
 from infra.stack import InferenceStack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -59,8 +61,8 @@ def stub_layer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def synthesize(outdir: Path, layer_dir: Path, **props: Any) -> Synthesized:
     app = cdk.App(outdir=str(outdir))
     stack = InferenceStack(app, "ServerlessInference", layer_dir=layer_dir, **props)
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    app.synth()  # raises when an unacknowledged cdk-nag finding remains
+    cdk.Validations.of(app).add_plugins(*nag_packs(app))
+    app.synth()  # raises when an unacknowledged cdk-nag finding (AwsSolutions or Serverless) remains
     return Synthesized(app=app, stack=stack, template=Template.from_stack(stack), outdir=outdir)
 
 
@@ -82,6 +84,13 @@ def wine(tmp_path_factory: pytest.TempPathFactory, stub_layer_dir: Path) -> Synt
         log_retention=logs.RetentionDays.THREE_MONTHS,
         retain_data=False,
         snap_start=True,
+        archive_expiry_days=0,
+        data_kms_key=True,
+        bucket_versioning=True,
+        s3_access_logs=True,
+        api_gateway_account_role=True,
+        quality_schedule="rate(6 hours)",
+        quality_lookback_days=14,
         # As under the CDK CLI with a profile: concrete account and region (finding ids then hold literals).
         env=cdk.Environment(account="123456789012", region="eu-west-1"),
     )
@@ -91,3 +100,23 @@ def wine(tmp_path_factory: pytest.TempPathFactory, stub_layer_dir: Path) -> Synt
 def synthesized(request: pytest.FixtureRequest) -> Synthesized:
     """Both configurations, for assertions that must hold for every model."""
     return request.getfixturevalue(request.param)
+
+
+@dataclass
+class SideBySide:
+    outdir: Path
+    templates: dict[str, dict[str, Any]]  # stack name -> template
+
+
+@pytest.fixture(scope="session")
+def side_by_side(tmp_path_factory: pytest.TempPathFactory, stub_layer_dir: Path) -> SideBySide:
+    """iris and wine as two stacks of one app and one account, as README's side-by-side deploy does."""
+    outdir = tmp_path_factory.mktemp("cdk-side-by-side")
+    app = cdk.App(outdir=str(outdir))
+    stacks = [
+        InferenceStack(app, f"ServerlessInference-{model}", model=model, layer_dir=stub_layer_dir, alert_email=ALERT_EMAIL)
+        for model in ("iris", "wine")
+    ]
+    cdk.Validations.of(app).add_plugins(*nag_packs(app))
+    app.synth()
+    return SideBySide(outdir, {stack.stack_name: dict(Template.from_stack(stack).to_json()) for stack in stacks})

@@ -13,15 +13,15 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_sqs as sqs
-from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import ManualArgs, lint_file
 
+from infra.nag import nag_packs
 from infra.stack import InferenceStack
 
-# The only cfn-lint rules ignored, both artefacts of aws-cdk-lib's own output:
+# The only cfn-lint rule ignored, an artefact of aws-cdk-lib's own output:
 #   W3005  redundant DependsOn: CDK adds DependsOn on roles that a GetAtt already orders.
-#   W7001  unused mapping: aws-cdk-lib's Firehose module always emits its CIDR-block mapping.
-CFN_LINT_IGNORED = ("W3005", "W7001")
+# (W7001, the Firehose module's unused CIDR mapping, is gone: the archive streams are CloudFormation resources now.)
+CFN_LINT_IGNORED = ("W3005",)
 
 
 def cfn_lint(template: Path) -> list[str]:
@@ -64,11 +64,16 @@ def test_cdk_nag_acknowledgements_are_recorded_with_reasons(iris, wine):
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
             "AwsSolutions::AwsSolutions-SQS3",
             "AwsSolutions::AwsSolutions-S1",
+            "Serverless::Serverless-LambdaLatestVersion",
+            "Serverless::Serverless-SQSRedrivePolicy",
         ):
             assert rule in rules, rule
         assert all(len(reason) > 40 for reason in rules.values()), rules
     assert "AwsSolutions::AwsSolutions-APIG4" in acknowledged_rules(iris.outdir)  # API key: cdk-nag does not count it
     assert "AwsSolutions::AwsSolutions-APIG4" not in acknowledged_rules(wine.outdir)  # IAM auth satisfies APIG4
+    for reason in acknowledged_rules(iris.outdir).values():
+        assert "audited with CloudTrail" not in reason  # no trail with S3 data events exists
+    assert "does not authenticate" in acknowledged_rules(iris.outdir)["AwsSolutions::AwsSolutions-APIG4"]
 
 
 def test_cdk_nag_fails_synth_on_an_unacknowledged_finding(tmp_path, stub_layer_dir):
@@ -76,12 +81,13 @@ def test_cdk_nag_fails_synth_on_an_unacknowledged_finding(tmp_path, stub_layer_d
     stack = InferenceStack(app, "NagProbe", model="iris", layer_dir=stub_layer_dir)
     # No TLS enforcement, no DLQ, no encryption: AwsSolutions-SQS2/SQS3/SQS4 must fire.
     sqs.Queue(stack, "Noncompliant", enforce_ssl=False, encryption=sqs.QueueEncryption.UNENCRYPTED)
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    cdk.Validations.of(app).add_plugins(*nag_packs(app))
     with pytest.raises(Exception, match="Validation"):
         app.synth()
     report = json.loads((tmp_path / "validation-report.json").read_text())
     violated = {v["ruleName"] for plugin in report["pluginReports"] for v in plugin["violations"]}
     assert "AwsSolutions-SQS4" in violated
+    assert "Serverless-SQSRedrivePolicy" in violated  # the Serverless pack runs too
     violations = [v for plugin in report["pluginReports"] for v in plugin["violations"]]
     paths = {construct["constructPath"] for v in violations for construct in v["violatingConstructs"]}
     assert all(path.startswith("NagProbe/Noncompliant") for path in paths), paths

@@ -84,6 +84,73 @@ def test_layer_pins_come_from_requirements_and_exclude_boto3():
     assert not [pin for pin in pins if pin.startswith(("boto3", "botocore", "scikit-learn", "skl2onnx"))]
 
 
+def test_lock_pins_every_layer_package_with_hashes_and_agrees_with_requirements():
+    build_layer = load_build_layer()
+    lock = build_layer.read_lock(build_layer.LOCK_FILE)
+    assert {"numpy", "onnxruntime", "aws-lambda-powertools", "pydantic"} <= set(lock)
+    assert {"protobuf", "flatbuffers", "packaging", "pydantic-core", "typing-extensions"} <= set(lock)  # transitive, pinned too
+    build_layer.check_lock_against_requirements(lock, REPO_ROOT / "requirements.txt", LAYER_PACKAGES)
+    assert not set(lock) & build_layer.FORBIDDEN_DISTRIBUTIONS
+    tracer = build_layer.read_lock(build_layer.TRACER_LOCK_FILE)
+    assert set(tracer) == {"aws-xray-sdk", "wrapt"}  # no botocore: the runtime has it
+
+
+def test_lock_entry_without_a_hash_is_refused(tmp_path):
+    lock = tmp_path / "requirements.lock"
+    lock.write_text("numpy==2.4.6 \\\n    --hash=sha256:" + "a" * 64 + "\nprotobuf==7.36.2\n    # via onnxruntime\n")
+    with pytest.raises(SystemExit, match="protobuf has no sha256 hash"):
+        load_build_layer().read_lock(lock)
+
+
+def test_a_stale_lock_is_refused(tmp_path):
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("numpy==9.9.9\n")
+    with pytest.raises(SystemExit, match=r"numpy: requirements\.txt 9\.9\.9, lock 2\.4\.6"):
+        load_build_layer().check_lock_against_requirements({"numpy": "2.4.6"}, requirements, ("numpy",))
+
+
+def test_installed_layer_must_equal_the_lock():
+    build_layer = load_build_layer()
+    lock = {"numpy": "2.4.6", "protobuf": "7.36.2"}
+    build_layer.check_installed_equals_lock(dict(lock), lock)
+    with pytest.raises(SystemExit, match=r"extra \['six'\]"):
+        build_layer.check_installed_equals_lock({**lock, "six": "1.0"}, lock)
+    with pytest.raises(SystemExit, match=r"other versions \['protobuf'\]"):
+        build_layer.check_installed_equals_lock({**lock, "protobuf": "7.0.0"}, lock)
+
+
+def test_built_layer_manifest_equals_the_lock():
+    """After `make layer`: what is in .build/layer is exactly the lock (skipped on a clone that never built it)."""
+    build_layer = load_build_layer()
+    manifest_path = REPO_ROOT / ".build" / "layer-manifest.json"
+    if not manifest_path.is_file():
+        pytest.skip("no layer built here (make layer)")
+    manifest = json.loads(manifest_path.read_text())
+    expected = build_layer.read_lock(build_layer.LOCK_FILE)
+    if manifest.get("tracer"):
+        expected |= build_layer.read_lock(build_layer.TRACER_LOCK_FILE)
+    assert manifest["distributions"] == expected
+
+
+def test_layer_is_rebuilt_only_when_its_inputs_change(tmp_path, monkeypatch):
+    build_layer = load_build_layer()
+    output = tmp_path / "layer"
+    (output / "python").mkdir(parents=True)
+    calls = []
+    monkeypatch.setattr(build_layer, "build", lambda *a, **k: calls.append(a) or {"tracer": False})
+    monkeypatch.setattr(build_layer, "zipped_size", lambda directory: 1)
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text((REPO_ROOT / "requirements.txt").read_text())
+    args = ["--output", str(output), "--requirements", str(requirements), "--model", "iris"]
+    assert build_layer.main(args) == 0 and len(calls) == 1  # no manifest yet: build
+    assert build_layer.main(args) == 0 and len(calls) == 1  # same inputs: skipped, no network
+    assert build_layer.main([*args, "--tracer"]) == 0 and len(calls) == 2  # another option: rebuild
+    assert build_layer.main([*args, "--tracer"]) == 0 and len(calls) == 2
+    requirements.write_text(requirements.read_text() + "# changed\n")
+    assert build_layer.main([*args, "--tracer"]) == 0 and len(calls) == 3  # an input changed: rebuild
+    assert build_layer.main([*args, "--tracer", "--force"]) == 0 and len(calls) == 4
+
+
 def test_layer_build_refuses_unpinned_packages(tmp_path):
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("numpy==2.4.6\nonnxruntime>=1.0\n")
@@ -170,6 +237,53 @@ def test_settings_reject_bad_context(context, message):
         StackSettings.from_context(cdk.App(context=context).node, REPO_ROOT)
 
 
+def test_data_settings_defaults_and_overrides():
+    defaults = StackSettings.from_context(cdk.App().node, REPO_ROOT)
+    assert (defaults.archive_expiry_days, defaults.data_kms_key, defaults.bucket_versioning, defaults.s3_access_logs) == (
+        400,
+        False,
+        False,
+        False,
+    )
+    assert defaults.api_gateway_account_role is False
+    assert (defaults.quality_schedule, defaults.quality_lookback_days) == ("rate(1 hour)", 7)
+    context = {
+        "archive_expiry_days": "0",
+        "data_kms_key": "true",
+        "bucket_versioning": "yes",
+        "s3_access_logs": "1",
+        "api_gateway_account_role": "true",
+        "quality_schedule": "cron(0 6 * * ? *)",
+        "quality_lookback_days": "30",
+    }
+    settings = StackSettings.from_context(cdk.App(context=context).node, REPO_ROOT)
+    assert settings.archive_expiry_days == 0 and settings.data_kms_key and settings.bucket_versioning
+    assert settings.s3_access_logs and settings.api_gateway_account_role
+    assert (settings.quality_schedule, settings.quality_lookback_days) == ("cron(0 6 * * ? *)", 30)
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"archive_expiry_days": "-1"}, "archive_expiry_days"),
+        ({"archive_expiry_days": "forever"}, "not a number of days"),
+        ({"quality_schedule": "hourly"}, "quality_schedule"),
+        ({"quality_lookback_days": "0"}, "quality_lookback_days"),
+        ({"data_kms_key": "maybe"}, "data_kms_key"),
+    ],
+)
+def test_data_settings_reject_bad_context(context, message):
+    with pytest.raises(ValueError, match=message):
+        StackSettings.from_context(cdk.App(context=context).node, REPO_ROOT)
+
+
+def test_archive_expiry_must_follow_the_glacier_transition(stub_layer_dir):
+    from infra.stack import InferenceStack
+
+    with pytest.raises(ValueError, match="after the move to Glacier"):
+        InferenceStack(cdk.App(), "ExpiryProbe", model="iris", layer_dir=stub_layer_dir, archive_expiry_days=60)
+
+
 def test_retention_maps_days():
     assert retention(30).name == "ONE_MONTH"
 
@@ -217,3 +331,31 @@ def test_app_synthesizes_offline_into_cdk_outdir(tmp_path, stub_layer_dir):
     assert result.returncode == 0, result.stderr[-3000:]
     template = json.loads((tmp_path / "out" / f"{STACK_NAME}.template.json").read_text())
     assert "predictions_wine" in json.dumps(template)
+
+
+def test_app_reruns_itself_with_the_projects_python_whatever_the_virtualenv_is_called(tmp_path, stub_layer_dir):
+    """`cdk synth` runs `python3 app.py`; an interpreter without aws-cdk-lib hands over to CDK_PYTHON (any name)."""
+    wrapper = tmp_path / "my-env" / "bin" / "python"
+    wrapper.parent.mkdir(parents=True)
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    wrapper.chmod(0o755)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_", "VIRTUAL_ENV", "_APP_PY"))},
+        "CDK_PYTHON": str(wrapper),
+        "CDK_OUTDIR": str(tmp_path / "out"),
+        "CDK_CONTEXT_JSON": json.dumps({"layer_dir": str(tmp_path / "missing")}),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+    # `-S`: no site-packages, so this interpreter cannot import aws_cdk and must hand over.
+    result = subprocess.run(
+        [sys.executable, "-S", "app.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "run `make layer`" in result.stderr  # reached the stack code: aws_cdk imported in the handed-over process
+
+
+def test_app_without_any_cdk_python_says_what_to_do(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CDK_", "VIRTUAL_ENV"))} | {"_APP_PY_REEXEC": "1"}
+    result = subprocess.run([sys.executable, "-S", "app.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert "has no aws-cdk-lib" in result.stderr and "CDK_PYTHON" in result.stderr

@@ -180,7 +180,6 @@ def test_api_stage_throttling_access_logs_and_execution_logging(synthesized):
     assert settings["ThrottlingBurstLimit"] == 200
     assert settings["LoggingLevel"] == "ERROR"
     assert settings["DataTraceEnabled"] is False
-    only(template, "AWS::ApiGateway::Account")  # account-level logging role, needed for access logs
     _, api = only(template, "AWS::ApiGateway::RestApi")
     assert api["Properties"]["Name"] == f"ServerlessInference-{synthesized.stack.baseline.model_name}"
 
@@ -188,7 +187,7 @@ def test_api_stage_throttling_access_logs_and_execution_logging(synthesized):
 def test_log_groups_have_configured_retention(iris, wine):
     for synthesized, days in ((iris, 30), (wine, 90)):
         groups = resources(synthesized.json, "AWS::Logs::LogGroup")
-        assert len(groups) == 4  # inference, access, monitor, firehose errors
+        assert len(groups) == 5  # inference, access, monitor, quality, firehose errors
         assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {days}
     assert {g["DeletionPolicy"] for g in resources(iris.json, "AWS::Logs::LogGroup").values()} == {"Retain"}
     assert {g["DeletionPolicy"] for g in resources(wine.json, "AWS::Logs::LogGroup").values()} == {"Delete"}
@@ -282,15 +281,15 @@ def test_monitor_function_environment_and_timeout(synthesized):
 def test_monitor_schedule_every_minute_with_dead_letter_queue(synthesized):
     template = synthesized.json
     function_id, _ = function(template, c.MONITOR_HANDLER)
-    queue_id, _ = only(template, "AWS::SQS::Queue")
-    _, rule = only(template, "AWS::Events::Rule")
+    queue_id, _ = only(template, "AWS::SQS::Queue", "Monitor")
+    _, rule = only(template, "AWS::Events::Rule", "Monitor")
     assert SCHEDULE_EXPRESSION == "rate(1 minute)"
     assert rule["Properties"]["ScheduleExpression"] == "rate(1 minute)"
     assert rule["Properties"]["State"] == "ENABLED"
     (target,) = rule["Properties"]["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
-    _, invoke_config = only(template, "AWS::Lambda::EventInvokeConfig")
+    _, invoke_config = only(template, "AWS::Lambda::EventInvokeConfig", "Monitor")
     assert invoke_config["Properties"]["FunctionName"] == {"Ref": function_id}
     assert invoke_config["Properties"]["MaximumRetryAttempts"] == 0
     assert invoke_config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [queue_id, "Arn"]}
@@ -340,19 +339,20 @@ def test_alert_state_table(synthesized):
     assert props["SSESpecification"]["SSEEnabled"] is True
 
 
-def test_dead_letter_queue_encrypted_and_tls_only(synthesized):
-    _, queue = only(synthesized.json, "AWS::SQS::Queue")
-    assert queue["Properties"]["SqsManagedSseEnabled"] is True
-    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
-    _, policy = only(synthesized.json, "AWS::SQS::QueuePolicy")
-    deny = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
-    assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+def test_dead_letter_queues_encrypted_and_tls_only(synthesized):
+    for component in ("Monitor", "Quality"):
+        _, queue = only(synthesized.json, "AWS::SQS::Queue", component)
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+        assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+        _, policy = only(synthesized.json, "AWS::SQS::QueuePolicy", component)
+        deny = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+        assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 # --- alerts ------------------------------------------------------------------------------------------------
 def test_topic_encrypted_with_rotating_key_and_tls_only(synthesized):
     template = synthesized.json
-    key_id, key = only(template, "AWS::KMS::Key")
+    key_id, key = only(template, "AWS::KMS::Key", "AlertsTopicKey")
     assert key["Properties"]["EnableKeyRotation"] is True
     principals = json.dumps(key["Properties"]["KeyPolicy"])
     assert "cloudwatch.amazonaws.com" in principals  # alarms can publish to the encrypted topic
@@ -378,21 +378,25 @@ def test_slack_channel_only_when_ids_given(iris, wine):
 
 
 # --- log archive ----------------------------------------------------------------------------------------------
-def test_subscription_filter_sends_predictions_to_firehose(synthesized):
+def test_subscription_filters_send_predictions_and_feedback_to_their_streams(synthesized):
     template = synthesized.json
-    stream_id, _ = only(template, "AWS::KinesisFirehose::DeliveryStream")
     log_group_id, _ = only(template, "AWS::Logs::LogGroup", "InferenceApiFunctionLogs")
-    _, subscription = only(template, "AWS::Logs::SubscriptionFilter")
-    props = subscription["Properties"]
-    assert props["FilterPattern"] == names.PREDICTION_FILTER_PATTERN
-    assert props["LogGroupName"] == {"Ref": log_group_id}
-    assert props["DestinationArn"] == {"Fn::GetAtt": [stream_id, "Arn"]}
+    assert len(resources(template, "AWS::Logs::SubscriptionFilter")) == 2  # CloudWatch Logs' limit per log group
+    for kind, pattern in (("Predictions", names.PREDICTION_FILTER_PATTERN), ("Feedback", names.FEEDBACK_FILTER_PATTERN)):
+        stream_id, _ = only(template, "AWS::KinesisFirehose::DeliveryStream", kind)
+        _, subscription = only(template, "AWS::Logs::SubscriptionFilter", kind)
+        props = subscription["Properties"]
+        assert props["FilterPattern"] == pattern
+        assert props["LogGroupName"] == {"Ref": log_group_id}
+        assert props["DestinationArn"] == {"Fn::GetAtt": [stream_id, "Arn"]}
+        assert props["FilterName"] == f"{synthesized.stack.stack_name}-{kind.lower()}-to-archive"
 
 
 def test_firehose_decompresses_extracts_and_gzips_by_date(synthesized):
-    _, stream = only(synthesized.json, "AWS::KinesisFirehose::DeliveryStream")
+    _, stream = only(synthesized.json, "AWS::KinesisFirehose::DeliveryStream", "Predictions")
     props = stream["Properties"]
-    assert props["DeliveryStreamEncryptionConfigurationInput"]["KeyType"] == "AWS_OWNED_CMK"
+    key_type = "CUSTOMER_MANAGED_CMK" if synthesized.stack.data_key is not None else "AWS_OWNED_CMK"
+    assert props["DeliveryStreamEncryptionConfigurationInput"]["KeyType"] == key_type
     s3 = props["ExtendedS3DestinationConfiguration"]
     assert s3["CompressionFormat"] == "GZIP"
     model = synthesized.stack.baseline.model_name
@@ -404,10 +408,11 @@ def test_firehose_decompresses_extracts_and_gzips_by_date(synthesized):
 
 
 def test_archive_bucket_encrypted_private_with_lifecycle(synthesized):
-    _, bucket = only(synthesized.json, "AWS::S3::Bucket")
+    _, bucket = only(synthesized.json, "AWS::S3::Bucket", "LogArchiveBucket")
     props = bucket["Properties"]
     (encryption,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    algorithm = "aws:kms" if synthesized.stack.data_key is not None else "AES256"
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == algorithm
     assert props["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True,
         "BlockPublicPolicy": True,
@@ -422,7 +427,7 @@ def test_archive_bucket_encrypted_private_with_lifecycle(synthesized):
 
 def test_glue_table_columns_follow_the_model(synthesized):
     model_baseline = synthesized.stack.baseline
-    _, table = only(synthesized.json, "AWS::Glue::Table")
+    _, table = only(synthesized.json, "AWS::Glue::Table", "LogArchiveTable")
     table_input = table["Properties"]["TableInput"]
     assert table_input["Name"] == f"predictions_{model_baseline.model_name}"
     columns = {col["Name"]: col["Type"] for col in table_input["StorageDescriptor"]["Columns"]}
@@ -442,7 +447,7 @@ def test_glue_table_columns_follow_the_model(synthesized):
 def test_wine_table_and_dashboard_have_13_features(wine):
     wine_baseline = baseline("wine")
     assert wine_baseline.n_features == 13
-    _, table = only(wine.json, "AWS::Glue::Table")
+    _, table = only(wine.json, "AWS::Glue::Table", "LogArchiveTable")
     columns = table["Properties"]["TableInput"]["StorageDescriptor"]["Columns"]
     struct = next(col["Type"] for col in columns if col["Name"] == "features")
     assert struct.count(":double") == 13
@@ -454,16 +459,17 @@ def test_wine_table_and_dashboard_have_13_features(wine):
 def test_glue_location_matches_firehose_prefix(synthesized):
     """Athena must read exactly where Firehose writes, partition for partition."""
     template = synthesized.json
-    _, stream = only(template, "AWS::KinesisFirehose::DeliveryStream")
-    prefix = stream["Properties"]["ExtendedS3DestinationConfiguration"]["Prefix"]
-    _, table = only(template, "AWS::Glue::Table")
-    params = table["Properties"]["TableInput"]["Parameters"]
-    bucket_id, _ = only(template, "AWS::S3::Bucket")
-    expected = f"s3://<{bucket_id}>/" + prefix.replace("!{timestamp:yyyy-MM-dd}", "${dt}")
-    assert flatten(params["storage.location.template"]) == expected
-    assert params["projection.enabled"] == "true"
-    assert params["projection.dt.type"] == "date"
-    assert params["projection.dt.format"] == "yyyy-MM-dd"
+    bucket_id, _ = only(template, "AWS::S3::Bucket", "LogArchiveBucket")
+    for stream_fragment, table_fragment in (("Predictions", "LogArchiveTable"), ("Feedback", "LogArchiveFeedbackTable")):
+        _, stream = only(template, "AWS::KinesisFirehose::DeliveryStream", stream_fragment)
+        prefix = stream["Properties"]["ExtendedS3DestinationConfiguration"]["Prefix"]
+        _, table = only(template, "AWS::Glue::Table", table_fragment)
+        params = table["Properties"]["TableInput"]["Parameters"]
+        expected = f"s3://<{bucket_id}>/" + prefix.replace("!{timestamp:yyyy-MM-dd}", "${dt}")
+        assert flatten(params["storage.location.template"]) == expected
+        assert params["projection.enabled"] == "true"
+        assert params["projection.dt.type"] == "date"
+        assert params["projection.dt.format"] == "yyyy-MM-dd"
 
 
 def test_nothing_iris_specific_in_the_wine_stack(wine):
@@ -477,8 +483,9 @@ def test_every_alarm_notifies_the_topic(synthesized):
     template = synthesized.json
     topic_id, _ = only(template, "AWS::SNS::Topic")
     alarms = resources(template, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 9
+    assert len(alarms) == 14  # 9 of the seed + failed requests, monitor self-check, quality errors/stopped/DLQ
     for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmName"].startswith(f"{synthesized.stack.stack_name}-")  # the topic policy needs it
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
         assert alarm["Properties"]["OKActions"] == [{"Ref": topic_id}]
 
@@ -519,7 +526,7 @@ def test_alarm_definitions(iris):
     dead_letters = _alarm(template, "MonitorDeadLetters")
     assert dead_letters["MetricName"] == "ApproximateNumberOfMessagesVisible"
 
-    stream_id, _ = only(template, "AWS::KinesisFirehose::DeliveryStream")
+    stream_id, _ = only(template, "AWS::KinesisFirehose::DeliveryStream", "Predictions")
     stale = _alarm(template, "ArchiveDeliveryStale")
     assert (stale["Namespace"], stale["MetricName"], stale["Threshold"]) == ("AWS/Firehose", "DeliveryToS3.DataFreshness", 900)
     assert stale["Dimensions"] == [{"Name": "DeliveryStreamName", "Value": {"Ref": stream_id}}]

@@ -1,0 +1,609 @@
+"""Every arrow between services is permitted on both sides, checked by walking the synthesized template.
+
+An arrow is one service acting on a resource: an alarm publishing to the topic, EventBridge invoking a
+function, Logs putting records into Firehose... Each needs the caller's side (an IAM policy on the role the
+caller acts as, or for a service principal, nothing) AND the resource's side (the topic policy, the KMS key
+policy, the Lambda permission, the role's trust policy). Today's Template assertions check one side; this
+test derives the arrows from the template itself and checks both, so:
+
+- every resource type in the template must be classified here, as the source of arrows this test checks or
+  as having none. A new type fails `test_every_resource_type_is_classified` until someone decides;
+- within a classified type, an arrow to a target this test does not know (an alarm action that is not an SNS
+  topic, an EventBridge target that is not a function, a function environment variable naming a resource
+  type without a rule) fails with a message saying which arrow lacks a rule.
+
+The policy evaluation is deliberately small: Allow statements matched by action and resource with
+glob semantics (IAM's `*`), resource ARNs compared as rendered text (`<LogicalId.Arn>` for tokens), and
+Deny statements other than the TLS-only ones fail the arrow. Conditions are checked where the arrow
+needs them (confused-deputy conditions on service principals).
+
+Assumptions, with sources:
+- CloudWatch alarms publish as `cloudwatch.amazonaws.com`, which needs sns:Publish in the topic policy and,
+  for an encrypted topic, kms:Decrypt + kms:GenerateDataKey* in the key policy (SNS developer guide,
+  "Enable compatibility between event sources from AWS services and encrypted topics").
+- AWS Chatbot subscribes to the topic through its service-linked role (identity policy, same account), so
+  the topic's resource side only must not deny it; SNS delivers to Chatbot over HTTPS.
+- Same-account IAM roles need no resource policy on SNS, DynamoDB, Logs, S3 or KMS when the key policy
+  delegates to the account (`arn:...:iam::<account>:root` with kms:*), which is checked.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from tests.infra.test_stack import as_list, flatten, resources
+
+PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "eu-west-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
+# Resource types whose arrows this test checks (the check functions below) ...
+ARROW_SOURCES = {
+    "AWS::CloudWatch::Alarm",
+    "AWS::Events::Rule",
+    "AWS::ApiGateway::Method",
+    "AWS::ApiGatewayV2::Integration",
+    "AWS::Logs::SubscriptionFilter",
+    "AWS::KinesisFirehose::DeliveryStream",
+    "AWS::Lambda::Function",
+    "AWS::Lambda::EventInvokeConfig",
+    "AWS::Chatbot::SlackChannelConfiguration",
+    "AWS::S3::Bucket",
+    "AWS::Logs::LogGroup",
+}
+# ... and types that act on nothing by themselves (policies, passive stores, configuration).
+NO_ARROWS = {
+    "AWS::IAM::Role",
+    "AWS::IAM::Policy",
+    "AWS::Lambda::LayerVersion",
+    "AWS::Lambda::Permission",
+    "AWS::Lambda::Version",
+    "AWS::Lambda::Alias",
+    "AWS::Logs::LogStream",
+    "AWS::SQS::Queue",
+    "AWS::SQS::QueuePolicy",
+    "AWS::SNS::Topic",
+    "AWS::SNS::TopicPolicy",
+    "AWS::SNS::Subscription",  # e-mail: SNS delivers to an address, no AWS resource on the other end
+    "AWS::KMS::Key",
+    "AWS::S3::BucketPolicy",
+    "AWS::DynamoDB::Table",
+    "AWS::Glue::Database",
+    "AWS::Glue::Table",
+    "AWS::Athena::WorkGroup",  # its users' access to Glue and S3 is checked from the function side
+    "AWS::CloudWatch::Dashboard",
+    "AWS::ApiGateway::RestApi",
+    "AWS::ApiGateway::Resource",
+    "AWS::ApiGateway::Deployment",
+    "AWS::ApiGateway::ApiKey",
+    "AWS::ApiGateway::UsagePlan",
+    "AWS::ApiGateway::UsagePlanKey",
+    "AWS::ApiGateway::Account",  # account setting; its role is the one API Gateway assumes for logging
+    "AWS::ApiGateway::Stage",  # access logs go through the account-level role (AWS::ApiGateway::Account)
+    "AWS::ApiGatewayV2::Api",
+    "AWS::ApiGatewayV2::Route",
+    "AWS::ApiGatewayV2::Stage",
+    "AWS::ApiGatewayV2::Authorizer",
+    "AWS::Cognito::UserPool",
+    "AWS::Cognito::UserPoolClient",
+    "AWS::Cognito::UserPoolDomain",
+    "AWS::CDK::Metadata",
+}
+
+
+# --- a small policy evaluator -------------------------------------------------------------------------------
+def text(value: Any) -> str:
+    """A template value rendered to text, tokens as <LogicalId> / <LogicalId.Attr>."""
+    return flatten(value)
+
+
+def logical_id(value: Any) -> str | None:
+    if isinstance(value, dict) and "Ref" in value:
+        return str(value["Ref"])
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return str(value["Fn::GetAtt"][0])
+    return None
+
+
+def glob(pattern: str, value: str) -> bool:
+    return fnmatch.fnmatchcase(value, pattern.replace("[", "[[]"))
+
+
+def action_matches(pattern: str, action: str) -> bool:
+    return glob(pattern.lower(), action.lower())
+
+
+def principal_services(statement: dict[str, Any]) -> list[str]:
+    principal = statement.get("Principal", {})
+    if not isinstance(principal, dict):
+        return []
+    return [text(service) for service in as_list(principal.get("Service", []))]
+
+
+def allows(
+    statements: Iterable[dict[str, Any]], action: str, resource: str, *, service: str | None = None
+) -> list[dict[str, Any]]:
+    """The Allow statements granting `action` on `resource` (to `service` when given)."""
+    found = []
+    for statement in statements:
+        if statement.get("Effect") != "Allow":
+            continue
+        if not any(action_matches(pattern, action) for pattern in as_list(statement["Action"])):
+            continue
+        if not any(glob(text(r), resource) for r in as_list(statement.get("Resource", "*"))):
+            continue
+        if service is not None and not any(glob(s, service) for s in principal_services(statement)):
+            continue
+        found.append(statement)
+    return found
+
+
+def denies(statements: Iterable[dict[str, Any]], action: str) -> list[dict[str, Any]]:
+    """Deny statements on `action`, except the TLS-only ones every caller here satisfies."""
+    return [
+        s
+        for s in statements
+        if s.get("Effect") == "Deny"
+        and any(action_matches(p, action) for p in as_list(s["Action"]))
+        and s.get("Condition") != {"Bool": {"aws:SecureTransport": "false"}}
+    ]
+
+
+class Walk:
+    """The template with lookups by resource kind; every check appends to `arrows` what it verified."""
+
+    def __init__(self, template: dict[str, Any], stack_name: str) -> None:
+        self.template = template
+        self.resources: dict[str, dict[str, Any]] = template["Resources"]
+        self.stack_name = stack_name
+        self.arrows: list[str] = []
+        self.region = "<AWS::Region>"
+        self.account = "<AWS::AccountId>"
+
+    def type_of(self, logical: str | None) -> str:
+        return self.resources[logical]["Type"] if logical in self.resources else "?"
+
+    def props(self, logical: str) -> dict[str, Any]:
+        return self.resources[logical].get("Properties", {})
+
+    def role_statements(self, role: str) -> list[dict[str, Any]]:
+        statements = []
+        for policy in resources(self.template, "AWS::IAM::Policy").values():
+            if {"Ref": role} in policy["Properties"]["Roles"]:
+                statements += policy["Properties"]["PolicyDocument"]["Statement"]
+        for inline in self.props(role).get("Policies", []):
+            statements += inline["PolicyDocument"]["Statement"]
+        return statements
+
+    def trust(self, role: str) -> list[dict[str, Any]]:
+        return self.props(role)["AssumeRolePolicyDocument"]["Statement"]
+
+    def topic_policy(self, topic: str) -> list[dict[str, Any]]:
+        statements = []
+        for policy in resources(self.template, "AWS::SNS::TopicPolicy").values():
+            if {"Ref": topic} in policy["Properties"]["Topics"]:
+                statements += policy["Properties"]["PolicyDocument"]["Statement"]
+        return statements
+
+    def queue_policy(self, queue: str) -> list[dict[str, Any]]:
+        statements = []
+        for policy in resources(self.template, "AWS::SQS::QueuePolicy").values():
+            if {"Ref": queue} in policy["Properties"]["Queues"]:
+                statements += policy["Properties"]["PolicyDocument"]["Statement"]
+        return statements
+
+    def bucket_policy(self, bucket: str) -> list[dict[str, Any]]:
+        statements = []
+        for policy in resources(self.template, "AWS::S3::BucketPolicy").values():
+            if policy["Properties"]["Bucket"] == {"Ref": bucket}:
+                statements += policy["Properties"]["PolicyDocument"]["Statement"]
+        return statements
+
+    def key_policy(self, key: str) -> list[dict[str, Any]]:
+        assert self.type_of(key) == "AWS::KMS::Key", key
+        return self.props(key)["KeyPolicy"]["Statement"]
+
+    def permissions(self, function_ref: str, service: str) -> list[dict[str, Any]]:
+        """Lambda permissions for `service` on the function or alias `function_ref` (a logical id)."""
+        found = []
+        for permission in resources(self.template, "AWS::Lambda::Permission").values():
+            props = permission["Properties"]
+            if logical_id(props["FunctionName"]) == function_ref and text(props["Principal"]) == service:
+                found.append(props)
+        return found
+
+    def role_of(self, function: str) -> str:
+        role = logical_id(self.props(function)["Role"])
+        assert role is not None and self.type_of(role) == "AWS::IAM::Role", function
+        return role
+
+    # -- checks shared by several arrows --
+    def key_delegates_to_account(self, key: str) -> None:
+        """IAM policies count for this key only if its policy delegates to the account."""
+        root = [
+            s
+            for s in self.key_policy(key)
+            if "iam::" in text(s.get("Principal", {}).get("AWS", "")) and ":root" in text(s["Principal"]["AWS"])
+        ]
+        assert root and any(action_matches(a, "kms:Decrypt") for s in root for a in as_list(s["Action"])), key
+
+    def role_may(self, role: str, action: str, resource: str, arrow: str) -> None:
+        statements = self.role_statements(role)
+        assert allows(statements, action, resource), f"{arrow}: role {role} may not {action} on {resource}"
+        assert not denies(statements, action), arrow
+
+    def service_condition_is_this_account(self, statement: dict[str, Any], arrow: str) -> None:
+        account = statement.get("Condition", {}).get("StringEquals", {}).get("aws:SourceAccount")
+        assert account == {"Ref": "AWS::AccountId"}, f"{arrow}: service principal without aws:SourceAccount condition"
+
+
+# --- the arrows ------------------------------------------------------------------------------------------------
+def alarm_arn(name: str) -> str:
+    return f"arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:{name}"
+
+
+def check_alarm(walk: Walk, alarm_id: str) -> None:
+    props = walk.props(alarm_id)
+    name = props.get("AlarmName")
+    for action in as_list(props.get("AlarmActions", [])) + as_list(props.get("OKActions", [])):
+        target = logical_id(action)
+        arrow = f"alarm {alarm_id} -> {target}"
+        assert walk.type_of(target) == "AWS::SNS::Topic", f"{arrow}: no rule for alarm actions on {walk.type_of(target)}"
+        assert isinstance(name, str), f"{arrow}: unnamed alarm; the topic policy allows alarms by name prefix"
+        source = alarm_arn(name)
+        topic_arn = f"<{target}>"
+        granting = allows(walk.topic_policy(target), "sns:Publish", topic_arn, service="cloudwatch.amazonaws.com")
+        assert granting, f"{arrow}: the topic policy does not let cloudwatch.amazonaws.com publish"
+        for statement in granting:
+            walk.service_condition_is_this_account(statement, arrow)
+            pattern = text(statement["Condition"]["ArnLike"]["aws:SourceArn"])
+            assert glob(pattern, source), f"{arrow}: aws:SourceArn {pattern} does not match {source}"
+        assert not denies(walk.topic_policy(target), "sns:Publish"), arrow
+        key = logical_id(walk.props(target).get("KmsMasterKeyId"))
+        if key is not None:
+            for kms_action in ("kms:Decrypt", "kms:GenerateDataKey"):
+                key_grants = allows(walk.key_policy(key), kms_action, "*", service="cloudwatch.amazonaws.com")
+                assert key_grants, f"{arrow}: the topic's key policy does not let CloudWatch {kms_action}"
+                for statement in key_grants:
+                    walk.service_condition_is_this_account(statement, arrow)
+                    assert glob(text(statement["Condition"]["ArnLike"]["aws:SourceArn"]), source), arrow
+        walk.arrows.append(arrow)
+
+
+def check_rule(walk: Walk, rule_id: str) -> None:
+    rule_arn = f"<{rule_id}.Arn>"
+    for target in walk.props(rule_id)["Targets"]:
+        function = logical_id(target["Arn"])
+        arrow = f"EventBridge {rule_id} -> {function}"
+        assert walk.type_of(function) == "AWS::Lambda::Function", f"{arrow}: no rule for targets of type {walk.type_of(function)}"
+        permissions = walk.permissions(function, "events.amazonaws.com")
+        assert any(text(p.get("SourceArn")) == rule_arn for p in permissions), f"{arrow}: no Lambda permission for this rule"
+        assert all(p["Action"] == "lambda:InvokeFunction" for p in permissions), arrow
+        dead_letters = target.get("DeadLetterConfig")
+        if dead_letters:
+            queue = logical_id(dead_letters["Arn"])
+            grants = allows(walk.queue_policy(queue), "sqs:SendMessage", f"<{queue}.Arn>", service="events.amazonaws.com")
+            assert any(text(s.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn")) == rule_arn for s in grants), (
+                f"{arrow}: the dead-letter queue {queue} does not accept this rule's failed events"
+            )
+        walk.arrows.append(arrow)
+
+
+def _api_invokes(walk: Walk, function_ref: str, api_ref: str, arrow: str) -> None:
+    assert walk.type_of(function_ref) in {"AWS::Lambda::Function", "AWS::Lambda::Alias"}, f"{arrow}: no rule for this target"
+    permissions = walk.permissions(function_ref, "apigateway.amazonaws.com")
+    live = [
+        p for p in permissions if f"<{api_ref}>" in text(p.get("SourceArn")) and "test-invoke-stage" not in text(p["SourceArn"])
+    ]
+    assert live, f"{arrow}: no Lambda permission for API Gateway on this API"
+    assert all(p["Action"] == "lambda:InvokeFunction" for p in live), arrow
+
+
+def check_method(walk: Walk, method_id: str) -> None:
+    integration = walk.props(method_id).get("Integration", {})
+    if integration.get("Type") in (None, "MOCK"):
+        return
+    uri = text(integration["Uri"])
+    arrow = f"API Gateway {method_id} -> {uri}"
+    assert integration["Type"] == "AWS_PROXY", f"{arrow}: no rule for integrations of type {integration['Type']}"
+    target = uri.split("/functions/<", 1)[1].split(">", 1)[0].removesuffix(".Arn")
+    _api_invokes(walk, target, logical_id(walk.props(method_id)["RestApiId"]) or "?", arrow)
+    walk.arrows.append(arrow)
+
+
+def check_http_integration(walk: Walk, integration_id: str) -> None:
+    props = walk.props(integration_id)
+    target = logical_id(props["IntegrationUri"])
+    arrow = f"HTTP API {integration_id} -> {target}"
+    _api_invokes(walk, target or "?", logical_id(props["ApiId"]) or "?", arrow)
+    walk.arrows.append(arrow)
+
+
+def check_subscription_filter(walk: Walk, filter_id: str) -> None:
+    props = walk.props(filter_id)
+    stream = logical_id(props["DestinationArn"])
+    arrow = f"Logs subscription {filter_id} -> {stream}"
+    assert walk.type_of(stream) == "AWS::KinesisFirehose::DeliveryStream", f"{arrow}: no rule for {walk.type_of(stream)}"
+    role = logical_id(props["RoleArn"])
+    trust = allows(walk.trust(role), "sts:AssumeRole", "*", service="logs.amazonaws.com")
+    assert trust, f"{arrow}: role {role} cannot be assumed by CloudWatch Logs"
+    for statement in trust:
+        walk.service_condition_is_this_account(statement, arrow)
+    for action in ("firehose:PutRecord", "firehose:PutRecordBatch"):
+        walk.role_may(role, action, f"<{stream}.Arn>", arrow)
+    walk.arrows.append(arrow)
+
+
+def check_delivery_stream(walk: Walk, stream_id: str) -> None:
+    destination = walk.props(stream_id).get("ExtendedS3DestinationConfiguration")
+    assert destination is not None, f"Firehose {stream_id}: no rule for destinations other than S3"
+    bucket = logical_id(destination["BucketARN"])
+    arrow = f"Firehose {stream_id} -> {bucket}"
+    role = logical_id(destination["RoleARN"])
+    assert allows(walk.trust(role), "sts:AssumeRole", "*", service="firehose.amazonaws.com"), f"{arrow}: trust"
+    for prefix in (destination["Prefix"], destination["ErrorOutputPrefix"]):
+        sample = prefix.replace("!{timestamp:yyyy-MM-dd}", "2026-01-01").replace(
+            "!{firehose:error-output-type}", "processing-failed"
+        )
+        key = f"<{bucket}.Arn>/{sample}part.json.gz"
+        for action in ("s3:PutObject", "s3:AbortMultipartUpload"):
+            walk.role_may(role, action, key, arrow)
+    walk.role_may(role, "s3:ListBucketMultipartUploads", f"<{bucket}.Arn>", arrow)
+    assert not denies(walk.bucket_policy(bucket), "s3:PutObject"), f"{arrow}: the bucket policy denies the writes"
+    encryption = walk.props(bucket)["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    if encryption["SSEAlgorithm"] == "aws:kms":
+        key = logical_id(encryption["KMSMasterKeyID"])
+        walk.key_delegates_to_account(key)
+        walk.role_may(role, "kms:GenerateDataKey", f"<{key}.Arn>", f"{arrow} (SSE-KMS)")
+    logging = destination.get("CloudWatchLoggingOptions")
+    if logging and logging.get("Enabled"):
+        group, log_stream = logical_id(logging["LogGroupName"]), logical_id(logging["LogStreamName"])
+        writes = [
+            r
+            for st in walk.role_statements(role)
+            if st["Effect"] == "Allow" and any(action_matches(a, "logs:PutLogEvents") for a in as_list(st["Action"]))
+            for r in as_list(st["Resource"])
+            if f"log-group:<{group}>:log-stream:<{log_stream}>" in text(r)
+        ]
+        assert writes, f"{arrow}: Firehose cannot write its error log stream"
+    walk.arrows.append(arrow)
+
+
+def _env_arrow(walk: Walk, function: str, role: str, name: str, value: Any) -> None:
+    target = logical_id(value)
+    if target is None or target.startswith("AWS::") or target not in walk.resources:
+        return
+    kind = walk.type_of(target)
+    arrow = f"function {function} ({name}) -> {kind} {target}"
+    if kind == "AWS::SNS::Topic":
+        walk.role_may(role, "sns:Publish", f"<{target}>", arrow)
+        assert not denies(walk.topic_policy(target), "sns:Publish"), arrow
+        key = logical_id(walk.props(target).get("KmsMasterKeyId"))
+        if key is not None:
+            walk.key_delegates_to_account(key)
+            walk.role_may(role, "kms:GenerateDataKey", f"<{key}.Arn>", arrow)
+            walk.role_may(role, "kms:Decrypt", f"<{key}.Arn>", arrow)
+    elif kind == "AWS::DynamoDB::Table":
+        for action in ("dynamodb:BatchGetItem", "dynamodb:PutItem"):
+            walk.role_may(role, action, f"<{target}.Arn>", arrow)
+    elif kind == "AWS::Logs::LogGroup":
+        walk.role_may(role, "logs:StartQuery", f"<{target}.Arn>", arrow)
+        walk.role_may(role, "logs:GetQueryResults", "*", arrow)
+    elif kind == "AWS::Athena::WorkGroup":
+        workgroup = f"arn:<AWS::Partition>:athena:<AWS::Region>:<AWS::AccountId>:workgroup/{walk.props(target)['Name']}"
+        _athena_user(walk, role, workgroup, target, arrow)
+    else:
+        pytest.fail(f"{arrow}: no rule for a function's reference to {kind}; add one to this test")
+    walk.arrows.append(arrow)
+
+
+def _athena_user(walk: Walk, role: str, workgroup_arn: str, workgroup: str, arrow: str) -> None:
+    """Athena runs as the caller: the role needs the workgroup, every table's Glue entry and S3 data, and the results."""
+    for action in ("athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults"):
+        walk.role_may(
+            role, action, workgroup_arn.replace("<AWS::Region>", walk.region).replace("<AWS::AccountId>", walk.account), arrow
+        )
+    for table_id, table in resources(walk.template, "AWS::Glue::Table").items():
+        name = table["Properties"]["TableInput"]["Name"]
+        database = walk.props(logical_id(table["Properties"]["DatabaseName"]) or "?")["DatabaseInput"]["Name"]
+        table_arn = f"arn:<AWS::Partition>:glue:{walk.region}:{walk.account}:table/{database}/{name}"
+        walk.role_may(role, "glue:GetTable", table_arn, f"{arrow} -> Glue {table_id}")
+        location = text(table["Properties"]["TableInput"]["StorageDescriptor"]["Location"])
+        bucket, _, prefix = location.removeprefix("s3://<").partition(">/")
+        walk.role_may(role, "s3:GetObject", f"<{bucket}.Arn>/{prefix}dt=2026-01-01/part.json.gz", f"{arrow} -> S3 {prefix}")
+    output = text(walk.props(workgroup)["WorkGroupConfiguration"]["ResultConfiguration"]["OutputLocation"])
+    bucket, _, prefix = output.removeprefix("s3://<").partition(">/")
+    walk.role_may(role, "s3:PutObject", f"<{bucket}.Arn>/{prefix}query-id.csv", f"{arrow} -> results")
+
+
+def check_function(walk: Walk, function: str) -> None:
+    props = walk.props(function)
+    role = walk.role_of(function)
+    assert allows(walk.trust(role), "sts:AssumeRole", "*", service="lambda.amazonaws.com"), function
+    group = logical_id(props.get("LoggingConfig", {}).get("LogGroup"))
+    assert group is not None, f"function {function} writes to a log group the stack does not own"
+    walk.role_may(role, "logs:PutLogEvents", f"<{group}.Arn>", f"function {function} -> its log group")
+    walk.arrows.append(f"function {function} -> log group {group}")
+    for name, value in props.get("Environment", {}).get("Variables", {}).items():
+        _env_arrow(walk, function, role, name, value)
+
+
+def check_invoke_config(walk: Walk, config_id: str) -> None:
+    props = walk.props(config_id)
+    function = logical_id(props["FunctionName"])
+    for outcome in ("OnFailure", "OnSuccess"):
+        destination = props.get("DestinationConfig", {}).get(outcome)
+        if not destination:
+            continue
+        queue = logical_id(destination["Destination"])
+        arrow = f"function {function} {outcome} -> {queue}"
+        assert walk.type_of(queue) == "AWS::SQS::Queue", f"{arrow}: no rule for {walk.type_of(queue)}"
+        walk.role_may(walk.role_of(function or "?"), "sqs:SendMessage", f"<{queue}.Arn>", arrow)
+        walk.arrows.append(arrow)
+
+
+def check_chatbot(walk: Walk, channel_id: str) -> None:
+    for topic_ref in walk.props(channel_id)["SnsTopicArns"]:
+        topic = logical_id(topic_ref)
+        arrow = f"Chatbot {channel_id} -> {topic}"
+        assert walk.type_of(topic) == "AWS::SNS::Topic", arrow
+        for action in ("sns:Subscribe", "sns:Receive"):
+            assert not denies(walk.topic_policy(topic), action), f"{arrow}: the topic policy denies {action}"
+        walk.arrows.append(arrow)
+
+
+def check_bucket(walk: Walk, bucket_id: str) -> None:
+    logging = walk.props(bucket_id).get("LoggingConfiguration")
+    if not logging:
+        return
+    target = logical_id(logging["DestinationBucketName"])
+    arrow = f"S3 access logs {bucket_id} -> {target}"
+    key = f"<{target}.Arn>/{logging['LogFilePrefix']}2026-01-01-00-00-00-ABC"
+    granting = allows(walk.bucket_policy(target or "?"), "s3:PutObject", key, service="logging.s3.amazonaws.com")
+    assert granting, f"{arrow}: the log bucket's policy does not let S3 log delivery write"
+    target_encryption = walk.props(target or "?")["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert target_encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256", f"{arrow}: log delivery needs SSE-S3"
+    walk.arrows.append(arrow)
+
+
+def check_log_group(walk: Walk, group_id: str) -> None:
+    key = logical_id(walk.props(group_id).get("KmsKeyId"))
+    if key is None:
+        return
+    arrow = f"CloudWatch Logs -> key {key} for {group_id}"
+    service = "logs.<AWS::Region>.amazonaws.com"
+    for action in ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"):
+        grants = allows(walk.key_policy(key), action, "*", service=service)
+        assert grants, f"{arrow}: the key policy does not let CloudWatch Logs {action}"
+        for statement in grants:
+            context = text(statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"])
+            assert context.endswith(":log-group:*") and "<AWS::AccountId>" in context, arrow
+    walk.arrows.append(arrow)
+
+
+CHECKS = {
+    "AWS::CloudWatch::Alarm": check_alarm,
+    "AWS::Events::Rule": check_rule,
+    "AWS::ApiGateway::Method": check_method,
+    "AWS::ApiGatewayV2::Integration": check_http_integration,
+    "AWS::Logs::SubscriptionFilter": check_subscription_filter,
+    "AWS::KinesisFirehose::DeliveryStream": check_delivery_stream,
+    "AWS::Lambda::Function": check_function,
+    "AWS::Lambda::EventInvokeConfig": check_invoke_config,
+    "AWS::Chatbot::SlackChannelConfiguration": check_chatbot,
+    "AWS::S3::Bucket": check_bucket,
+    "AWS::Logs::LogGroup": check_log_group,
+}
+
+
+def walk_arrows(template: dict[str, Any], stack: Any) -> Walk:
+    walk = Walk(template, stack.stack_name)
+    if not str(stack.region).startswith("${"):  # a concrete environment renders account and region as literals
+        walk.region, walk.account = stack.region, stack.account
+    for logical, resource in template["Resources"].items():
+        check = CHECKS.get(resource["Type"])
+        if check is not None:
+            check(walk, logical)
+    return walk
+
+
+# --- tests ------------------------------------------------------------------------------------------------------
+def test_every_resource_type_is_classified(synthesized):
+    assert set(CHECKS) == ARROW_SOURCES
+    unknown = {r["Type"] for r in synthesized.json["Resources"].values()} - ARROW_SOURCES - NO_ARROWS
+    assert not unknown, f"classify {sorted(unknown)}: add their arrows to CHECKS, or to NO_ARROWS if they act on nothing"
+
+
+def test_every_arrow_is_permitted_on_both_sides(synthesized):
+    walk = walk_arrows(synthesized.json, synthesized.stack)
+    kinds = {arrow.split(" ")[0] for arrow in walk.arrows}
+    assert {"alarm", "EventBridge", "API", "Logs", "Firehose", "function"} <= kinds, kinds
+    # The arrows named in the issue, by their ends:
+    joined = "\n".join(walk.arrows)
+    assert joined.count("-> Alerts") >= 14  # every alarm to the topic (SNS and KMS sides)
+    assert "(ALERT_TOPIC_ARN) -> AWS::SNS::Topic" in joined  # monitor and quality publish
+    assert "(ALERT_STATE_TABLE) -> AWS::DynamoDB::Table" in joined
+    assert "(INFERENCE_LOG_GROUP) -> AWS::Logs::LogGroup" in joined  # Logs Insights
+    assert "(ATHENA_WORKGROUP) -> AWS::Athena::WorkGroup" in joined  # quality: Athena, Glue, S3
+    assert sum(a.startswith("Logs subscription") for a in walk.arrows) == 2
+    assert sum(a.startswith("Firehose") for a in walk.arrows) == 2
+
+
+def test_wine_arrows_include_chatbot_kms_logs_and_access_logs(wine):
+    walk = walk_arrows(wine.json, wine.stack)
+    assert any(a.startswith("Chatbot") for a in walk.arrows)
+    assert sum(a.startswith("CloudWatch Logs -> key") for a in walk.arrows) == 5  # every log group, customer key
+    assert any(a.startswith("S3 access logs") for a in walk.arrows)
+
+
+# --- the walker must be able to fail: remove one side of an arrow and expect the walk to say so -----------------
+def _without(template: dict[str, Any], predicate: Any) -> dict[str, Any]:
+    copy = json.loads(json.dumps(template))
+    for resource in copy["Resources"].values():
+        for field in ("PolicyDocument", "KeyPolicy", "AssumeRolePolicyDocument"):
+            document = resource.get("Properties", {}).get(field)
+            if document:
+                document["Statement"] = [s for s in document["Statement"] if not predicate(s)]
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("removed", "message"),
+    [
+        (lambda s: "cloudwatch.amazonaws.com" in principal_services(s) and "sns:Publish" in as_list(s["Action"]), "topic policy"),
+        (lambda s: "cloudwatch.amazonaws.com" in principal_services(s) and "kms:Decrypt" in as_list(s["Action"]), "key policy"),
+        (lambda s: "logs.amazonaws.com" in principal_services(s), "cannot be assumed by CloudWatch Logs"),
+        (lambda s: "firehose:PutRecordBatch" in as_list(s.get("Action")), "may not firehose:PutRecord"),
+        (lambda s: "s3:PutObject" in as_list(s.get("Action")) and s.get("Principal") is None, "s3:PutObject"),
+        (lambda s: "dynamodb:PutItem" in as_list(s.get("Action")), "may not dynamodb:"),
+        (lambda s: "logs:StartQuery" in as_list(s.get("Action")), "logs:StartQuery"),
+        (lambda s: "athena:StartQueryExecution" in as_list(s.get("Action")), "athena:StartQueryExecution"),
+        (lambda s: "glue:GetTable" in as_list(s.get("Action")), "glue:GetTable"),
+    ],
+)
+def test_the_walk_fails_when_one_side_is_missing(iris, removed, message):
+    with pytest.raises(AssertionError, match=message):
+        walk_arrows(_without(iris.json, removed), iris.stack)
+
+
+def test_the_walk_fails_without_a_lambda_permission(iris):
+    broken = json.loads(json.dumps(iris.json))
+    broken["Resources"] = {k: v for k, v in broken["Resources"].items() if v["Type"] != "AWS::Lambda::Permission"}
+    with pytest.raises(AssertionError, match="no Lambda permission"):
+        walk_arrows(broken, iris.stack)
+
+
+def test_the_walk_fails_on_an_unconditioned_service_principal(iris):
+    broken = json.loads(json.dumps(iris.json))
+    for resource in broken["Resources"].values():
+        if resource["Type"] == "AWS::SNS::TopicPolicy":
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+                if statement["Effect"] == "Allow":
+                    statement.pop("Condition", None)
+    with pytest.raises(AssertionError, match="aws:SourceAccount"):
+        walk_arrows(broken, iris.stack)
+
+
+def test_an_alarm_named_outside_the_stack_prefix_cannot_publish(iris):
+    broken = json.loads(json.dumps(iris.json))
+    alarm = next(v for v in broken["Resources"].values() if v["Type"] == "AWS::CloudWatch::Alarm")
+    alarm["Properties"]["AlarmName"] = "SomeoneElse-Alarm"
+    with pytest.raises(AssertionError, match="does not match"):
+        walk_arrows(broken, iris.stack)
+
+
+def test_an_unknown_environment_reference_is_an_unchecked_arrow(iris):
+    broken = json.loads(json.dumps(iris.json))
+    queue = next(k for k, v in broken["Resources"].items() if v["Type"] == "AWS::SQS::Queue")
+    function = next(v for v in broken["Resources"].values() if v["Type"] == "AWS::Lambda::Function")
+    function["Properties"]["Environment"]["Variables"]["WORK_QUEUE"] = {"Ref": queue}
+    with pytest.raises(pytest.fail.Exception, match="no rule"):
+        walk_arrows(broken, iris.stack)
