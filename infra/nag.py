@@ -15,8 +15,8 @@ from aws_cdk import aws_sns as sns
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from constructs import IConstruct
 
-from infra.api_nag import acknowledge_api_findings
 from infra.alerts import Alerts
+from infra.api_nag import acknowledge_api_findings
 from infra.archive import LogArchive
 from infra.inference_api import InferenceApi
 from infra.monitor import Monitor

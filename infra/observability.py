@@ -19,8 +19,8 @@ from constructs import Construct
 
 from functions.contract import names
 from functions.contract.model_artifact import Baseline
-from infra.api_metrics import ApiMetrics
 from infra.alerts import alarm_name_prefix
+from infra.api_metrics import ApiMetrics
 
 SERVICE_DIMENSION = "service"  # added by Powertools Metrics from POWERTOOLS_SERVICE_NAME
 FIVE_MINUTES = Duration.minutes(5)
