@@ -40,9 +40,9 @@ def test_prediction_line_has_the_contract_keys_in_order() -> None:
 
 
 def test_prediction_line_is_compact() -> None:
-    """Log ingestion is billed per byte: an iris record stays under 400 bytes (measured: 397)."""
+    """Log ingestion is billed per byte: an iris record stays under 420 bytes (measured: 417 with confidence)."""
     size = len(lines(1)[0].encode())
-    assert size <= 400, size
+    assert size <= 420, size
 
 
 def test_rows_are_numbered_in_request_order() -> None:
