@@ -97,8 +97,11 @@ def wsgi_adapter(handler: Handler) -> Callable[[dict[str, Any], StartResponse], 
 
 def make_server(handler: Handler, host: str = "127.0.0.1", port: int = 8000) -> Any:
     """A waitress server bound now; `serve_forever()` / `shutdown()` / `server_port` as http.server has them."""
+    import logging
+
     from waitress.server import create_server
 
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth is N" on every burst
     server = create_server(
         wsgi_adapter(handler),
         host=host,
@@ -127,8 +130,8 @@ class _ServerHandle:
             pass
 
     def shutdown(self) -> None:
+        self._server.task_dispatcher.shutdown()  # finish the calls in flight first, then stop accepting
         self._server.close()
-        self._server.task_dispatcher.shutdown()
 
     def server_close(self) -> None:
         self._server.close()
