@@ -44,7 +44,7 @@ def rest_event(event: Any) -> tuple[Mapping[str, Any], bool]:
         method = http.get("method") if isinstance(http, dict) else None
         raw_path = event.get("rawPath")
         if not isinstance(method, str) or not isinstance(raw_path, str) or not raw_path.startswith("/"):
-            raise NotAnApiEvent("a payload 2.0 event needs requestContext.http.method and rawPath")
+            raise NotAnApiEvent("an API Gateway HTTP API (payload 2.0) event needs requestContext.http.method and a rawPath starting with /")
         headers = {str(k): str(v) for k, v in (event.get("headers") or {}).items()}
         cookies = event.get("cookies")
         if isinstance(cookies, list) and cookies:
@@ -72,7 +72,7 @@ def rest_event(event: Any) -> tuple[Mapping[str, Any], bool]:
     if isinstance(method, str) and isinstance(path, str) and path.startswith("/"):
         return event, False
     if "httpMethod" in event or "resource" in event:
-        raise NotAnApiEvent("a REST API proxy event needs httpMethod and a path starting with /")
+        raise NotAnApiEvent("an API Gateway REST API proxy event needs httpMethod and a path starting with /")
     raise NotAnApiEvent(
         "the event is not an API Gateway proxy event: send it through the REST API (payload 1.0) "
         "or the HTTP API (payload 2.0), or invoke with such an event"

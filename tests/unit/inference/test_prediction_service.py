@@ -211,7 +211,7 @@ def test_missing_content_type_says_how_to_fix_it(service: PredictionService) -> 
 
 def test_body_limit_counts_bytes_not_characters(service: PredictionService) -> None:
     """40,000 three-byte characters are 120,000 bytes: over the 100,000-byte limit though only 40,000 characters."""
-    body = '{"data": [[1, 2, 3, 4]], "x": "' + "\u20ac" * 0 + "€" * 40_000 + '"}'
+    body = '{"data": [[1, 2, 3, 4]], "x": "' + "€" * 40_000 + '"}'
     with pytest.raises(RequestRejected) as caught:
         service.predict_request(endpoint="/predict", body=body, content_type="application/json", labels_only=False)
     assert (caught.value.status, caught.value.code) == (413, "body_too_large")
