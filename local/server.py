@@ -55,6 +55,11 @@ def wsgi_adapter(handler: Handler) -> Callable[[dict[str, Any], StartResponse], 
     lock = threading.Lock()
 
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if not environ.get("PATH_INFO", "").startswith("/") or not environ.get("SERVER_PROTOCOL", "").startswith("HTTP/1."):
+            # A request line API Gateway would never forward: refused here, as a malformed request, handler not called.
+            payload = b'{"error":"bad_request","message":"malformed request line; expected METHOD /path HTTP/1.1"}'
+            start_response("400 Bad Request", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+            return [payload]
         headers = {key[5:].replace("_", "-").title(): value for key, value in environ.items() if key.startswith("HTTP_")}
         if environ.get("CONTENT_TYPE"):
             headers["Content-Type"] = environ["CONTENT_TYPE"]
