@@ -249,6 +249,8 @@ def parse_labels(body: str | bytes | None, *, label_names: Sequence[str], max_it
             if key not in ("job_id", "row", "label")
         ]
         job_id, row, label = item.get("job_id"), item.get("row"), item.get("label")
+        if type(row) is float and row.is_integer():  # JSON Schema counts 227.0 as an integer
+            row = int(row)
         if "job_id" in item and not (isinstance(job_id, str) and JOB_ID_PATTERN.fullmatch(job_id)):
             item_problems.append(
                 (f"{where}.job_id", f"{where}.job_id must be the 32 lower-case hex characters of a job_id, got {job_id!r:.60}")

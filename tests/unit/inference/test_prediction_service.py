@@ -308,6 +308,12 @@ def feedback(service: PredictionService, body: object) -> dict:
 JOB = "0123456789abcdef0123456789abcdef"
 
 
+def test_feedback_row_may_be_written_as_a_whole_float_as_json_schema_allows(service: PredictionService) -> None:
+    feedback(service, {"labels": [{"job_id": JOB, "row": 7.0, "label": "setosa"}]})
+    (record,) = service.log.records  # type: ignore[attr-defined]
+    assert record["row"] == 7 and isinstance(record["row"], int)
+
+
 def test_feedback_writes_one_line_per_label_and_counts(service: PredictionService) -> None:
     reply = feedback(
         service,
@@ -334,6 +340,7 @@ def test_feedback_writes_one_line_per_label_and_counts(service: PredictionServic
         ({"labels": [{"job_id": JOB, "row": -1, "label": "setosa"}]}, "invalid_request", "0..999"),
         ({"labels": [{"job_id": JOB, "row": True, "label": "setosa"}]}, "invalid_request", "0..999"),
         ({"labels": [{"job_id": JOB, "row": 0.5, "label": "setosa"}]}, "invalid_request", "0..999"),
+        ({"labels": [{"job_id": JOB, "row": 1e3, "label": "setosa"}]}, "invalid_request", "0..999"),
         ({"labels": [{"job_id": JOB, "row": 0, "label": "rose"}]}, "invalid_request", "one of setosa, versicolor, virginica"),
         ({"labels": [{"job_id": JOB, "row": 0}]}, "invalid_request", "missing key 'label'"),
         ({"labels": [{"job_id": JOB, "row": 0, "label": "setosa", "x": 1}]}, "invalid_request", "unexpected key 'x'"),
