@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -274,15 +275,20 @@ class PredictionService:
         self, job_id: str, started: float, endpoint: str, rows: list[list[float]], array: np.ndarray, labels_only: bool
     ) -> dict[str, Any]:
         result = self.model.predict(array)
-        finite = np.isfinite(result.probabilities).all(axis=1) & np.isfinite(result.outlier_score)
-        if not finite.all():
+        probabilities = rounded(result.probabilities, 4)
+        outlier_scores = rounded(result.outlier_score, 4)
+        # One sum per output: NaN or infinity anywhere makes it non-finite (finite float32 sums cannot overflow
+        # a Python float). Cheaper than np.isfinite on a one-row request; rows are located only when needed.
+        if not math.isfinite(sum(map(sum, probabilities)) + sum(outlier_scores)):
+            finite = np.isfinite(result.probabilities).all(axis=1) & np.isfinite(result.outlier_score)
             raise self._refuse_unscorable(rows, finite)
         class_index = result.class_index.tolist()
         outlier_flags = (result.outlier_score > 0).tolist()
-        outlier_scores = rounded(result.outlier_score, 4)
         label_names = self.baseline.label_names
         labels = [label_names[i] for i in class_index]
-        probabilities = rounded(result.probabilities, 4)
+        class_counts = [0] * len(label_names)
+        for index in class_index:
+            class_counts[index] += 1
         latency_ms = (self.timer() - started) * 1000.0
 
         self.log.write(
@@ -306,7 +312,7 @@ class PredictionService:
             rows=len(rows),
             outliers=sum(outlier_flags),
             latency_ms=latency_ms,
-            class_counts=np.bincount(result.class_index, minlength=len(label_names)).tolist(),
+            class_counts=class_counts,
         )
 
         if labels_only:
