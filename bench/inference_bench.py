@@ -53,7 +53,9 @@ c.run(None, {{c.get_inputs()[0].name: x}}); d.run(None, {{d.get_inputs()[0].name
 # The steps of issue 15's table: each adds one layer to the floor, in a fresh process.
 COLD_STEPS = {
     "floor": "",
-    "logger_metrics": "from aws_lambda_powertools import Logger, Metrics\nLogger(service='b'); Metrics(namespace='b', service='b')\n",
+    "logger_metrics": (
+        "from aws_lambda_powertools import Logger, Metrics\nLogger(service='b'); Metrics(namespace='b', service='b')\n"
+    ),
     "event_handler": "from aws_lambda_powertools.event_handler import APIGatewayRestResolver\nAPIGatewayRestResolver()\n",
     "pydantic": "import pydantic\n",
 }
@@ -61,8 +63,11 @@ COLD_STEPS = {
 
 def cold_step_script(steps: list[str], model_dir: Path, row: str) -> str:
     extra = "".join(COLD_STEPS[step] for step in steps)
-    return "import time\nt0 = time.perf_counter()\n" + FLOOR_BODY.format(model_dir=model_dir, row=row) + extra + (
-        'print("COLD", time.perf_counter() - t0)\n'
+    return (
+        "import time\nt0 = time.perf_counter()\n"
+        + FLOOR_BODY.format(model_dir=model_dir, row=row)
+        + extra
+        + ('print("COLD", time.perf_counter() - t0)\n')
     )
 
 
@@ -158,8 +163,10 @@ def main() -> None:
     median = statistics.median
     floor_inside, floor_wall = median(cold["floor"]["inside"]), median(cold["floor"]["wall"])
 
-    print(f"model {args.model} ({artifact.baseline.model_version}), python {sys.version.split()[0]}, {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.2f} (1 min) at the end")
+    print(
+        f"model {args.model} ({artifact.baseline.model_version}), python {sys.version.split()[0]}, {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.2f} (1 min) at the end"
+    )
     print("warm, in-process (log lines to /dev/null):")
     print(f"  {'floor: two session.run on 1 row':<46}median {floor_median:8.1f} us   p99 {floor_p99:8.1f} us")
     print(
@@ -185,15 +192,17 @@ def main() -> None:
     for name, label in labels.items():
         inside, wall = median(cold[name]["inside"]), median(cold[name]["wall"])
         print(
-            f"  {label:<58}{inside:6.0f} ms  x floor {inside / floor_inside:4.2f}   wall {wall:6.0f} ms  x floor {wall / floor_wall:4.2f}"
+            f"  {label:<58}{inside:6.0f} ms  x floor {inside / floor_inside:4.2f}"
+            f"   wall {wall:6.0f} ms  x floor {wall / floor_wall:4.2f}"
         )
     handler_inside = median(cold["handler"]["inside"])
     init = median(cold["handler"]["init"])
-    print(f"cold ratio {handler_inside / floor_inside:4.2f}x in-process, {median(cold['handler']['wall']) / floor_wall:4.2f}x wall "
-          "(target <= 1.5x)")
+    handler_wall = median(cold["handler"]["wall"])
+    print(f"cold ratio {handler_inside / floor_inside:4.2f}x in-process, {handler_wall / floor_wall:4.2f}x wall (target <= 1.5x)")
     print(
-        f"SnapStart: a restore skips the init phase (imports, both sessions, routes): {init:.0f} ms of the {handler_inside:.0f} ms"
-        f" cold start here; it still pays the restore and the first request ({handler_inside - init:.0f} ms here)"
+        f"SnapStart: a restore skips the init phase (imports, both sessions, routes): {init:.0f} ms of the"
+        f" {handler_inside:.0f} ms cold start here; it still pays the restore and the first request"
+        f" ({handler_inside - init:.0f} ms here)"
     )
 
 

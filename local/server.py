@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import sys
@@ -84,7 +85,9 @@ def wsgi_adapter(handler: Handler) -> Callable[[dict[str, Any], StartResponse], 
             event["multiValueQueryStringParameters"] = parsed
         with lock:
             reply = handler(event, FakeContext())
-        payload = base64.b64decode(reply.get("body") or "") if reply.get("isBase64Encoded") else (reply.get("body") or "").encode()
+        payload = (
+            base64.b64decode(reply.get("body") or "") if reply.get("isBase64Encoded") else (reply.get("body") or "").encode()
+        )
         reply_headers = {**(reply.get("headers") or {})}
         for key, values in (reply.get("multiValueHeaders") or {}).items():
             reply_headers[key] = ", ".join(values)
@@ -129,10 +132,8 @@ class _ServerHandle:
         self.server_port = int(server.effective_port)
 
     def serve_forever(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # the socket map was closed by shutdown()
             self._server.run()
-        except OSError:  # the socket map was closed by shutdown()
-            pass
 
     def shutdown(self) -> None:
         self._server.task_dispatcher.shutdown()  # finish the calls in flight first, then stop accepting

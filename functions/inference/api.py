@@ -126,14 +126,19 @@ class InferenceApi:
                     405, "method_not_allowed", f"{method} is not allowed on {path}; use {allow}", headers={"Allow": allow}
                 )
             else:
-                rejection = RequestRejected(404, "not_found", f"no route {method} {path:.{MAX_LOGGED_PATH}}; see GET /openapi.json")
+                rejection = RequestRejected(
+                    404, "not_found", f"no route {method} {path:.{MAX_LOGGED_PATH}}; see GET /openapi.json"
+                )
             service.record_rejection(endpoint=_logged_path(path), rejection=rejection)
             return reply_rejected(rejection)
 
     @staticmethod
     def _failed_body(failure: RequestFailed) -> dict[str, Any]:
         return _error(
-            500, "internal_error", f"the service could not answer this request ({failure.error_type}); it has been logged", failure.job_id
+            500,
+            "internal_error",
+            f"the service could not answer this request ({failure.error_type}); it has been logged",
+            failure.job_id,
         )
 
     def handle(self, event: Any, context: Any) -> dict[str, Any]:

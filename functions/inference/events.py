@@ -44,7 +44,9 @@ def rest_event(event: Any) -> tuple[Mapping[str, Any], bool]:
         method = http.get("method") if isinstance(http, dict) else None
         raw_path = event.get("rawPath")
         if not isinstance(method, str) or not isinstance(raw_path, str) or not raw_path.startswith("/"):
-            raise NotAnApiEvent("an API Gateway HTTP API (payload 2.0) event needs requestContext.http.method and a rawPath starting with /")
+            raise NotAnApiEvent(
+                "an API Gateway HTTP API (payload 2.0) event needs requestContext.http.method and a rawPath starting with /"
+            )
         headers = {str(k): str(v) for k, v in (event.get("headers") or {}).items()}
         cookies = event.get("cookies")
         if isinstance(cookies, list) and cookies:
@@ -68,8 +70,8 @@ def rest_event(event: Any) -> tuple[Mapping[str, Any], bool]:
             },
             True,
         )
-    method, path = event.get("httpMethod"), event.get("path")
-    if isinstance(method, str) and isinstance(path, str) and path.startswith("/"):
+    rest_method, rest_path = event.get("httpMethod"), event.get("path")
+    if isinstance(rest_method, str) and isinstance(rest_path, str) and rest_path.startswith("/"):
         return event, False
     if "httpMethod" in event or "resource" in event:
         raise NotAnApiEvent("an API Gateway REST API proxy event needs httpMethod and a path starting with /")

@@ -35,14 +35,27 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str | None, int, str]] = {
     ("GET", "/label"): ("Labels in class-index order", None, 200, "LabelsResponse"),
     ("POST", "/predict"): ("Class probabilities and outlier flag per row", "PredictRequest", 200, "PredictResponse"),
     ("POST", "/predict/label"): ("Predicted label and outlier flag per row", "PredictRequest", 200, "LabelResponse"),
-    ("GET", "/predict/test"): ("Probabilities for a built-in sample (each feature's training median)", None, 200, "PredictResponse"),
+    ("GET", "/predict/test"): (
+        "Probabilities for a built-in sample (each feature's training median)",
+        None,
+        200,
+        "PredictResponse",
+    ),
     ("GET", "/predict/test/label"): ("Label for the built-in sample", None, 200, "LabelResponse"),
-    ("POST", "/feedback"): ("Ground-truth labels for predicted rows (latest label per row wins)", "FeedbackRequest", 202, "FeedbackResponse"),
+    ("POST", "/feedback"): (
+        "Ground-truth labels for predicted rows (latest label per row wins)",
+        "FeedbackRequest",
+        202,
+        "FeedbackResponse",
+    ),
 }
 
 
 def _response(description: str, model: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": description, "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{model}"}}}}
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{model}"}}},
+    }
     if headers:
         response["headers"] = headers
     return response
@@ -63,15 +76,18 @@ def openapi_document(baseline: Baseline, max_rows: int, routes: dict[str, list[s
         schemas.MetadataResponse,
         schemas.FeedbackResponse,
     ]
+    modes: list[Any] = [(model, "validation") for model in requests] + [(model, "serialization") for model in responses]
     _, definitions = models_json_schema(
-        [(model, "validation") for model in requests] + [(model, "serialization") for model in responses],
+        modes,
         ref_template="#/components/schemas/{model}",
     )
     components: dict[str, Any] = definitions["$defs"]
     data = components["PredictRequest"]["properties"]["data"]
     data["maxItems"] = max_rows
     width = baseline.n_features
-    data["items"].update(minItems=width, maxItems=width, description="One value per feature: " + ", ".join(baseline.feature_names))
+    data["items"].update(
+        minItems=width, maxItems=width, description="One value per feature: " + ", ".join(baseline.feature_names)
+    )
     components["PredictRequest"]["examples"] = [{"data": [[round(v, 4) for v in baseline.medians]]}]
     components["LabelItem"]["properties"]["label"]["enum"] = list(baseline.label_names)
     components["FeedbackRequest"]["examples"] = [

@@ -212,7 +212,8 @@ def _row_rejection(document: Any, feature_names: Sequence[str], max_rows: int, e
         f" ({len(bad) - 1} more rows have the wrong length)" if len(bad) > 1 else ""
     )
     details = [
-        {"location": f"data[{index}]", "problem": f"has {len(data[index])} values; expected {width}"} for index in bad[:MAX_DETAILS]
+        {"location": f"data[{index}]", "problem": f"has {len(data[index])} values; expected {width}"}
+        for index in bad[:MAX_DETAILS]
     ]
     return RequestRejected(422, "wrong_row_length", message, details)
 
@@ -249,7 +250,9 @@ def parse_labels(body: str | bytes | None, *, label_names: Sequence[str], max_it
     for index, item in enumerate(items):
         where = f"labels[{index}]"
         if not isinstance(item, dict):
-            problems.append((where, f"{where} must be an object like {{\"job_id\": ..., \"row\": 0, \"label\": ...}}, got {_kind(item)}"))
+            problems.append(
+                (where, f'{where} must be an object like {{"job_id": ..., "row": 0, "label": ...}}, got {_kind(item)}')
+            )
             continue
         item_problems = [
             (f"{where}.{key}", f"{where}: missing key '{key}'") for key in ("job_id", "row", "label") if key not in item
@@ -271,13 +274,11 @@ def parse_labels(body: str | bytes | None, *, label_names: Sequence[str], max_it
                 (f"{where}.row", f"{where}.row must be a whole number in 0..{MAX_ROWS_PER_REQUEST - 1}, got {row!r:.60}")
             )
         if "label" in item and not (isinstance(label, str) and label in index_of):
-            item_problems.append(
-                (f"{where}.label", f"{where}.label must be one of {', '.join(label_names)}, got {label!r:.60}")
-            )
+            item_problems.append((f"{where}.label", f"{where}.label must be one of {', '.join(label_names)}, got {label!r:.60}"))
         if item_problems:
             problems += item_problems
         else:
-            labels.append(Label(job_id, row, label, index_of[label]))  # type: ignore[arg-type]
+            labels.append(Label(str(job_id), int(row), str(label), index_of[str(label)]))  # type: ignore[arg-type]
     if problems:
         raise _refuse(problems)
     return labels

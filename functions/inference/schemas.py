@@ -42,7 +42,9 @@ class FeedbackRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"labels": [{"job_id": "0123456789abcdef0123456789abcdef", "row": 0, "label": "setosa"}]}]},
+        json_schema_extra={
+            "examples": [{"labels": [{"job_id": "0123456789abcdef0123456789abcdef", "row": 0, "label": "setosa"}]}]
+        },
     )
 
     labels: Annotated[list[LabelItem], Field(min_length=1, max_length=MAX_LABELS_PER_REQUEST)]

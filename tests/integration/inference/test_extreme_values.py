@@ -44,4 +44,3 @@ def test_extreme_values_never_crash_and_always_leave_one_record(model: str) -> N
                 outcomes["unscorable"] += 1
     assert outcomes["unscorable"] > 0  # the sweep reaches the values that break the classifier
     assert outcomes["accepted"] > 0
-

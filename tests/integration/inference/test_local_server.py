@@ -258,7 +258,9 @@ def test_body_over_10_mib_gets_a_json_413_with_job_id_and_a_rejected_line(server
     assert (record["message"], record["status"], record["request_id"]) == ("rejected", 413, reply["job_id"])
 
 
-@pytest.mark.parametrize(("method", "path", "allow"), [("HEAD", "/health", "GET"), ("OPTIONS", "/predict", "POST"), ("TRACE", "/predict", "POST")])
+@pytest.mark.parametrize(
+    ("method", "path", "allow"), [("HEAD", "/health", "GET"), ("OPTIONS", "/predict", "POST"), ("TRACE", "/predict", "POST")]
+)
 def test_head_options_and_trace_are_answered_with_json_405(server: Server, method: str, path: str, allow: str) -> None:
     response = raw_exchange(server, f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
     head, _, body = response.partition(b"\r\n\r\n")

@@ -76,7 +76,15 @@ ROUTES = [
 BAD = [
     ("no body", "POST", "/predict", None, JSON_HEADERS, 400, "empty_body"),
     ("invalid JSON", "POST", "/predict", '{"data": [[1, 2', JSON_HEADERS, 400, "invalid_json"),
-    ("duplicate keys", "POST", "/predict", '{"data": [[1, 2, 3]], "data": [[5.1, 3.5, 1.4, 0.2]]}', JSON_HEADERS, 422, "duplicate_key"),
+    (
+        "duplicate keys",
+        "POST",
+        "/predict",
+        '{"data": [[1, 2, 3]], "data": [[5.1, 3.5, 1.4, 0.2]]}',
+        JSON_HEADERS,
+        422,
+        "duplicate_key",
+    ),
     ("no content type", "POST", "/predict", json.dumps({"data": [SETOSA]}), {}, 415, "unsupported_media_type"),
     ("form content type", "POST", "/predict", "data=1", {"Content-Type": "application/x-www-form-urlencoded"}, 415, None),
     ("wrong row length", "POST", "/predict", '{"data": [[1, 2, 3]]}', JSON_HEADERS, 422, "wrong_row_length"),
@@ -88,7 +96,15 @@ BAD = [
     ("float32 overflow", "POST", "/predict", '{"data": [[1e39, 3.5, 1.4, 0.2]]}', JSON_HEADERS, 422, "invalid_request"),
     ("unscorable", "POST", "/predict", '{"data": [[5.1, 8.9e37, 1.4, 0.2]]}', JSON_HEADERS, 422, "unscorable_row"),
     ("oversized", "POST", "/predict", '{"data": [[' + "1," * 600_000 + "1]]}", JSON_HEADERS, 413, "body_too_large"),
-    ("bad label", "POST", "/feedback", json.dumps({"labels": [{"job_id": JOB, "row": 0, "label": "rose"}]}), JSON_HEADERS, 422, None),
+    (
+        "bad label",
+        "POST",
+        "/feedback",
+        json.dumps({"labels": [{"job_id": JOB, "row": 0, "label": "rose"}]}),
+        JSON_HEADERS,
+        422,
+        None,
+    ),
     ("unknown route", "GET", "/nowhere", None, {}, 404, "not_found"),
     ("wrong method", "DELETE", "/predict", None, {}, 405, "method_not_allowed"),
     ("HEAD", "HEAD", "/health", None, {}, 405, "method_not_allowed"),
@@ -114,7 +130,9 @@ def test_every_route_answers_rest_and_http_api_events_alike(
     assert without_job_id(rest[1]) == without_job_id(http[1])
     assert rest[2]["Content-Type"] == http[2]["Content-Type"] == "application/json"
     kinds = [(r.get("message"), r.get("endpoint"), r.get("row")) for r in rest_records if "_aws" not in r and "level" not in r]
-    assert kinds == [(r.get("message"), r.get("endpoint"), r.get("row")) for r in http_records if "_aws" not in r and "level" not in r]
+    assert kinds == [
+        (r.get("message"), r.get("endpoint"), r.get("row")) for r in http_records if "_aws" not in r and "level" not in r
+    ]
 
 
 def test_http_api_reply_is_in_the_payload_2_format(iris_lambda: LambdaUnderTest) -> None:
@@ -124,7 +142,9 @@ def test_http_api_reply_is_in_the_payload_2_format(iris_lambda: LambdaUnderTest)
 
 
 @pytest.mark.parametrize("with_stage_in_path", [True, False])
-def test_http_api_named_stage_routes_with_or_without_the_stage_in_raw_path(iris_lambda: LambdaUnderTest, with_stage_in_path: bool) -> None:
+def test_http_api_named_stage_routes_with_or_without_the_stage_in_raw_path(
+    iris_lambda: LambdaUnderTest, with_stage_in_path: bool
+) -> None:
     event = http_event("POST", "/predict", json.dumps({"data": [SETOSA]}), JSON_HEADERS, stage="prod")
     if not with_stage_in_path:  # as `sam local generate-event ... --stage prod` writes it
         event["rawPath"] = "/predict"
@@ -133,9 +153,7 @@ def test_http_api_named_stage_routes_with_or_without_the_stage_in_raw_path(iris_
     assert body["predictions"][0]["label"] == "setosa"
 
 
-@pytest.mark.parametrize(
-    ("case", "method", "path", "body", "headers", "status", "code"), BAD, ids=[b[0] for b in BAD]
-)
+@pytest.mark.parametrize(("case", "method", "path", "body", "headers", "status", "code"), BAD, ids=[b[0] for b in BAD])
 @pytest.mark.parametrize("kind", ["rest", "http"])
 def test_every_bad_input_class_gets_its_4xx_and_exactly_one_rejected_line(
     iris_lambda: LambdaUnderTest,
@@ -182,7 +200,9 @@ NOT_API_EVENTS = [
 
 
 @pytest.mark.parametrize("event", NOT_API_EVENTS, ids=[json.dumps(e)[:40] for e in NOT_API_EVENTS])
-def test_an_event_that_is_not_from_api_gateway_gets_a_clear_400_and_one_rejected_line(iris_lambda: LambdaUnderTest, event: Any) -> None:
+def test_an_event_that_is_not_from_api_gateway_gets_a_clear_400_and_one_rejected_line(
+    iris_lambda: LambdaUnderTest, event: Any
+) -> None:
     reply = iris_lambda.handler(event, FakeContext())
     body = json.loads(reply["body"])
     assert (reply["statusCode"], body["error"]) == (400, "not_an_api_gateway_event")
@@ -214,7 +234,9 @@ def test_predictor_that_raises_gives_a_json_500_with_job_id_one_failed_line_and_
         assert [emf.get("FailedRequests") for emf in iris_lambda.emf() if "FailedRequests" in emf] == [1]
 
 
-def test_an_error_in_a_route_outside_the_service_is_caught_too(iris_lambda: LambdaUnderTest, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_error_in_a_route_outside_the_service_is_caught_too(
+    iris_lambda: LambdaUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken(raw: dict) -> str:
         raise KeyError("headers")
 

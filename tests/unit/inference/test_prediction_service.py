@@ -220,7 +220,9 @@ def test_body_limit_counts_bytes_not_characters(service: PredictionService) -> N
 
 def test_base64_body_that_does_not_decode_is_400(service: PredictionService) -> None:
     with pytest.raises(RequestRejected) as caught:
-        service.predict_request(endpoint="/predict", body="%%%", content_type="application/json", labels_only=False, is_base64=True)
+        service.predict_request(
+            endpoint="/predict", body="%%%", content_type="application/json", labels_only=False, is_base64=True
+        )
     assert (caught.value.status, caught.value.code) == (400, "invalid_base64")
     (record,) = service.log.records  # type: ignore[attr-defined]
     assert record["status"] == 400
@@ -349,7 +351,9 @@ def test_feedback_writes_one_line_per_label_and_counts(service: PredictionServic
         ([], "invalid_request", "must be a JSON object"),
     ],
 )
-def test_feedback_bad_input_is_a_4xx_and_one_rejected_line(service: PredictionService, body: object, code: str, says: str) -> None:
+def test_feedback_bad_input_is_a_4xx_and_one_rejected_line(
+    service: PredictionService, body: object, code: str, says: str
+) -> None:
     with pytest.raises(RequestRejected) as caught:
         feedback(service, body)
     assert (caught.value.status, caught.value.code) == (422, code)

@@ -85,7 +85,7 @@ def test_bad_bodies_are_rejected_with_a_reason(body: str | None, status: int, co
         (b'{"data": [[1, 2, 3, 4]]}\xff', 400, "invalid_json", "not UTF-8"),
         (json.dumps({"data": [[1, 2, 3, 4]] * 1001}), 422, "too_many_rows", "1001 rows"),
         ('{"data": [[1, 2, 3, 10000000000000000000000000000000000000000]]}', 422, "invalid_request", "overflows float32"),
-        ('{"data": [[1, 2, 3, 1' + "0" * 400 + ']]}', 422, "invalid_request", "overflows float32"),
+        ('{"data": [[1, 2, 3, 1' + "0" * 400 + "]]}", 422, "invalid_request", "overflows float32"),
     ],
 )
 def test_more_bad_bodies(body: str | bytes, status: int, code: str, says: str) -> None:
