@@ -12,12 +12,16 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from functions.inference.lazy_package import defer_package_init
 
-from functions.contract.model_artifact import Baseline
-from functions.inference.events import NOT_AN_API_EVENT, NotAnApiEvent, http_api_reply, rest_event
-from functions.inference.prediction_service import PredictionService, RequestFailed
-from functions.inference.request_parsing import MAX_ROWS_PER_REQUEST, RequestRejected
+defer_package_init("aws_lambda_powertools.event_handler")  # see lazy_package: skips AppSync, asyncio and co.
+
+from aws_lambda_powertools.event_handler.api_gateway import APIGatewayRestResolver, Response  # noqa: E402
+
+from functions.contract.model_artifact import Baseline  # noqa: E402
+from functions.inference.events import NOT_AN_API_EVENT, NotAnApiEvent, http_api_reply, rest_event  # noqa: E402
+from functions.inference.prediction_service import PredictionService, RequestFailed  # noqa: E402
+from functions.inference.request_parsing import MAX_ROWS_PER_REQUEST, RequestRejected  # noqa: E402
 
 JSON = "application/json"
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
