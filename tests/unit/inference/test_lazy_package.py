@@ -21,8 +21,6 @@ def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         "from heavypkg.light import VALUE\n"
         "EXPORTED = 'from init'\n"
     )
-        "import sys\nsys.heavy_init_runs = getattr(sys, 'heavy_init_runs', 0) + 1\nfrom heavypkg.light import VALUE\nEXPORTED = 'from init'\n"
-    )
     (root / "light.py").write_text("from heavypkg import helpers\nVALUE = helpers.HELP + 1\n")
     (root / "helpers.py").write_text("HELP = 41\n")
     monkeypatch.syspath_prepend(str(tmp_path))
