@@ -37,8 +37,10 @@ A feedback line (one per labelled row; request_id is the prediction's job_id)::
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Sequence
+from itertools import chain
 from typing import IO, Any
 
 MESSAGE_PREDICTION = "prediction"
@@ -143,8 +145,18 @@ def prediction_lines(
 
     `confidence` is the largest of the row's (rounded) probabilities, so it always equals one of them.
     Raises ValueError on a non-finite number: a line is never written with NaN in it.
+
+    The lines are assembled from pre-encoded pieces when every number is a plain finite float or int
+    (what the service passes): byte for byte what `json` writes for the same record
+    (`test_prediction_log` checks it), at about half the cost of encoding a dict per row. Anything
+    else goes through `json` itself.
     """
     latency = round(latency_ms, 3)
+    if _plain_numbers(rows, probabilities, outlier_scores, latency):
+        return _assembled_lines(
+            timestamp_ms, request_id, endpoint, model, model_version, feature_names, rows, labels,
+            class_indices, probabilities, is_outlier, outlier_scores, latency,
+        )  # fmt: skip
     lines = []
     for row_index, values in enumerate(rows):
         record: dict[str, Any] = {
@@ -165,6 +177,66 @@ def prediction_lines(
             KEY_PROBABILITIES: probabilities[row_index],
         }
         lines.append(_DUMPS(record))
+    return lines
+
+
+_PLAIN = frozenset((float, int))
+
+
+def _plain_numbers(
+    rows: Sequence[Sequence[float]], probabilities: Sequence[Sequence[float]], scores: Sequence[float], latency: float
+) -> bool:
+    """Every number a built-in float or int (no bool, no NumPy scalar), and all finite."""
+    if type(latency) not in _PLAIN:
+        return False
+    flat = [*chain.from_iterable(rows), *chain.from_iterable(probabilities), *scores]
+    if not set(map(type, flat)) <= _PLAIN:
+        return False
+    return math.isfinite(math.fsum(map(abs, flat)) + latency) if flat else math.isfinite(latency)
+
+
+def _assembled_lines(
+    timestamp_ms: int,
+    request_id: str,
+    endpoint: str,
+    model: str,
+    model_version: str,
+    feature_names: Sequence[str],
+    rows: Sequence[Sequence[float]],
+    labels: Sequence[str],
+    class_indices: Sequence[int],
+    probabilities: Sequence[Sequence[float]],
+    is_outlier: Sequence[bool],
+    outlier_scores: Sequence[float],
+    latency: float,
+) -> list[str]:
+    number = repr  # json writes a float or an int exactly as repr does
+    head = (
+        f'{{"{KEY_MESSAGE}":"{MESSAGE_PREDICTION}","{KEY_TIMESTAMP}":{int(timestamp_ms)},'
+        f'"{KEY_REQUEST_ID}":{_DUMPS(request_id)},"{KEY_ROW}":'
+    )
+    middle = (
+        f',"{KEY_ENDPOINT}":{_DUMPS(endpoint)},"{KEY_MODEL}":{_DUMPS(model)},'
+        f'"{KEY_MODEL_VERSION}":{_DUMPS(model_version)},"{KEY_IS_OUTLIER}":'
+    )
+    latency_part = f',"{KEY_LATENCY_MS}":{number(latency)},"{KEY_FEATURES}":{{'
+    keys = [_DUMPS(name) + ":" for name in feature_names]
+    encoded_labels: dict[str, str] = {}
+    lines = []
+    for row_index, values in enumerate(rows):
+        if len(values) != len(keys):
+            raise ValueError(f"row {row_index} has {len(values)} values for {len(keys)} feature names")
+        label = labels[row_index]
+        encoded = encoded_labels.get(label) or encoded_labels.setdefault(label, _DUMPS(label))
+        row_probabilities = probabilities[row_index]
+        flag = is_outlier[row_index]
+        lines.append(
+            f"{head}{row_index}{middle}{'true' if flag is True else 'false' if flag is False else _DUMPS(flag)}"
+            f',"{KEY_OUTLIER_SCORE}":{number(outlier_scores[row_index])},"{KEY_PREDICTION}":{encoded}'
+            f',"{KEY_CLASS_INDEX}":{int(class_indices[row_index])},"{KEY_CONFIDENCE}":{number(max(row_probabilities))}'
+            f"{latency_part}{','.join(key + number(value) for key, value in zip(keys, values, strict=True))}}}"
+            f',"{KEY_PROBABILITIES}":[{",".join(map(number, row_probabilities))}]}}'
+        )
     return lines
 
 
