@@ -195,6 +195,29 @@ def _plain_numbers(
     return math.isfinite(math.fsum(map(abs, flat)) + latency) if flat else math.isfinite(latency)
 
 
+_QUOTED: dict[str, str] = {}  # endpoints, model names, versions, labels: a handful per process
+_FEATURE_KEYS: dict[tuple[str, ...], list[str]] = {}
+
+
+def _quoted(text: str) -> str:
+    """`json.dumps(text)`, remembered: the encoder's Python-level call costs more than the assembly itself."""
+    encoded = _QUOTED.get(text)
+    if encoded is None:
+        encoded = _DUMPS(text)
+        if len(_QUOTED) < 1024:
+            _QUOTED[text] = encoded
+    return encoded
+
+
+def _feature_keys(names: tuple[str, ...]) -> list[str]:
+    keys = _FEATURE_KEYS.get(names)
+    if keys is None:
+        keys = [_DUMPS(name) + ":" for name in names]
+        if len(_FEATURE_KEYS) < 64:
+            _FEATURE_KEYS[names] = keys
+    return keys
+
+
 def _assembled_lines(
     timestamp_ms: int,
     request_id: str,
@@ -211,23 +234,22 @@ def _assembled_lines(
     latency: float,
 ) -> list[str]:
     number = repr  # json writes a float or an int exactly as repr does
+    quoted_id = f'"{request_id}"' if request_id.isascii() and request_id.isalnum() else _DUMPS(request_id)
     head = (
         f'{{"{KEY_MESSAGE}":"{MESSAGE_PREDICTION}","{KEY_TIMESTAMP}":{int(timestamp_ms)},'
-        f'"{KEY_REQUEST_ID}":{_DUMPS(request_id)},"{KEY_ROW}":'
+        f'"{KEY_REQUEST_ID}":{quoted_id},"{KEY_ROW}":'
     )
     middle = (
-        f',"{KEY_ENDPOINT}":{_DUMPS(endpoint)},"{KEY_MODEL}":{_DUMPS(model)},'
-        f'"{KEY_MODEL_VERSION}":{_DUMPS(model_version)},"{KEY_IS_OUTLIER}":'
+        f',"{KEY_ENDPOINT}":{_quoted(endpoint)},"{KEY_MODEL}":{_quoted(model)},'
+        f'"{KEY_MODEL_VERSION}":{_quoted(model_version)},"{KEY_IS_OUTLIER}":'
     )
     latency_part = f',"{KEY_LATENCY_MS}":{number(latency)},"{KEY_FEATURES}":{{'
-    keys = [_DUMPS(name) + ":" for name in feature_names]
-    encoded_labels: dict[str, str] = {}
+    keys = _feature_keys(tuple(feature_names))
     lines = []
     for row_index, values in enumerate(rows):
         if len(values) != len(keys):
             raise ValueError(f"row {row_index} has {len(values)} values for {len(keys)} feature names")
-        label = labels[row_index]
-        encoded = encoded_labels.get(label) or encoded_labels.setdefault(label, _DUMPS(label))
+        encoded = _quoted(labels[row_index])
         row_probabilities = probabilities[row_index]
         flag = is_outlier[row_index]
         lines.append(
