@@ -58,6 +58,11 @@ COLD_STEPS = {
     ),
     "event_handler": "from aws_lambda_powertools.event_handler import APIGatewayRestResolver\nAPIGatewayRestResolver()\n",
     "pydantic": "import pydantic\n",
+    "rest_resolver": (
+        "from functions.inference.lazy_package import defer_package_init\n"
+        "defer_package_init('aws_lambda_powertools.event_handler')\n"
+        "from aws_lambda_powertools.event_handler.api_gateway import APIGatewayRestResolver\nAPIGatewayRestResolver()\n"
+    ),
 }
 
 
@@ -157,6 +162,7 @@ def main() -> None:
         "logger_metrics": cold_step_script(["floor", "logger_metrics"], model_dir, row_text),
         "event_handler": cold_step_script(["floor", "logger_metrics", "event_handler"], model_dir, row_text),
         "pydantic": cold_step_script(["floor", "logger_metrics", "event_handler", "pydantic"], model_dir, row_text),
+        "rest_resolver": cold_step_script(["floor", "logger_metrics", "rest_resolver"], model_dir, row_text),
         "handler": COLD_HANDLER.format(row=row_text),
     }
     cold = cold_runs(scripts, args.cold, env)
@@ -185,8 +191,9 @@ def main() -> None:
     labels = {
         "floor": "numpy + onnxruntime + both sessions + one run (floor)",
         "logger_metrics": "+ Powertools Logger and Metrics",
-        "event_handler": "+ Powertools event handler",
+        "event_handler": "+ Powertools event handler (whole package)",
         "pydantic": "+ pydantic (the handler no longer imports it)",
+        "rest_resolver": "floor + Logger, Metrics, REST resolver only (the handler)",
         "handler": "import functions.inference.handler + first POST /predict",
     }
     for name, label in labels.items():
