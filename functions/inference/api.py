@@ -32,7 +32,7 @@ def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> R
     return Response(status_code=status, content_type=JSON, body=_dumps(payload), headers=headers)
 
 
-def _error(status: int, code: str, message: str, job_id: str | None, details: list[dict[str, str]] | None = None) -> dict:
+def _error(code: str, message: str, job_id: str | None, details: list[dict[str, str]] | None = None) -> dict:
     return {"error": code, "message": message, "details": details or [], "job_id": job_id}
 
 
@@ -107,7 +107,7 @@ class InferenceApi:
 
         @app.exception_handler(RequestRejected)
         def reply_rejected(rejection: RequestRejected) -> Response:
-            body = _error(rejection.status, rejection.code, rejection.message, rejection.job_id, rejection.details)
+            body = _error(rejection.code, rejection.message, rejection.job_id, rejection.details)
             return _json(rejection.status, body, rejection.headers or None)
 
         @app.exception_handler(RequestFailed)
@@ -139,7 +139,6 @@ class InferenceApi:
     @staticmethod
     def _failed_body(failure: RequestFailed) -> dict[str, Any]:
         return _error(
-            500,
             "internal_error",
             f"the service could not answer this request ({failure.error_type}); it has been logged",
             failure.job_id,
@@ -155,7 +154,7 @@ class InferenceApi:
             return {
                 "statusCode": 400,
                 "headers": {"Content-Type": JSON},
-                "body": _dumps(_error(400, rejection.code, rejection.message, rejection.job_id)),
+                "body": _dumps(_error(rejection.code, rejection.message, rejection.job_id)),
                 "isBase64Encoded": False,
             }
         try:
@@ -165,7 +164,7 @@ class InferenceApi:
                 failure = self.service.record_failure(endpoint=_logged_path(str(request.get("path"))), error=error)
                 body = self._failed_body(failure)
             except Exception:  # the log itself is failing: answer anyway
-                body = _error(500, "internal_error", "the service could not answer this request", None)
+                body = _error("internal_error", "the service could not answer this request", None)
             reply = {
                 "statusCode": 500,
                 "multiValueHeaders": {"Content-Type": [JSON]},

@@ -1,10 +1,10 @@
 """Turns a request body into rows (or labels), or into a RequestRejected that says exactly what was wrong.
 
-No pydantic on this path: the standard library's JSON decoder plus one type check over
-all values is ~3x faster than `model_validate_json` for a one-row body and keeps pydantic
-(~80 ms of import and schema building) out of the cold start. When a body is refused, a
-second, slower walk names every problem with its location, in the words the API has
-always used ("data[0][1] must be a number, got a string").
+No pydantic on this path: importing it and building the models cost ~50-80 ms of every cold
+start, measured here. Its validator is faster on a one-row body (~1.4 µs against ~5 µs for the
+standard library's decoder plus one type and range check over all values), a trade the cold
+start wins. When a body is refused, a second, slower walk names every problem with its
+location, in the words the API has always used ("data[0][1] must be a number, got a string").
 """
 
 from __future__ import annotations
