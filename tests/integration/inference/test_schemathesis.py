@@ -52,7 +52,7 @@ def test_schemathesis_finds_nothing(tmp_path: Path, model: str) -> None:
             "--no-color",
         ]
         env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.integration.inference.schemathesis_hooks", "PYTHONPATH": str(REPO)}
-        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=300, check=False)
+        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, check=False)
     finally:
         httpd.shutdown()
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
