@@ -71,7 +71,7 @@ _decode = json.JSONDecoder(object_pairs_hook=_unique_keys).decode
 
 def decode_json(body: str | bytes | None, example: str) -> Any:
     """Parse a JSON body: 400 when absent or not JSON, 422 when an object repeats a key."""
-    if body is None or not body.strip():
+    if not body or body.isspace():
         raise RequestRejected(400, "empty_body", f"the request has no body; send {example}")
     try:
         text = body.decode("utf-8") if isinstance(body, bytes) else body
@@ -153,7 +153,17 @@ def parse_rows_array(body: str | bytes | None, *, feature_names: Sequence[str], 
     document = decode_json(body, example)
     data = document.get("data") if type(document) is dict and len(document) == 1 else None
     width = len(feature_names)
-    if type(data) is list and 0 < len(data) <= max_rows and all(type(row) is list and len(row) == width for row in data):
+    if type(data) is list and len(data) == 1:  # the most common request: one row, checked with builtins only
+        row = data[0]
+        if type(row) is list and len(row) == width and set(map(type, row)) <= _NUMBER_TYPES:
+            try:  # a NaN or infinity makes the sum non-finite; max and min then bound the range
+                in_range = math.isfinite(sum(row)) and max(row) <= FLOAT32_MAX and min(row) >= -FLOAT32_MAX
+            except OverflowError:  # an int too large for a float
+                in_range = False
+            if in_range:
+                rows = [list(map(float, row))]
+                return Rows(rows, np.array(rows, dtype=np.float32))
+    elif type(data) is list and 0 < len(data) <= max_rows and all(type(row) is list and len(row) == width for row in data):
         values = list(chain.from_iterable(data))
         # Fast path: every value an int or float and within float32's range (NaN fails the comparison).
         if set(map(type, values)) <= _NUMBER_TYPES:
