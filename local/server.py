@@ -1,10 +1,12 @@
 """Serve the inference Lambda handler on loopback, no AWS and no Docker.
 
-Each HTTP request becomes an API Gateway REST proxy event for the very same
-`lambda_handler` the cloud runs. Calls are serialised, as one Lambda instance
-serves one request at a time (and Powertools' resolver keeps the current event
-on the app). Prediction lines go to stdout and to a JSON-lines file that the
-local monitor reads.
+HTTP is spoken by waitress, a maintained pure-Python WSGI server (chunked bodies,
+`Expect: 100-continue`, malformed and truncated requests refused before the handler
+is called). A thin WSGI adapter turns each complete request into an API Gateway REST
+proxy event for the very same `lambda_handler` the cloud runs. Calls are serialised,
+as one Lambda instance serves one request at a time (Powertools' resolver keeps the
+current event on the app). Prediction lines go to stdout and to a JSON-lines file that
+the local monitor reads.
 
     python -m local.server --port 8000 --model iris --log-file .local/predictions.jsonl
 """
@@ -13,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import sys
 import threading
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +30,13 @@ from local.api_gateway import FakeContext, api_event
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_LOG_FILE = REPO_ROOT / ".local" / "predictions.jsonl"
-MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit: larger requests never reach Lambda
+# API Gateway stops bodies over 10 MiB before Lambda; locally the handler sees up to 64 MiB and refuses
+# them itself (413 with a job_id and a rejected line); waitress refuses anything larger on its own.
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+WAITRESS_THREADS = 4  # connections are read and written in parallel; the handler runs one call at a time
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+StartResponse = Callable[..., Any]
 
 
 def load_handler(*, model: str, model_dir: str | None, log_file: Path) -> Handler:
@@ -44,49 +51,96 @@ def load_handler(*, model: str, model_dir: str | None, log_file: Path) -> Handle
     return lambda_handler
 
 
-def make_server(handler: Handler, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
+def wsgi_adapter(handler: Handler) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    """A WSGI application that answers each request with one serialised handler call."""
     lock = threading.Lock()
 
-    class ProxyHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "local-lambda"
+    def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if not environ.get("PATH_INFO", "").startswith("/") or not environ.get("SERVER_PROTOCOL", "").startswith("HTTP/1."):
+            # A request line API Gateway would never forward: refused here, as a malformed request, handler not called.
+            payload = b'{"error":"bad_request","message":"malformed request line; expected METHOD /path HTTP/1.1"}'
+            start_response("400 Bad Request", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+            return [payload]
+        headers = {key[5:].replace("_", "-").title(): value for key, value in environ.items() if key.startswith("HTTP_")}
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
+        raw = environ["wsgi.input"].read()  # waitress has read the whole body (de-chunked) before calling us
+        if raw:
+            headers["Content-Length"] = str(len(raw))
+        try:
+            body: str | None = raw.decode("utf-8") if raw else None
+            base64_encoded = False
+        except UnicodeDecodeError:  # as API Gateway does for binary bodies: the handler gets the exact bytes
+            body, base64_encoded = base64.b64encode(raw).decode(), True
+        # PATH_INFO is the percent-decoded path as latin-1 text (PEP 3333); API Gateway hands Lambda UTF-8.
+        path = environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8", "replace") or "/"
+        event = api_event(environ["REQUEST_METHOD"], path, body, headers=headers, content_type=None)
+        event["isBase64Encoded"] = base64_encoded
+        query = environ.get("QUERY_STRING")
+        if query:
+            from urllib.parse import parse_qs
 
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_REQUEST_BYTES:
-                self._reply(413, {"Content-Type": "application/json"}, b'{"error":"body_too_large","message":"over 10 MB"}')
-                self.close_connection = True
-                return
-            raw = self.rfile.read(length) if length else None
-            path = self.path.split("?", 1)[0]
-            event = api_event(self.command, path, raw, headers=dict(self.headers.items()), content_type=None)
-            with lock:
-                reply = handler(event, FakeContext())
-            body = reply.get("body") or ""
-            payload = base64.b64decode(body) if reply.get("isBase64Encoded") else body.encode()
-            headers = {**reply.get("headers", {}), **{k: v[-1] for k, v in (reply.get("multiValueHeaders") or {}).items()}}
-            self._reply(int(reply["statusCode"]), headers, payload)
+            parsed = parse_qs(query, keep_blank_values=True)
+            event["queryStringParameters"] = {key: values[-1] for key, values in parsed.items()}
+            event["multiValueQueryStringParameters"] = parsed
+        with lock:
+            reply = handler(event, FakeContext())
+        payload = (
+            base64.b64decode(reply.get("body") or "") if reply.get("isBase64Encoded") else (reply.get("body") or "").encode()
+        )
+        reply_headers = {**(reply.get("headers") or {})}
+        for key, values in (reply.get("multiValueHeaders") or {}).items():
+            reply_headers[key] = ", ".join(values)
+        reply_headers = {k: v for k, v in reply_headers.items() if k.lower() not in ("content-length", "connection")}
+        status = int(reply["statusCode"])
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = "Unknown"
+        start_response(f"{status} {reason}", [*reply_headers.items(), ("Content-Length", str(len(payload)))])
+        return [] if environ["REQUEST_METHOD"] == "HEAD" else [payload]  # HEAD: the headers a GET would get, no body
 
-        def _reply(self, status: int, headers: dict[str, str], payload: bytes) -> None:
-            self.send_response(status)
-            for key, value in headers.items():
-                if key.lower() != "content-length":
-                    self.send_header(key, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+    return application
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815
 
-        def log_message(self, format: str, *args: Any) -> None:
-            """Access lines go to stderr so stdout carries only the log contract and EMF."""
-            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+def make_server(handler: Handler, host: str = "127.0.0.1", port: int = 8000) -> Any:
+    """A waitress server bound now; `serve_forever()` / `shutdown()` / `server_port` as http.server has them."""
+    import logging
 
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 256  # socketserver's default backlog of 5 resets bursts of new connections
+    from waitress.server import create_server
 
-    return Server((host, port), ProxyHandler)
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth is N" on every burst
+    server = create_server(
+        wsgi_adapter(handler),
+        host=host,
+        port=port,
+        threads=WAITRESS_THREADS,
+        max_request_body_size=MAX_REQUEST_BYTES,
+        connection_limit=512,
+        backlog=1024,
+        ident="local-lambda",
+        clear_untrusted_proxy_headers=True,
+    )
+    return _ServerHandle(server)
+
+
+class _ServerHandle:
+    """The small interface the tests and `main` use, over waitress's server object."""
+
+    def __init__(self, server: Any) -> None:
+        self._server = server
+        self.server_port = int(server.effective_port)
+
+    def serve_forever(self) -> None:
+        with contextlib.suppress(OSError):  # the socket map was closed by shutdown()
+            self._server.run()
+
+    def shutdown(self) -> None:
+        self._server.task_dispatcher.shutdown()  # finish the calls in flight first, then stop accepting
+        self._server.close()
+
+    def server_close(self) -> None:
+        self._server.close()
 
 
 def main() -> None:

@@ -1,166 +1,182 @@
-"""HTTP routes of the inference API (Powertools API Gateway REST resolver).
+"""HTTP routes of the inference API (Powertools API Gateway REST resolver) and the last guard around them.
 
-Request bodies are parsed by `PredictionService` with pydantic's `model_validate_json`
-instead of the resolver's `enable_validation`: measured here, the resolver's
-validation costs ~230 µs a request against ~2 µs for a one-row body parsed
-directly. The `body` parameters below are declared for the OpenAPI document only.
+Request bodies are parsed by `PredictionService` (see `request_parsing`), not by the
+resolver's `enable_validation`: measured here, the resolver's validation costs ~230 µs a
+request. The OpenAPI document is built from the pydantic models in `openapi.py`, only
+when `/openapi.json` is first asked for, so pydantic stays out of the cold start.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 import json
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from functions.inference.lazy_package import defer_package_init
 
-from functions.contract.model_artifact import Baseline
-from functions.inference.prediction_service import PredictionService
-from functions.inference.request_parsing import RequestRejected
-from functions.inference.schemas import (
-    MAX_ROWS_PER_REQUEST,
-    ErrorDetail,
-    ErrorResponse,
-    HealthResponse,
-    LabelResponse,
-    LabelsResponse,
-    MetadataResponse,
-    PredictRequest,
-    PredictResponse,
-)
+defer_package_init("aws_lambda_powertools.event_handler")  # see lazy_package: skips AppSync, asyncio and co.
+
+from aws_lambda_powertools.event_handler.api_gateway import APIGatewayRestResolver, Response  # noqa: E402
+
+from functions.contract.model_artifact import Baseline  # noqa: E402
+from functions.inference.events import NOT_AN_API_EVENT, NotAnApiEvent, http_api_reply, rest_event  # noqa: E402
+from functions.inference.prediction_service import PredictionService, RequestFailed  # noqa: E402
+from functions.inference.request_parsing import MAX_ROWS_PER_REQUEST, RequestRejected  # noqa: E402
 
 JSON = "application/json"
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-ERROR_RESPONSES = (
-    (400, "Empty body or invalid JSON"),
-    (413, "Body too large"),
-    (415, "Content type is not application/json"),
-    (422, "Body is JSON but not a valid request: wrong row length, non-finite or non-numeric value, too many rows"),
-)
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+MAX_LOGGED_PATH = 200  # an unknown path is client data: keep the rejected line short
 
 
-def _predict_responses(model: type) -> dict[int, Any]:
-    """Powertools documents only the listed responses once any are given: list the 200 too."""
-    responses: dict[int, Any] = {
-        200: {"description": "One prediction per row, in request order", "content": {JSON: {"model": model}}}
-    }
-    for status, description in ERROR_RESPONSES:
-        responses[status] = {"description": description, "content": {JSON: {"model": ErrorResponse}}}
-    return responses
+def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(status_code=status, content_type=JSON, body=_dumps(payload), headers=headers)
 
 
-def _declare_request_body() -> None:
-    """Define `RequestBody` when the OpenAPI document is first asked for, not at cold start.
-
-    Importing Powertools' OpenAPI parameter classes costs ~55 ms of import time; the
-    routes' string annotations are resolved against this module's globals only when
-    the document is generated.
-    """
-    if "RequestBody" not in globals():
-        from aws_lambda_powertools.event_handler.openapi.params import Body
-
-        globals()["RequestBody"] = Annotated[PredictRequest, Body(description="Rows to predict", media_type=JSON)]
-
-
-def _json(status: int, payload: Any) -> Response:
-    return Response(status_code=status, content_type=JSON, body=_dumps(payload))
+def _error(code: str, message: str, job_id: str | None, details: list[dict[str, str]] | None = None) -> dict:
+    return {"error": code, "message": message, "details": details or [], "job_id": job_id}
 
 
 def _metadata(baseline: Baseline, max_rows: int) -> dict[str, Any]:
     document = baseline.document
-    return MetadataResponse(
-        model=document["model"],
-        input=[{"name": f.name, "mean": f.mean, "std": f.std, "min": f.min, "max": f.max} for f in baseline.features],  # type: ignore[misc]
-        labels=list(baseline.label_names),
-        training_outlier_rate=baseline.training_outlier_rate,
-        prediction_distribution=dict(zip(baseline.label_names, baseline.class_distribution, strict=True)),
-        thresholds={key: float(value) for key, value in document["thresholds"].items()},
-        max_rows_per_request=max_rows,
-    ).model_dump(mode="json")
+    return {
+        "model": document["model"],
+        "input": [{"name": f.name, "mean": f.mean, "std": f.std, "min": f.min, "max": f.max} for f in baseline.features],
+        "labels": list(baseline.label_names),
+        "training_outlier_rate": baseline.training_outlier_rate,
+        "prediction_distribution": dict(zip(baseline.label_names, baseline.class_distribution, strict=True)),
+        "thresholds": {key: float(value) for key, value in document["thresholds"].items()},
+        "max_rows_per_request": max_rows,
+    }
 
 
-def build_api(service: PredictionService) -> APIGatewayRestResolver:
-    """Routes and the one place where domain errors become HTTP replies."""
-    app = APIGatewayRestResolver(enable_validation=False)
-    baseline = service.baseline
-    health = HealthResponse(status="ok", model=baseline.model_name, model_version=baseline.model_version).model_dump()
-    labels = LabelsResponse(
-        model=baseline.model_name, model_version=baseline.model_version, labels=list(baseline.label_names)
-    ).model_dump()
-    metadata = _metadata(baseline, min(service.max_rows, MAX_ROWS_PER_REQUEST))
-    openapi_cache: dict[str, str] = {}
+class InferenceApi:
+    """Routes, the one place where domain errors become HTTP replies, and the event adapter."""
 
-    def predict(endpoint: str, labels_only: bool) -> Response:
-        """Body and content type come from the raw event: Powertools' merged header view costs ~7 µs a request."""
-        raw = app.current_event.raw_event
-        body = raw.get("body")
-        if body is not None and raw.get("isBase64Encoded"):
-            with contextlib.suppress(binascii.Error, ValueError):  # undecodable: parsed as sent, refused as invalid JSON
-                body = base64.b64decode(body, validate=True)
-        content_type = next((v for k, v in (raw.get("headers") or {}).items() if k.lower() == "content-type"), None)
-        reply = service.predict_request(endpoint=endpoint, body=body, content_type=content_type, labels_only=labels_only)
-        return _json(200, reply)
+    def __init__(self, service: PredictionService) -> None:
+        self.service = service
+        self.app = app = APIGatewayRestResolver(enable_validation=False)
+        self.routes: dict[str, list[str]] = {}  # path -> methods: 405 with Allow, and the OpenAPI test
+        baseline = service.baseline
+        self.max_rows = min(service.max_rows, MAX_ROWS_PER_REQUEST)
+        health = {"status": "ok", "model": baseline.model_name, "model_version": baseline.model_version}
+        labels = {"model": baseline.model_name, "model_version": baseline.model_version, "labels": list(baseline.label_names)}
+        metadata = _metadata(baseline, self.max_rows)
+        self._openapi: str | None = None
 
-    @app.get("/health", summary="Liveness and the model version being served")
-    def get_health() -> Response[HealthResponse]:
-        return _json(200, health)
+        def route(method: str, path: str) -> Callable[[Callable[[], Response]], Callable[[], Response]]:
+            self.routes.setdefault(path, []).append(method)
+            return app.route(path, method=method, include_in_schema=False)
 
-    @app.get("/metadata", summary="Model card and input/output description, from the model's baseline file")
-    def get_metadata() -> Response[MetadataResponse]:
-        return _json(200, metadata)
-
-    @app.get("/label", summary="Labels in class-index order")
-    def get_labels() -> Response[LabelsResponse]:
-        return _json(200, labels)
-
-    @app.post("/predict", summary="Class probabilities and outlier flag per row", responses=_predict_responses(PredictResponse))
-    def post_predict(body: RequestBody = None) -> Response[PredictResponse]:  # type: ignore[name-defined]  # noqa: F821
-        return predict("/predict", labels_only=False)
-
-    @app.post("/predict/label", summary="Predicted label and outlier flag per row", responses=_predict_responses(LabelResponse))
-    def post_predict_label(body: RequestBody = None) -> Response[LabelResponse]:  # type: ignore[name-defined]  # noqa: F821
-        return predict("/predict/label", labels_only=True)
-
-    @app.get("/predict/test", summary="Probabilities for a built-in sample (each feature's training median)")
-    def get_predict_test() -> Response[PredictResponse]:
-        return _json(200, service.predict_sample(endpoint="/predict/test", labels_only=False))
-
-    @app.get("/predict/test/label", summary="Label for the built-in sample")
-    def get_predict_test_label() -> Response[LabelResponse]:
-        return _json(200, service.predict_sample(endpoint="/predict/test/label", labels_only=True))
-
-    @app.get("/openapi.json", summary="This document", include_in_schema=False)
-    def get_openapi() -> Response[str]:
-        if "document" not in openapi_cache:
-            _declare_request_body()
-            openapi_cache["document"] = app.get_openapi_json_schema(
-                title=f"{baseline.model_name} inference API",
-                version=baseline.model_version,
-                summary="ONNX classifier with an outlier detector; every prediction is logged",
-                description=baseline.description,
+        def post(endpoint: str, labels_only: bool) -> Response:
+            """Body and content type come from the raw event: Powertools' merged header view costs ~7 µs a request."""
+            raw = app.current_event.raw_event
+            reply = service.predict_request(
+                endpoint=endpoint,
+                body=raw.get("body"),
+                content_type=_content_type(raw),
+                labels_only=labels_only,
+                is_base64=bool(raw.get("isBase64Encoded")),
             )
-        return Response(status_code=200, content_type=JSON, body=openapi_cache["document"])
+            return _json(200, reply)
 
-    @app.exception_handler(RequestRejected)
-    def reply_rejected(rejection: RequestRejected) -> Response:
-        return _json(
-            rejection.status,
-            ErrorResponse(
-                error=rejection.code,
-                message=rejection.message,
-                details=[ErrorDetail(**detail) for detail in rejection.details],
-                job_id=rejection.job_id,
-            ).model_dump(),
+        route("GET", "/health")(lambda: _json(200, health))
+        route("GET", "/metadata")(lambda: _json(200, metadata))
+        route("GET", "/label")(lambda: _json(200, labels))
+        route("POST", "/predict")(lambda: post("/predict", labels_only=False))
+        route("POST", "/predict/label")(lambda: post("/predict/label", labels_only=True))
+        route("GET", "/predict/test")(lambda: _json(200, service.predict_sample(endpoint="/predict/test", labels_only=False)))
+        route("GET", "/predict/test/label")(
+            lambda: _json(200, service.predict_sample(endpoint="/predict/test/label", labels_only=True))
         )
 
-    @app.not_found
-    def reply_not_found(_: Exception) -> Response:
-        event = app.current_event
-        rejection = RequestRejected(404, "not_found", f"no route {event.http_method} {event.path}; see GET /openapi.json")
-        if event.path.startswith("/predict"):
-            service.record_rejection(endpoint=event.path, rejection=rejection)
-        return _json(404, ErrorResponse(error=rejection.code, message=rejection.message, job_id=rejection.job_id).model_dump())
+        @route("POST", "/feedback")
+        def post_feedback() -> Response:
+            raw = app.current_event.raw_event
+            reply = service.feedback_request(
+                body=raw.get("body"), content_type=_content_type(raw), is_base64=bool(raw.get("isBase64Encoded"))
+            )
+            return _json(202, reply)
 
-    return app
+        @route("GET", "/openapi.json")
+        def get_openapi() -> Response:
+            if self._openapi is None:
+                from functions.inference.openapi import openapi_document  # pydantic: only when asked for
+
+                self._openapi = _dumps(openapi_document(baseline, self.max_rows, self.routes))
+            return Response(status_code=200, content_type=JSON, body=self._openapi)
+
+        @app.exception_handler(RequestRejected)
+        def reply_rejected(rejection: RequestRejected) -> Response:
+            body = _error(rejection.code, rejection.message, rejection.job_id, rejection.details)
+            return _json(rejection.status, body, rejection.headers or None)
+
+        @app.exception_handler(RequestFailed)
+        def reply_failed(failure: RequestFailed) -> Response:
+            return _json(500, self._failed_body(failure))
+
+        @app.exception_handler(Exception)
+        def reply_unexpected(error: Exception) -> Response:
+            failure = service.record_failure(endpoint=_logged_path(app.current_event.path), error=error)
+            return _json(500, self._failed_body(failure))
+
+        @app.not_found
+        def reply_not_found(_: Exception) -> Response:
+            event = app.current_event
+            method, path = event.http_method, event.path
+            allowed = self.routes.get(path)
+            if allowed:
+                allow = ", ".join(sorted(allowed))
+                rejection = RequestRejected(
+                    405, "method_not_allowed", f"{method} is not allowed on {path}; use {allow}", headers={"Allow": allow}
+                )
+            else:
+                rejection = RequestRejected(
+                    404, "not_found", f"no route {method} {path:.{MAX_LOGGED_PATH}}; see GET /openapi.json"
+                )
+            service.record_rejection(endpoint=_logged_path(path), rejection=rejection)
+            return reply_rejected(rejection)
+
+    @staticmethod
+    def _failed_body(failure: RequestFailed) -> dict[str, Any]:
+        return _error(
+            "internal_error",
+            f"the service could not answer this request ({failure.error_type}); it has been logged",
+            failure.job_id,
+        )
+
+    def handle(self, event: Any, context: Any) -> dict[str, Any]:
+        """Route one event; whatever happens, the caller gets a JSON reply and the log one record."""
+        try:
+            request, is_http_api = rest_event(event)
+        except NotAnApiEvent as error:
+            rejection = RequestRejected(400, "not_an_api_gateway_event", str(error))
+            self.service.record_rejection(endpoint=NOT_AN_API_EVENT, rejection=rejection)
+            return {
+                "statusCode": 400,
+                "headers": {"Content-Type": JSON},
+                "body": _dumps(_error(rejection.code, rejection.message, rejection.job_id)),
+                "isBase64Encoded": False,
+            }
+        try:
+            reply = self.app.resolve(request, context)
+        except Exception as error:  # the resolver itself failed: still one record and a JSON 500
+            try:
+                failure = self.service.record_failure(endpoint=_logged_path(str(request.get("path"))), error=error)
+                body = self._failed_body(failure)
+            except Exception:  # the log itself is failing: answer anyway
+                body = _error("internal_error", "the service could not answer this request", None)
+            reply = {
+                "statusCode": 500,
+                "multiValueHeaders": {"Content-Type": [JSON]},
+                "body": _dumps(body),
+                "isBase64Encoded": False,
+            }
+        return http_api_reply(reply) if is_http_api else reply
+
+
+def _content_type(raw: dict[str, Any]) -> str | None:
+    return next((v for k, v in (raw.get("headers") or {}).items() if k.lower() == "content-type"), None)
+
+
+def _logged_path(path: str) -> str:
+    return path[:MAX_LOGGED_PATH]

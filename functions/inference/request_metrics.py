@@ -49,6 +49,8 @@ class RequestMetrics:
 
         self._prediction_middle = middle(prediction_metrics)
         self._rejection_middle = middle(rejection_metrics)
+        self._failure_middle = middle([(names.METRIC_REQUESTS, "Count"), (names.METRIC_FAILED, "Count")])
+        self._feedback_middle = middle([(names.METRIC_FEEDBACK_LABELS, "Count")])
 
     def _emit(self, middle: str, values: str) -> None:
         self._stream.write(f'{{"_aws":{{"Timestamp":{time.time_ns() // 1_000_000}{middle}{values}}}\n')
@@ -63,3 +65,9 @@ class RequestMetrics:
 
     def record_rejection(self) -> None:
         self._emit(self._rejection_middle, f'"{names.METRIC_REQUESTS}":1,"{names.METRIC_REJECTED}":1')
+
+    def record_failure(self) -> None:
+        self._emit(self._failure_middle, f'"{names.METRIC_REQUESTS}":1,"{names.METRIC_FAILED}":1')
+
+    def record_feedback(self, *, labels: int) -> None:
+        self._emit(self._feedback_middle, f'"{names.METRIC_FEEDBACK_LABELS}":{labels}')

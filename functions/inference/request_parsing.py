@@ -1,34 +1,96 @@
-"""Turns a request body into rows, or into a RequestRejected that says exactly what was wrong."""
+"""Turns a request body into rows (or labels), or into a RequestRejected that says exactly what was wrong.
+
+No pydantic on this path: importing it and building the models cost ~50-80 ms of every cold
+start, measured here. Its validator is faster on a one-row body (~1.4 µs against ~5 µs for the
+standard library's decoder plus one type and range check over all values), a trade the cold
+start wins. When a body is refused, a second, slower walk names every problem with its
+location, in the words the API has always used ("data[0][1] must be a number, got a string").
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
-from pydantic import ValidationError
+import numpy as np
 
-from functions.inference.schemas import FLOAT32_MAX, PredictRequest
-
+FLOAT32_MAX = 3.4028234663852886e38
+MAX_ROWS_PER_REQUEST = 1000
+MAX_LABELS_PER_REQUEST = 1000
 MAX_DETAILS = 10
+SMALL_REQUEST_VALUES = 64  # up to this many values, validated in plain Python
+JOB_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+_NUMBER_TYPES = frozenset((float, int))
 
 
 class RequestRejected(Exception):
     """A client error; the API maps it to `status` with a JSON body. Never a 5xx."""
 
-    def __init__(self, status: int, code: str, message: str, details: Sequence[dict[str, str]] = ()) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Sequence[dict[str, str]] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = list(details)
+        self.headers = headers or {}
         self.job_id: str | None = None
 
 
-def _location(loc: Sequence[int | str]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "body"
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """`json` keeps the last of two equal keys; a request that says two things is refused instead."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return result
+
+
+_decode = json.JSONDecoder(object_pairs_hook=_unique_keys).decode
+
+
+def decode_json(body: str | bytes | None, example: str) -> Any:
+    """Parse a JSON body: 400 when absent or not JSON, 422 when an object repeats a key."""
+    if not body or body.isspace():
+        raise RequestRejected(400, "empty_body", f"the request has no body; send {example}")
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        return _decode(text)
+    except _DuplicateKey as duplicate:
+        raise RequestRejected(
+            422,
+            "duplicate_key",
+            f"key '{duplicate.key}' appears more than once in a JSON object; send each key once",
+            [{"location": duplicate.key, "problem": "duplicate key"}],
+        ) from None
+    except json.JSONDecodeError as error:
+        raise RequestRejected(
+            400, "invalid_json", f"the body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+    except UnicodeDecodeError as error:
+        raise RequestRejected(400, "invalid_json", f"the body is not valid JSON: not UTF-8 ({error.reason})") from None
+    except RecursionError:
+        raise RequestRejected(400, "invalid_json", "the body is not valid JSON: nested too deeply") from None
 
 
 def _kind(value: Any) -> str:
@@ -45,61 +107,188 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _problem(error: Any, max_rows: int) -> str:
-    kind, loc, value = error["type"], error["loc"], error.get("input")
-    where = _location(loc)
-    if kind == "missing":
-        return f"missing key '{where}'; the body must look like {{\"data\": [[...], ...]}}"
-    if kind == "extra_forbidden":
-        return f"unexpected key '{where}'; only 'data' is accepted"
-    if kind == "model_type":
-        return f'the body must be a JSON object like {{"data": [[...], ...]}}, got {_kind(value)}'
-    if kind == "list_type":
-        return f"{where} must be a list, got {_kind(value)}"
-    if kind == "too_short" and loc == ("data",):
-        return f"data has no rows; send 1 to {max_rows} rows"
-    if kind == "too_long" and loc == ("data",):
-        return f"data has more than {max_rows} rows; send at most {max_rows} per request"
-    if kind == "float_type":
+def _value_problem(value: Any, where: str) -> str | None:
+    if type(value) not in _NUMBER_TYPES:
         return f"{where} must be a number, got {_kind(value)}"
-    if kind == "finite_number":
-        return f"{where} must be a finite number; NaN and Infinity are not accepted"
-    if kind in ("less_than_equal", "greater_than_equal"):
+    try:
+        number = float(value)
+    except OverflowError:  # an integer literal with hundreds of digits
         return f"{where} = {value!r} overflows float32 (magnitude above {FLOAT32_MAX:.7g})"
-    return f"{where}: {error['msg']}"
+    if not math.isfinite(number):
+        return f"{where} must be a finite number; NaN and Infinity are not accepted"
+    if abs(number) > FLOAT32_MAX:
+        return f"{where} = {value!r} overflows float32 (magnitude above {FLOAT32_MAX:.7g})"
+    return None
+
+
+def _refuse(problems: list[tuple[str, str]]) -> RequestRejected:
+    details = [{"location": where, "problem": problem} for where, problem in problems[:MAX_DETAILS]]
+    more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+    return RequestRejected(422, "invalid_request", problems[0][1] + more, details)
+
+
+def _object_problems(document: Any, key: str, example: str) -> list[tuple[str, str]]:
+    if not isinstance(document, dict):
+        return [("body", f"the body must be a JSON object like {example}, got {_kind(document)}")]
+    problems = []
+    if key not in document:
+        problems.append((key, f"missing key '{key}'; the body must look like {example}"))
+    problems += [(extra, f"unexpected key '{extra}'; only '{key}' is accepted") for extra in document if extra != key]
+    return problems
+
+
+@dataclass(frozen=True)
+class Rows:
+    values: list[list[float]]  # as floats, in request order: what the log records
+    array: np.ndarray  # (n, width) float32: what the model reads
 
 
 def parse_rows(body: str | bytes | None, *, feature_names: Sequence[str], max_rows: int) -> list[list[float]]:
     """Validate a /predict body: 1..max_rows rows, each exactly len(feature_names) finite float32 values."""
-    if body is None or not body.strip():
-        raise RequestRejected(400, "empty_body", 'the request has no body; send {"data": [[...], ...]}')
-    try:
-        request = PredictRequest.model_validate_json(body)
-    except ValidationError as error:
-        errors = error.errors(include_url=False)
-        if errors[0]["type"] == "json_invalid":
-            raise RequestRejected(400, "invalid_json", f"the body is not valid JSON: {errors[0]['msg']}") from None
-        details = [{"location": _location(e["loc"]), "problem": _problem(e, max_rows)} for e in errors[:MAX_DETAILS]]
-        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-        raise RequestRejected(422, "invalid_request", details[0]["problem"] + more, details) from None
-    rows = request.data
-    if len(rows) > max_rows:
-        raise RequestRejected(
+    return parse_rows_array(body, feature_names=feature_names, max_rows=max_rows).values
+
+
+def parse_rows_array(body: str | bytes | None, *, feature_names: Sequence[str], max_rows: int) -> Rows:
+    example = '{"data": [[...], ...]}'
+    document = decode_json(body, example)
+    data = document.get("data") if type(document) is dict and len(document) == 1 else None
+    width = len(feature_names)
+    if type(data) is list and len(data) == 1:  # the most common request: one row, checked with builtins only
+        row = data[0]
+        if type(row) is list and len(row) == width and set(map(type, row)) <= _NUMBER_TYPES:
+            try:  # a NaN or infinity makes the sum non-finite; max and min then bound the range
+                in_range = math.isfinite(sum(row)) and max(row) <= FLOAT32_MAX and min(row) >= -FLOAT32_MAX
+            except OverflowError:  # an int too large for a float
+                in_range = False
+            if in_range:
+                rows = [list(map(float, row))]
+                return Rows(rows, np.array(rows, dtype=np.float32))
+    elif type(data) is list and 0 < len(data) <= max_rows and all(type(row) is list and len(row) == width for row in data):
+        values = list(chain.from_iterable(data))
+        # Fast path: every value an int or float and within float32's range (NaN fails the comparison).
+        if set(map(type, values)) <= _NUMBER_TYPES:
+            if len(values) <= SMALL_REQUEST_VALUES:  # NumPy's per-call overhead loses on a few values
+                try:
+                    in_range = all(-FLOAT32_MAX <= value <= FLOAT32_MAX for value in values)
+                except OverflowError:  # an int too large for a float
+                    in_range = False
+                if in_range:
+                    rows = [[float(value) for value in row] for row in data]
+                    return Rows(rows, np.array(rows, dtype=np.float32))
+            else:
+                try:
+                    array = np.array(data, dtype=np.float64)
+                except OverflowError:
+                    array = None
+                if array is not None and float(np.abs(array).max()) <= FLOAT32_MAX:
+                    return Rows(array.tolist(), array.astype(np.float32))
+    raise _row_rejection(document, feature_names, max_rows, example)
+
+
+def _row_rejection(document: Any, feature_names: Sequence[str], max_rows: int, example: str) -> RequestRejected:
+    """The slow walk over a refused body: every problem, with its location."""
+    problems = _object_problems(document, "data", example)
+    if problems:
+        return _refuse(problems)
+    data = document["data"]
+    if not isinstance(data, list):
+        return _refuse([("data", f"data must be a list, got {_kind(data)}")])
+    if not data:
+        return _refuse([("data", f"data has no rows; send 1 to {max_rows} rows")])
+    if len(data) > max_rows:
+        return RequestRejected(
             422,
             "too_many_rows",
-            f"data has {len(rows)} rows; send at most {max_rows} per request",
+            f"data has {len(data)} rows; send at most {max_rows} per request",
             [{"location": "data", "problem": "too many rows"}],
         )
+    for index, row in enumerate(data):
+        if not isinstance(row, list):
+            problems.append((f"data[{index}]", f"data[{index}] must be a list, got {_kind(row)}"))
+            continue
+        for position, value in enumerate(row):
+            where = f"data[{index}][{position}]"
+            problem = _value_problem(value, where)
+            if problem:
+                problems.append((where, problem))
+    if problems:
+        return _refuse(problems)
     width = len(feature_names)
-    bad = [index for index, row in enumerate(rows) if len(row) != width]
-    if bad:
-        first = bad[0]
-        message = f"row {first} has {len(rows[first])} values; expected {width} ({', '.join(feature_names)})" + (
-            f" ({len(bad) - 1} more rows have the wrong length)" if len(bad) > 1 else ""
+    bad = [index for index, row in enumerate(data) if len(row) != width]
+    if not bad:  # unreachable while the fast path and this walk agree; a 4xx all the same
+        return _refuse([("data", "data is not a valid list of rows")])
+    first = bad[0]
+    message = f"row {first} has {len(data[first])} values; expected {width} ({', '.join(feature_names)})" + (
+        f" ({len(bad) - 1} more rows have the wrong length)" if len(bad) > 1 else ""
+    )
+    details = [
+        {"location": f"data[{index}]", "problem": f"has {len(data[index])} values; expected {width}"}
+        for index in bad[:MAX_DETAILS]
+    ]
+    return RequestRejected(422, "wrong_row_length", message, details)
+
+
+@dataclass(frozen=True)
+class Label:
+    job_id: str
+    row: int
+    label: str
+    label_index: int
+
+
+def parse_labels(body: str | bytes | None, *, label_names: Sequence[str], max_items: int = MAX_LABELS_PER_REQUEST) -> list[Label]:
+    """Validate a /feedback body: 1..max_items of {job_id: 32 hex, row: 0..999, label: one of the model's labels}."""
+    example = '{"labels": [{"job_id": "<32 hex>", "row": 0, "label": "..."}, ...]}'
+    document = decode_json(body, example)
+    problems = _object_problems(document, "labels", example)
+    if problems:
+        raise _refuse(problems)
+    items = document["labels"]
+    if not isinstance(items, list):
+        raise _refuse([("labels", f"labels must be a list, got {_kind(items)}")])
+    if not items:
+        raise _refuse([("labels", f"labels is empty; send 1 to {max_items} items")])
+    if len(items) > max_items:
+        raise RequestRejected(
+            422,
+            "too_many_labels",
+            f"labels has {len(items)} items; send at most {max_items} per request",
+            [{"location": "labels", "problem": "too many items"}],
         )
-        details = [
-            {"location": f"data[{index}]", "problem": f"has {len(rows[index])} values; expected {width}"}
-            for index in bad[:MAX_DETAILS]
+    index_of = {name: index for index, name in enumerate(label_names)}
+    labels: list[Label] = []
+    for index, item in enumerate(items):
+        where = f"labels[{index}]"
+        if not isinstance(item, dict):
+            problems.append(
+                (where, f'{where} must be an object like {{"job_id": ..., "row": 0, "label": ...}}, got {_kind(item)}')
+            )
+            continue
+        item_problems = [
+            (f"{where}.{key}", f"{where}: missing key '{key}'") for key in ("job_id", "row", "label") if key not in item
         ]
-        raise RequestRejected(422, "wrong_row_length", message, details)
-    return rows
+        item_problems += [
+            (f"{where}.{key}", f"{where}: unexpected key '{key}'; only job_id, row and label are accepted")
+            for key in item
+            if key not in ("job_id", "row", "label")
+        ]
+        job_id, row, label = item.get("job_id"), item.get("row"), item.get("label")
+        if type(row) is float and row.is_integer():  # JSON Schema counts 227.0 as an integer
+            row = int(row)
+        if "job_id" in item and not (isinstance(job_id, str) and JOB_ID_PATTERN.fullmatch(job_id)):
+            item_problems.append(
+                (f"{where}.job_id", f"{where}.job_id must be the 32 lower-case hex characters of a job_id, got {job_id!r:.60}")
+            )
+        if "row" in item and not (type(row) is int and 0 <= row < MAX_ROWS_PER_REQUEST):
+            item_problems.append(
+                (f"{where}.row", f"{where}.row must be a whole number in 0..{MAX_ROWS_PER_REQUEST - 1}, got {row!r:.60}")
+            )
+        if "label" in item and not (isinstance(label, str) and label in index_of):
+            item_problems.append((f"{where}.label", f"{where}.label must be one of {', '.join(label_names)}, got {label!r:.60}"))
+        if item_problems:
+            problems += item_problems
+        else:
+            labels.append(Label(str(job_id), int(row), str(label), index_of[str(label)]))  # type: ignore[arg-type]
+    if problems:
+        raise _refuse(problems)
+    return labels

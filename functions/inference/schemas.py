@@ -1,4 +1,8 @@
-"""Request and response models: they parse the request body and generate the OpenAPI document."""
+"""Request and response models for the OpenAPI document (imported only when /openapi.json is first asked for).
+
+Requests are parsed by `request_parsing`, without pydantic; `tests/unit/inference/test_openapi.py`
+checks that these models and the parser agree.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FLOAT32_MAX = 3.4028234663852886e38
-MAX_ROWS_PER_REQUEST = 1000
+from functions.inference.request_parsing import FLOAT32_MAX, MAX_LABELS_PER_REQUEST, MAX_ROWS_PER_REQUEST
 
 # strict: "5.1" and true are refused, not coerced; the bounds keep float32 from overflowing to inf.
 FeatureValue = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
@@ -24,6 +27,36 @@ class PredictRequest(BaseModel):
             min_length=1, max_length=MAX_ROWS_PER_REQUEST, description="Rows of feature values, in the order GET /metadata lists"
         ),
     ]
+
+
+class LabelItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str = Field(pattern="^[0-9a-f]{32}$", description="The job_id of the prediction being labelled")
+    row: int = Field(ge=0, le=MAX_ROWS_PER_REQUEST - 1, description="Row index within that request")
+    label: str = Field(description="The true label, one of GET /label")
+
+
+class FeedbackRequest(BaseModel):
+    """`{"labels": [{"job_id": ..., "row": 0, "label": ...}, ...]}`: 1 to 1,000 ground-truth labels."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"labels": [{"job_id": "0123456789abcdef0123456789abcdef", "row": 0, "label": "setosa"}]}]
+        },
+    )
+
+    labels: Annotated[list[LabelItem], Field(min_length=1, max_length=MAX_LABELS_PER_REQUEST)]
+
+
+class FeedbackResponse(BaseModel):
+    job_id: str = Field(description="Id of this feedback request (its rejected line carries it when refused)")
+    model: str
+    model_version: str
+    accepted: int = Field(description="Labels recorded, one feedback log line each")
+    predictions: int = Field(description="Distinct job_ids labelled")
+    rows: int = Field(description="Distinct (job_id, row) pairs labelled; the latest label of a pair wins")
 
 
 class RowPrediction(BaseModel):

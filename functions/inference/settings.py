@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from functions.contract import names
-from functions.inference.schemas import MAX_ROWS_PER_REQUEST
+from functions.inference.request_parsing import MAX_ROWS_PER_REQUEST
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / names.DEFAULT_MODEL
 # 1,000 rows of 13 wide floats is ~300 KB of JSON; API Gateway itself stops at 10 MB.

@@ -77,13 +77,16 @@ def test_base64_encoded_body_is_decoded(iris_lambda: LambdaUnderTest) -> None:
     assert status == 200, body
 
 
-def test_body_that_is_not_base64_is_refused_as_invalid_json(iris_lambda: LambdaUnderTest) -> None:
+def test_body_that_is_not_base64_is_refused_with_400_and_one_rejected_record(iris_lambda: LambdaUnderTest) -> None:
     event_body = "not base64 at all!"
     event = api_event("POST", "/predict", event_body)
     event["isBase64Encoded"] = True
     reply = iris_lambda.handler(event, FakeContext())
     assert reply["statusCode"] == 400
-    assert json.loads(reply["body"])["error"] == "invalid_json"
+    body = json.loads(reply["body"])
+    assert body["error"] == "invalid_base64"
+    (record,) = iris_lambda.records("rejected")
+    assert record["request_id"] == body["job_id"]
 
 
 def test_openapi_document_is_generated_from_the_models(iris_lambda: LambdaUnderTest) -> None:
@@ -98,10 +101,17 @@ def test_openapi_document_is_generated_from_the_models(iris_lambda: LambdaUnderT
         "/predict/label",
         "/predict/test",
         "/predict/test/label",
+        "/feedback",
     }
     predict = document["paths"]["/predict"]["post"]
+    assert predict["requestBody"]["required"] is True
     assert predict["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/PredictRequest")
-    assert set(predict["responses"]) == {"200", "400", "413", "415", "422"}
+    assert set(predict["responses"]) == {"200", "400", "405", "413", "415", "422", "500"}
+    assert set(document["paths"]["/health"]["get"]["responses"]) == {"200", "405", "500"}
+    data = document["components"]["schemas"]["PredictRequest"]["properties"]["data"]
+    assert (data["minItems"], data["maxItems"], data["items"]["minItems"], data["items"]["maxItems"]) == (1, 1000, 4, 4)
+    label = document["components"]["schemas"]["LabelItem"]["properties"]["label"]
+    assert label["enum"] == ["setosa", "versicolor", "virginica"]
     schemas = document["components"]["schemas"]
     assert {"PredictRequest", "PredictResponse", "ErrorResponse", "LabelResponse"} <= set(schemas)
     assert document["info"]["version"] == iris_lambda.call("GET", "/health")[1]["model_version"]
@@ -146,18 +156,25 @@ def test_bad_input_gets_a_4xx_json_reply_and_one_rejected_record(
     assert emf["RejectedRequests"] == 1
 
 
-def test_unknown_route_is_a_json_404(iris_lambda: LambdaUnderTest) -> None:
+def test_unknown_route_is_a_json_404_with_one_rejected_record(iris_lambda: LambdaUnderTest) -> None:
     status, body, _ = iris_lambda.call("GET", "/nowhere")
     assert (status, body["error"]) == (404, "not_found")
-    assert iris_lambda.records("rejected") == []
-
-
-def test_wrong_method_on_a_predict_route_is_rejected_and_logged(iris_lambda: LambdaUnderTest) -> None:
-    status, body, _ = iris_lambda.call("GET", "/predict")
-    assert status == 404
-    assert "GET /predict" in body["message"]
     (record,) = iris_lambda.records("rejected")
-    assert record["status"] == 404
+    assert (record["status"], record["endpoint"], record["request_id"]) == (404, "/nowhere", body["job_id"])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [("GET", "/predict", "POST"), ("PUT", "/feedback", "POST"), ("POST", "/health", "GET"), ("HEAD", "/metadata", "GET")],
+)
+def test_wrong_method_on_a_known_path_is_405_with_allow_and_logged(
+    iris_lambda: LambdaUnderTest, method: str, path: str, allow: str
+) -> None:
+    status, body, headers = iris_lambda.call(method, path)
+    assert (status, body["error"], headers["Allow"]) == (405, "method_not_allowed", allow)
+    assert f"{method} is not allowed on {path}" in body["message"]
+    (record,) = iris_lambda.records("rejected")
+    assert (record["status"], record["endpoint"]) == (405, path)
 
 
 def test_wine_accepts_13_values_and_logs_wine_feature_names(wine_lambda: LambdaUnderTest, wine_artifact) -> None:

@@ -6,6 +6,7 @@ import http.client
 import io
 import json
 import random
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -81,9 +82,11 @@ def test_endpoints_over_http(server: Server) -> None:
 
 
 def test_bounded_load_loses_nothing_and_duplicates_no_job_id(server: Server) -> None:
-    """32 keep-alive clients for at most 10 s: every accepted row leaves exactly one record."""
+    """32 keep-alive clients for at most 10 s, 1 % of requests with an extreme (finite, unscorable) value:
+    records = accepted rows + rejected requests, exactly."""
     accepted_rows: dict[str, int] = {}
     rejected_ids: list[str] = []
+    unscorable: list[str] = []
     failures: list[str] = []
     lock = threading.Lock()
     deadline = time.monotonic() + LOAD_SECONDS
@@ -104,7 +107,10 @@ def test_bounded_load_loses_nothing_and_duplicates_no_job_id(server: Server) -> 
                     ]
                     for _ in range(rng.randint(1, 5))
                 ]
-                if rng.random() < 0.1:
+                draw = rng.random()
+                if draw < 0.01:
+                    rows[rng.randrange(len(rows))][1] = 8.9e37  # passes the float32 check; the model returns NaN
+                elif draw < 0.1:
                     rows[0] = rows[0][:3]  # a bad request now and then
                 connection.request("POST", "/predict", body=json.dumps({"data": rows}), headers=JSON)
                 response = connection.getresponse()
@@ -114,6 +120,8 @@ def test_bounded_load_loses_nothing_and_duplicates_no_job_id(server: Server) -> 
                         accepted_rows[body["job_id"]] = len(body["predictions"])
                     elif response.status == 422:
                         rejected_ids.append(body["job_id"])
+                        if body["error"] == "unscorable_row":
+                            unscorable.append(body["job_id"])
                     else:
                         failures.append(f"{response.status} {body}")
         except Exception as error:  # any transport error is a failure of the test
@@ -130,7 +138,9 @@ def test_bounded_load_loses_nothing_and_duplicates_no_job_id(server: Server) -> 
 
     assert failures == []
     assert len(accepted_rows) > 100
+    assert unscorable, "no extreme request was sent: the 1 % mix did not run"
     records = server.records()
+    assert len(records) == sum(accepted_rows.values()) + len(rejected_ids)
     predictions = [r for r in records if r["message"] == "prediction"]
     rejected = [r for r in records if r["message"] == "rejected"]
     per_request: dict[str, list[int]] = {}
@@ -168,3 +178,142 @@ def test_fuzzed_bodies_never_get_a_5xx(server: Server, body: str, content_type: 
     assert status in (200, 400, 413, 415, 422), reply
     if status != 200:
         assert reply["error"] and reply["message"] and reply["job_id"]
+
+
+# --- raw sockets: what http.client would never send -----------------------------------------------
+
+BODY = b'{"data": [[5.1, 3.5, 1.4, 0.2]]}'
+
+
+def raw_exchange(server: Server, data: bytes, *, close_write: bool = False, wait: float = 2.0) -> bytes:
+    """Send bytes as they are, read until the server closes or goes quiet."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as connection:
+        connection.sendall(data)
+        if close_write:
+            connection.shutdown(socket.SHUT_WR)
+        connection.settimeout(wait)
+        received = b""
+        try:
+            while chunk := connection.recv(65536):
+                received += chunk
+        except TimeoutError:
+            pass
+    return received
+
+
+def status_of(response: bytes) -> int:
+    return int(response.split(b" ", 2)[1])
+
+
+def json_body(response: bytes) -> dict[str, Any]:
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert b"application/json" in head.lower(), head
+    return json.loads(body)
+
+
+def post_head(extra: str) -> bytes:
+    return f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{extra}\r\n".encode()
+
+
+def test_chunked_body_is_predicted(server: Server) -> None:
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(BODY), BODY)
+    response = raw_exchange(server, post_head("Transfer-Encoding: chunked\r\nConnection: close\r\n") + chunked)
+    assert status_of(response) == 200, response
+    assert json_body(response)["predictions"][0]["label"] == "setosa"
+    assert [r["message"] for r in server.records()] == ["prediction"]
+
+
+def test_expect_100_continue_gets_continue_then_the_answer(server: Server) -> None:
+    head = post_head(f"Expect: 100-continue\r\nContent-Length: {len(BODY)}\r\nConnection: close\r\n")
+    response = raw_exchange(server, head + BODY)
+    assert response.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK"), response[:80]
+
+
+@pytest.mark.parametrize("length", ["abc", "-1", "1 2"])
+def test_malformed_content_length_is_refused_without_calling_the_handler(server: Server, length: str) -> None:
+    response = raw_exchange(server, post_head(f"Content-Length: {length}\r\n") + BODY)
+    assert status_of(response) == 400, response
+    assert server.log_file.read_text() == ""
+
+
+def test_unknown_request_line_gets_a_400_not_silence(server: Server) -> None:
+    response = raw_exchange(server, b"HELLO WORLD\r\n\r\n")
+    assert status_of(response) == 400
+    assert server.log_file.read_text() == ""
+
+
+def test_truncated_body_is_never_predicted(server: Server) -> None:
+    """Content-Length 100, 32 bytes sent, client gone: no handler call, no record."""
+    raw_exchange(server, post_head("Content-Length: 100\r\n") + BODY, close_write=True, wait=1.0)
+    assert server.request("GET", "/health")[0] == 200  # the server is still serving
+    assert server.log_file.read_text() == ""
+
+
+def test_body_over_10_mib_gets_a_json_413_with_job_id_and_a_rejected_line(server: Server) -> None:
+    big = b" " * (10 * 1024 * 1024 + 1)
+    response = raw_exchange(server, post_head(f"Content-Length: {len(big)}\r\nConnection: close\r\n") + big, wait=5)
+    assert status_of(response) == 413
+    reply = json_body(response)
+    (record,) = server.records()
+    assert (record["message"], record["status"], record["request_id"]) == ("rejected", 413, reply["job_id"])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"), [("HEAD", "/health", "GET"), ("OPTIONS", "/predict", "POST"), ("TRACE", "/predict", "POST")]
+)
+def test_head_options_and_trace_are_answered_with_json_405(server: Server, method: str, path: str, allow: str) -> None:
+    response = raw_exchange(server, f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert status_of(response) == 405
+    assert b"content-type: application/json" in head.lower()
+    assert f"allow: {allow}".encode() in head.lower().replace(allow.lower().encode(), allow.encode())
+    if method == "HEAD":
+        assert body == b""  # HEAD: headers only
+    else:
+        assert json.loads(body)["error"] == "method_not_allowed"
+    (record,) = server.records()
+    assert record["status"] == 405
+
+
+def test_a_70_kb_url_gets_a_json_404_and_a_short_rejected_line(server: Server) -> None:
+    path = "/" + "a" * 70_000
+    response = raw_exchange(server, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+    assert status_of(response) == 404
+    assert json_body(response)["error"] == "not_found"
+    (record,) = server.records()
+    assert len(record["endpoint"]) <= 200
+
+
+def test_calls_are_serialised_like_one_lambda_instance(tmp_path: Path) -> None:
+    """Eight clients at once: the handler never runs two calls at the same time."""
+    active, peak, guard = [0], [0], threading.Lock()
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with guard:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.01)
+        with guard:
+            active[0] -= 1
+        return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": "{}"}
+
+    httpd = make_server(handler, "127.0.0.1", 0)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+
+        def client() -> None:
+            for _ in range(5):
+                connection = http.client.HTTPConnection("127.0.0.1", httpd.server_port, timeout=10)
+                connection.request("GET", "/health")
+                connection.getresponse().read()
+                connection.close()
+
+        clients = [threading.Thread(target=client) for _ in range(8)]
+        for c in clients:
+            c.start()
+        for c in clients:
+            c.join(timeout=30)
+    finally:
+        httpd.shutdown()
+    assert peak[0] == 1

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from functions.contract.model_artifact import ModelArtifact
-from functions.contract.prediction_log import PREDICTION_KEYS, REJECTED_KEYS
-from functions.inference.onnx_model import OnnxModel
-from functions.inference.prediction_service import PredictionService, rounded
+from functions.contract.prediction_log import FAILED_KEYS, FEEDBACK_KEYS, PREDICTION_KEYS, REJECTED_KEYS
+from functions.inference.onnx_model import BatchPrediction, OnnxModel
+from functions.inference.prediction_service import PredictionService, RequestFailed, rounded
 from functions.inference.request_parsing import RequestRejected
 
 
@@ -40,6 +40,15 @@ class MemoryMetrics:
 
     def record_rejection(self) -> None:
         self.rejections += 1
+
+    failures = 0
+    feedback_labels = 0
+
+    def record_failure(self) -> None:
+        self.failures += 1
+
+    def record_feedback(self, *, labels: int) -> None:
+        self.feedback_labels += labels
 
 
 @pytest.fixture(scope="module")
@@ -184,3 +193,171 @@ def test_rounding_paths_agree(shape: tuple[int, ...]) -> None:
     values = np.random.default_rng(7).random(shape, dtype=np.float32)
     expected = np.round(values.astype(np.float64), 4).tolist()
     assert rounded(values, 4) == expected
+
+
+def test_confidence_is_the_top_class_probability(service: PredictionService) -> None:
+    reply = predict(service, ROWS)
+    for record, prediction in zip(service.log.records, reply["predictions"], strict=True):  # type: ignore[attr-defined]
+        assert record["confidence"] == max(prediction["probabilities"].values())
+        assert record["probabilities"][record["class_index"]] == record["confidence"]
+
+
+def test_missing_content_type_says_how_to_fix_it(service: PredictionService) -> None:
+    with pytest.raises(RequestRejected) as caught:
+        service.predict_request(endpoint="/predict", body='{"data": [[1, 2, 3, 4]]}', content_type=None, labels_only=False)
+    assert "-H 'content-type: application/json'" in caught.value.message
+    assert "not no content type" not in caught.value.message
+
+
+def test_body_limit_counts_bytes_not_characters(service: PredictionService) -> None:
+    """40,000 three-byte characters are 120,000 bytes: over the 100,000-byte limit though only 40,000 characters."""
+    body = '{"data": [[1, 2, 3, 4]], "x": "' + "€" * 40_000 + '"}'
+    with pytest.raises(RequestRejected) as caught:
+        service.predict_request(endpoint="/predict", body=body, content_type="application/json", labels_only=False)
+    assert (caught.value.status, caught.value.code) == (413, "body_too_large")
+    assert f"{len(body.encode())} bytes" in caught.value.message
+
+
+def test_base64_body_that_does_not_decode_is_400(service: PredictionService) -> None:
+    with pytest.raises(RequestRejected) as caught:
+        service.predict_request(
+            endpoint="/predict", body="%%%", content_type="application/json", labels_only=False, is_base64=True
+        )
+    assert (caught.value.status, caught.value.code) == (400, "invalid_base64")
+    (record,) = service.log.records  # type: ignore[attr-defined]
+    assert record["status"] == 400
+
+
+class NaNModel:
+    """The classifier's output for rows it cannot score (seen with finite inputs near 1e38)."""
+
+    def __init__(self, bad_rows: set[int], where: str = "probabilities") -> None:
+        self.bad_rows, self.where = bad_rows, where
+
+    def predict(self, rows: np.ndarray) -> BatchPrediction:
+        n = len(rows)
+        probabilities = np.tile(np.array([0.8, 0.1, 0.1], dtype=np.float32), (n, 1))
+        scores = np.full(n, -0.5, dtype=np.float32)
+        for row in self.bad_rows:
+            if self.where == "probabilities":
+                probabilities[row] = np.nan
+            else:
+                scores[row] = np.inf
+        return BatchPrediction(class_index=np.zeros(n, dtype=np.int64), probabilities=probabilities, outlier_score=scores)
+
+
+@pytest.mark.parametrize("where", ["probabilities", "outlier_score"])
+def test_non_finite_output_refuses_the_whole_request_naming_row_and_feature(service: PredictionService, where: str) -> None:
+    service.model = NaNModel({1}, where)
+    rows = [[5.1, 3.5, 1.4, 0.2], [5.1, 8.9e37, 1.4, 0.2]]
+    with pytest.raises(RequestRejected) as caught:
+        predict(service, rows)
+    rejection = caught.value
+    assert (rejection.status, rejection.code) == (422, "unscorable_row")
+    assert rejection.message.startswith("row 1 cannot be scored")
+    assert "sepal_width = 8.9e+37" in rejection.message
+    assert rejection.details[0]["location"] == "data[1]"
+    (record,) = service.log.records  # type: ignore[attr-defined]
+    assert (record["message"], record["status"]) == ("rejected", 422)
+    assert service.metrics.predictions == []  # type: ignore[attr-defined]
+
+
+def test_the_feature_named_is_the_one_furthest_outside_in_training_deviations(service: PredictionService) -> None:
+    service.model = NaNModel({0})
+    # petal_width's training range is ~0.1..2.5 (std ~0.76): 1e5 is further out, in deviations, than sepal_length 1e4
+    with pytest.raises(RequestRejected) as caught:
+        predict(service, [[1e4, 3.5, 1.4, 1e5]])
+    assert "petal_width = 100000" in caught.value.message
+
+
+class BrokenModel:
+    def predict(self, rows: np.ndarray) -> BatchPrediction:
+        raise RuntimeError("onnxruntime exploded with request data 5.1")
+
+
+def test_unexpected_error_leaves_one_failed_record_with_the_class_name_only(service: PredictionService) -> None:
+    service.model = BrokenModel()
+    with pytest.raises(RequestFailed) as caught:
+        predict(service, ROWS)
+    (record,) = service.log.records  # type: ignore[attr-defined]
+    assert tuple(record) == FAILED_KEYS
+    assert (record["message"], record["status"], record["error_type"]) == ("failed", 500, "RuntimeError")
+    assert record["request_id"] == caught.value.job_id == "job-0"
+    assert "5.1" not in json.dumps(record)
+    assert service.metrics.failures == 1  # type: ignore[attr-defined]
+    assert service.metrics.predictions == []  # type: ignore[attr-defined]
+
+
+def test_a_log_line_that_cannot_be_written_becomes_a_failure_not_a_partial_log(service: PredictionService) -> None:
+    writes_before = len(service.log.writes)  # type: ignore[attr-defined]
+    original = service.log.write
+
+    def refuse_first(lines: Sequence[str]) -> None:
+        if len(service.log.writes) == writes_before and json.loads(lines[0])["message"] == "prediction":  # type: ignore[attr-defined]
+            raise ValueError("Out of range float values are not JSON compliant")
+        original(lines)
+
+    service.log.write = refuse_first  # type: ignore[method-assign]
+    with pytest.raises(RequestFailed):
+        predict(service, ROWS)
+    assert [r["message"] for r in service.log.records] == ["failed"]  # type: ignore[attr-defined]
+
+
+def feedback(service: PredictionService, body: object) -> dict:
+    return service.feedback_request(body=json.dumps(body), content_type="application/json")
+
+
+JOB = "0123456789abcdef0123456789abcdef"
+
+
+def test_feedback_row_may_be_written_as_a_whole_float_as_json_schema_allows(service: PredictionService) -> None:
+    feedback(service, {"labels": [{"job_id": JOB, "row": 7.0, "label": "setosa"}]})
+    (record,) = service.log.records  # type: ignore[attr-defined]
+    assert record["row"] == 7 and isinstance(record["row"], int)
+
+
+def test_feedback_writes_one_line_per_label_and_counts(service: PredictionService) -> None:
+    reply = feedback(
+        service,
+        {"labels": [{"job_id": JOB, "row": 0, "label": "setosa"}, {"job_id": JOB, "row": 0, "label": "virginica"}]},
+    )
+    assert (reply["accepted"], reply["predictions"], reply["rows"]) == (2, 1, 1)
+    records = service.log.records  # type: ignore[attr-defined]
+    assert [tuple(r) for r in records] == [FEEDBACK_KEYS, FEEDBACK_KEYS]
+    assert [(r["request_id"], r["row"], r["label"], r["label_index"]) for r in records] == [
+        (JOB, 0, "setosa", 0),
+        (JOB, 0, "virginica", 2),
+    ]
+    assert service.metrics.feedback_labels == 2  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "says"),
+    [
+        ({"labels": []}, "invalid_request", "labels is empty"),
+        ({"labels": [{"job_id": JOB, "row": 0, "label": "setosa"}] * 1001}, "too_many_labels", "at most 1000"),
+        ({"labels": [{"job_id": "abc", "row": 0, "label": "setosa"}]}, "invalid_request", "32 lower-case hex"),
+        ({"labels": [{"job_id": JOB.upper(), "row": 0, "label": "setosa"}]}, "invalid_request", "32 lower-case hex"),
+        ({"labels": [{"job_id": JOB, "row": 1000, "label": "setosa"}]}, "invalid_request", "0..999"),
+        ({"labels": [{"job_id": JOB, "row": -1, "label": "setosa"}]}, "invalid_request", "0..999"),
+        ({"labels": [{"job_id": JOB, "row": True, "label": "setosa"}]}, "invalid_request", "0..999"),
+        ({"labels": [{"job_id": JOB, "row": 0.5, "label": "setosa"}]}, "invalid_request", "0..999"),
+        ({"labels": [{"job_id": JOB, "row": 1e3, "label": "setosa"}]}, "invalid_request", "0..999"),
+        ({"labels": [{"job_id": JOB, "row": 0, "label": "rose"}]}, "invalid_request", "one of setosa, versicolor, virginica"),
+        ({"labels": [{"job_id": JOB, "row": 0}]}, "invalid_request", "missing key 'label'"),
+        ({"labels": [{"job_id": JOB, "row": 0, "label": "setosa", "x": 1}]}, "invalid_request", "unexpected key 'x'"),
+        ({"labels": ["setosa"]}, "invalid_request", "must be an object"),
+        ({"label": []}, "invalid_request", "missing key 'labels'"),
+        ([], "invalid_request", "must be a JSON object"),
+    ],
+)
+def test_feedback_bad_input_is_a_4xx_and_one_rejected_line(
+    service: PredictionService, body: object, code: str, says: str
+) -> None:
+    with pytest.raises(RequestRejected) as caught:
+        feedback(service, body)
+    assert (caught.value.status, caught.value.code) == (422, code)
+    assert says in caught.value.message
+    (record,) = service.log.records  # type: ignore[attr-defined]
+    assert (record["message"], record["endpoint"], record["status"]) == ("rejected", "/feedback", 422)
+    assert service.metrics.feedback_labels == 0  # type: ignore[attr-defined]

@@ -76,6 +76,34 @@ def test_bad_bodies_are_rejected_with_a_reason(body: str | None, status: int, co
     assert says in error.message
 
 
+@pytest.mark.parametrize(
+    ("body", "status", "code", "says"),
+    [
+        ('{"data": [[1, 2, 3]], "data": [[5.1, 3.5, 1.4, 0.2]]}', 422, "duplicate_key", "key 'data' appears more than once"),
+        ('{"data": [[1, {"v": 1, "v": 2}, 3, 4]]}', 422, "duplicate_key", "key 'v'"),
+        ("[" * 100_000 + "]" * 100_000, 400, "invalid_json", "nested too deeply"),
+        ('{"data": [[1, NaN, 3, 4]]}', 422, "invalid_request", "data[0][1] must be a finite number"),
+        ('{"data": [[1, 2, 3, Infinity]]}', 422, "invalid_request", "data[0][3] must be a finite number"),
+        ('{"data": [[1, 2, NaN, -Infinity]]}', 422, "invalid_request", "data[0][2] must be a finite number"),
+        (json.dumps({"data": [[1, 2, 3, 4]] * 20 + [[1, float("nan"), 3, 4]]}), 422, "invalid_request", "data[20][1]"),
+        (json.dumps({"data": [[1, 2, 3, 4]] * 3 + [[1, 2, float("inf"), 4]]}), 422, "invalid_request", "data[3][2]"),
+        (b'{"data": [[1, 2, 3, 4]]}\xff', 400, "invalid_json", "not UTF-8"),
+        (json.dumps({"data": [[1, 2, 3, 4]] * 1001}), 422, "too_many_rows", "1001 rows"),
+        ('{"data": [[1, 2, 3, 10000000000000000000000000000000000000000]]}', 422, "invalid_request", "overflows float32"),
+        ('{"data": [[1, 2, 3, 1' + "0" * 400 + "]]}", 422, "invalid_request", "overflows float32"),
+    ],
+)
+def test_more_bad_bodies(body: str | bytes, status: int, code: str, says: str) -> None:
+    error = rejection(body)
+    assert (error.status, error.code) == (status, code)
+    assert says in error.message
+
+
+def test_integers_become_floats_as_the_log_records_them() -> None:
+    (row,) = parse('{"data": [[7, 3, 5, 2]]}')
+    assert [type(v) for v in row] == [float] * 4
+
+
 def test_largest_float32_is_accepted() -> None:
     assert parse('{"data": [[3.4028234e38, -3.4028234e38, 0, 1e-45]]}')[0][0] == pytest.approx(3.4028234e38)
 

@@ -1,0 +1,128 @@
+"""The OpenAPI 3.1 document of one model's API, built from the pydantic models when first asked for.
+
+Per model: a row has exactly as many values as the model has features (`minItems` =
+`maxItems`), labels are the model's labels (`enum`), and every error a route can answer is
+listed, so a client generated from the document (or schemathesis) sends what is accepted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.contract.model_artifact import Baseline
+
+JSON = "application/json"
+POST_ERRORS = (
+    (400, "Empty body, invalid JSON, or a base64 body that does not decode"),
+    (413, "Body larger than the configured limit, counted in bytes"),
+    (415, "Content type is not application/json (curl: -H 'content-type: application/json')"),
+    (
+        422,
+        "JSON that is not a valid request: duplicate key, missing or unexpected key, wrong row length, "
+        "non-numeric or non-finite value, float32 overflow, too many rows or labels, unknown label, "
+        "or a row the model cannot score (its output is not finite; the reply names the row and feature)",
+    ),
+)
+COMMON_ERRORS = (
+    (405, "Method not allowed on this path; the Allow header lists the allowed ones"),
+    (500, "The service could not answer; the reply carries the job_id of its `failed` log line"),
+)
+
+# (method, path) -> (summary, request model, success status, response model)
+OPERATIONS: dict[tuple[str, str], tuple[str, str | None, int, str]] = {
+    ("GET", "/health"): ("Liveness and the model version being served", None, 200, "HealthResponse"),
+    ("GET", "/metadata"): ("Model card and input/output description, from the model's baseline", None, 200, "MetadataResponse"),
+    ("GET", "/label"): ("Labels in class-index order", None, 200, "LabelsResponse"),
+    ("POST", "/predict"): ("Class probabilities and outlier flag per row", "PredictRequest", 200, "PredictResponse"),
+    ("POST", "/predict/label"): ("Predicted label and outlier flag per row", "PredictRequest", 200, "LabelResponse"),
+    ("GET", "/predict/test"): (
+        "Probabilities for a built-in sample (each feature's training median)",
+        None,
+        200,
+        "PredictResponse",
+    ),
+    ("GET", "/predict/test/label"): ("Label for the built-in sample", None, 200, "LabelResponse"),
+    ("POST", "/feedback"): (
+        "Ground-truth labels for predicted rows (latest label per row wins)",
+        "FeedbackRequest",
+        202,
+        "FeedbackResponse",
+    ),
+}
+
+
+def _response(description: str, model: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{model}"}}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def openapi_document(baseline: Baseline, max_rows: int, routes: dict[str, list[str]]) -> dict[str, Any]:
+    from pydantic.json_schema import models_json_schema
+
+    from functions.inference import schemas
+
+    requests = [schemas.PredictRequest, schemas.FeedbackRequest]
+    responses = [
+        schemas.PredictResponse,
+        schemas.LabelResponse,
+        schemas.ErrorResponse,
+        schemas.HealthResponse,
+        schemas.LabelsResponse,
+        schemas.MetadataResponse,
+        schemas.FeedbackResponse,
+    ]
+    modes: list[Any] = [(model, "validation") for model in requests] + [(model, "serialization") for model in responses]
+    _, definitions = models_json_schema(
+        modes,
+        ref_template="#/components/schemas/{model}",
+    )
+    components: dict[str, Any] = definitions["$defs"]
+    data = components["PredictRequest"]["properties"]["data"]
+    data["maxItems"] = max_rows
+    width = baseline.n_features
+    data["items"].update(
+        minItems=width, maxItems=width, description="One value per feature: " + ", ".join(baseline.feature_names)
+    )
+    components["PredictRequest"]["examples"] = [{"data": [[round(v, 4) for v in baseline.medians]]}]
+    components["LabelItem"]["properties"]["label"]["enum"] = list(baseline.label_names)
+    components["FeedbackRequest"]["examples"] = [
+        {"labels": [{"job_id": "0123456789abcdef0123456789abcdef", "row": 0, "label": baseline.label_names[0]}]}
+    ]
+
+    paths: dict[str, Any] = {}
+    for path, methods in routes.items():
+        for method in methods:
+            if (method, path) not in OPERATIONS:
+                continue
+            summary, request, status, response = OPERATIONS[(method, path)]
+            operation: dict[str, Any] = {
+                "summary": summary,
+                "operationId": f"{method.lower()}_{path.strip('/').replace('/', '_')}",
+                "responses": {str(status): _response(summary, response)},
+            }
+            errors = (POST_ERRORS if request else ()) + COMMON_ERRORS
+            for code, description in errors:
+                headers = {"Allow": {"description": "The allowed methods", "schema": {"type": "string"}}} if code == 405 else None
+                operation["responses"][str(code)] = _response(description, "ErrorResponse", headers)
+            if request:
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{request}"}}},
+                }
+            paths.setdefault(path, {})[method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": f"{baseline.model_name} inference API",
+            "version": baseline.model_version,
+            "summary": "ONNX classifier with an outlier detector; every prediction is logged",
+            "description": baseline.description,
+        },
+        "paths": paths,
+        "components": {"schemas": components},
+    }
