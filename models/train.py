@@ -37,6 +37,9 @@ from sklearn.svm import OneClassSVM
 from functions.contract.model_artifact import SCHEMA_VERSION
 from functions.contract.names import BASELINE_FILE, CLASSIFIER_FILE, OUTLIER_DETECTOR_FILE
 
+HOLDOUT_FILE = "holdout.csv"  # the held-out rows: feature keys in input order, then `label`
+HOLDOUT_LABEL_COLUMN = "label"
+
 MODELS_DIR = Path(__file__).resolve().parent
 QUANTILE_LEVELS = [round(i / 100, 2) for i in range(101)]
 ONNX_OPSET = 17
@@ -186,6 +189,15 @@ def feature_statistics(x: np.ndarray, names: list[str]) -> list[dict[str, Any]]:
     return stats
 
 
+def write_holdout_csv(path: Path, feature_names: list[str], label_names: list[str], x: np.ndarray, y: np.ndarray) -> None:
+    """The held-out rows, readable by `--csv` training and by the demo's and benchmarks' traffic generators."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow([*feature_names, HOLDOUT_LABEL_COLUMN])
+        for row, label in zip(x, y, strict=True):
+            writer.writerow([*(repr(float(v)) for v in row), label_names[int(label)]])
+
+
 def describe(pipeline: Pipeline) -> str:
     return " + ".join(repr(step) for _, step in pipeline.steps)
 
@@ -302,6 +314,7 @@ def export_model_folder(
     (out_dir / CLASSIFIER_FILE).write_bytes(classifier_bytes)
     (out_dir / OUTLIER_DETECTOR_FILE).write_bytes(detector_bytes)
     (out_dir / BASELINE_FILE).write_text(json.dumps(baseline, indent=1) + "\n", encoding="utf-8")
+    write_holdout_csv(out_dir / HOLDOUT_FILE, data.feature_names, data.label_names, x_test, y_test)
     return baseline
 
 

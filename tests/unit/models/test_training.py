@@ -74,3 +74,18 @@ def test_a_csv_of_your_own_becomes_a_servable_model_folder(tmp_path: Path) -> No
     assert artifact.baseline.model_name == "flowers"
     prediction = OnnxModel(artifact).predict(np.array([[1.4, 0.2, 5.1]], dtype=np.float32))
     assert artifact.baseline.label_names[int(prediction.class_index[0])] == "SETOSA"
+
+
+@pytest.mark.parametrize("dataset", ["iris", "wine"])
+def test_the_held_out_rows_are_saved_with_the_model(dataset: str, tmp_path: Path) -> None:
+    train(load_sklearn_dataset(dataset), tmp_path)
+    committed = (MODELS / dataset / "holdout.csv").read_text()
+    assert (tmp_path / "holdout.csv").read_text() == committed
+    held_out = load_csv_dataset(MODELS / dataset / "holdout.csv", target="label", name=dataset, description="")
+    data = load_sklearn_dataset(dataset)
+    assert held_out.feature_names == data.feature_names
+    assert len(held_out.x) == json.loads((MODELS / dataset / "baseline.json").read_text())["model"]["evaluation"]["holdout_rows"]
+    # every held-out row is a row of the data set, with its label
+    for row, label in zip(held_out.x, held_out.y, strict=True):
+        matches = np.flatnonzero((data.x == row).all(axis=1))
+        assert matches.size and held_out.label_names[label] in {data.label_names[data.y[m]] for m in matches}
