@@ -5,14 +5,17 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 MODEL ?= iris
+# a model folder outside models/ (e.g. one trained with --out): MODEL_DIR=path/to/folder
+MODEL_DIR ?= models/$(MODEL)
 PORT ?= 8000
 # The one default local log: `make serve` writes it, `make monitor` reads it. `make demo` keeps its own
 # (.local/demo/predictions.jsonl, recreated on each run) and prints the `make monitor` command for it.
 LOG_FILE ?= .local/predictions.jsonl
+DEMO_DIR ?= .local/demo
 WINDOW_END ?= now
 WINDOW_MINUTES ?= 2
 # Reports, bench output and other generated files stay under .local/ (git-ignored); a bare REPORT=r.png lands there.
-LOCAL_DIR := .local
+LOCAL_DIR ?= .local
 REPORT_PATH = $(if $(filter /%,$(REPORT)),$(REPORT),$(if $(findstring /,$(REPORT)),$(REPORT),$(LOCAL_DIR)/$(REPORT)))
 
 export PYTHONPATH := $(CURDIR)
@@ -47,13 +50,13 @@ $(DEV_STAMP): $(LOCAL_STAMP) requirements-dev.txt
 
 # ---- the main job ----------------------------------------------------------------------------------------
 demo: install ## the whole loop locally: API, traffic, monitor OK -> ALARM -> recovery, picture
-	$(BIN)/python -m local.demo --model $(MODEL)
+	$(BIN)/python -m local.demo --model-dir $(MODEL_DIR) --workdir $(DEMO_DIR)
 
 serve: install ## the inference handler on http://127.0.0.1:$(PORT), records to $(LOG_FILE)
-	$(BIN)/python -m local.server --port $(PORT) --model $(MODEL) --log-file $(LOG_FILE)
+	$(BIN)/python -m local.server --port $(PORT) --model-dir $(MODEL_DIR) --log-file $(LOG_FILE)
 
 monitor: install ## one monitor evaluation over $(LOG_FILE)
-	$(BIN)/python -m local.monitor --log-file $(LOG_FILE) --model-dir models/$(MODEL) --window-end $(WINDOW_END) --window-minutes $(WINDOW_MINUTES) --alert-file $(LOCAL_DIR)/alerts.jsonl --state-file $(LOCAL_DIR)/alert_state.json $(if $(REPORT),--report $(REPORT_PATH))
+	$(BIN)/python -m local.monitor --log-file $(LOG_FILE) --model-dir $(MODEL_DIR) --window-end $(WINDOW_END) --window-minutes $(WINDOW_MINUTES) --alert-file $(LOCAL_DIR)/alerts.jsonl --state-file $(LOCAL_DIR)/alert_state.json $(if $(REPORT),--report $(REPORT_PATH))
 
 train: install ## retrain both shipped models (reproducible: same bytes, same version)
 	$(BIN)/python -m models.train --dataset iris
