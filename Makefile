@@ -91,6 +91,8 @@ readme-demo: install ## rewrite the README's demo excerpt from a real `make demo
 	$(BIN)/python scripts/readme_demo.py
 
 # ~45 s on 2 cores; generates ~400 MB of logs under .build/monitor_bench/ (kept for the next run; `make clean` removes them)
+bench: SHELL := /bin/bash
+bench: .SHELLFLAGS := -o pipefail -c
 bench: install-dev ## prints latency, cold-start and monitor figures, and keeps a copy in .local/bench.txt
 	@mkdir -p $(LOCAL_DIR)
 	{ echo "# make bench, $$(date -u +%Y-%m-%dT%H:%MZ), $$(uname -m), $$(nproc) cores, $$($(BIN)/python -V)"; \
