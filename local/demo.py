@@ -22,6 +22,7 @@ No AWS account, no Docker. Exit status 0 only when each evaluation judged what i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import http.client
 import io
@@ -203,7 +204,7 @@ def send(port: int, rows: list[list[float]], min_requests: int) -> tuple[int, in
 
 
 def summary_of(lines: list[str]) -> tuple[dict[str, Any] | None, list[str]]:
-    """The monitor's --json summary (the JSON object with a status) and the lines meant for people."""
+    """The monitor's --json summary printed among its lines (the JSON object with a status), and the other lines."""
     summary, human = None, []
     for line in lines:
         if line.startswith("{"):
@@ -218,10 +219,21 @@ def summary_of(lines: list[str]) -> tuple[dict[str, Any] | None, list[str]]:
     return summary, human
 
 
+def json_to_a_file() -> bool:
+    """Whether this monitor CLI takes `--json PATH` (summary to a file, report to the terminal) or a bare `--json`."""
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            return bool(local_monitor.parse_args(["--json", "summary.json"]).json == "summary.json")
+    except SystemExit:
+        return False
+
+
 def evaluate(args: argparse.Namespace, started: float, title: str, report: Path | None = None) -> dict[str, Any]:
-    """One monitor evaluation over exactly this phase's traffic."""
+    """One monitor evaluation over exactly this phase's traffic, through the `make monitor` CLI."""
     end = time.time() + 0.001
     minutes = (end - started) / 60 + 0.0001
+    summary_file = args.workdir / "summary.json"
+    summary_file.unlink(missing_ok=True)
     argv = [
         "--log-file", str(args.workdir / "predictions.jsonl"),
         "--model-dir", str(args.model_dir),
@@ -229,19 +241,22 @@ def evaluate(args: argparse.Namespace, started: float, title: str, report: Path 
         "--window-minutes", f"{minutes:.6f}",
         "--alert-file", str(args.workdir / "alerts.jsonl"),
         "--state-file", str(args.workdir / "alert_state.json"),
-        "--json",
     ]  # fmt: skip
+    argv += ["--json", str(summary_file)] if json_to_a_file() else ["--json"]
     if report:
         argv += ["--report", str(report)]
     out = io.StringIO()
     if local_monitor.main(argv, out=out) != 0:
         raise DemoError("the monitor could not read the window")
     summary, human = summary_of(out.getvalue().splitlines())
+    if summary_file.is_file():
+        summary = json.loads(summary_file.read_text(encoding="utf-8"))
+        human = [line for line in human if not line.startswith("summary written to")]
     print(f"\n=== monitor: {title} ===")
     for line in human:
         print(line)
     if summary is None:
-        raise DemoError("the monitor printed no --json summary")
+        raise DemoError("the monitor gave no --json summary")
     return summary
 
 

@@ -42,6 +42,7 @@ def run_demo(workdir: Path | None = None, model: str = "iris") -> str:
 def _selected(line: str, in_alerts: bool) -> bool:
     return (
         line.startswith(("phase ", "=== monitor", "picture of", "judge this log again", "demo OK"))
+        or line.startswith(("rows ", "window verdict", "published to"))  # the monitor's verdict and what it sent
         or " -> " in line  # the monitor's status line for each evaluation
         or line.startswith("  ALARM")  # the checks that fired
         or in_alerts
