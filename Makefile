@@ -38,13 +38,13 @@ install-dev: $(DEV_STAMP) ## plus tests, lint and infrastructure (CDK library, m
 $(LOCAL_STAMP): requirements.txt requirements-local.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "needs Python 3.11 or newer as $(PYTHON) (try: make $(MAKECMDGOALS) PYTHON=python3.12)"; exit 1; }
-	@test -x $(BIN)/python || { echo "first run: creating $(VENV) and installing the main job's packages (about a minute, once)"; \
+	@test -x $(BIN)/python || { echo "first run: creating $(VENV) and installing the main job's packages (~30 s on a fast link, once)"; \
 		$(PYTHON) -m venv $(VENV); }
 	$(PIP) -r requirements-local.txt
 	@touch $@
 
 $(DEV_STAMP): $(LOCAL_STAMP) requirements-dev.txt
-	@echo "installing the test, lint and CDK packages into $(VENV) (a minute or two, once)"
+	@echo "installing the test, lint and CDK packages into $(VENV) (~1 min on a fast link, once)"
 	$(PIP) -r requirements-dev.txt
 	@touch $@
 
