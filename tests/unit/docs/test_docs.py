@@ -109,16 +109,16 @@ def error_table() -> dict[str, tuple[int, str]]:
 
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-BODIES = {  # README error table input -> a body of that kind
-    "invalid JSON (or undecodable base64)": "{not json",
+BODIES = {  # the start of a README error table input cell -> a body of that kind
+    "invalid JSON": "{not json",
     "`{}`, missing `data`": "{}",
     "extra keys": '{"data": [[1, 2, 3, 4]], "model": "x"}',
     "zero rows": '{"data": []}',
-    "more than 1,000 rows (`MAX_ROWS_PER_REQUEST`)": json.dumps({"data": [[1, 2, 3, 4]] * 1001}),
+    "more than 1,000 rows": json.dumps({"data": [[1, 2, 3, 4]] * 1001}),
     "wrong row length": '{"data": [[1, 2, 3]]}',
     "strings, booleans, null, lists": '{"data": [[1, "x", 3, 4]]}',
     "NaN, ±Infinity, 1e400": '{"data": [[NaN, 2, 3, 4]]}',
-    "overflows float32 (`1e39`)": '{"data": [[1e39, 2, 3, 4]]}',
+    "overflows float32": '{"data": [[1e39, 2, 3, 4]]}',
 }
 
 
@@ -127,8 +127,9 @@ def test_the_error_table_names_the_code_the_parser_returns(documented_input: str
     from functions.inference.request_parsing import RequestRejected, parse_rows
 
     table = error_table()
-    assert documented_input in table, f"README's error table has no row {documented_input!r} (rows: {sorted(table)})"
-    status, code = table[documented_input]
+    rows = [cell for cell in table if cell.startswith(documented_input)]
+    assert len(rows) == 1, f"README's error table needs one row starting {documented_input!r} (rows: {sorted(table)})"
+    status, code = table[rows[0]]
     with pytest.raises(RequestRejected) as refused:
         parse_rows(BODIES[documented_input], feature_names=FEATURES, max_rows=1000)
     assert (refused.value.status, refused.value.code) == (status, code)
