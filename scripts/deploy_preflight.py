@@ -6,6 +6,7 @@ that names the fix, and exit code 2.
 
     python scripts/deploy_preflight.py                     # before `cdk deploy`: credentials, region, bootstrap
     python scripts/deploy_preflight.py --before-bootstrap  # before `cdk bootstrap`: credentials and region
+    python scripts/deploy_preflight.py --before-bootstrap --environment  # the same, printing aws://ACCOUNT/REGION
 
 Exit codes: 0 ready (a bootstrap check the caller may not read is a warning, not a failure: CDK checks it
 again), 2 not ready (the message says why and what to do). The AWS calls are STS GetCallerIdentity and
@@ -140,15 +141,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before-bootstrap", action="store_true", help="check credentials and region only")
     parser.add_argument("--cdk-json", type=Path, default=REPO / "cdk.json")
+    parser.add_argument(
+        "--environment",
+        action="store_true",
+        help="print only aws://ACCOUNT/REGION on stdout (for `cdk bootstrap`, which then need not synthesize the app)",
+    )
     args = parser.parse_args(argv)
     try:
         ready = check(open_session(), qualifier=bootstrap_qualifier(args.cdk_json), want_bootstrap=not args.before_bootstrap)
     except NotReady as problem:
         print(f"deploy preflight: {problem}", file=sys.stderr)
         return EXIT_NOT_READY
-    print(
+    report = (
         f"deploy preflight: account {ready.account}, region {ready.region}, as {ready.identity}; CDK bootstrap {ready.bootstrap}"
     )
+    if args.environment:
+        print(report, file=sys.stderr)
+        print(f"aws://{ready.account}/{ready.region}")
+    else:
+        print(report)
     return 0
 
 

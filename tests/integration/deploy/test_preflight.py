@@ -98,8 +98,12 @@ def test_an_account_that_is_not_bootstrapped_is_told_to_run_make_bootstrap(tmp_p
     assert "is not bootstrapped" in done.stderr and "make bootstrap" in done.stderr
     assert "eu-north-1" in done.stderr
 
-    before_bootstrap = preflight(env, "--before-bootstrap")  # what `make bootstrap` runs first: no bootstrap needed
+    before_bootstrap = preflight(env, "--before-bootstrap", "--environment")  # what `make bootstrap` runs first
     assert before_bootstrap.returncode == 0, before_bootstrap.stderr
+    account = boto3.client(
+        "sts", region_name="eu-north-1", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="x"
+    ).get_caller_identity()["Account"]
+    assert before_bootstrap.stdout == f"aws://{account}/eu-north-1\n"  # the argument `cdk bootstrap` gets
 
     ssm.put_parameter(Name=BOOTSTRAP_PARAMETER, Value="3", Type="String")
     too_old = preflight(env)
