@@ -110,10 +110,12 @@ synth: install-dev layer ## CloudFormation template in cdk.out/, offline, cdk-na
 preflight: install ## credentials, region and `cdk bootstrap`, checked in seconds before anything is built
 	$(BIN)/python scripts/deploy_preflight.py
 
-# With an explicit aws://ACCOUNT/REGION the CDK CLI bootstraps without synthesizing the app (no layer, no CDK library).
+# The CDK CLI synthesizes the app on `bootstrap` whenever the directory has a cdk.json with an app (its
+# defineEnvironments; aws/aws-cdk discussion 23856), which would need the layer and the CDK library first. So it runs
+# in an empty directory, for the explicit aws://ACCOUNT/REGION the preflight found.
 bootstrap: install ## `cdk bootstrap` (once per account and region) through npx: no global CDK CLI needed
 	environment=$$($(BIN)/python scripts/deploy_preflight.py --before-bootstrap --environment) && \
-		npx --yes aws-cdk@2 bootstrap "$$environment"
+		cd "$$(mktemp -d)" && npx --yes aws-cdk@2 bootstrap "$$environment"
 
 # The preflight runs first, so a missing profile, region or bootstrap fails in seconds, before the layer build.
 deploy: preflight ## needs AWS credentials; ALERT_EMAIL=you@example.com subscribes you to alerts
