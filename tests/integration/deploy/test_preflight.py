@@ -8,6 +8,7 @@ machine's own AWS configuration leaks in, and instance metadata is never asked.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -142,3 +143,32 @@ def test_make_deploy_without_credentials_stops_at_the_preflight(tmp_path: Path) 
     assert done.returncode != 0
     assert "no AWS credentials found" in done.stderr and "make bootstrap" in done.stderr
     assert "build_layer" not in done.stdout and "aws-cdk" not in done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")  # moto's CloudFormation skips a bucket policy
+@pytest.mark.skipif(shutil.which("npx") is None, reason="needs node's npx (the CDK CLI comes from the npm registry)")
+def test_make_bootstrap_bootstraps_what_the_preflight_then_accepts(tmp_path: Path) -> None:
+    """The whole first-deploy path against a fresh moto server: not bootstrapped -> make bootstrap -> ready."""
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)  # its own, never bootstrapped
+    server.start()
+    try:
+        env = bare_env(tmp_path, **keys(f"http://127.0.0.1:{port}", AWS_REGION="us-east-1"))
+        env |= {"CDK_DISABLE_VERSION_CHECK": "1", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+        env["NPM_CONFIG_CACHE"] = os.environ.get("NPM_CONFIG_CACHE") or str(Path.home() / ".npm")  # the machine's npm cache
+        stamps = ["-o", ".venv/.installed-local", "-o", ".venv/.installed-dev"]
+        make = ["make", "--no-print-directory", *stamps, f"BIN={Path(sys.executable).parent}"]
+        assert "is not bootstrapped" in preflight(env).stderr
+        done = subprocess.run([*make, "bootstrap"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        assert "bootstrapped" in done.stdout + done.stderr
+        ready = preflight(env)
+        assert ready.returncode == 0, ready.stderr
+        assert "CDK bootstrap version" in ready.stdout
+    finally:
+        server.stop()
