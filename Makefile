@@ -115,7 +115,8 @@ preflight: install ## credentials, region and `cdk bootstrap`, checked in second
 # in an empty directory, for the explicit aws://ACCOUNT/REGION the preflight found.
 bootstrap: install ## `cdk bootstrap` (once per account and region) through npx: no global CDK CLI needed
 	environment=$$($(BIN)/python scripts/deploy_preflight.py --before-bootstrap --environment) && \
-		cd "$$(mktemp -d)" && npx --yes aws-cdk@2 bootstrap "$$environment"
+		empty=$$(mktemp -d) && (cd "$$empty" && npx --yes aws-cdk@2 bootstrap "$$environment"); \
+		status=$$?; rm -rf "$$empty"; exit $$status
 
 # The preflight runs first, so a missing profile, region or bootstrap fails in seconds, before the layer build.
 deploy: preflight ## needs AWS credentials; ALERT_EMAIL=you@example.com subscribes you to alerts
