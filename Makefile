@@ -38,7 +38,7 @@ install-dev: $(DEV_STAMP) ## plus tests, lint and infrastructure (CDK library, m
 $(LOCAL_STAMP): requirements.txt requirements-local.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "needs Python 3.11 or newer as $(PYTHON) (try: make $(MAKECMDGOALS) PYTHON=python3.12)"; exit 1; }
-	@test -x $(BIN)/python || { echo "first run: creating $(VENV) and installing the main job's packages (~30 s on a fast link, once)"; \
+	@test -x $(BIN)/python || { echo "first run: creating $(VENV) and installing the main job's packages (30 to 60 s on a fast link, once)"; \
 		$(PYTHON) -m venv $(VENV); }
 	$(PIP) -r requirements-local.txt
 	@touch $@
