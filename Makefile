@@ -1,12 +1,22 @@
 # Everyday commands. `make demo` and `make test` work on a fresh clone: they build the virtualenv first.
+# Two install sets: the main job (demo, serve, monitor, train) installs requirements-local.txt only;
+# tests, lint, synth and deploy add requirements-dev.txt (pytest, moto, mypy, cfn-lint, the CDK library).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 MODEL ?= iris
+# a model folder outside models/ (e.g. one trained with --out): MODEL_DIR=path/to/folder
+MODEL_DIR ?= models/$(MODEL)
 PORT ?= 8000
+# The one default local log: `make serve` writes it, `make monitor` reads it. `make demo` keeps its own
+# (.local/demo/predictions.jsonl, recreated on each run) and prints the `make monitor` command for it.
 LOG_FILE ?= .local/predictions.jsonl
+DEMO_DIR ?= .local/demo
 WINDOW_END ?= now
 WINDOW_MINUTES ?= 2
+# Reports, bench output and other generated files stay under .local/ (git-ignored); a bare REPORT=r.png lands there.
+LOCAL_DIR ?= .local
+REPORT_PATH = $(if $(filter /%,$(REPORT)),$(REPORT),$(if $(findstring /,$(REPORT)),$(REPORT),$(LOCAL_DIR)/$(REPORT)))
 # API front door (docs/api.md): API=rest|http, API_AUTH=api_key|iam|jwt (default per API), WAF=true (REST only)
 API ?= rest
 API_AUTH ?=
@@ -20,70 +30,110 @@ export PYTHONPATH := $(CURDIR)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: install demo serve monitor test test-unit test-integration test-infra test-e2e lint format bench train layer synth deploy clean
+LOCAL_STAMP := $(VENV)/.installed-local
+DEV_STAMP := $(VENV)/.installed-dev
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-install: $(VENV)/.installed
+.PHONY: install install-dev demo serve monitor test test-unit test-integration test-infra test-e2e lint format \
+	bench train layer synth preflight bootstrap deploy readme-demo clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	touch $@
+# ---- install -------------------------------------------------------------------------------------------
+install: $(LOCAL_STAMP) ## what the main job needs: Lambda runtime, training, DuckDB, matplotlib
 
+install-dev: $(DEV_STAMP) ## plus tests, lint and infrastructure (CDK library, moto, mypy, cfn-lint)
+
+$(LOCAL_STAMP): requirements.txt requirements-local.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "needs Python 3.11 or newer as $(PYTHON) (try: make $(MAKECMDGOALS) PYTHON=python3.12)"; exit 1; }
+	@test -x $(BIN)/python || { echo "first run: creating $(VENV) and installing the main job's packages (30 to 60 s on a fast link, once)"; \
+		$(PYTHON) -m venv $(VENV); }
+	$(PIP) -r requirements-local.txt
+	@touch $@
+
+$(DEV_STAMP): $(LOCAL_STAMP) requirements-dev.txt
+	@echo "installing the test, lint and CDK packages into $(VENV) (~1 min on a fast link, once)"
+	$(PIP) -r requirements-dev.txt
+	@touch $@
+
+# ---- the main job ----------------------------------------------------------------------------------------
 demo: install ## the whole loop locally: API, traffic, monitor OK -> ALARM -> recovery, picture
-	$(BIN)/python -m local.demo --model $(MODEL)
+	$(BIN)/python -m local.demo --model-dir $(MODEL_DIR) --workdir $(DEMO_DIR)
 
-serve: install ## the inference handler on http://127.0.0.1:$(PORT)
-	$(BIN)/python -m local.server --port $(PORT) --model $(MODEL) --log-file $(LOG_FILE)
+serve: install ## the inference handler on http://127.0.0.1:$(PORT), records to $(LOG_FILE)
+	$(BIN)/python -m local.server --port $(PORT) --model-dir $(MODEL_DIR) --log-file $(LOG_FILE)
 
-monitor: install ## one monitor evaluation over the local log
-	$(BIN)/python -m local.monitor --log-file $(LOG_FILE) --model-dir models/$(MODEL) --window-end $(WINDOW_END) --window-minutes $(WINDOW_MINUTES) --alert-file .local/alerts.jsonl --state-file .local/alert_state.json $(if $(REPORT),--report $(REPORT))
-
-test: install ## the whole suite: unit, integration (moto server), infra (CDK), e2e (local stack)
-	$(BIN)/python -m pytest -q
-
-test-unit: install
-	$(BIN)/python -m pytest -q tests/unit
-
-test-integration: install
-	$(BIN)/python -m pytest -q tests/integration
-
-test-infra: install
-	$(BIN)/python -m pytest -q tests/infra
-
-test-e2e: install
-	$(BIN)/python -m pytest -q tests/e2e
-
-lint: install
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy functions local models infra bench app.py
-
-format: install
-	$(BIN)/ruff format .
-	$(BIN)/ruff check --fix .
-
-bench: install ## prints latency, cold-start and monitor figures
-	$(BIN)/python bench/inference_bench.py --model $(MODEL)
-	$(BIN)/python bench/monitor_bench.py
+monitor: install ## one monitor evaluation over $(LOG_FILE)
+	$(BIN)/python -m local.monitor --log-file $(LOG_FILE) --model-dir $(MODEL_DIR) --window-end $(WINDOW_END) --window-minutes $(WINDOW_MINUTES) --alert-file $(LOCAL_DIR)/alerts.jsonl --state-file $(LOCAL_DIR)/alert_state.json $(if $(REPORT),--report $(REPORT_PATH))
 
 train: install ## retrain both shipped models (reproducible: same bytes, same version)
 	$(BIN)/python -m models.train --dataset iris
 	$(BIN)/python -m models.train --dataset wine
 
+# ---- tests and checks --------------------------------------------------------------------------------------
+test: install-dev ## the whole suite: unit, integration (moto server), infra (CDK), e2e (local stack)
+	$(BIN)/python -m pytest -q
+
+test-unit: install-dev
+	$(BIN)/python -m pytest -q tests/unit
+
+test-integration: install-dev
+	$(BIN)/python -m pytest -q tests/integration
+
+test-infra: install-dev
+	$(BIN)/python -m pytest -q tests/infra
+
+test-e2e: install-dev
+	$(BIN)/python -m pytest -q tests/e2e
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy functions local models infra bench scripts app.py
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+readme-demo: install ## rewrite the README's demo excerpt from a real `make demo` run
+	$(BIN)/python scripts/readme_demo.py
+
+# ~45 s on 2 cores; generates ~400 MB of logs under .build/monitor_bench/ (kept for the next run; `make clean` removes them)
+bench: SHELL := /bin/bash
+bench: .SHELLFLAGS := -o pipefail -c
+bench: install-dev ## prints latency, cold-start and monitor figures, and keeps a copy in .local/bench.txt
+	@mkdir -p $(LOCAL_DIR)
+	{ echo "# make bench, $$(date -u +%Y-%m-%dT%H:%MZ), $$(uname -m), $$(nproc) cores, $$($(BIN)/python -V)"; \
+	  $(BIN)/python bench/inference_bench.py --model $(MODEL) && $(BIN)/python bench/monitor_bench.py; } | tee $(LOCAL_DIR)/bench.txt
+
+# ---- AWS ---------------------------------------------------------------------------------------------------
 LAYER_ARGS ?=  # --tracer for deployments with -c tracing=true
 
-layer: install ## Lambda layer (onnxruntime, numpy, powertools, pydantic) for arm64 / Python 3.12, no Docker
+layer: install-dev ## Lambda layer (onnxruntime, numpy, powertools, pydantic) for arm64 / Python 3.12, no Docker
 	$(BIN)/python layers/build_layer.py $(LAYER_ARGS)
 
-synth: install layer ## CloudFormation template in cdk.out/, offline, cdk-nag checked
+synth: install-dev layer ## CloudFormation template in cdk.out/, offline, cdk-nag checked
 	CDK_CONTEXT_JSON='{"model": "$(MODEL)", $(API_CONTEXT_JSON)}' $(BIN)/python app.py
 
-deploy: install layer ## needs AWS credentials; ALERT_EMAIL=you@example.com subscribes you to alerts
+preflight: install ## credentials, region and `cdk bootstrap`, checked in seconds before anything is built
+	$(BIN)/python scripts/deploy_preflight.py
+
+# The CDK CLI synthesizes the app on `bootstrap` whenever the directory has a cdk.json with an app (its
+# defineEnvironments; aws/aws-cdk discussion 23856), which would need the layer and the CDK library first. So it runs
+# in an empty directory, for the explicit aws://ACCOUNT/REGION the preflight found.
+bootstrap: install ## `cdk bootstrap` (once per account and region) through npx: no global CDK CLI needed
+	environment=$$($(BIN)/python scripts/deploy_preflight.py --before-bootstrap --environment) && \
+		empty=$$(mktemp -d) && (cd "$$empty" && npx --yes aws-cdk@2 bootstrap "$$environment"); \
+		status=$$?; rm -rf "$$empty"; exit $$status
+
+# The preflight runs first, so a missing profile, region or bootstrap fails in seconds, before the layer build.
+deploy: preflight ## needs AWS credentials; ALERT_EMAIL=you@example.com subscribes you to alerts
+	$(MAKE) --no-print-directory layer
 	npx --yes aws-cdk@2 deploy -c model=$(MODEL) $(API_CONTEXT_ARGS) $(if $(ALERT_EMAIL),-c alert_email=$(ALERT_EMAIL)) --outputs-file cdk-outputs.json
 
-clean:
-	rm -rf .local .build cdk.out cdk-outputs.json .pytest_cache .mypy_cache .ruff_cache
+clean: ## generated files: local logs and reports, builds, caches (not the virtualenv)
+	rm -rf .local .build cdk.out cdk-outputs.json validation-report.json .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# ---- targets added by other areas (append below) ------------------------------------------------------------
 
 # --- realized model quality (ground truth joined to predictions; functions/quality) ---
 LOOKBACK_DAYS ?= 7
@@ -100,5 +150,5 @@ training-set: install ## labelled rows of LOG_FILE as a CSV for `python -m model
 # --- acceptance (issue 13): a throw-away stack in a real AWS account, every AWS assumption checked, then deleted.
 # Needs AWS credentials (fails fast without); KEEP=1 keeps the stack, DRY_RUN=1 prints the plan and calls nothing.
 .PHONY: acceptance
-acceptance: install
+acceptance: install-dev
 	KEEP=$(KEEP) DRY_RUN=$(DRY_RUN) MODEL=$(MODEL) $(BIN)/python -m acceptance

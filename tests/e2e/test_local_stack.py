@@ -7,6 +7,8 @@ runs the local monitor after each phase and checks what it judged and what it no
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +20,12 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.parametrize(("model", "drifted_feature"), [("iris", "sepal_length"), ("wine", "alcohol")])
-def test_demo_alarms_on_drift_and_recovers(tmp_path: Path, model: str, drifted_feature: str) -> None:
+# Whether a 1.5-sd shift of one feature leaves the outlier detector's support depends on the detector: it does for
+# iris (sepal_length is one of four features); for wine (one of 13) a calibrated detector may rightly not flag it.
+@pytest.mark.parametrize(
+    ("model", "drifted_feature", "outliers_expected"), [("iris", "sepal_length", True), ("wine", "alcohol", False)]
+)
+def test_demo_alarms_on_drift_and_recovers(tmp_path: Path, model: str, drifted_feature: str, outliers_expected: bool) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "local.demo", "--model", model, "--workdir", str(tmp_path)],
         cwd=REPO,
@@ -34,7 +40,8 @@ def test_demo_alarms_on_drift_and_recovers(tmp_path: Path, model: str, drifted_f
     alerts = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
     assert len(alerts) == 2, "one ALARM notice and one recovery notice, nothing else"
     alarm, recovery = (json.dumps(alert) for alert in alerts)
-    for check in ("outlier_ratio", "rejected_ratio", f"mean_shift:{drifted_feature}", f"distribution:{drifted_feature}"):
+    expected = ["rejected_ratio", f"mean_shift:{drifted_feature}", f"distribution:{drifted_feature}"]
+    for check in expected + (["outlier_ratio"] if outliers_expected else []):
         assert check in alarm
         assert check in recovery
     assert alerts[0]["subject"].startswith("ALARM")
@@ -44,3 +51,104 @@ def test_demo_alarms_on_drift_and_recovers(tmp_path: Path, model: str, drifted_f
     assert sum(r["message"] == "prediction" for r in records) == 1200
     assert {r["model"] for r in records} == {model}
     assert (tmp_path / "drift_report.png").stat().st_size > 10_000
+
+
+# ---- your own model, the README's "From a CSV" path -------------------------------------------------------------
+
+
+def _make(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """`make` with the test's interpreter, the install stamps taken as up to date (the suite's venv is already complete)."""
+    bin_dir = str(Path(sys.executable).parent)
+    command = [
+        "make",
+        "--no-print-directory",
+        "-o",
+        ".venv/.installed-local",
+        "-o",
+        ".venv/.installed-dev",
+        f"BIN={bin_dir}",
+        *args,
+    ]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.fixture(scope="module")
+def csv_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """iris written out as a CSV with its original column names, trained like a user's own data into a temp folder."""
+    from sklearn.datasets import load_iris
+
+    folder = tmp_path_factory.mktemp("own_model")
+    iris = load_iris()
+    lines = [",".join([*iris.feature_names, "species"])]
+    lines += [
+        ",".join([*(repr(float(v)) for v in row), str(iris.target_names[t])])
+        for row, t in zip(iris.data, iris.target, strict=True)
+    ]
+    data = folder / "my_data.csv"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    trained = subprocess.run(
+        [sys.executable, "-m", "models.train", "--csv", str(data), "--target", "species", "--name", "flowers",
+         "--out", str(folder / "flowers")],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    return folder / "flowers"
+
+
+def _alert_checks(workdir: Path) -> list[str]:
+    alerts = [json.loads(line) for line in (workdir / "alerts.jsonl").read_text().splitlines()]
+    assert [a["subject"].split(":")[0] for a in alerts] == ["ALARM", "OK"]
+    return [json.dumps(a) for a in alerts]
+
+
+def test_make_demo_passes_for_a_csv_trained_model(csv_model: Path, tmp_path: Path) -> None:
+    done = _make("demo", f"MODEL_DIR={csv_model}", f"DEMO_DIR={tmp_path}")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "demo OK" in done.stdout
+    assert "my_data.csv (the training data, resampled)" in done.stdout  # real rows, not per-feature draws
+    for alert in _alert_checks(tmp_path):
+        assert "mean_shift:sepal_length" in alert and "distribution:sepal_length" in alert
+    records = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
+    assert {r["model"] for r in records} == {"flowers"}
+
+
+def test_demo_falls_back_to_the_held_out_rows_when_the_training_csv_is_gone(csv_model: Path, tmp_path: Path) -> None:
+    moved = tmp_path / "model"
+    shutil.copytree(csv_model, moved)
+    document = json.loads((moved / "baseline.json").read_text())
+    document["model"]["dataset"] = str(tmp_path / "no_longer_here.csv")
+    (moved / "baseline.json").write_text(json.dumps(document))
+    holdout_rows = len((moved / "holdout.csv").read_text().splitlines()) - 1
+
+    done = _make("demo", f"MODEL_DIR={moved}", f"DEMO_DIR={tmp_path / 'demo'}")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "holdout.csv (held-out rows, each once per phase)" in done.stdout
+    assert f"phase 1: {holdout_rows} normal rows in {holdout_rows} requests" in done.stdout
+    records = [json.loads(line) for line in (tmp_path / "demo" / "predictions.jsonl").read_text().splitlines()]
+    assert sum(r["message"] == "prediction" for r in records) == 3 * holdout_rows
+
+
+def test_the_monitor_command_the_demo_prints_judges_the_demo_log(tmp_path: Path) -> None:
+    done = _make("demo", "MODEL=iris", f"DEMO_DIR={tmp_path}")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    command = next(line for line in done.stdout.splitlines() if line.startswith("judge this log again: "))
+    make_args = shlex.split(command.removeprefix("judge this log again: "))
+    assert make_args[:2] == ["make", "monitor"]
+    # the printed command's own state and alert files would be the shared .local ones: keep this test's apart
+    judged = _make(*make_args[1:], f"LOCAL_DIR={tmp_path / 'again'}")
+    assert judged.returncode == 0, judged.stdout[-3000:] + judged.stderr[-3000:]
+    assert "rows 1200" in judged.stdout  # the whole demo log: three phases of 400 rows
+
+
+def test_demo_refuses_a_model_folder_without_real_rows(tmp_path: Path) -> None:
+    bare = tmp_path / "bare"
+    shutil.copytree(REPO / "models" / "wine", bare, ignore=shutil.ignore_patterns("holdout.csv"))
+    document = json.loads((bare / "baseline.json").read_text())
+    document["model"]["dataset"] = "somewhere/else.csv"
+    (bare / "baseline.json").write_text(json.dumps(document))
+    done = subprocess.run(
+        [sys.executable, "-m", "local.demo", "--model-dir", str(bare), "--workdir", str(tmp_path / "demo")],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "no real rows to send" in done.stderr and "holdout.csv" in done.stderr

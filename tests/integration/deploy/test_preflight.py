@@ -1,0 +1,174 @@
+"""`make deploy`'s preflight: no credentials, no region, no bootstrap each end in one message with the fix and exit 2.
+
+The AWS side (STS GetCallerIdentity, the bootstrap version in SSM) runs against moto's server on 127.0.0.1, or
+against whatever AWS_ENDPOINT_URL names. The environment is built from scratch for each run, so nothing from the
+machine's own AWS configuration leaks in, and instance metadata is never asked.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+SCRIPT = REPO / "scripts" / "deploy_preflight.py"
+BOOTSTRAP_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    existing = os.environ.get("AWS_ENDPOINT_URL")
+    if existing:
+        yield existing
+        return
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def bare_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """No AWS settings at all: an empty home, no config files, no instance metadata."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "PYTHONPATH": str(REPO),
+        "AWS_CONFIG_FILE": str(home / "no-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        **extra,
+    }
+
+
+def preflight(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+def keys(endpoint: str, **extra: str) -> dict[str, str]:
+    return {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", **extra}
+
+
+def test_no_credentials_names_the_profile_the_region_and_bootstrap(tmp_path: Path) -> None:
+    done = preflight(bare_env(tmp_path))
+    assert done.returncode == 2
+    assert "no AWS credentials found" in done.stderr
+    for hint in ("export AWS_PROFILE=", "aws sso login", "AWS_ACCESS_KEY_ID", "make bootstrap"):
+        assert hint in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_profile_that_does_not_exist_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    done = preflight(bare_env(tmp_path, AWS_PROFILE="typo"))
+    assert done.returncode == 2
+    assert "(typo) could not be found" in done.stderr and "export AWS_PROFILE=" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_credentials_without_a_region_ask_for_the_region(tmp_path: Path, endpoint: str) -> None:
+    done = preflight(bare_env(tmp_path, **keys(endpoint)))
+    assert done.returncode == 2
+    assert "no AWS region set" in done.stderr and "export AWS_REGION=" in done.stderr
+
+
+def test_an_account_that_is_not_bootstrapped_is_told_to_run_make_bootstrap(tmp_path: Path, endpoint: str) -> None:
+    import boto3
+
+    env = bare_env(tmp_path, **keys(endpoint, AWS_REGION="eu-north-1"))
+    ssm = boto3.client(
+        "ssm", region_name="eu-north-1", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="x"
+    )
+    ssm.delete_parameters(Names=[BOOTSTRAP_PARAMETER])
+    done = preflight(env)
+    assert done.returncode == 2
+    assert "is not bootstrapped" in done.stderr and "make bootstrap" in done.stderr
+    assert "eu-north-1" in done.stderr
+
+    before_bootstrap = preflight(env, "--before-bootstrap", "--environment")  # what `make bootstrap` runs first
+    assert before_bootstrap.returncode == 0, before_bootstrap.stderr
+    account = boto3.client(
+        "sts", region_name="eu-north-1", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="x"
+    ).get_caller_identity()["Account"]
+    assert before_bootstrap.stdout == f"aws://{account}/eu-north-1\n"  # the argument `cdk bootstrap` gets
+
+    ssm.put_parameter(Name=BOOTSTRAP_PARAMETER, Value="3", Type="String")
+    too_old = preflight(env)
+    assert too_old.returncode == 2
+    assert "version 3" in too_old.stderr and "make bootstrap" in too_old.stderr
+
+    ssm.put_parameter(Name=BOOTSTRAP_PARAMETER, Value="28", Type="String", Overwrite=True)
+    ready = preflight(env)
+    assert ready.returncode == 0, ready.stderr
+    assert "region eu-north-1" in ready.stdout and "CDK bootstrap version 28" in ready.stdout
+
+
+def test_the_bootstrap_qualifier_comes_from_cdk_json(tmp_path: Path, endpoint: str) -> None:
+    import boto3
+
+    cdk_json = tmp_path / "cdk.json"
+    cdk_json.write_text('{"app": "python app.py", "context": {"@aws-cdk/core:bootstrapQualifier": "team42"}}')
+    env = bare_env(tmp_path, **keys(endpoint, AWS_REGION="eu-west-3"))
+    ssm = boto3.client(
+        "ssm", region_name="eu-west-3", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="x"
+    )
+    ssm.put_parameter(Name=BOOTSTRAP_PARAMETER, Value="28", Type="String", Overwrite=True)  # the default qualifier's
+    done = preflight(env, "--cdk-json", str(cdk_json))
+    assert done.returncode == 2
+    assert "/cdk-bootstrap/team42/version" in done.stderr
+
+
+def test_make_deploy_without_credentials_stops_at_the_preflight(tmp_path: Path) -> None:
+    """The Makefile wiring: the preflight runs before the layer build and the CDK CLI."""
+    bin_dir = str(Path(sys.executable).parent)
+    stamps = ["-o", ".venv/.installed-local", "-o", ".venv/.installed-dev"]
+    done = subprocess.run(
+        ["make", "--no-print-directory", *stamps, f"BIN={bin_dir}", "deploy"],
+        cwd=REPO, env=bare_env(tmp_path), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "no AWS credentials found" in done.stderr and "make bootstrap" in done.stderr
+    assert "build_layer" not in done.stdout and "aws-cdk" not in done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")  # moto's CloudFormation skips a bucket policy
+@pytest.mark.skipif(shutil.which("npx") is None, reason="needs node's npx (the CDK CLI comes from the npm registry)")
+def test_make_bootstrap_bootstraps_what_the_preflight_then_accepts(tmp_path: Path) -> None:
+    """The whole first-deploy path against a fresh moto server: not bootstrapped -> make bootstrap -> ready."""
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)  # its own, never bootstrapped
+    server.start()
+    try:
+        env = bare_env(tmp_path, **keys(f"http://127.0.0.1:{port}", AWS_REGION="us-east-1"))
+        env |= {"CDK_DISABLE_VERSION_CHECK": "1", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+        env["NPM_CONFIG_CACHE"] = os.environ.get("NPM_CONFIG_CACHE") or str(Path.home() / ".npm")  # the machine's npm cache
+        stamps = ["-o", ".venv/.installed-local", "-o", ".venv/.installed-dev"]
+        make = ["make", "--no-print-directory", *stamps, f"BIN={Path(sys.executable).parent}"]
+        assert "is not bootstrapped" in preflight(env).stderr
+        done = subprocess.run([*make, "bootstrap"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        assert "bootstrapped" in done.stdout + done.stderr
+        ready = preflight(env)
+        assert ready.returncode == 0, ready.stderr
+        assert "CDK bootstrap version" in ready.stdout
+    finally:
+        server.stop()
