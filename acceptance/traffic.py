@@ -10,10 +10,11 @@ BATCH = 20  # rows per request: several requests per window, as real clients sen
 
 
 def normal_rows(model: str, baseline: Baseline, count: int, seed: int) -> list[list[float]]:
-    """Rows of the model's own data set (the same source `make demo` uses)."""
-    from local.demo import normal_rows as demo_rows
+    """Real rows of the model (the same source `make demo` uses: its training data resampled, else holdout.csv)."""
+    from local.demo import REPO, real_rows
 
-    return demo_rows(model, baseline, count, random.Random(seed))
+    rows = real_rows(REPO / "models" / model, baseline)
+    return rows.phase(count, random.Random(seed), min_rows=count)
 
 
 def outlier_rows(baseline: Baseline, count: int) -> list[list[float]]:

@@ -18,6 +18,10 @@ from ..results import CheckResult, Status
 NAME = "1 api"
 BODY_OVER_LIMIT_BYTES = 1_200_001  # above MAX_BODY_BYTES (1 MiB), below API Gateway's 10 MB
 AUTH_REFUSED = (401, 403)
+# README error rows no HTTP client can produce through API Gateway: a direct (non-proxy) invocation, and a bug.
+# Both are covered in-process by tests/integration/inference (SAM-generated events, a predictor that raises).
+NOT_REACHABLE_OVER_HTTP = frozenset({(400, "not_an_api_gateway_event"), (500, "internal_error")})
+UNSCORABLE_VALUE = 3.0e38  # finite, inside float32, yet every shipped model's output is NaN for it
 HTTP_METHODS = frozenset({"get", "post", "put", "patch", "delete"})
 
 
@@ -59,7 +63,7 @@ def error_cases(baseline: Baseline, max_rows: int = 1000) -> list[Case]:
             "/predict",
             body({"data": _rows(baseline, max_rows + 1)}),
             422,
-            ("invalid_request", "too_many_rows"),
+            "too_many_rows",
         ),
         Case("wrong row length", "POST", "/predict", body({"data": [good[: n - 1]]}), 422, "wrong_row_length"),
         Case("string value", "POST", "/predict", body({"data": [["x", *good[1:]]]}), 422, "invalid_request"),
@@ -69,6 +73,24 @@ def error_cases(baseline: Baseline, max_rows: int = 1000) -> list[Case]:
         Case("1e400", "POST", "/predict", ('{"data": [[1e400' + ", 1.0" * (n - 1) + "]]}").encode(), 422, "invalid_request"),
         Case("overflows float32", "POST", "/predict", body({"data": [[1e39, *good[1:]]]}), 422, "invalid_request"),
         Case("unknown route", "GET", "/nowhere", None, 404, "not_found"),
+        Case("a key twice", "POST", "/predict", ('{"data": [' + json.dumps(good) + '], "data": []}').encode(), 422, "duplicate_key"),
+        Case("unscorable row", "POST", "/predict", body({"data": [good, [UNSCORABLE_VALUE] * n]}), 422, "unscorable_row"),
+        Case(
+            "feedback label not in the model",
+            "POST",
+            "/feedback",
+            body({"labels": [{"job_id": "0" * 32, "row": 0, "label": "not-a-label"}]}),
+            422,
+            "invalid_request",
+        ),
+        Case(
+            "feedback over 1,000 items",
+            "POST",
+            "/feedback",
+            body({"labels": [{"job_id": "0" * 32, "row": 0, "label": baseline.label_names[0]}] * 1001}),
+            422,
+            "too_many_labels",
+        ),
     ]
 
 

@@ -58,7 +58,7 @@ def served(clients: Callable[[str], Any], iris_artifact: Any) -> Iterator[tuple[
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/", group
+        yield f"http://127.0.0.1:{server.server_port}/", group
     finally:
         server.shutdown()
         server.server_close()
