@@ -73,7 +73,9 @@ def error_cases(baseline: Baseline, max_rows: int = 1000) -> list[Case]:
         Case("1e400", "POST", "/predict", ('{"data": [[1e400' + ", 1.0" * (n - 1) + "]]}").encode(), 422, "invalid_request"),
         Case("overflows float32", "POST", "/predict", body({"data": [[1e39, *good[1:]]]}), 422, "invalid_request"),
         Case("unknown route", "GET", "/nowhere", None, 404, "not_found"),
-        Case("a key twice", "POST", "/predict", ('{"data": [' + json.dumps(good) + '], "data": []}').encode(), 422, "duplicate_key"),
+        Case(
+            "a key twice", "POST", "/predict", ('{"data": [' + json.dumps(good) + '], "data": []}').encode(), 422, "duplicate_key"
+        ),
         Case("unscorable row", "POST", "/predict", body({"data": [good, [UNSCORABLE_VALUE] * n]}), 422, "unscorable_row"),
         Case(
             "feedback label not in the model",
