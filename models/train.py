@@ -186,6 +186,21 @@ def feature_statistics(x: np.ndarray, names: list[str]) -> list[dict[str, Any]]:
     return stats
 
 
+# --- monitor references (owned by the monitor; docs/monitor.md) -------------------------------------------------
+def monitor_references(x: np.ndarray, names: list[str]) -> dict[str, Any]:
+    """Per feature, the cuts the monitor counts window rows below, and the exact training share below each cut."""
+    from functions.monitor.stats import reference_buckets
+
+    buckets = {}
+    for index, name in enumerate(names):
+        cuts, shares = reference_buckets(x[:, index].tolist())
+        buckets[name] = {"cuts": list(cuts), "shares": list(shares)}
+    return {"drift_buckets": buckets}
+
+
+# --- end of monitor references ----------------------------------------------------------------------------------
+
+
 def describe(pipeline: Pipeline) -> str:
     return " + ".join(repr(step) for _, step in pipeline.steps)
 
@@ -258,7 +273,7 @@ def build_baseline(
         "features": feature_statistics(x_train, feature_names),
         "prediction_distribution": {label: float(share) for label, share in zip(label_names, shares, strict=True)},
         "training_outlier_rate": float((train_out["decision"] < 0).mean()),
-        "thresholds": dict(DEFAULT_THRESHOLDS),
+        "thresholds": {**DEFAULT_THRESHOLDS, **monitor_references(x_train, feature_names)},  # monitor: see below
     }
 
 

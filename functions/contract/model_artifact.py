@@ -82,6 +82,24 @@ class Thresholds:
     prediction_drift: float  # total-variation distance of the class shares after the same margin
     rejected_ratio: float  # alarm when this share of requests is rejected
     min_rows: int  # fewer rows than this: distribution checks are not judged
+    # --- monitor statistics (optional: baselines written before them load with these defaults) ---
+    family_alpha: float = 1e-4  # false-alarm probability per window and check family, before the Bonferroni split
+    effect_size_floor: float = 0.25  # mean shifts smaller than this many training sd never alarm, whatever n
+    strong_factor: float = 1.5  # evidence this many times the critical value enters ALARM in one window
+    alarm_windows: int = 2  # M: enter ALARM when M of the last N judged windows alarm...
+    of_windows: int = 3  # N
+    recovery_windows: int = 2  # K: ...and recover after K clean windows in a row (or one clearly clean one)
+    max_notifications_per_hour: int = 2  # flapping bound per model; later changes wait and are sent as one
+    unreadable_ratio: float = 0.01  # data quality: share of log lines that could not be parsed
+    failed_ratio: float = 0.02  # share of accepted requests answered with a 500 ("failed" lines)
+    accuracy_drop: float = 0.05  # estimated accuracy: smallest drop of mean confidence worth an alarm
+    drift_buckets: tuple[tuple[str, tuple[float, ...], tuple[float, ...]], ...] = ()  # (feature, cuts, shares below)
+
+    def buckets(self, feature: str) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+        for name, cuts, shares in self.drift_buckets:
+            if name == feature:
+                return cuts, shares
+        return None
 
 
 @dataclass(frozen=True)
@@ -143,6 +161,54 @@ def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ModelArtifactError(f"{where}: expected a finite number, got {value!r}")
     return float(value)
+
+
+_MONITOR_NUMBERS = {  # optional threshold -> (low, high) inclusive bounds
+    "family_alpha": (1e-12, 0.5),
+    "effect_size_floor": (0.0, 10.0),
+    "strong_factor": (1.0, 100.0),
+    "unreadable_ratio": (0.0, 1.0),
+    "failed_ratio": (0.0, 1.0),
+    "accuracy_drop": (0.0, 1.0),
+}
+_MONITOR_COUNTS = ("alarm_windows", "of_windows", "recovery_windows", "max_notifications_per_hour")
+
+
+def _monitor_thresholds(raw: dict[str, Any]) -> dict[str, Any]:
+    """The optional monitor settings of `thresholds`, validated; absent keys keep the dataclass defaults."""
+    out: dict[str, Any] = {}
+    for key, (low, high) in _MONITOR_NUMBERS.items():
+        if key in raw:
+            value = _number(raw[key], f"thresholds.{key}")
+            if not low <= value <= high:
+                raise ModelArtifactError(f"baseline.thresholds.{key} must be in [{low:g}, {high:g}]")
+            out[key] = value
+    for key in _MONITOR_COUNTS:
+        if key in raw:
+            value = _number(raw[key], f"thresholds.{key}")
+            if value != int(value) or value < 1:
+                raise ModelArtifactError(f"baseline.thresholds.{key} must be a whole number >= 1")
+            out[key] = int(value)
+    if out.get("alarm_windows", 2) > out.get("of_windows", 3):
+        raise ModelArtifactError("baseline.thresholds.alarm_windows must not exceed of_windows")
+    buckets = raw.get("drift_buckets")
+    if buckets is not None:
+        if not isinstance(buckets, dict):
+            raise ModelArtifactError("baseline.thresholds.drift_buckets must map feature -> {cuts, shares}")
+        parsed = []
+        for name, entry in buckets.items():
+            where = f"thresholds.drift_buckets.{name}"
+            if not isinstance(entry, dict):
+                raise ModelArtifactError(f"baseline.{where} must be an object with cuts and shares")
+            cuts = tuple(_number(v, where) for v in _require(entry, "cuts", where))
+            shares = tuple(_number(v, where) for v in _require(entry, "shares", where))
+            if not cuts or len(cuts) != len(shares) or any(b <= a for a, b in pairwise(cuts)):
+                raise ModelArtifactError(f"baseline.{where}: cuts must rise strictly and match shares one to one")
+            if any(b < a for a, b in pairwise(shares)) or not 0.0 <= shares[0] <= shares[-1] <= 1.0:
+                raise ModelArtifactError(f"baseline.{where}: shares must rise within [0, 1]")
+            parsed.append((str(name), cuts, shares))
+        out["drift_buckets"] = tuple(parsed)
+    return out
 
 
 def parse_baseline(document: dict[str, Any]) -> Baseline:
@@ -213,6 +279,7 @@ def parse_baseline(document: dict[str, Any]) -> Baseline:
         ),
         rejected_ratio=_number(_require(raw_thresholds, "rejected_ratio", "baseline.thresholds"), "thresholds.rejected_ratio"),
         min_rows=int(_number(_require(raw_thresholds, "min_rows", "baseline.thresholds"), "thresholds.min_rows")),
+        **_monitor_thresholds(raw_thresholds),
     )
     for field_name in ("outlier_ratio", "rejected_ratio", "mean_deviation", "distribution_distance", "prediction_drift"):
         if not 0.0 < getattr(thresholds, field_name) <= 1.0:
