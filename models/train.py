@@ -187,15 +187,15 @@ def feature_statistics(x: np.ndarray, names: list[str]) -> list[dict[str, Any]]:
 
 
 # --- monitor references (owned by the monitor; docs/monitor.md) -------------------------------------------------
-def monitor_references(x: np.ndarray, names: list[str]) -> dict[str, Any]:
+def with_monitor_references(features: list[dict[str, Any]], x: np.ndarray) -> list[dict[str, Any]]:
     """Per feature, the cuts the monitor counts window rows below, and the exact training share below each cut."""
     from functions.monitor.stats import reference_buckets
 
-    buckets = {}
-    for index, name in enumerate(names):
+    for index, feature in enumerate(features):
         cuts, shares = reference_buckets(x[:, index].tolist())
-        buckets[name] = {"cuts": list(cuts), "shares": list(shares)}
-    return {"drift_buckets": buckets}
+        feature["drift_cuts"] = list(cuts)
+        feature["drift_shares_below"] = list(shares)
+    return features
 
 
 # --- end of monitor references ----------------------------------------------------------------------------------
@@ -270,10 +270,10 @@ def build_baseline(
         "labels": label_names,
         "training_rows": len(x_train),
         "quantile_levels": QUANTILE_LEVELS,
-        "features": feature_statistics(x_train, feature_names),
+        "features": with_monitor_references(feature_statistics(x_train, feature_names), x_train),
         "prediction_distribution": {label: float(share) for label, share in zip(label_names, shares, strict=True)},
         "training_outlier_rate": float((train_out["decision"] < 0).mean()),
-        "thresholds": {**DEFAULT_THRESHOLDS, **monitor_references(x_train, feature_names)},  # monitor: see below
+        "thresholds": dict(DEFAULT_THRESHOLDS),
     }
 
 

@@ -93,7 +93,8 @@ class Thresholds:
     unreadable_ratio: float = 0.01  # data quality: share of log lines that could not be parsed
     failed_ratio: float = 0.02  # share of accepted requests answered with a 500 ("failed" lines)
     accuracy_drop: float = 0.05  # estimated accuracy: smallest drop of mean confidence worth an alarm
-    drift_buckets: tuple[tuple[str, tuple[float, ...], tuple[float, ...]], ...] = ()  # (feature, cuts, shares below)
+    # (feature, cuts, training share below each cut): read from features[i].drift_cuts / drift_shares_below
+    drift_buckets: tuple[tuple[str, tuple[float, ...], tuple[float, ...]], ...] = ()
 
     def buckets(self, feature: str) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
         for name, cuts, shares in self.drift_buckets:
@@ -174,8 +175,9 @@ _MONITOR_NUMBERS = {  # optional threshold -> (low, high) inclusive bounds
 _MONITOR_COUNTS = ("alarm_windows", "of_windows", "recovery_windows", "max_notifications_per_hour")
 
 
-def _monitor_thresholds(raw: dict[str, Any]) -> dict[str, Any]:
-    """The optional monitor settings of `thresholds`, validated; absent keys keep the dataclass defaults."""
+def _monitor_thresholds(raw: dict[str, Any], features: list[Any]) -> dict[str, Any]:
+    """The optional monitor settings of `thresholds` (and each feature's drift cuts), validated; absent keys keep
+    the dataclass defaults."""
     out: dict[str, Any] = {}
     for key, (low, high) in _MONITOR_NUMBERS.items():
         if key in raw:
@@ -191,22 +193,19 @@ def _monitor_thresholds(raw: dict[str, Any]) -> dict[str, Any]:
             out[key] = int(value)
     if out.get("alarm_windows", 2) > out.get("of_windows", 3):
         raise ModelArtifactError("baseline.thresholds.alarm_windows must not exceed of_windows")
-    buckets = raw.get("drift_buckets")
-    if buckets is not None:
-        if not isinstance(buckets, dict):
-            raise ModelArtifactError("baseline.thresholds.drift_buckets must map feature -> {cuts, shares}")
-        parsed = []
-        for name, entry in buckets.items():
-            where = f"thresholds.drift_buckets.{name}"
-            if not isinstance(entry, dict):
-                raise ModelArtifactError(f"baseline.{where} must be an object with cuts and shares")
-            cuts = tuple(_number(v, where) for v in _require(entry, "cuts", where))
-            shares = tuple(_number(v, where) for v in _require(entry, "shares", where))
-            if not cuts or len(cuts) != len(shares) or any(b <= a for a, b in pairwise(cuts)):
-                raise ModelArtifactError(f"baseline.{where}: cuts must rise strictly and match shares one to one")
-            if any(b < a for a, b in pairwise(shares)) or not 0.0 <= shares[0] <= shares[-1] <= 1.0:
-                raise ModelArtifactError(f"baseline.{where}: shares must rise within [0, 1]")
-            parsed.append((str(name), cuts, shares))
+    parsed = []
+    for index, feature in enumerate(features):  # the monitor's cuts live beside each feature's statistics
+        if not isinstance(feature, dict) or "drift_cuts" not in feature:
+            continue
+        where = f"features[{index}]"
+        cuts = tuple(_number(v, f"{where}.drift_cuts") for v in feature["drift_cuts"])
+        shares = tuple(_number(v, f"{where}.drift_shares_below") for v in _require(feature, "drift_shares_below", where))
+        if not cuts or len(cuts) != len(shares) or any(b <= a for a, b in pairwise(cuts)):
+            raise ModelArtifactError(f"baseline.{where}: drift_cuts must rise strictly and match drift_shares_below")
+        if any(b < a for a, b in pairwise(shares)) or not 0.0 <= shares[0] <= shares[-1] <= 1.0:
+            raise ModelArtifactError(f"baseline.{where}: drift_shares_below must rise within [0, 1]")
+        parsed.append((str(feature.get("name")), cuts, shares))
+    if parsed:
         out["drift_buckets"] = tuple(parsed)
     return out
 
@@ -279,7 +278,7 @@ def parse_baseline(document: dict[str, Any]) -> Baseline:
         ),
         rejected_ratio=_number(_require(raw_thresholds, "rejected_ratio", "baseline.thresholds"), "thresholds.rejected_ratio"),
         min_rows=int(_number(_require(raw_thresholds, "min_rows", "baseline.thresholds"), "thresholds.min_rows")),
-        **_monitor_thresholds(raw_thresholds),
+        **_monitor_thresholds(raw_thresholds, raw_features),
     )
     for field_name in ("outlier_ratio", "rejected_ratio", "mean_deviation", "distribution_distance", "prediction_drift"):
         if not 0.0 < getattr(thresholds, field_name) <= 1.0:
