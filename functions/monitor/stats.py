@@ -2,7 +2,7 @@
 
 - `normal_critical(alpha)`: the z a standard normal exceeds with probability alpha (one-sided).
 - `t_critical(alpha, df)`: Student's t by the Cornish-Fisher expansion of the normal quantile (Abramowitz &
-  Stegun 26.7.5); within 1 % of the exact value for df >= 10 at the alphas used here, and conservative below.
+  Stegun 26.7.5); within 1 % of the exact value for df >= 30 and 3 % for df >= 10 at the alphas used here.
 - `ks_critical(alpha, n, m)`: the two-sample Kolmogorov-Smirnov distance exceeded with probability ~alpha under
   no drift, sqrt(-ln(alpha / 2) / 2) * sqrt((n + m) / (n * m)) (Smirnov's asymptotic limit; it includes the
   reference sample's size m, so a small training set widens the critical distance instead of raising alarms).
