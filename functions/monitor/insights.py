@@ -22,7 +22,7 @@ Limits that shape the rendering:
 - AWS documents no maximum number of aggregations in one `stats`: we cap it at `MAX_AGGREGATIONS_PER_QUERY`
   (100, our choice) and split the per-feature aggregates over several queries that run concurrently.
   Queries per window: 2 grouped + ceil(features x (3 + cuts) / 100) or more when the text binds first
-  (iris 3, wine 5). Each query scans the window's log bytes once, so bytes scanned per window = queries x
+  (iris 3, wine 4). Each query scans the window's log bytes once, so bytes scanned per window = queries x
   the window's log volume; a model needing more than `MAX_QUERIES_PER_WINDOW` is refused at cold start.
 """
 

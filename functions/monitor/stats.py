@@ -67,7 +67,8 @@ def reference_buckets(values: Sequence[float]) -> tuple[tuple[float, ...], tuple
         high = min(low + 1, count - 1)
         return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
-    cuts = sorted({ordered[0], *(quantile(level) for level in DECILES), ordered[-1]})
+    # 10 significant digits: short query text; the shares below are computed for the rounded cuts themselves.
+    cuts = sorted({float(f"{c:.10g}") for c in (ordered[0], *(quantile(level) for level in DECILES), ordered[-1])})
     shares = []
     for cut in cuts:
         lo, hi = 0, count  # first index with ordered[i] >= cut
