@@ -58,8 +58,8 @@ class Model:
     source: str
 
 
-def load_model(name: str) -> Model:
-    folder = REPO / "models" / name
+def load_model(name: str, root: Path = REPO / "models") -> Model:
+    folder = root / name
     baseline = load_baseline(folder / "baseline.json")
     data = load_sklearn_dataset(name)
     x_train, x_test, _, y_test = train_test_split(data.x, data.y, test_size=0.2, random_state=42, stratify=data.y)
@@ -218,9 +218,9 @@ class Run:
                 verdict = rule(self.model, parts)
                 if verdict != self.verdicts[name]:
                     self.changes[name] += 1
+                    if verdict and self.first[name] is None:  # a message: its verdict changed to alarm
+                        self.first[name] = self.t
                     self.verdicts[name] = verdict
-                if verdict and self.first[name] is None:
-                    self.first[name] = self.t
         self.previous = current
 
 
@@ -234,7 +234,8 @@ def stationary(model: Model, n: int, minutes: int, seed: int) -> tuple[float, fl
 
 
 def detection(model: Model, n: int, drift: Drift | None, trials: int, seed: int, rows: np.ndarray | None = None) -> tuple[float, ...]:
-    """Share of trials notified (or, for the baselines, alarming) within 3 evaluations of the drift's onset."""
+    """Share of trials notified within 3 evaluations of the drift's onset (for the baselines: their verdict changed
+    to alarm, i.e. they sent a message; a rule already alarming on normal traffic sends none)."""
     hits = {"monitor": 0, "seed": 0, "ks": 0}
     for trial in range(trials):
         rng = np.random.default_rng(seed + trial)
@@ -317,17 +318,18 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[30, 100, 400, 2000])
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--days", type=float, default=7.0, help="simulated days of stationary traffic per size")
+    parser.add_argument("--models-root", type=Path, default=REPO / "models", help="folder holding the model folders")
     args = parser.parse_args()
     started = time.perf_counter()
     evidently = importlib.util.find_spec("evidently") is not None
     print(
         f"monitor quality: {platform.node() or 'this machine'}, {platform.processor() or platform.machine()}, "
-        f"Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d}; Evidently "
+        f"Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d}; models from {args.models_root}; Evidently "
         f"{'installed' if evidently else 'not installed (column omitted)'}"
     )
     minutes = int(args.days * 24 * 60)
     for name in args.models:
-        model = load_model(name)
+        model = load_model(name, args.models_root)
         t = model.baseline.thresholds
         print(
             f"\n## {name}: held-out rows {len(model.holdout_x)} from {model.source}; hold-out outlier rate "
