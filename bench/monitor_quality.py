@@ -71,8 +71,10 @@ def load_model(name: str, root: Path = REPO / "models") -> Model:
         header, body = rows[0], [r for r in rows[1:] if r]
         x_test = np.array([[float(v) for v in r[: len(header) - 1]] for r in body])
         labels = [r[-1] for r in body]
-        y_test = np.array([baseline.label_names.index(label) if label in baseline.label_names else int(label) for label in labels])
-        source = str(holdout.relative_to(REPO))
+        y_test = np.array(
+            [baseline.label_names.index(label) if label in baseline.label_names else int(label) for label in labels]
+        )
+        source = str(holdout.relative_to(REPO)) if holdout.is_relative_to(REPO) else str(holdout)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     providers = ["CPUExecutionProvider"]
@@ -233,7 +235,9 @@ def stationary(model: Model, n: int, minutes: int, seed: int) -> tuple[float, fl
     return run.messages / weeks, run.changes["seed"] / weeks, run.changes["ks"] / weeks
 
 
-def detection(model: Model, n: int, drift: Drift | None, trials: int, seed: int, rows: np.ndarray | None = None) -> tuple[float, ...]:
+def detection(
+    model: Model, n: int, drift: Drift | None, trials: int, seed: int, rows: np.ndarray | None = None
+) -> tuple[float, ...]:
     """Share of trials notified within 3 evaluations of the drift's onset (for the baselines: their verdict changed
     to alarm, i.e. they sent a message; a rule already alarming on normal traffic sends none)."""
     hits = {"monitor": 0, "seed": 0, "ks": 0}
@@ -338,7 +342,7 @@ def main() -> None:
             f"enter {t.alarm_windows} of {t.of_windows} (or strong), recover after {t.recovery_windows}"
         )
         print("\nStationary traffic, notifications per simulated week (target <= 1):")
-        print(f"| rows per window | this monitor | seed rule | KS p<0.05 |\n|---|---|---|---|")
+        print("| rows per window | this monitor | seed rule | KS p<0.05 |\n|---|---|---|---|")
         for n in args.sizes:
             ours, seed, ks = stationary(model, n, minutes, seed=n)
             print(f"| {n} | {ours:.1f} | {seed:.1f} | {ks:.1f} |")

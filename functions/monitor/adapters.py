@@ -96,7 +96,10 @@ class DynamoStateStore:
             DOCUMENT_ATTRIBUTE: {"S": state.to_json()},
         }
         if expected_version == 0:
-            condition = {"ConditionExpression": "attribute_not_exists(#key)", "ExpressionAttributeNames": {"#key": ALERT_STATE_PARTITION_KEY}}
+            condition = {
+                "ConditionExpression": "attribute_not_exists(#key)",
+                "ExpressionAttributeNames": {"#key": ALERT_STATE_PARTITION_KEY},
+            }
         else:
             condition = {
                 "ConditionExpression": "#version = :expected",
@@ -149,7 +152,9 @@ class JsonFileStateStore:
         stored = data.get(model)
         current = int(stored.get("version", 0)) if isinstance(stored, dict) else 0
         if current != expected_version:
-            raise StateConflictError(f"{self.path}: alert state for {model!r} is at version {current}, expected {expected_version}")
+            raise StateConflictError(
+                f"{self.path}: alert state for {model!r} is at version {current}, expected {expected_version}"
+            )
         document = json.loads(state.to_json())
         document[UPDATED_ATTRIBUTE] = now_ms
         data[model] = document

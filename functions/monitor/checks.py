@@ -118,7 +118,9 @@ def holdout_figures(baseline: Baseline) -> dict[str, float]:
     return out
 
 
-def _not_judged(name: str, status: Status, threshold: float, detail: str, hint: str, observed: float | None = None) -> CheckResult:
+def _not_judged(
+    name: str, status: Status, threshold: float, detail: str, hint: str, observed: float | None = None
+) -> CheckResult:
     return CheckResult(name, status, observed, None, threshold, None, None, detail, hint)
 
 
@@ -183,7 +185,9 @@ def check_outlier_shift(window: WindowAggregates, baseline: Baseline, alpha: flo
     else:
         p0, h, source = baseline.training_outlier_rate, baseline.training_rows, "training"
     if window.rows < t.min_rows:
-        return _not_judged(CHECK_OUTLIER_SHIFT, Status.INSUFFICIENT_DATA, 0.05, f"{window.rows} rows < min_rows {t.min_rows}", hint)
+        return _not_judged(
+            CHECK_OUTLIER_SHIFT, Status.INSUFFICIENT_DATA, 0.05, f"{window.rows} rows < min_rows {t.min_rows}", hint
+        )
     share = window.outliers / window.rows
     p = min(max(p0, 1.0 / (2 * h)), 1 - 1.0 / (2 * h))  # a 0 % hold-out rate would make any outlier infinitely significant
     standard_error = math.sqrt(p * (1 - p) * (1.0 / window.rows + 1.0 / h))
@@ -288,10 +292,11 @@ def check_distribution(index: int, observed: FeatureWindow, baseline: Baseline, 
             _feature_hint(feature),
         )  # fmt: skip
     cuts, shares = feature_cuts(baseline, index)
-    distance = ks_from_shares(observed.below, observed.count, shares)
+    below = observed.below
+    distance = ks_from_shares(below, observed.count, shares)
     critical = ks_critical(alpha, observed.count, baseline.training_rows)
     floor_ok = distance >= t.distribution_distance
-    worst = max(range(len(cuts)), key=lambda j: abs(observed.below[j] / observed.count - shares[j]))
+    worst = max(range(len(cuts)), key=lambda j: abs(below[j] / observed.count - shares[j]))
     return CheckResult(
         name,
         _decide(distance, critical, floor_ok),
@@ -300,7 +305,7 @@ def check_distribution(index: int, observed: FeatureWindow, baseline: Baseline, 
         t.distribution_distance,
         critical,
         distance,
-        f"share below {cuts[worst]:.4g}: window {observed.below[worst] / observed.count:.1%} vs training {shares[worst]:.1%}; "
+        f"share below {cuts[worst]:.4g}: window {below[worst] / observed.count:.1%} vs training {shares[worst]:.1%}; "
         f"distance {distance:.3f}, critical {critical:.3f} (n={observed.count}, m={baseline.training_rows}), "
         f"floor {t.distribution_distance:g}",
         _feature_hint(feature),
@@ -318,7 +323,9 @@ def check_prediction_drift(window: WindowAggregates, baseline: Baseline, alpha: 
         "upstream. Compare with the feature drift checks of the same window."
     )
     if total < t.min_rows:
-        return _not_judged(CHECK_PREDICTION_DRIFT, Status.INSUFFICIENT_DATA, t.prediction_drift, f"{total} rows < min_rows {t.min_rows}", hint)
+        return _not_judged(
+            CHECK_PREDICTION_DRIFT, Status.INSUFFICIENT_DATA, t.prediction_drift, f"{total} rows < min_rows {t.min_rows}", hint
+        )
     expected = dict(zip(baseline.label_names, baseline.class_distribution, strict=True))
     labels = list(baseline.label_names) + ([OTHER_CLASS] if window.class_counts.get(OTHER_CLASS) else [])
     shares = {label: window.class_counts.get(label, 0) / total for label in labels}
@@ -356,7 +363,9 @@ def check_estimated_accuracy(window: WindowAggregates, baseline: Baseline, alpha
     )
     reference = holdout_figures(baseline)
     if "mean_confidence" not in reference:
-        return _not_judged(CHECK_ESTIMATED_ACCURACY, Status.NOT_JUDGED, t.accuracy_drop, "baseline has no hold-out mean confidence", hint)
+        return _not_judged(
+            CHECK_ESTIMATED_ACCURACY, Status.NOT_JUDGED, t.accuracy_drop, "baseline has no hold-out mean confidence", hint
+        )
     if window.confidence_count == 0 and window.rows >= t.min_rows:
         return _not_judged(
             CHECK_ESTIMATED_ACCURACY, Status.NOT_JUDGED, t.accuracy_drop, "no 'confidence' in the window's prediction lines", hint
@@ -388,7 +397,8 @@ def check_estimated_accuracy(window: WindowAggregates, baseline: Baseline, alpha
         f"alarm when the drop's t > {critical:.2f} and the drop >= {t.accuracy_drop:g}",
         hint,
         critical,
-        f"t {z:.2f} {'>' if z > critical else '<='} {critical:.2f} and drop {drop:+.3f} {'>=' if floor_ok else '<'} {t.accuracy_drop:g}",
+        f"t {z:.2f} {'>' if z > critical else '<='} {critical:.2f} and drop {drop:+.3f} "
+        f"{'>=' if floor_ok else '<'} {t.accuracy_drop:g}",
     )
 
 

@@ -94,9 +94,7 @@ def render_sql(baseline: Baseline, path: str, start_ms: int, end_ms: int) -> Loc
     return LocalQuery(sql=sql, output=tuple(output))
 
 
-def read_row(
-    query: LocalQuery, row: Sequence[object]
-) -> tuple[dict[str, float | None], dict[str, dict[str, int]], int, int]:
+def read_row(query: LocalQuery, row: Sequence[object]) -> tuple[dict[str, float | None], dict[str, dict[str, int]], int, int]:
     """Map the single result row back to (values, groups, unreadable lines, total lines)."""
     values: dict[str, float | None] = {}
     groups: dict[str, dict[str, int]] = {}

@@ -74,7 +74,9 @@ def test_local_monitor_failed_publish_is_one_line_exit_4(
     baseline = load_baseline(MODELS / "iris" / "baseline.json")
     rng = np.random.default_rng(3)
     log_file = tmp_path / "predictions.jsonl"
-    write_log(log_file, baseline, sample_traffic(baseline, 300, rng, outlier_rate=0.7), start_ms=START_MS, span_ms=120_000, rng=rng)
+    write_log(
+        log_file, baseline, sample_traffic(baseline, 300, rng, outlier_rate=0.7), start_ms=START_MS, span_ms=120_000, rng=rng
+    )
     code = main(["--log-file", str(log_file), "--model-dir", str(MODELS / "iris"), "--window-end", "last"], io.StringIO())
     err = capsys.readouterr().err
     assert code == 4 and err.count("\n") == 1 and "could not publish" in err and "(exit 4)" in err

@@ -24,12 +24,11 @@ import pytest
 from botocore.stub import Stubber
 
 from functions.contract import names
-from functions.monitor.insights import QueryError, render_queries
-from functions.monitor.service import PublishError, scheduled_window_end, window_bounds
-from tests.integration.monitor.conftest import AlertResources
 from functions.monitor.adapters import DynamoStateStore, SnsPublisher, StateConflictError
 from functions.monitor.alerts import AlertState, CheckState
-from functions.monitor.service import Monitor
+from functions.monitor.insights import QueryError, render_queries
+from functions.monitor.service import Monitor, PublishError, scheduled_window_end, window_bounds
+from tests.integration.monitor.conftest import AlertResources
 from tests.unit.monitor.fakes import Traffic, insights_results, numpy_aggregates, numpy_values, sample_traffic
 
 MODELS = Path(__file__).resolve().parents[3] / "models"
@@ -246,9 +245,7 @@ def test_conditional_write_refuses_a_run_that_read_an_older_version(alert_resour
     assert alert_resources.state("iris#outlier_ratio") == "ALARM"
 
 
-def test_overlapping_monitor_loses_the_race_and_does_not_notify(
-    iris_artifact_dir: Path, alert_resources: AlertResources
-) -> None:
+def test_overlapping_monitor_loses_the_race_and_does_not_notify(iris_artifact_dir: Path, alert_resources: AlertResources) -> None:
     """Two monitors judge the same minute; the one that saves second gets a conflict and publishes nothing."""
     from functions.contract.model_artifact import load_baseline
 

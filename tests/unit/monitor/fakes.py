@@ -144,7 +144,8 @@ def insights_results(
             classes = dict(groups.get(ALIAS_CLASS_COUNTS, {}))
             flags = dict(groups.get(ALIAS_OUTLIER_GROUPS, {}))
             rows = []
-            for flag, flagged in flags.items():
+            for flag, total in flags.items():
+                flagged = total
                 spelling = true_spelling if flag == "true" else ("0" if true_spelling == "1" else "false")
                 for label in list(classes):
                     take = min(classes[label], flagged)

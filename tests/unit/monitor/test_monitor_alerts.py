@@ -121,8 +121,8 @@ def test_notification_formats(iris_artifact: ModelArtifact) -> None:
     note = build_notification(drifted, decision.notify, where="us-east-1 /aws/lambda/inference-with-a-long-name")
     assert note.subject.startswith("ALARM: iris model ")
     assert len(note.subject) < 100 and note.subject.isascii() and "\n" not in note.subject
-    for needle in ("version 92b1afb9328d", "Window: 2025-11-25T15:00:00Z to 2025-11-25T15:02:00Z (2 min", "Rows: 300 predicted rows",
-                   "because", "observed", "Check first"):  # fmt: skip
+    window = "Window: 2025-11-25T15:00:00Z to 2025-11-25T15:02:00Z (2 min"
+    for needle in ("version 92b1afb9328d", window, "Rows: 300 predicted rows", "because", "observed", "Check first"):
         assert needle in note.text
     message = json.loads(note.sns_message())
     assert message["default"] == message["email"] == note.text
@@ -133,7 +133,10 @@ def test_notification_formats(iris_artifact: ModelArtifact) -> None:
 
 
 def test_short_windows_print_with_milliseconds_and_length() -> None:
-    assert window_text(1_764_082_800_000, 1_764_082_800_250) == "2025-11-25T15:00:00Z to 2025-11-25T15:00:00.250Z (0.25 s, end exclusive)"
+    assert (
+        window_text(1_764_082_800_000, 1_764_082_800_250)
+        == "2025-11-25T15:00:00Z to 2025-11-25T15:00:00.250Z (0.25 s, end exclusive)"
+    )
 
 
 def test_metric_points_use_contract_names(iris_artifact: ModelArtifact, wine_artifact: ModelArtifact) -> None:

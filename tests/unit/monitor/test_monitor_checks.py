@@ -11,7 +11,7 @@ import pytest
 
 from functions.contract.model_artifact import Baseline, ModelArtifact, parse_baseline
 from functions.monitor import checks
-from functions.monitor.aggregates import FeatureWindow, WindowAggregates
+from functions.monitor.aggregates import FeatureWindow
 from functions.monitor.checks import Overall, Status, evaluate
 from functions.monitor.stats import ks_critical, normal_critical, reference_buckets, t_critical
 from tests.unit.monitor.fakes import numpy_aggregates, sample_traffic
@@ -73,7 +73,9 @@ def test_feature_absent_from_every_row_is_a_data_quality_alarm(iris: Baseline) -
 def test_unreadable_lines_above_the_share_alarm_and_below_do_not(iris: Baseline) -> None:
     window = numpy_aggregates(iris, sample_traffic(iris, 200, np.random.default_rng(1)))
     assert status(evaluate(iris, dataclasses.replace(window, unreadable_lines=1, total_lines=201)), "data_quality") is Status.OK
-    assert status(evaluate(iris, dataclasses.replace(window, unreadable_lines=20, total_lines=220)), "data_quality") is Status.ALARM
+    assert (
+        status(evaluate(iris, dataclasses.replace(window, unreadable_lines=20, total_lines=220)), "data_quality") is Status.ALARM
+    )
 
 
 def test_normal_window_is_ok(iris: Baseline, wine: Baseline) -> None:
@@ -93,7 +95,10 @@ def distance_for(values: np.ndarray, window: np.ndarray) -> float:
 @pytest.mark.parametrize("kind", ["continuous", "ten_values"])
 def test_distance_is_about_zero_without_drift(kind: str) -> None:
     rng = np.random.default_rng(3)
-    draw = (lambda n: rng.normal(0.0, 1.0, n)) if kind == "continuous" else (lambda n: rng.integers(0, 10, n).astype(float))
+
+    def draw(n: int) -> np.ndarray:
+        return rng.normal(0.0, 1.0, n) if kind == "continuous" else rng.integers(0, 10, n).astype(float)
+
     training = draw(200_000)
     assert distance_for(training, training) == 0.0  # training judged against itself: exactly 0, ties included
     assert distance_for(training, draw(50_000)) < 0.01  # sampling noise only: ~1/sqrt(n)
@@ -133,7 +138,9 @@ def test_mean_shift_critical_value_includes_the_training_size(iris: Baseline) ->
 def test_small_sample_margin_of_the_ratio_checks(iris: Baseline) -> None:
     """25 % outliers in 40 rows is above the 20 % line but within chance: OK; in 4,000 rows: ALARM."""
     small = checks.check_share_above_line("outlier_ratio", 10, 40, line=0.2, baseline_share=0.1, min_rows=30, alpha=1e-4, hint="")
-    large = checks.check_share_above_line("outlier_ratio", 1000, 4000, line=0.2, baseline_share=0.1, min_rows=30, alpha=1e-4, hint="")
+    large = checks.check_share_above_line(
+        "outlier_ratio", 1000, 4000, line=0.2, baseline_share=0.1, min_rows=30, alpha=1e-4, hint=""
+    )
     assert small.status is Status.OK and large.status is Status.ALARM
 
 
@@ -234,4 +241,6 @@ def test_multivariate_check_catches_a_joint_drift_the_marginals_miss(iris_artifa
     traffic.features, traffic.is_outlier = rows, scores < 0
     evaluation = evaluate(baseline, numpy_aggregates(baseline, traffic))
     assert status(evaluation, "outlier_shift") is Status.ALARM
-    assert status(evaluation, "mean_shift:petal_width") is Status.OK and status(evaluation, "mean_shift:petal_length") is Status.OK
+    assert (
+        status(evaluation, "mean_shift:petal_width") is Status.OK and status(evaluation, "mean_shift:petal_length") is Status.OK
+    )
