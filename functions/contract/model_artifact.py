@@ -83,7 +83,8 @@ class Thresholds:
     rejected_ratio: float  # alarm when this share of requests is rejected
     min_rows: int  # fewer rows than this: distribution checks are not judged
     # --- monitor statistics (optional: baselines written before them load with these defaults) ---
-    family_alpha: float = 1e-4  # false-alarm probability per window and check family, before the Bonferroni split
+    family_alpha: float = 3e-4  # false-alarm probability per window and check family, before the Bonferroni split
+    distribution_alpha_factor: float = 0.1  # the distribution family gets this share of alpha (docs/monitor.md)
     effect_size_floor: float = 0.25  # mean shifts smaller than this many training sd never alarm, whatever n
     strong_factor: float = 1.5  # evidence this many times the critical value enters ALARM in one window
     alarm_windows: int = 2  # M: enter ALARM when M of the last N judged windows alarm...
@@ -166,6 +167,7 @@ def _number(value: Any, where: str) -> float:
 
 _MONITOR_NUMBERS = {  # optional threshold -> (low, high) inclusive bounds
     "family_alpha": (1e-12, 0.5),
+    "distribution_alpha_factor": (1e-6, 1.0),
     "effect_size_floor": (0.0, 10.0),
     "strong_factor": (1.0, 100.0),
     "unreadable_ratio": (0.0, 1.0),

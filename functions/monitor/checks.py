@@ -499,7 +499,7 @@ def evaluate(baseline: Baseline, window: WindowAggregates) -> Evaluation:
     for index, feature in enumerate(baseline.features):
         observed = window.feature(feature.name)
         mean = check_mean_shift(feature, observed, baseline, feature_alpha)
-        distribution = check_distribution(index, observed, baseline, feature_alpha)
+        distribution = check_distribution(index, observed, baseline, feature_alpha * t.distribution_alpha_factor)
         seed = check_seed_mean_shift(feature, observed, baseline, feature_alpha)
         results += [mean, distribution, seed]
         if observed.mean is not None and observed.count >= 2:
