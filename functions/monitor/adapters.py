@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -158,6 +158,85 @@ class JsonFileStateStore:
         document = json.loads(state.to_json())
         document[UPDATED_ATTRIBUTE] = now_ms
         data[model] = document
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1, sort_keys=True)
+        os.replace(tmp, self.path)
+
+
+# --- per-check state, one item per check: the quality function's simpler rule (enter/recover in one run) ---------
+
+
+class CheckStateStore(Protocol):
+    def load(self, check_ids: Iterable[str]) -> dict[str, str]: ...
+
+    def save(self, states: Mapping[str, tuple[str, str]], now_ms: int) -> None: ...
+
+
+@dataclass
+class DynamoCheckStore:
+    """One item per check: {check_id: '<model>#<check>', state, updated_at_ms, detail} (BatchGetItem, PutItem)."""
+
+    client: Any
+    table: str
+    max_attempts: int = 4
+    sleep: Callable[[float], None] = lambda _seconds: None
+
+    def load(self, check_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(dict.fromkeys(check_ids))
+        states: dict[str, str] = {}
+        for start in range(0, len(ids), 100):  # BatchGetItem takes at most 100 keys
+            request: dict[str, Any] = {
+                self.table: {
+                    "Keys": [{ALERT_STATE_PARTITION_KEY: {"S": i}} for i in ids[start : start + 100]],
+                    "ConsistentRead": True,
+                }
+            }
+            for attempt in range(1, self.max_attempts + 1):
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    states[item[ALERT_STATE_PARTITION_KEY]["S"]] = item["state"]["S"]
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                if attempt == self.max_attempts:
+                    raise StateStoreError(f"DynamoDB left keys unprocessed after {attempt} attempts")
+                self.sleep(0.2 * 2**attempt)
+        return states
+
+    def save(self, states: Mapping[str, tuple[str, str]], now_ms: int) -> None:
+        for key, (state, detail) in states.items():
+            item = {ALERT_STATE_PARTITION_KEY: {"S": key}, "state": {"S": state}, UPDATED_ATTRIBUTE: {"N": str(now_ms)},
+                    "detail": {"S": detail[:1000]}}  # fmt: skip
+            self.client.put_item(TableName=self.table, Item=item)
+
+
+@dataclass
+class JsonFileCheckStore:
+    """Local per-check state: {check_id: {state, updated_at_ms, detail}}, replaced atomically."""
+
+    path: Path
+
+    def _read(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return {}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise StateStoreError(f"{self.path}: not valid JSON ({error})") from error
+        if not isinstance(data, dict):
+            raise StateStoreError(f"{self.path}: expected a JSON object")
+        return data
+
+    def load(self, check_ids: Iterable[str]) -> dict[str, str]:
+        data = self._read()
+        return {i: str(data[i]["state"]) for i in check_ids if isinstance(data.get(i), dict)}
+
+    def save(self, states: Mapping[str, tuple[str, str]], now_ms: int) -> None:
+        data = self._read()
+        for key, (state, detail) in states.items():
+            data[key] = {"state": state, UPDATED_ATTRIBUTE: now_ms, "detail": detail}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -32,6 +32,11 @@ HOUR_MS = 3_600_000
 CLEARLY_CLEAN = 0.5  # strength below which one clean window recovers
 
 
+def check_id(model: str, check: str) -> str:
+    """A per-check item key, '<model>#<check>': the quality function's alert state (`adapters.CheckStateStore`)."""
+    return f"{model}#{check}"
+
+
 def state_key(model: str) -> str:
     """The alert-state item's partition key value: one item per model holds every check's state."""
     return f"{model}#alert-state"

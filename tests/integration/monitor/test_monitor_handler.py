@@ -278,3 +278,12 @@ def test_overlapping_monitor_loses_the_race_and_does_not_notify(iris_artifact_di
 @pytest.fixture
 def iris_artifact_dir() -> Path:
     return MODELS / "iris"
+
+
+def test_per_check_store_round_trip_in_dynamodb(alert_resources: AlertResources) -> None:
+    """The quality function's per-check items share the table with the monitor's per-model item."""
+    from functions.monitor.adapters import DynamoCheckStore
+
+    store = DynamoCheckStore(boto3.client("dynamodb"), alert_resources.table)
+    store.save({"iris#realized_accuracy": ("ALARM", "0.81 < 0.90")}, 1)
+    assert store.load(["iris#realized_accuracy", "iris#recall:setosa"]) == {"iris#realized_accuracy": "ALARM"}

@@ -243,3 +243,17 @@ def test_malformed_baseline_fails_the_cold_start(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "ModelArtifactError" in result.stderr and "missing key 'labels'" in result.stderr
+
+
+def test_per_check_store_for_the_quality_function(tmp_path: Path) -> None:
+    """The quality function keeps its simpler per-check state ('<model>#<check>' items) through these adapters."""
+    from functions.monitor.adapters import JsonFileCheckStore
+    from functions.monitor.alerts import check_id
+
+    store = JsonFileCheckStore(tmp_path / "quality_state.json")
+    assert store.load([check_id("iris", "realized_accuracy")]) == {}
+    store.save({check_id("iris", "realized_accuracy"): (STATE_ALARM, "0.81 < 0.9")}, 1)
+    assert store.load(["iris#realized_accuracy", "iris#other"]) == {"iris#realized_accuracy": STATE_ALARM}
+    (tmp_path / "quality_state.json").write_text("{broken")
+    with pytest.raises(StateStoreError):
+        store.load(["iris#realized_accuracy"])
