@@ -244,3 +244,28 @@ def test_multivariate_check_catches_a_joint_drift_the_marginals_miss(iris_artifa
     assert (
         status(evaluation, "mean_shift:petal_width") is Status.OK and status(evaluation, "mean_shift:petal_length") is Status.OK
     )
+
+
+def test_optional_monitor_thresholds_are_validated(iris: Baseline) -> None:
+    from functions.contract.model_artifact import ModelArtifactError
+
+    assert iris.thresholds.family_alpha == 3e-4 and iris.thresholds.buckets("sepal_length") is not None
+    for patch, message in (
+        ({"family_alpha": 0.9}, "family_alpha"),
+        ({"alarm_windows": 4, "of_windows": 3}, "alarm_windows"),
+        ({"recovery_windows": 1.5}, "recovery_windows"),
+    ):
+        document = copy.deepcopy(iris.document)
+        document["thresholds"].update(patch)
+        with pytest.raises(ModelArtifactError, match=message):
+            parse_baseline(document)
+    document = copy.deepcopy(iris.document)
+    document["features"][0]["drift_cuts"] = [5.0, 4.0]
+    document["features"][0]["drift_shares_below"] = [0.1, 0.2]
+    with pytest.raises(ModelArtifactError, match="drift_cuts"):
+        parse_baseline(document)
+    document = copy.deepcopy(iris.document)
+    for feature in document["features"]:
+        del feature["drift_cuts"], feature["drift_shares_below"]
+    older = parse_baseline(document)  # a baseline written before the cuts: quantile-derived cuts, still judged
+    assert older.thresholds.drift_buckets == () and judge(older, 400).overall is Overall.OK
