@@ -73,14 +73,15 @@ def time_evaluation(baseline: Baseline, path: Path, repeat: int) -> tuple[list[f
 def insights_answer_bytes(baseline: Baseline, records: int) -> int:
     """Bytes of the GetQueryResults JSON bodies for one window (all queries), with realistic numbers."""
     traffic = sample_traffic(baseline, min(records, 20_000), np.random.default_rng(1), rows_per_request=4)
-    values, counts = numpy_values(baseline, traffic)
+    traffic.rejected = records // 100
+    values, groups = numpy_values(baseline, traffic)
     scale = records / max(len(traffic.labels), 1)  # counts as big as the real window's, so digits are realistic
-    for alias in ("rows", "outliers", "requests", *(f"{f}__n" for f in baseline.feature_names)):
-        if values.get(alias) is not None:
-            values[alias] = float(round((values[alias] or 0) * scale))
-    counts = {label: round(n * scale) for label, n in counts.items()}
+    for alias, value in list(values.items()):
+        if value is not None and (alias in ("rows", "requests", "conf_n") or alias.endswith("_n") or "_b" in alias):
+            values[alias] = float(round(value * scale))
+    groups = {alias: {k: round(n * scale) for k, n in g.items()} for alias, g in groups.items()}
     queries = render_queries(baseline, WINDOW_START_MS, WINDOW_START_MS + WINDOW_MS)
-    results = insights_results(queries, values, counts, rejected=records // 100)
+    results = insights_results(queries, values, groups)
     statistics_block = {"recordsMatched": float(records), "recordsScanned": float(records), "bytesScanned": float(records * 330)}
     return sum(
         len(json.dumps({"results": results[q.name], "statistics": statistics_block, "status": "Complete"}).encode())
@@ -89,7 +90,9 @@ def insights_answer_bytes(baseline: Baseline, records: int) -> int:
 
 
 def main() -> None:
+    """Timing table, then the monitor-quality table (bench/monitor_quality.py) unless --no-quality."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--no-quality", action="store_true", help="skip the monitor-quality benchmark (~4 min)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--model", default="iris")
     parser.add_argument("--repeat", type=int, default=3)
@@ -112,6 +115,12 @@ def main() -> None:
             f"{records:>10} {size_mb:>8.1f} {times[0]:>8.3f} {statistics.median(times):>9.3f} {rows:>12} "
             f"{insights_answer_bytes(baseline, records):>18}{note}"
         )
+    if not args.no_quality:
+        print(flush=True)
+        import monitor_quality
+
+        sys.argv = [sys.argv[0]]
+        monitor_quality.main()
 
 
 if __name__ == "__main__":

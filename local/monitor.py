@@ -13,6 +13,17 @@ state file, or to DynamoDB when ALERT_STATE_TABLE is set.
 `--window-end last` ends the window just after the newest record of the model in
 the file, so replaying an old file judges its last minutes instead of an empty
 "now" window. DuckDB and matplotlib are imported here only, never by the Lambda.
+
+Output: the human report on stdout, or with `--json` one JSON object instead
+(`--json PATH` writes it to PATH and keeps the human report). Lines that are
+not JSON (a truncated last line, garbage) are skipped and counted.
+
+Exit codes: 0 the window was read and judged (OK, ALARM, NO_TRAFFIC or
+INSUFFICIENT_DATA; see "status"); 2 the inputs could not be read (log file,
+model folder, arguments); 3 the alert state could not be read or written, or
+another evaluation saved it first (nothing was sent); 4 the notification could
+not be published (the state was restored, the next run sends it again).
+Every failure prints one line on stderr: "monitor: <what> (exit N)".
 """
 
 from __future__ import annotations
@@ -29,11 +40,17 @@ from typing import IO, Any
 
 from functions.contract import names
 from functions.contract.model_artifact import Baseline, ModelArtifactError, load_baseline
-from functions.monitor.adapters import FilePublisher, JsonFileStateStore, Publisher, StateStore
-from functions.monitor.aggregates import WINDOW_QUANTILE_LEVELS, WindowAggregates
+from functions.monitor.adapters import FilePublisher, JsonFileStateStore, Publisher, StateStore, StateStoreError
+from functions.monitor.aggregates import WindowAggregates, feature_cuts
+from functions.monitor.alerts import window_text
 from functions.monitor.checks import Evaluation
-from functions.monitor.local_sql import columns, read_row, render_sql, sql_string
-from functions.monitor.service import Monitor, RunResult
+from functions.monitor.local_sql import read_json_call, read_row, render_sql, sql_string
+from functions.monitor.service import Monitor, PublishError, RunResult
+
+EXIT_OK = 0
+EXIT_INPUT = 2
+EXIT_STATE = 3
+EXIT_PUBLISH = 4
 
 
 class LocalMonitorError(RuntimeError):
@@ -61,27 +78,28 @@ class DuckDbEngine:
 
     def read(self, start_ms: int, end_ms: int) -> WindowAggregates:
         self._check_file()
-        if self.path.stat().st_size == 0:
-            values: dict[str, float | None] = {}
-            class_counts: dict[str, int] = {}
-        else:
+        values: dict[str, float | None] = {}
+        groups: dict[str, dict[str, int]] = {}
+        unreadable = total = 0
+        if self.path.stat().st_size:
             query = render_sql(self.baseline, str(self.path), start_ms, end_ms)
             try:
                 row = self.connection.execute(query.sql).fetchone()
             except self._duckdb.Error as error:
                 raise LocalMonitorError(f"cannot read {self.path}: {error}") from error
-            values, class_counts = read_row(query, row)
-        return WindowAggregates.from_values(self.baseline, values, class_counts, start_ms=start_ms, end_ms=end_ms)
+            values, groups, unreadable, total = read_row(query, row)
+        return WindowAggregates.from_values(
+            self.baseline, values, groups, start_ms=start_ms, end_ms=end_ms, unreadable_lines=unreadable, total_lines=total
+        )
 
     def last_timestamp(self) -> int | None:
         """Newest record of this model in the file (epoch ms), or None when there is none."""
         self._check_file()
         if self.path.stat().st_size == 0:
             return None
-        types = ", ".join(f"{sql_string(k)}: {sql_string(v)}" for k, v in columns(self.baseline).items())
         sql = (
-            f"SELECT max(timestamp) FROM read_json({sql_string(str(self.path))}, format = 'newline_delimited', "
-            f"columns = {{{types}}}) WHERE model = {sql_string(self.baseline.model_name)}"
+            f"SELECT max(timestamp) FROM {read_json_call(self.baseline, str(self.path))} "
+            f"WHERE model = {sql_string(self.baseline.model_name)}"
         )
         try:
             row = self.connection.execute(sql).fetchone()
@@ -104,19 +122,33 @@ def parse_window_end(text: str, engine: DuckDbEngine, now: datetime) -> datetime
 
 
 def describe(result: RunResult, metrics: list[tuple[str, float, str]], out: IO[str]) -> None:
-    """What was judged, in a form a person reads at the terminal."""
+    """What was judged and what was done, in a form a person reads at the terminal."""
     e = result.evaluation
     w = e.window
-    start = datetime.fromtimestamp(w.start_ms / 1000, tz=UTC).isoformat(timespec="seconds")
-    end = datetime.fromtimestamp(w.end_ms / 1000, tz=UTC).isoformat(timespec="seconds")
-    out.write(f"model {e.model} (version {e.model_version}), window {start} .. {end}\n")
-    out.write(f"rows {w.rows}, requests {w.requests}, rejected {w.rejected}, outliers {w.outliers} -> {e.overall.value}\n")
+    out.write(f"model {e.model} (version {e.model_version}), window {window_text(w.start_ms, w.end_ms)}\n")
+    skipped = f", {w.unreadable_lines} unreadable line(s) skipped" if w.unreadable_lines else ""
+    out.write(
+        f"rows {w.rows}, requests {w.requests}, rejected {w.rejected}, failed {w.failed}, outliers {w.outliers}{skipped}\n"
+        f"window verdict {e.overall.value}; alert state {result.status}\n"
+    )
     for c in e.checks:
-        score = "" if c.score is None else f" score {c.score:.4f} vs threshold {c.threshold:g}"
-        out.write(f"  {c.status.value:<10} {c.check:<32}{score}  {c.detail}\n")
+        because = c.condition or c.detail
+        out.write(f"  {c.status.value:<17} {c.check:<34} because {because}\n")
     out.write("metrics: " + ", ".join(f"{name}={value:.4g}" for name, value, _ in metrics) + "\n")
-    if result.notification is None:
-        out.write("no state change: nothing notified\n")
+    decision = result.decision
+    if decision is None:
+        out.write("nothing judged: alert state left unchanged, nothing notified\n")
+    elif decision.stale:
+        out.write("stale window (not after the last judged one): nothing decided, nothing notified\n")
+    else:
+        if result.notification is not None:
+            names_ = ", ".join(f"{t.check.check} -> {t.current}" for t in result.notification.transitions)
+            out.write(f"published to {result.published_to}: {names_}\n")
+        else:
+            out.write("no state change to notify\n")
+        if decision.held:
+            out.write(f"held by the notification limit (sent with the next message allowed): {', '.join(decision.held)}\n")
+        out.write(f"state saved to {result.saved_to} (version {decision.state.version})\n")
     out.flush()
 
 
@@ -133,16 +165,18 @@ def write_report(path: Path, baseline: Baseline, evaluation: Evaluation) -> None
     figure, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
     flat = [ax for row in axes for ax in row]
     checks = {c.check: c for c in evaluation.checks}
-    for ax, feature in zip(flat, baseline.features, strict=False):
-        ax.plot(feature.quantiles, baseline.quantile_levels, color="0.4", label="training")
+    for index, (ax, feature) in enumerate(zip(flat, baseline.features, strict=False)):
+        cuts, shares = feature_cuts(baseline, index)
+        ax.step(cuts, shares, where="post", color="0.4", label="training")
         window = evaluation.window.feature(feature.name)
-        if window.quantiles is not None:
-            ax.plot(window.quantiles, WINDOW_QUANTILE_LEVELS, "o-", color="tab:red", label=f"window (n={window.count})")
+        if window.below is not None and window.count:
+            ax.step(cuts, [b / window.count for b in window.below], "o-", where="post", color="tab:red",
+                    label=f"window (n={window.count})")  # fmt: skip
         check = checks.get(f"distribution:{feature.name}")
         status = check.status.value if check else "NOT_JUDGED"
-        distance = f"KS {check.observed:.2f}" if check and check.observed is not None else "no data"
+        distance = f"distance {check.observed:.2f}" if check and check.observed is not None else "no data"
         ax.set_title(f"{feature.name}: {distance} [{status}]", fontsize=9)
-        ax.set_ylabel("cumulative share", fontsize=8)
+        ax.set_ylabel("share below", fontsize=8)
         ax.legend(fontsize=7, loc="lower right")
     ax = flat[baseline.n_features]
     w = evaluation.window
@@ -160,7 +194,7 @@ def write_report(path: Path, baseline: Baseline, evaluation: Evaluation) -> None
     plt.close(figure)
 
 
-def _publisher(args: argparse.Namespace, out: IO[str]) -> Publisher:
+def _publisher(args: argparse.Namespace, out: IO[str] | None) -> Publisher:
     topic = os.environ.get(names.ENV_ALERT_TOPIC_ARN)
     if topic:
         import boto3
@@ -183,7 +217,11 @@ def _state_store(args: argparse.Namespace) -> StateStore:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m local.monitor", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m local.monitor",
+        description=__doc__.split("\n\n")[0],
+        epilog="Exit codes: 0 judged (see status), 2 inputs unreadable, 3 alert state error or conflict, 4 publish failed.",
+    )
     parser.add_argument("--log-file", default=".local/predictions.jsonl")
     parser.add_argument("--model-dir", default=f"models/{names.DEFAULT_MODEL}")
     parser.add_argument("--window-end", default="now", help="ISO 8601, 'now' or 'last' (just after the newest record)")
@@ -191,14 +229,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--alert-file", default=".local/alerts.jsonl")
     parser.add_argument("--state-file", default=".local/alert_state.json")
     parser.add_argument("--report", default=None, help="write a PNG of the window against the baseline")
-    parser.add_argument("--json", action="store_true", help="also print the evaluation summary as one JSON line")
+    parser.add_argument(
+        "--json", nargs="?", const="-", default=None, metavar="PATH",
+        help="print the evaluation summary as one JSON object instead of the report, or write it to PATH",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
+def _fail(message: str, code: int) -> int:
+    print(f"monitor: {message} (exit {code})".replace("\n", " "), file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
-    """Exit 0 when the window was judged (healthy, alarm or no traffic), 2 when it could not be read."""
+    """Exit codes in the module docstring: 0 judged, 2 inputs, 3 alert state, 4 publish."""
     out = out or sys.stdout
     args = parse_args(argv)
+    json_only = args.json == "-"
+    human: IO[str] | None = None if json_only else out
     try:
         if not 0 < args.window_minutes <= 60:
             raise LocalMonitorError("--window-minutes must be above 0 and at most 60")
@@ -209,22 +257,36 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
             baseline=baseline,
             source=engine,
             state_store=_state_store(args),
-            publisher=_publisher(args, out),
+            publisher=_publisher(args, human),
             window_minutes=args.window_minutes,
             where="local",
         )
         metrics: list[tuple[str, float, str]] = []
         result = monitor.run(window_end, lambda name, value, unit: metrics.append((name, value, unit)), int(time.time() * 1000))
     except (LocalMonitorError, ModelArtifactError) as error:
-        print(f"monitor: {error}", file=sys.stderr)
-        return 2
-    describe(result, metrics, out)
-    if args.json:
-        out.write(json.dumps(result.summary()) + "\n")
+        return _fail(str(error), EXIT_INPUT)
+    except StateStoreError as error:
+        return _fail(f"alert state: {error}", EXIT_STATE)
+    except PublishError as error:
+        return _fail(str(error), EXIT_PUBLISH)
+    except Exception as error:  # boto3 / botocore: credentials, endpoint, permissions
+        if type(error).__module__.startswith(("botocore", "boto3")):
+            return _fail(f"AWS: {type(error).__name__}: {error}", EXIT_STATE)
+        raise
+    summary = json.dumps(result.summary())
+    if human is not None:
+        describe(result, metrics, human)
+    if json_only:
+        out.write(summary + "\n")
+    elif args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(summary + "\n", encoding="utf-8")
+        out.write(f"summary written to {args.json}\n")
     if args.report:
         write_report(Path(args.report), baseline, result.evaluation)
-        out.write(f"report written to {args.report}\n")
-    return 0
+        if human is not None:
+            out.write(f"report written to {args.report}\n")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

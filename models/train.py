@@ -511,6 +511,21 @@ def resolve_trained_at(out_dir: Path, version: str, environ: dict[str, str] | No
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
+# --- monitor references (owned by the monitor; docs/monitor.md) -------------------------------------------------
+def with_monitor_references(features: list[dict[str, Any]], x: np.ndarray) -> list[dict[str, Any]]:
+    """Per feature, the cuts the monitor counts window rows below, and the exact training share below each cut."""
+    from functions.monitor.stats import reference_buckets
+
+    for index, feature in enumerate(features):
+        cuts, shares = reference_buckets(x[:, index].tolist())
+        feature["drift_cuts"] = list(cuts)
+        feature["drift_shares_below"] = list(shares)
+    return features
+
+
+# --- end of monitor references ----------------------------------------------------------------------------------
+
+
 def build_baseline(
     *,
     data: TrainingData,
@@ -587,7 +602,7 @@ def build_baseline(
         "labels": label_names,
         "training_rows": len(x_train),
         "quantile_levels": QUANTILE_LEVELS,
-        "features": feature_statistics(x_train, feature_names, data.display()),
+        "features": with_monitor_references(feature_statistics(x_train, feature_names, data.display()), x_train),
         "prediction_distribution": {label: float(share) for label, share in zip(label_names, shares, strict=True)},
         "training_outlier_rate": outlier_rate,
         "holdout": holdout,

@@ -99,6 +99,26 @@ class Thresholds:
     prediction_drift: float  # total-variation distance of the class shares after the same margin
     rejected_ratio: float  # alarm when this share of requests is rejected
     min_rows: int  # fewer rows than this: distribution checks are not judged
+    # --- monitor statistics (optional: baselines written before them load with these defaults) ---
+    family_alpha: float = 3e-4  # false-alarm probability per window and check family, before the Bonferroni split
+    distribution_alpha_factor: float = 0.1  # the distribution family gets this share of alpha (docs/monitor.md)
+    effect_size_floor: float = 0.25  # mean shifts smaller than this many training sd never alarm, whatever n
+    strong_factor: float = 1.5  # evidence this many times the critical value enters ALARM in one window
+    alarm_windows: int = 2  # M: enter ALARM when M of the last N judged windows alarm...
+    of_windows: int = 3  # N
+    recovery_windows: int = 2  # K: ...and recover after K clean windows in a row (or one clearly clean one)
+    max_notifications_per_hour: int = 2  # flapping bound per model; later changes wait and are sent as one
+    unreadable_ratio: float = 0.01  # data quality: share of log lines that could not be parsed
+    failed_ratio: float = 0.02  # share of accepted requests answered with a 500 ("failed" lines)
+    accuracy_drop: float = 0.05  # estimated accuracy: smallest drop of mean confidence worth an alarm
+    # (feature, cuts, training share below each cut): read from features[i].drift_cuts / drift_shares_below
+    drift_buckets: tuple[tuple[str, tuple[float, ...], tuple[float, ...]], ...] = ()
+
+    def buckets(self, feature: str) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+        for name, cuts, shares in self.drift_buckets:
+            if name == feature:
+                return cuts, shares
+        return None
 
 
 @dataclass(frozen=True)
@@ -221,6 +241,53 @@ def _display_name(value: Any, where: str) -> str:
     return value
 
 
+_MONITOR_NUMBERS = {  # optional threshold -> (low, high) inclusive bounds
+    "family_alpha": (1e-12, 0.5),
+    "distribution_alpha_factor": (1e-6, 1.0),
+    "effect_size_floor": (0.0, 10.0),
+    "strong_factor": (1.0, 100.0),
+    "unreadable_ratio": (0.0, 1.0),
+    "failed_ratio": (0.0, 1.0),
+    "accuracy_drop": (0.0, 1.0),
+}
+_MONITOR_COUNTS = ("alarm_windows", "of_windows", "recovery_windows", "max_notifications_per_hour")
+
+
+def _monitor_thresholds(raw: dict[str, Any], features: list[Any]) -> dict[str, Any]:
+    """The optional monitor settings of `thresholds` (and each feature's drift cuts), validated; absent keys keep
+    the dataclass defaults."""
+    out: dict[str, Any] = {}
+    for key, (low, high) in _MONITOR_NUMBERS.items():
+        if key in raw:
+            value = _number(raw[key], f"thresholds.{key}")
+            if not low <= value <= high:
+                raise ModelArtifactError(f"baseline.thresholds.{key} must be in [{low:g}, {high:g}]")
+            out[key] = value
+    for key in _MONITOR_COUNTS:
+        if key in raw:
+            value = _number(raw[key], f"thresholds.{key}")
+            if value != int(value) or value < 1:
+                raise ModelArtifactError(f"baseline.thresholds.{key} must be a whole number >= 1")
+            out[key] = int(value)
+    if out.get("alarm_windows", 2) > out.get("of_windows", 3):
+        raise ModelArtifactError("baseline.thresholds.alarm_windows must not exceed of_windows")
+    parsed = []
+    for index, feature in enumerate(features):  # the monitor's cuts live beside each feature's statistics
+        if not isinstance(feature, dict) or "drift_cuts" not in feature:
+            continue
+        where = f"features[{index}]"
+        cuts = tuple(_number(v, f"{where}.drift_cuts") for v in feature["drift_cuts"])
+        shares = tuple(_number(v, f"{where}.drift_shares_below") for v in _require(feature, "drift_shares_below", where))
+        if not cuts or len(cuts) != len(shares) or any(b <= a for a, b in pairwise(cuts)):
+            raise ModelArtifactError(f"baseline.{where}: drift_cuts must rise strictly and match drift_shares_below")
+        if any(b < a for a, b in pairwise(shares)) or not 0.0 <= shares[0] <= shares[-1] <= 1.0:
+            raise ModelArtifactError(f"baseline.{where}: drift_shares_below must rise within [0, 1]")
+        parsed.append((str(feature.get("name")), cuts, shares))
+    if parsed:
+        out["drift_buckets"] = tuple(parsed)
+    return out
+
+
 def parse_baseline(document: dict[str, Any]) -> Baseline:
     """Validate and type a baseline document; raises ModelArtifactError naming the first problem."""
     if not isinstance(document, dict):
@@ -291,6 +358,7 @@ def parse_baseline(document: dict[str, Any]) -> Baseline:
         ),
         rejected_ratio=_number(_require(raw_thresholds, "rejected_ratio", "baseline.thresholds"), "thresholds.rejected_ratio"),
         min_rows=int(_number(_require(raw_thresholds, "min_rows", "baseline.thresholds"), "thresholds.min_rows")),
+        **_monitor_thresholds(raw_thresholds, raw_features),
     )
     for field_name in ("outlier_ratio", "rejected_ratio", "mean_deviation", "distribution_distance", "prediction_drift"):
         if not 0.0 < getattr(thresholds, field_name) <= 1.0:

@@ -3,8 +3,15 @@
 Both engines render these specs: `insights.py` turns them into CloudWatch Logs
 Insights queries (AWS), `local_sql.py` into one DuckDB statement over the
 JSON-lines file (local). Neither engine aggregates in Python: they return one
-value per spec alias and `WindowAggregates.from_values` types them, so the
-checks see the same numbers whichever engine read the window.
+value per scalar spec alias and one count per group of a grouped spec, and
+`WindowAggregates.from_values` types them, so the checks see the same numbers
+whichever engine read the window.
+
+Every aggregate is a count, a mean or a standard deviation: no percentiles (an
+11-point window summary biased the old distance) and no sum of booleans (AWS
+documents `sum` for numbers only). A feature's distribution is read as counts
+of rows below the training cuts (`Func.BELOW`), which both engines compute
+exactly, ties included.
 """
 
 from __future__ import annotations
@@ -17,28 +24,31 @@ from enum import StrEnum
 from functions.contract import prediction_log as log
 from functions.contract.model_artifact import Baseline
 
-# Window quantile levels: the deciles in percent (`pct`), plus min and max as levels 0 and 1.
-DECILE_PERCENTS: tuple[int, ...] = (10, 20, 30, 40, 50, 60, 70, 80, 90)
-WINDOW_QUANTILE_LEVELS: tuple[float, ...] = (0.0, *(p / 100 for p in DECILE_PERCENTS), 1.0)
+from .stats import reference_buckets
 
 ALIAS_ROWS = "rows"
-ALIAS_OUTLIERS = "outliers"
 ALIAS_REQUESTS = "requests"
-ALIAS_REJECTED = "rejected"
-ALIAS_CLASS_COUNTS = "class_counts"
+ALIAS_OUTLIER_GROUPS = "outlier_groups"  # count(*) by is_outlier
+ALIAS_CLASS_COUNTS = "class_counts"  # count(*) by prediction
+ALIAS_MESSAGE_COUNTS = "message_counts"  # count(*) by message: rejected and failed lines
+ALIAS_CONFIDENCE_N = "conf_n"
+ALIAS_CONFIDENCE_MEAN = "conf_mean"
+ALIAS_CONFIDENCE_STD = "conf_std"
 OTHER_CLASS = "(other)"  # predicted labels the baseline does not know
+ANY_MESSAGE = "*"  # a spec over prediction, rejected and failed lines
+COUNTED_MESSAGES = (log.MESSAGE_PREDICTION, log.MESSAGE_REJECTED, log.MESSAGE_FAILED)
+# Logs Insights returns a JSON boolean as text; which spelling is not documented, so both are read.
+TRUE_SPELLINGS = frozenset({"true", "1", "1.0"})
+FALSE_SPELLINGS = frozenset({"false", "0", "0.0"})
 
 
 class Func(StrEnum):
     COUNT = "count"  # count(*) when field is None, else non-null values of field
-    SUM = "sum"
     AVG = "avg"
     STDDEV = "stddev"  # sample standard deviation
-    MIN = "min"
-    MAX = "max"
-    PCT = "pct"
     COUNT_DISTINCT = "count_distinct"
     COUNT_BY = "count_by"  # count(*) grouped by `field`: one value per group
+    BELOW = "below"  # number of rows whose `field` is strictly below `cut`
 
 
 @dataclass(frozen=True)
@@ -46,41 +56,54 @@ class AggregateSpec:
     alias: str
     func: Func
     field: str | None  # dotted path in the log line, e.g. "features.petal_length"
-    message: str  # which lines: log.MESSAGE_PREDICTION or log.MESSAGE_REJECTED
-    percent: int | None = None  # for PCT
+    message: str  # which lines: log.MESSAGE_PREDICTION, or ANY_MESSAGE for COUNTED_MESSAGES
     feature: str | None = None  # the feature this spec describes, if any
+    cut: float | None = None  # for BELOW
 
 
 def feature_field(name: str) -> str:
     return f"{log.KEY_FEATURES}.{name}"
 
 
-def feature_alias(name: str, stat: str) -> str:
-    return f"{name}__{stat}"
+def feature_alias(index: int, stat: str) -> str:
+    """Short aliases (`f3_b4`) keep the Logs Insights query text under its 10,000 characters."""
+    return f"f{index}_{stat}"
+
+
+def feature_cuts(baseline: Baseline, index: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The feature's training cuts and shares below them; older baselines fall back to their stored quantiles."""
+    feature = baseline.features[index]
+    stored = baseline.thresholds.buckets(feature.name)
+    if stored is not None:
+        return stored
+    # Approximate (ties within 1/100): the 101 stored quantiles stand in for the training values.
+    return reference_buckets(feature.quantiles)
 
 
 def build_specs(baseline: Baseline) -> tuple[AggregateSpec, ...]:
     """Every number the checks need for one window of `baseline`'s model."""
-    prediction, rejected = log.MESSAGE_PREDICTION, log.MESSAGE_REJECTED
+    prediction = log.MESSAGE_PREDICTION
     specs = [
         AggregateSpec(ALIAS_ROWS, Func.COUNT, None, prediction),
-        AggregateSpec(ALIAS_OUTLIERS, Func.SUM, log.KEY_IS_OUTLIER, prediction),
         AggregateSpec(ALIAS_REQUESTS, Func.COUNT_DISTINCT, log.KEY_REQUEST_ID, prediction),
-        AggregateSpec(ALIAS_REJECTED, Func.COUNT, None, rejected),
+        AggregateSpec(ALIAS_CONFIDENCE_N, Func.COUNT, log.KEY_CONFIDENCE, prediction),
+        AggregateSpec(ALIAS_CONFIDENCE_MEAN, Func.AVG, log.KEY_CONFIDENCE, prediction),
+        AggregateSpec(ALIAS_CONFIDENCE_STD, Func.STDDEV, log.KEY_CONFIDENCE, prediction),
+        AggregateSpec(ALIAS_OUTLIER_GROUPS, Func.COUNT_BY, log.KEY_IS_OUTLIER, prediction),
         AggregateSpec(ALIAS_CLASS_COUNTS, Func.COUNT_BY, log.KEY_PREDICTION, prediction),
+        AggregateSpec(ALIAS_MESSAGE_COUNTS, Func.COUNT_BY, log.KEY_MESSAGE, ANY_MESSAGE),
     ]
-    for name in baseline.feature_names:
+    for index, name in enumerate(baseline.feature_names):
         field = feature_field(name)
         specs += [
-            AggregateSpec(feature_alias(name, "n"), Func.COUNT, field, prediction, feature=name),
-            AggregateSpec(feature_alias(name, "mean"), Func.AVG, field, prediction, feature=name),
-            AggregateSpec(feature_alias(name, "std"), Func.STDDEV, field, prediction, feature=name),
-            AggregateSpec(feature_alias(name, "min"), Func.MIN, field, prediction, feature=name),
-            AggregateSpec(feature_alias(name, "max"), Func.MAX, field, prediction, feature=name),
+            AggregateSpec(feature_alias(index, "n"), Func.COUNT, field, prediction, feature=name),
+            AggregateSpec(feature_alias(index, "mean"), Func.AVG, field, prediction, feature=name),
+            AggregateSpec(feature_alias(index, "std"), Func.STDDEV, field, prediction, feature=name),
         ]
+        cuts, _ = feature_cuts(baseline, index)
         specs += [
-            AggregateSpec(feature_alias(name, f"p{p}"), Func.PCT, field, prediction, percent=p, feature=name)
-            for p in DECILE_PERCENTS
+            AggregateSpec(feature_alias(index, f"b{j}"), Func.BELOW, field, prediction, feature=name, cut=cut)
+            for j, cut in enumerate(cuts)
         ]
     return tuple(specs)
 
@@ -95,7 +118,7 @@ class FeatureWindow:
     count: int
     mean: float | None
     std: float | None
-    quantiles: tuple[float, ...] | None  # at WINDOW_QUANTILE_LEVELS (min, deciles, max); None if no values
+    below: tuple[int, ...] | None  # rows below each training cut; None if no values
 
 
 @dataclass(frozen=True)
@@ -108,6 +131,13 @@ class WindowAggregates:
     rejected: int
     class_counts: Mapping[str, int]  # baseline labels (always present) plus OTHER_CLASS when unknown labels appear
     features: tuple[FeatureWindow, ...]
+    failed: int = 0
+    outlier_unreadable: int = 0  # rows whose is_outlier is neither spelling of true nor false
+    confidence_count: int = 0
+    confidence_mean: float | None = None
+    confidence_std: float | None = None
+    unreadable_lines: int = 0  # local engine only: lines that are not JSON (whole file; they carry no timestamp)
+    total_lines: int | None = None  # local engine only: all lines of the file
 
     def feature(self, name: str) -> FeatureWindow:
         for feature in self.features:
@@ -120,12 +150,14 @@ class WindowAggregates:
         cls,
         baseline: Baseline,
         values: Mapping[str, float | None],
-        class_counts: Mapping[str, int],
+        groups: Mapping[str, Mapping[str, int]],
         *,
         start_ms: int,
         end_ms: int,
+        unreadable_lines: int = 0,
+        total_lines: int | None = None,
     ) -> WindowAggregates:
-        """Type the engine's raw values; a missing count is an error, a missing statistic means 'no values'."""
+        """Type the engine's raw values; a missing count means 0, a missing statistic means 'no values'."""
 
         def count(alias: str) -> int:
             value = values.get(alias)
@@ -143,45 +175,64 @@ class WindowAggregates:
                 raise AggregateError(f"aggregate '{alias}' is not finite: {value!r}")
             return float(value)
 
-        rows = count(ALIAS_ROWS)
+        def group(alias: str) -> dict[str, int]:
+            out: dict[str, int] = {}
+            for key, n in groups.get(alias, {}).items():
+                if n < 0 or n != int(n):
+                    raise AggregateError(f"{alias}: {n!r} for {key!r} is not a count")
+                out[key] = out.get(key, 0) + int(n)
+            return out
+
         counts = {label: 0 for label in baseline.label_names}
-        for label, n in class_counts.items():
-            if n < 0:
-                raise AggregateError(f"negative class count for {label!r}")
+        for label, n in group(ALIAS_CLASS_COUNTS).items():
             if label in counts:
-                counts[label] += int(n)
+                counts[label] += n
             elif n:
-                counts[OTHER_CLASS] = counts.get(OTHER_CLASS, 0) + int(n)
-        # Logs Insights reads the class counts in a separate query, so late-ingested lines may make their total
-        # differ slightly from `rows`; the prediction-drift check normalises by the class counts' own total.
+                counts[OTHER_CLASS] = counts.get(OTHER_CLASS, 0) + n
+        outliers = inliers = unreadable = 0
+        for key, n in group(ALIAS_OUTLIER_GROUPS).items():
+            spelling = key.strip().lower()
+            if spelling in TRUE_SPELLINGS:
+                outliers += n
+            elif spelling in FALSE_SPELLINGS:
+                inliers += n
+            else:
+                unreadable += n
+        rows = count(ALIAS_ROWS)
+        unreadable += max(rows - outliers - inliers - unreadable, 0)  # lines with no is_outlier form no (documented) group
+        messages = group(ALIAS_MESSAGE_COUNTS)
 
         features = []
-        for name in baseline.feature_names:
-            n = count(feature_alias(name, "n"))
-            points = [stat(feature_alias(name, "min"))]
-            points += [stat(feature_alias(name, f"p{p}")) for p in DECILE_PERCENTS]
-            points.append(stat(feature_alias(name, "max")))
-            quantiles: tuple[float, ...] | None = None
-            if n > 0:
-                if any(p is None for p in points):
-                    raise AggregateError(f"feature '{name}': {n} values but quantiles are missing")
-                quantiles = tuple(sorted(p for p in points if p is not None))  # engines may round pct
+        for index, name in enumerate(baseline.feature_names):
+            n = count(feature_alias(index, "n"))
+            cuts, _ = feature_cuts(baseline, index)
+            below = tuple(count(feature_alias(index, f"b{j}")) for j in range(len(cuts)))
+            if any(b > n for b in below):
+                raise AggregateError(f"feature '{name}': more rows below a cut than values ({below} > {n})")
             features.append(
                 FeatureWindow(
                     name=name,
                     count=n,
-                    mean=stat(feature_alias(name, "mean")) if n else None,
-                    std=stat(feature_alias(name, "std")) if n > 1 else None,
-                    quantiles=quantiles,
+                    mean=stat(feature_alias(index, "mean")) if n else None,
+                    std=stat(feature_alias(index, "std")) if n > 1 else None,
+                    below=below if n else None,
                 )
             )
+        confidence_n = count(ALIAS_CONFIDENCE_N)
         return cls(
             start_ms=start_ms,
             end_ms=end_ms,
             rows=rows,
-            outliers=count(ALIAS_OUTLIERS),
+            outliers=outliers,
             requests=count(ALIAS_REQUESTS),
-            rejected=count(ALIAS_REJECTED),
+            rejected=messages.get(log.MESSAGE_REJECTED, 0),
             class_counts=counts,
             features=tuple(features),
+            failed=messages.get(log.MESSAGE_FAILED, 0),
+            outlier_unreadable=unreadable,
+            confidence_count=confidence_n,
+            confidence_mean=stat(ALIAS_CONFIDENCE_MEAN) if confidence_n else None,
+            confidence_std=stat(ALIAS_CONFIDENCE_STD) if confidence_n > 1 else None,
+            unreadable_lines=unreadable_lines,
+            total_lines=total_lines,
         )

@@ -1,29 +1,108 @@
-"""Alert decisions and texts: pure, so the no-storm rule and the message format are unit-tested.
+"""Alert decisions and texts: pure, so the persistence rules, the flapping bound and the message format are unit-tested.
 
-A check notifies when it enters ALARM and once when it recovers to OK. NOT_JUDGED
-checks and NO_TRAFFIC windows leave the stored state alone: no data is not a
-recovery. One evaluation sends at most one message, listing every transition.
+Per check, the alert state follows the window verdicts with persistence (thresholds in the baseline):
+- enter ALARM when M of the last N judged windows alarmed (2 of 3), or at once when the evidence is strong
+  (score >= strong_factor x its critical value);
+- recover after K clean windows in a row (2), or at once when a window is clearly clean (score below half
+  its critical value), so one borderline window neither raises nor clears an alarm;
+- INSUFFICIENT_DATA / NOT_JUDGED results and NO_TRAFFIC windows leave the state alone: no data is not a recovery.
+Notifications: one message per evaluation lists every state change not yet notified. At most
+`max_notifications_per_hour` messages per model in any 60 minutes of window time; a change that arrives
+when the budget is spent is held (the state and the metrics still show it) and sent with the next message
+the budget allows, or dropped if the check returned to its notified state meanwhile (a flap nobody needs).
+A run whose window does not end after the last judged window's end is stale and decides nothing.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from functions.contract.model_artifact import Thresholds
 from functions.contract.names import MONITOR_SERVICE
 
-from .checks import CheckResult, Evaluation, Status
+from .checks import CheckResult, Evaluation
 
 STATE_OK = "OK"
 STATE_ALARM = "ALARM"
 SNS_SUBJECT_MAX = 99  # SNS: ASCII, no line breaks, fewer than 100 characters
+HOUR_MS = 3_600_000
+CLEARLY_CLEAN = 0.5  # strength below which one clean window recovers
 
 
 def check_id(model: str, check: str) -> str:
-    """The alert-state partition key value: '<model>#<check>'."""
+    """A per-check item key, '<model>#<check>': the quality function's alert state (`adapters.CheckStateStore`)."""
     return f"{model}#{check}"
+
+
+def state_key(model: str) -> str:
+    """The alert-state item's partition key value: one item per model holds every check's state."""
+    return f"{model}#alert-state"
+
+
+@dataclass(frozen=True)
+class CheckState:
+    state: str = STATE_OK
+    history: str = ""  # last N judged verdicts, oldest first: "A" alarm, "O" clean
+    clean_streak: int = 0
+    since_ms: int = 0  # window end when the state last changed
+    detail: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return {"state": self.state, "history": self.history, "clean": self.clean_streak, "since_ms": self.since_ms,
+                "detail": self.detail[:500]}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, object]) -> CheckState:
+        state = str(raw.get("state", STATE_OK))
+        return cls(
+            state=state if state in (STATE_OK, STATE_ALARM) else STATE_OK,
+            history=str(raw.get("history", ""))[-32:],
+            clean_streak=int(raw.get("clean", 0)),  # type: ignore[call-overload]
+            since_ms=int(raw.get("since_ms", 0)),  # type: ignore[call-overload]
+            detail=str(raw.get("detail", "")),
+        )
+
+
+@dataclass(frozen=True)
+class AlertState:
+    """Everything the monitor remembers about one model; `version` makes every write conditional."""
+
+    version: int = 0  # 0: never saved
+    last_window_end_ms: int | None = None
+    checks: Mapping[str, CheckState] = field(default_factory=dict)
+    notified: Mapping[str, str] = field(default_factory=dict)  # check -> state the last message announced
+    sent_ms: tuple[int, ...] = ()  # window ends of the messages sent in the last hour
+
+    def in_alarm(self) -> list[str]:
+        return sorted(name for name, check in self.checks.items() if check.state == STATE_ALARM)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "version": self.version,
+                "last_window_end_ms": self.last_window_end_ms,
+                "checks": {name: check.to_json() for name, check in sorted(self.checks.items())},
+                "notified": dict(sorted(self.notified.items())),
+                "sent_ms": list(self.sent_ms),
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> AlertState:
+        raw = json.loads(text)
+        if not isinstance(raw, dict):
+            raise ValueError("alert state: expected a JSON object")
+        return cls(
+            version=int(raw.get("version", 0)),
+            last_window_end_ms=None if raw.get("last_window_end_ms") is None else int(raw["last_window_end_ms"]),
+            checks={str(k): CheckState.from_json(v) for k, v in dict(raw.get("checks", {})).items()},
+            notified={str(k): str(v) for k, v in dict(raw.get("notified", {})).items()},
+            sent_ms=tuple(int(v) for v in raw.get("sent_ms", [])),
+        )
 
 
 @dataclass(frozen=True)
@@ -37,17 +116,65 @@ class Transition:
         return self.current == STATE_ALARM
 
 
-def decide(evaluation: Evaluation, previous: Mapping[str, str]) -> tuple[Transition, ...]:
-    """Transitions against the stored states (check id -> OK/ALARM; unknown means OK)."""
-    transitions = []
+@dataclass(frozen=True)
+class Decision:
+    state: AlertState  # to save (version already bumped)
+    notify: tuple[Transition, ...]  # what the message announces now (empty: no message)
+    held: tuple[str, ...]  # changes the notification budget holds back
+    stale: bool = False
+
+
+def next_check_state(previous: CheckState, result: CheckResult, t: Thresholds, window_end_ms: int) -> CheckState:
+    """One judged window's effect on one check's state (the persistence rule)."""
+    alarm = result.in_alarm
+    history = (previous.history + ("A" if alarm else "O"))[-t.of_windows :]
+    strength = result.strength
+    clean_streak = 0 if alarm else previous.clean_streak + 1
+    state = previous.state
+    if state == STATE_OK:
+        strong = alarm and strength is not None and strength >= t.strong_factor
+        if alarm and (strong or history.count("A") >= t.alarm_windows):
+            state = STATE_ALARM
+    else:
+        clearly_clean = not alarm and strength is not None and strength < CLEARLY_CLEAN
+        if not alarm and (clean_streak >= t.recovery_windows or clearly_clean):
+            state = STATE_OK
+    since = window_end_ms if state != previous.state else previous.since_ms
+    return CheckState(state, history, clean_streak, since, result.detail)
+
+
+def decide(evaluation: Evaluation, previous: AlertState, thresholds: Thresholds, window_end_ms: int) -> Decision:
+    """The new alert state and the message to send, from the stored state and this window's verdicts."""
+    if previous.last_window_end_ms is not None and window_end_ms <= previous.last_window_end_ms:
+        return Decision(previous, (), (), stale=True)
+    checks = dict(previous.checks)
+    results = {c.check: c for c in evaluation.checks}
     for result in evaluation.checks:
-        if result.status is Status.NOT_JUDGED:
-            continue
-        before = previous.get(check_id(evaluation.model, result.check), STATE_OK)
-        now = STATE_ALARM if result.status is Status.ALARM else STATE_OK
-        if before != now:
-            transitions.append(Transition(result, before, now))
-    return tuple(transitions)
+        if result.judged:
+            checks[result.check] = next_check_state(checks.get(result.check, CheckState()), result, thresholds, window_end_ms)
+    notified = dict(previous.notified)
+    pending = [
+        name
+        for name, check in sorted(checks.items())
+        if check.state != notified.get(name, STATE_OK) and name in results and results[name].judged
+    ]
+    sent = tuple(ms for ms in previous.sent_ms if ms > window_end_ms - HOUR_MS)
+    notify: tuple[Transition, ...] = ()
+    held: tuple[str, ...] = ()
+    if pending:
+        if len(sent) < thresholds.max_notifications_per_hour:
+            notify = tuple(Transition(results[name], notified.get(name, STATE_OK), checks[name].state) for name in pending)
+            for name in pending:
+                notified[name] = checks[name].state
+            sent = (*sent, window_end_ms)
+        else:
+            held = tuple(pending)
+    state = AlertState(previous.version + 1, window_end_ms, checks, notified, sent)
+    return Decision(state, notify, held)
+
+
+def with_version(state: AlertState, version: int) -> AlertState:
+    return replace(state, version=version)
 
 
 @dataclass(frozen=True)
@@ -76,6 +203,7 @@ class Notification:
                     "baseline": t.check.baseline,
                     "threshold": t.check.threshold,
                     "margin": t.check.margin,
+                    "condition": t.check.condition,
                     "detail": t.check.detail,
                 }
                 for t in self.transitions
@@ -84,8 +212,17 @@ class Notification:
         }
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+def iso(ms: int) -> str:
+    """UTC with seconds and milliseconds when there are any: short windows must not print as 'x to x'."""
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    spec = "milliseconds" if ms % 1000 else "seconds"
+    return moment.isoformat(timespec=spec).replace("+00:00", "Z")
+
+
+def window_text(start_ms: int, end_ms: int) -> str:
+    seconds = (end_ms - start_ms) / 1000
+    length = f"{seconds / 60:g} min" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:.3g} s"
+    return f"{iso(start_ms)} to {iso(end_ms)} ({length}, end exclusive)"
 
 
 def _fmt(value: float | None) -> str:
@@ -97,7 +234,7 @@ def _ascii(text: str) -> str:
 
 
 def build_notification(evaluation: Evaluation, transitions: tuple[Transition, ...], *, where: str) -> Notification:
-    """Subject says what and where; body has observed vs baseline numbers and what to check first."""
+    """Subject says what and where; body has observed vs baseline numbers, the deciding condition and what to check."""
     alarms = [t for t in transitions if t.is_alarm]
     recoveries = [t for t in transitions if not t.is_alarm]
     state = STATE_ALARM if alarms else STATE_OK
@@ -110,9 +247,10 @@ def build_notification(evaluation: Evaluation, transitions: tuple[Transition, ..
     head = [
         f"Model: {evaluation.model} (version {evaluation.model_version})",
         f"Where: {where}",
-        f"Window: {_iso(window.start_ms)} to {_iso(window.end_ms)} (end exclusive)",
-        f"Rows: {window.rows} predicted rows, {window.requests} requests, {window.rejected} rejected requests",
-        f"Checks now in alarm: {len(evaluation.alarms)}",
+        f"Window: {window_text(window.start_ms, window.end_ms)}",
+        f"Rows: {window.rows} predicted rows, {window.requests} requests, {window.rejected} rejected requests, "
+        f"{window.failed} failed requests",
+        f"Checks now in alarm in this window: {len(evaluation.alarms)}",
         "",
     ]
     body: list[str] = []
@@ -122,18 +260,18 @@ def build_notification(evaluation: Evaluation, transitions: tuple[Transition, ..
         body.append(f"{title}:")
         for t in group:
             c = t.check
-            body.append(
-                f"- {c.check}: observed {_fmt(c.observed)} vs baseline {_fmt(c.baseline)}, threshold {_fmt(c.threshold)}"
-                f" + margin {_fmt(c.margin)}"
-            )
-            body.append(f"  {c.detail}")
+            body.append(f"- {c.check} {c.status.value} because {c.condition}")
+            body.append(f"  observed {_fmt(c.observed)} vs baseline {_fmt(c.baseline)}; {c.detail}")
             if t.is_alarm:
                 body.append(f"  Check first: {c.hint}")
         body.append("")
-    body.append(f"Sent by the {MONITOR_SERVICE} service once per state change; persisting alarms are not repeated.")
+    body.append(
+        f"Sent by the {MONITOR_SERVICE} service when a check's alert state changes (M of N windows to enter, K clean "
+        "windows to recover); persisting alarms are not repeated."
+    )
     text = "\n".join(head + body)
 
-    description_lines = [f"*{t.check.check}* {t.previous} -> {t.current}: {t.check.detail}" for t in transitions]
+    description_lines = [f"*{t.check.check}* {t.previous} -> {t.current}: {t.check.condition}" for t in transitions]
     chat: dict[str, object] = {
         "version": "1.0",
         "source": "custom",
@@ -142,7 +280,7 @@ def build_notification(evaluation: Evaluation, transitions: tuple[Transition, ..
             "title": subject,
             "description": "\n".join(
                 [
-                    f"Window {_iso(window.start_ms)} to {_iso(window.end_ms)}, {window.rows} rows, "
+                    f"Window {window_text(window.start_ms, window.end_ms)}, {window.rows} rows, "
                     f"model version {evaluation.model_version}.",
                     *description_lines,
                 ]

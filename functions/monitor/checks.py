@@ -1,55 +1,64 @@
-"""The drift checks: pure functions of the baseline and one window's aggregates.
+"""The checks: pure functions of the baseline and one window's aggregates (docs/monitor.md explains each choice).
 
-Every check is sample-size aware, so a small window of normal traffic does not
-fire (the complaint users raise about KS on tiny or huge samples):
+Every statistical check computes a `score` and a `critical` value in the same
+unit and alarms only when score > critical AND the effect is large enough to
+matter (an effect-size floor), so large windows do not flag noise and small
+windows do not flag chance:
 
-- outlier / rejected ratio: the observed share must exceed the threshold by a
-  binomial standard-error margin, z * sqrt(t * (1 - t) / n);
-- mean shift (the seed's rule): the relative deviation must exceed
-  thresholds.mean_deviation AND the absolute deviation must exceed
-  z * std_train * sqrt(1/n + 1/m) (standard error of a difference of means);
-- distribution: L-infinity distance between the window's CDF (from its min,
-  deciles, max) and the training CDF, minus Deequ's robust margin
-  c_alpha * sqrt((n + m) / (n * m)), compared with thresholds.distribution_distance;
-- prediction drift: total variation between predicted-class shares and the
-  training shares, minus the same margin, compared with thresholds.prediction_drift.
+- mean_shift:<f>       Welch's t of the window mean against the training mean (both samples' sizes), critical
+                       value Bonferroni-split over the features; floor: |shift| >= effect_size_floor training sd.
+- distribution:<f>     largest gap between the window's and training's share of rows below the training cuts
+                       (exact, tie-safe); critical value: two-sample KS at alpha / features, with the training size.
+- seed_mean_shift:<f>  the seed's rule, kept for continuity: relative mean change > mean_deviation (5 %), and
+                       the same t test must be significant.
+- outlier_shift        the features together: the outlier detector's flagged share against its hold-out share
+                       (two-proportion z with the hold-out size), one-sided.
+- outlier_ratio, rejected_ratio, failed_ratio: a share above a fixed line by more than a binomial z.
+- prediction_drift     largest two-proportion z over the class shares; floor: total variation >= prediction_drift.
+- estimated_accuracy   the window's mean confidence against the hold-out mean confidence, one-sided; floor:
+                       a drop of at least accuracy_drop. NOT_JUDGED when the baseline has no hold-out figures.
+- data_quality         features missing from rows, unreadable is_outlier values, unparseable log lines.
 
-Fewer than thresholds.min_rows rows: these checks are NOT_JUDGED; an empty
-window is NO_TRAFFIC, neither healthy nor in alarm.
+Window states: NO_TRAFFIC (no lines at all), INSUFFICIENT_DATA (fewer than min_rows rows and nothing in
+alarm), ALARM, OK. A window too small to judge is never OK.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from functions.contract.model_artifact import Baseline, FeatureBaseline
 
-from .aggregates import OTHER_CLASS, WINDOW_QUANTILE_LEVELS, FeatureWindow, WindowAggregates
-
-# z for the standard-error margins (one-sided ~0.13 % per comparison): keeps the false-alarm rate per window
-# around 1 % even for the 13-feature wine model, which runs 26 feature comparisons per window.
-DEFAULT_Z = 3.0
+from .aggregates import OTHER_CLASS, FeatureWindow, WindowAggregates, feature_cuts
+from .stats import bonferroni, ks_critical, ks_from_shares, normal_critical, t_critical
 
 CHECK_OUTLIER_RATIO = "outlier_ratio"
+CHECK_OUTLIER_SHIFT = "outlier_shift"
 CHECK_REJECTED_RATIO = "rejected_ratio"
+CHECK_FAILED_RATIO = "failed_ratio"
 CHECK_PREDICTION_DRIFT = "prediction_drift"
 CHECK_MEAN_SHIFT = "mean_shift"
+CHECK_SEED_MEAN_SHIFT = "seed_mean_shift"
 CHECK_DISTRIBUTION = "distribution"
+CHECK_ESTIMATED_ACCURACY = "estimated_accuracy"
+CHECK_DATA_QUALITY = "data_quality"
 
 
 class Status(StrEnum):
     OK = "OK"
     ALARM = "ALARM"
-    NOT_JUDGED = "NOT_JUDGED"
+    INSUFFICIENT_DATA = "INSUFFICIENT_DATA"  # too few rows to judge
+    NOT_JUDGED = "NOT_JUDGED"  # nothing to judge against (no reference, or the engine cannot read it)
 
 
 class Overall(StrEnum):
     OK = "OK"
     ALARM = "ALARM"
     NO_TRAFFIC = "NO_TRAFFIC"
+    INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
 
 
 @dataclass(frozen=True)
@@ -57,16 +66,29 @@ class CheckResult:
     check: str  # "outlier_ratio", "mean_shift:petal_length", ...
     status: Status
     observed: float | None  # what the window shows (share, mean, distance)
-    baseline: float | None  # what training showed
-    threshold: float
-    margin: float | None  # sample-size allowance added to the threshold
-    score: float | None  # the value the threshold judges (e.g. distance - margin); None when not judged
+    baseline: float | None  # what the reference showed
+    threshold: float  # the fixed line or floor the check compares with
+    margin: float | None  # sample-size allowance (critical value minus the line), None when not judged
+    score: float | None  # the test statistic; None when not judged
     detail: str
     hint: str  # what to check first
+    critical: float | None = None  # the score's critical value
+    condition: str = ""  # the condition that decided the status, e.g. "t 6.1 > 4.4 and |shift| 0.9 sd >= 0.25 sd"
 
     @property
     def in_alarm(self) -> bool:
         return self.status is Status.ALARM
+
+    @property
+    def judged(self) -> bool:
+        return self.status in (Status.OK, Status.ALARM)
+
+    @property
+    def strength(self) -> float | None:
+        """score / critical: >= 1 is significant; the alert rules read 'strong' and 'clearly clean' from it."""
+        if self.score is None or not self.critical:
+            return None
+        return self.score / self.critical
 
 
 @dataclass(frozen=True)
@@ -83,170 +105,217 @@ class Evaluation:
         return tuple(c for c in self.checks if c.in_alarm)
 
 
-def robust_margin(c_alpha: float, n: int, m: int) -> float:
-    """Deequ's robust KS margin: c_alpha * sqrt((n + m) / (n * m))."""
-    return c_alpha * math.sqrt((n + m) / (n * m))
+def holdout_figures(baseline: Baseline) -> dict[str, float]:
+    """The baseline's `holdout` block (models helper); empty for baselines trained before it existed."""
+    raw: Any = baseline.document.get("holdout")
+    if not isinstance(raw, dict):
+        return {}
+    out = {}
+    for key in ("rows", "accuracy", "mean_confidence", "outlier_rate"):
+        value = raw.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            out[key] = float(value)
+    return out
 
 
-def binomial_margin(threshold: float, n: int, z: float) -> float:
-    return z * math.sqrt(threshold * (1.0 - threshold) / n)
+def _not_judged(
+    name: str, status: Status, threshold: float, detail: str, hint: str, observed: float | None = None
+) -> CheckResult:
+    return CheckResult(name, status, observed, None, threshold, None, None, detail, hint)
 
 
-class PiecewiseCdf:
-    """A CDF linear between (value, level) knots, with jumps where values tie; left and right limits."""
-
-    def __init__(self, values: Sequence[float], levels: Sequence[float]) -> None:
-        if len(values) != len(levels) or len(values) < 2:
-            raise ValueError("need at least two knots")
-        self.values = tuple(values)
-        self.levels = tuple(levels)
-
-    def right(self, x: float) -> float:
-        """P(X <= x): same semantics as FeatureBaseline.cdf (ties take the highest level)."""
-        q, p = self.values, self.levels
-        if x < q[0]:
-            return 0.0
-        if x >= q[-1]:
-            return 1.0
-        lo, hi = 0, len(q) - 1
-        while lo < hi:  # first index with q[i] > x
-            mid = (lo + hi) // 2
-            if q[mid] > x:
-                hi = mid
-            else:
-                lo = mid + 1
-        if q[lo] == q[lo - 1]:
-            return p[lo]
-        return p[lo - 1] + (p[lo] - p[lo - 1]) * (x - q[lo - 1]) / (q[lo] - q[lo - 1])
-
-    def left(self, x: float) -> float:
-        """P(X < x): at a tied knot, the lowest level of the tie."""
-        q, p = self.values, self.levels
-        if x <= q[0]:
-            return 0.0
-        if x > q[-1]:
-            return 1.0
-        lo, hi = 0, len(q) - 1
-        while lo < hi:  # first index with q[i] >= x
-            mid = (lo + hi) // 2
-            if q[mid] >= x:
-                hi = mid
-            else:
-                lo = mid + 1
-        if q[lo] == x:
-            return p[lo]
-        return p[lo - 1] + (p[lo] - p[lo - 1]) * (x - q[lo - 1]) / (q[lo] - q[lo - 1])
-
-
-def ks_distance(window: PiecewiseCdf, training: PiecewiseCdf) -> float:
-    """Sup |F_window - F_training|: both are piecewise linear, so the sup is at a knot's left or right limit."""
-    knots = sorted(set(window.values) | set(training.values))
-    return max(max(abs(window.right(x) - training.right(x)), abs(window.left(x) - training.left(x))) for x in knots)
-
-
-def _feature_hint(name: str) -> str:
+def _feature_hint(feature: FeatureBaseline) -> str:
     return (
-        f"Compare recent requests' '{name}' values with the training range; look for a client change in units, "
+        f"Compare recent requests' '{feature.name}' values with the training range; look for a client change in units, "
         f"scaling or defaults, or a new population of users."
     )
 
 
-def check_mean_shift(feature: FeatureBaseline, window: FeatureWindow, baseline: Baseline, z: float) -> CheckResult:
-    t = baseline.thresholds
-    name = f"{CHECK_MEAN_SHIFT}:{feature.name}"
-    if window.count < t.min_rows or window.mean is None:
-        return CheckResult(
-            name,
-            Status.NOT_JUDGED,
-            window.mean,
-            feature.mean,
-            t.mean_deviation,
-            None,
-            None,
-            f"{window.count} values < min_rows {t.min_rows}",
-            _feature_hint(feature.name),
-        )
-    delta = window.mean - feature.mean
-    scale = abs(feature.mean) if feature.mean != 0 else max(feature.std, 1e-12)
-    relative = delta / scale
-    standard_error = feature.std * math.sqrt(1.0 / window.count + 1.0 / max(baseline.training_rows, 1))
-    margin = z * standard_error
-    alarm = abs(relative) > t.mean_deviation and abs(delta) > margin
-    return CheckResult(
-        name,
-        Status.ALARM if alarm else Status.OK,
-        window.mean,
-        feature.mean,
-        t.mean_deviation,
-        margin / scale,
-        abs(relative),
-        f"window mean {window.mean:.4g} vs training {feature.mean:.4g} ({relative:+.1%}); "
-        f"alarm needs > {t.mean_deviation:.1%} and |diff| > {margin:.3g} ({z:g} standard errors, n={window.count})",
-        _feature_hint(feature.name),
-    )
+def _decide(score: float, critical: float, floor_ok: bool) -> Status:
+    return Status.ALARM if score > critical and floor_ok else Status.OK
 
 
-def check_distribution(feature: FeatureBaseline, window: FeatureWindow, baseline: Baseline) -> CheckResult:
-    t = baseline.thresholds
-    name = f"{CHECK_DISTRIBUTION}:{feature.name}"
-    if window.count < t.min_rows or window.quantiles is None:
-        return CheckResult(
-            name,
-            Status.NOT_JUDGED,
-            None,
-            None,
-            t.distribution_distance,
-            None,
-            None,
-            f"{window.count} values < min_rows {t.min_rows}",
-            _feature_hint(feature.name),
-        )
-    distance = ks_distance(
-        PiecewiseCdf(window.quantiles, WINDOW_QUANTILE_LEVELS),
-        PiecewiseCdf(feature.quantiles, baseline.quantile_levels),
-    )
-    margin = robust_margin(t.distribution_c_alpha, window.count, baseline.training_rows)
-    score = distance - margin
-    return CheckResult(
-        name,
-        Status.ALARM if score > t.distribution_distance else Status.OK,
-        distance,
-        0.0,
-        t.distribution_distance,
-        margin,
-        score,
-        f"KS distance {distance:.3f} to the training CDF, minus margin {margin:.3f} = {score:.3f} "
-        f"(threshold {t.distribution_distance:g}, n={window.count}, m={baseline.training_rows}); "
-        f"window median {window.quantiles[len(window.quantiles) // 2]:.4g}",
-        _feature_hint(feature.name),
-    )
-
-
-def check_ratio(
-    name: str, count: int, total: int, *, threshold: float, baseline_share: float | None, min_rows: int, z: float, hint: str
+def check_share_above_line(
+    name: str,
+    count: int,
+    total: int,
+    *,
+    line: float,
+    baseline_share: float | None,
+    min_rows: int,
+    alpha: float,
+    hint: str,
 ) -> CheckResult:
+    """A share above a fixed line: z = (share - line) / sqrt(line (1 - line) / n) against a one-sided critical z."""
     if total < min_rows:
         observed = count / total if total else None
         return CheckResult(
-            name, Status.NOT_JUDGED, observed, baseline_share, threshold, None, None, f"{total} < min_rows {min_rows}", hint
+            name, Status.INSUFFICIENT_DATA, observed, baseline_share, line, None, None, f"{total} < min_rows {min_rows}", hint
         )
-    ratio = count / total
-    margin = binomial_margin(threshold, total, z)
-    score = ratio - margin
+    share = count / total
+    standard_error = math.sqrt(line * (1.0 - line) / total)
+    z = (share - line) / standard_error
+    critical = normal_critical(alpha)
+    status = _decide(z, critical, True)
     return CheckResult(
         name,
-        Status.ALARM if score > threshold else Status.OK,
-        ratio,
+        status,
+        share,
         baseline_share,
-        threshold,
-        margin,
-        score,
-        f"{count} of {total} = {ratio:.1%}; alarm above {threshold:.1%} + margin {margin:.1%}",
+        line,
+        critical * standard_error,
+        z,
+        f"{count} of {total} = {share:.1%}; alarm above {line:.1%} + {critical * standard_error:.1%} (z > {critical:.2f})",
         hint,
+        critical,
+        f"z {z:.2f} {'>' if z > critical else '<='} {critical:.2f}",
     )
 
 
-def check_prediction_drift(window: WindowAggregates, baseline: Baseline) -> tuple[CheckResult, float | None]:
+def check_outlier_shift(window: WindowAggregates, baseline: Baseline, alpha: float) -> CheckResult:
+    """The multivariate check: the detector's flagged share against what it flags on held-out (or training) rows."""
+    t = baseline.thresholds
+    hint = (
+        "The features moved together: compare recent rows with training jointly (pairs of features, their "
+        "correlation), not one at a time; the per-feature checks may all be OK."
+    )
+    holdout = holdout_figures(baseline)
+    if "outlier_rate" in holdout and holdout.get("rows", 0) >= 1:
+        p0, h, source = holdout["outlier_rate"], int(holdout["rows"]), "hold-out"
+    else:
+        p0, h, source = baseline.training_outlier_rate, baseline.training_rows, "training"
+    if window.rows < t.min_rows:
+        return _not_judged(
+            CHECK_OUTLIER_SHIFT, Status.INSUFFICIENT_DATA, 0.05, f"{window.rows} rows < min_rows {t.min_rows}", hint
+        )
+    share = window.outliers / window.rows
+    p = min(max(p0, 1.0 / (2 * h)), 1 - 1.0 / (2 * h))  # a 0 % hold-out rate would make any outlier infinitely significant
+    standard_error = math.sqrt(p * (1 - p) * (1.0 / window.rows + 1.0 / h))
+    z = (share - p0) / standard_error
+    critical = normal_critical(alpha)
+    floor = 0.05
+    floor_ok = share - p0 >= floor
+    return CheckResult(
+        CHECK_OUTLIER_SHIFT,
+        _decide(z, critical, floor_ok),
+        share,
+        p0,
+        floor,
+        critical * standard_error,
+        z,
+        f"outlier share {share:.1%} vs {source} {p0:.1%} (n={window.rows}, {source} rows {h}); "
+        f"alarm when z > {critical:.2f} and the rise >= {floor:.0%}",
+        hint,
+        critical,
+        f"z {z:.2f} {'>' if z > critical else '<='} {critical:.2f} and rise {share - p0:+.1%} "
+        f"{'>=' if floor_ok else '<'} {floor:.0%}",
+    )
+
+
+def welch(feature: FeatureBaseline, observed: FeatureWindow, m: int) -> tuple[float, float, float]:
+    """(t, degrees of freedom, shift in training sd) of the window mean against the training mean."""
+    assert observed.mean is not None
+    n = observed.count
+    s_window = observed.std if observed.std is not None else feature.std
+    a, b = s_window**2 / n, feature.std**2 / m
+    standard_error = math.sqrt(a + b) or 1e-12
+    df = (a + b) ** 2 / ((a * a / (n - 1) if n > 1 else 0.0) + (b * b / (m - 1) if m > 1 else 0.0) or 1e-12)
+    delta = observed.mean - feature.mean
+    return delta / standard_error, df, delta / (feature.std or 1e-12)
+
+
+def check_mean_shift(feature: FeatureBaseline, observed: FeatureWindow, baseline: Baseline, alpha: float) -> CheckResult:
+    t = baseline.thresholds
+    name = f"{CHECK_MEAN_SHIFT}:{feature.name}"
+    if observed.count < t.min_rows or observed.mean is None:
+        return _not_judged(
+            name, Status.INSUFFICIENT_DATA, t.effect_size_floor, f"{observed.count} values < min_rows {t.min_rows}",
+            _feature_hint(feature), observed.mean,
+        )  # fmt: skip
+    statistic, df, shift_sd = welch(feature, observed, baseline.training_rows)
+    critical = t_critical(alpha / 2, df)
+    floor_ok = abs(shift_sd) >= t.effect_size_floor
+    return CheckResult(
+        name,
+        _decide(abs(statistic), critical, floor_ok),
+        observed.mean,
+        feature.mean,
+        t.effect_size_floor,
+        critical,
+        abs(statistic),
+        f"window mean {observed.mean:.4g} vs training {feature.mean:.4g} ({shift_sd:+.2f} sd, n={observed.count}, "
+        f"m={baseline.training_rows}); alarm when |t| > {critical:.2f} and |shift| >= {t.effect_size_floor:g} sd",
+        _feature_hint(feature),
+        critical,
+        f"|t| {abs(statistic):.2f} {'>' if abs(statistic) > critical else '<='} {critical:.2f} and |shift| "
+        f"{abs(shift_sd):.2f} sd {'>=' if floor_ok else '<'} {t.effect_size_floor:g} sd",
+    )
+
+
+def check_seed_mean_shift(feature: FeatureBaseline, observed: FeatureWindow, baseline: Baseline, alpha: float) -> CheckResult:
+    """The seed's 5 % rule, now also requiring the t test: its relative scale depends on where zero lies."""
+    t = baseline.thresholds
+    name = f"{CHECK_SEED_MEAN_SHIFT}:{feature.name}"
+    if observed.count < t.min_rows or observed.mean is None:
+        return _not_judged(
+            name, Status.INSUFFICIENT_DATA, t.mean_deviation, f"{observed.count} values < min_rows {t.min_rows}",
+            _feature_hint(feature), observed.mean,
+        )  # fmt: skip
+    statistic, df, _ = welch(feature, observed, baseline.training_rows)
+    critical = t_critical(alpha / 2, df)
+    scale = abs(feature.mean) if feature.mean != 0 else max(feature.std, 1e-12)
+    relative = (observed.mean - feature.mean) / scale
+    relative_ok = abs(relative) > t.mean_deviation
+    return CheckResult(
+        name,
+        _decide(abs(statistic), critical, relative_ok),
+        observed.mean,
+        feature.mean,
+        t.mean_deviation,
+        critical,
+        abs(statistic),
+        f"relative change {relative:+.1%} (seed rule: > {t.mean_deviation:.0%}); |t| {abs(statistic):.2f} vs {critical:.2f}",
+        _feature_hint(feature),
+        critical,
+        f"|relative| {abs(relative):.1%} {'>' if relative_ok else '<='} {t.mean_deviation:.0%} and |t| {abs(statistic):.2f} "
+        f"{'>' if abs(statistic) > critical else '<='} {critical:.2f}",
+    )
+
+
+def check_distribution(index: int, observed: FeatureWindow, baseline: Baseline, alpha: float) -> CheckResult:
+    t = baseline.thresholds
+    feature = baseline.features[index]
+    name = f"{CHECK_DISTRIBUTION}:{feature.name}"
+    if observed.count < t.min_rows or observed.below is None:
+        return _not_judged(
+            name, Status.INSUFFICIENT_DATA, t.distribution_distance, f"{observed.count} values < min_rows {t.min_rows}",
+            _feature_hint(feature),
+        )  # fmt: skip
+    cuts, shares = feature_cuts(baseline, index)
+    below = observed.below
+    distance = ks_from_shares(below, observed.count, shares)
+    critical = ks_critical(alpha, observed.count, baseline.training_rows)
+    floor_ok = distance >= t.distribution_distance
+    worst = max(range(len(cuts)), key=lambda j: abs(below[j] / observed.count - shares[j]))
+    return CheckResult(
+        name,
+        _decide(distance, critical, floor_ok),
+        distance,
+        0.0,
+        t.distribution_distance,
+        critical,
+        distance,
+        f"share below {cuts[worst]:.4g}: window {below[worst] / observed.count:.1%} vs training {shares[worst]:.1%}; "
+        f"distance {distance:.3f}, critical {critical:.3f} (n={observed.count}, m={baseline.training_rows}), "
+        f"floor {t.distribution_distance:g}",
+        _feature_hint(feature),
+        critical,
+        f"distance {distance:.3f} {'>' if distance > critical else '<='} {critical:.3f} and "
+        f"{'>=' if floor_ok else '<'} {t.distribution_distance:g}",
+    )
+
+
+def check_prediction_drift(window: WindowAggregates, baseline: Baseline, alpha: float) -> CheckResult:
     t = baseline.thresholds
     total = sum(window.class_counts.values())
     hint = (
@@ -254,98 +323,196 @@ def check_prediction_drift(window: WindowAggregates, baseline: Baseline) -> tupl
         "upstream. Compare with the feature drift checks of the same window."
     )
     if total < t.min_rows:
-        return (
-            CheckResult(
-                CHECK_PREDICTION_DRIFT,
-                Status.NOT_JUDGED,
-                None,
-                0.0,
-                t.prediction_drift,
-                None,
-                None,
-                f"{total} rows < min_rows {t.min_rows}",
-                hint,
-            ),
-            None,
+        return _not_judged(
+            CHECK_PREDICTION_DRIFT, Status.INSUFFICIENT_DATA, t.prediction_drift, f"{total} rows < min_rows {t.min_rows}", hint
         )
     expected = dict(zip(baseline.label_names, baseline.class_distribution, strict=True))
-    labels = list(baseline.label_names) + ([OTHER_CLASS] if OTHER_CLASS in window.class_counts else [])
+    labels = list(baseline.label_names) + ([OTHER_CLASS] if window.class_counts.get(OTHER_CLASS) else [])
     shares = {label: window.class_counts.get(label, 0) / total for label in labels}
     tv = 0.5 * sum(abs(shares[label] - expected.get(label, 0.0)) for label in labels)
-    margin = robust_margin(t.distribution_c_alpha, total, baseline.training_rows)
-    score = tv - margin
+    m = baseline.training_rows
+    z = 0.0
+    for label in labels:
+        p = min(max(expected.get(label, 0.0), 1.0 / (2 * m)), 1 - 1.0 / (2 * m))
+        z = max(z, abs(shares[label] - expected.get(label, 0.0)) / math.sqrt(p * (1 - p) * (1.0 / total + 1.0 / m)))
+    critical = normal_critical(bonferroni(alpha, len(labels)) / 2)
+    floor_ok = tv >= t.prediction_drift
     described = ", ".join(f"{label} {shares[label]:.0%} (train {expected.get(label, 0.0):.0%})" for label in labels)
-    return (
-        CheckResult(
-            CHECK_PREDICTION_DRIFT,
-            Status.ALARM if score > t.prediction_drift else Status.OK,
-            tv,
-            0.0,
-            t.prediction_drift,
-            margin,
-            score,
-            f"total variation {tv:.3f} minus margin {margin:.3f} = {score:.3f} (threshold {t.prediction_drift:g}); {described}",
-            hint,
-        ),
+    return CheckResult(
+        CHECK_PREDICTION_DRIFT,
+        _decide(z, critical, floor_ok),
         tv,
+        0.0,
+        t.prediction_drift,
+        critical,
+        z,
+        f"total variation {tv:.3f}, largest class z {z:.2f} (critical {critical:.2f}, floor {t.prediction_drift:g}); {described}",
+        hint,
+        critical,
+        f"z {z:.2f} {'>' if z > critical else '<='} {critical:.2f} and total variation {tv:.3f} "
+        f"{'>=' if floor_ok else '<'} {t.prediction_drift:g}",
     )
 
 
-def evaluate(baseline: Baseline, window: WindowAggregates, *, z: float = DEFAULT_Z) -> Evaluation:
+def check_estimated_accuracy(window: WindowAggregates, baseline: Baseline, alpha: float) -> CheckResult:
+    """Confidence-based performance estimation: a calibrated model's accuracy is its mean top-class probability."""
+    t = baseline.thresholds
+    hint = (
+        "The model is less sure than on held-out data: look for inputs near class boundaries or a new population; "
+        "compare with realized accuracy once labels arrive (POST /feedback)."
+    )
+    reference = holdout_figures(baseline)
+    if "mean_confidence" not in reference:
+        return _not_judged(
+            CHECK_ESTIMATED_ACCURACY, Status.NOT_JUDGED, t.accuracy_drop, "baseline has no hold-out mean confidence", hint
+        )
+    if window.confidence_count == 0 and window.rows >= t.min_rows:
+        return _not_judged(
+            CHECK_ESTIMATED_ACCURACY, Status.NOT_JUDGED, t.accuracy_drop, "no 'confidence' in the window's prediction lines", hint
+        )
+    if window.confidence_count < t.min_rows or window.confidence_mean is None:
+        return _not_judged(
+            CHECK_ESTIMATED_ACCURACY, Status.INSUFFICIENT_DATA, t.accuracy_drop,
+            f"{window.confidence_count} values < min_rows {t.min_rows}", hint,
+        )  # fmt: skip
+    expected = reference["mean_confidence"]
+    h = max(int(reference.get("rows", baseline.training_rows)), 2)
+    spread = window.confidence_std if window.confidence_std is not None else 0.0
+    spread = max(spread, 0.01)  # a window of identical confidences still has the hold-out's sampling error
+    n = window.confidence_count
+    standard_error = spread * math.sqrt(1.0 / n + 1.0 / h)
+    drop = expected - window.confidence_mean
+    z = drop / standard_error
+    critical = t_critical(alpha, min(n, h) - 1)
+    floor_ok = drop >= t.accuracy_drop
+    return CheckResult(
+        CHECK_ESTIMATED_ACCURACY,
+        _decide(z, critical, floor_ok),
+        window.confidence_mean,
+        expected,
+        t.accuracy_drop,
+        critical,
+        z,
+        f"estimated accuracy (mean confidence) {window.confidence_mean:.3f} vs hold-out {expected:.3f} (n={n}, hold-out {h}); "
+        f"alarm when the drop's t > {critical:.2f} and the drop >= {t.accuracy_drop:g}",
+        hint,
+        critical,
+        f"t {z:.2f} {'>' if z > critical else '<='} {critical:.2f} and drop {drop:+.3f} "
+        f"{'>=' if floor_ok else '<'} {t.accuracy_drop:g}",
+    )
+
+
+def check_data_quality(window: WindowAggregates, baseline: Baseline) -> CheckResult:
+    """Deterministic: a feature missing from rows, or lines nobody can read, is a data problem at any n."""
+    t = baseline.thresholds
+    hint = "Read the raw log lines: a client or logging change dropped or renamed fields, or lines are being truncated."
+    problems: list[str] = []
+    worst = 0.0
+    if window.rows:
+        for feature in window.features:
+            missing = (window.rows - feature.count) / window.rows
+            worst = max(worst, missing)
+            if missing > t.unreadable_ratio:
+                problems.append(f"'{feature.name}' missing in {window.rows - feature.count} of {window.rows} rows")
+        unreadable_flags = window.outlier_unreadable / window.rows
+        worst = max(worst, unreadable_flags)
+        if unreadable_flags > t.unreadable_ratio:
+            problems.append(f"is_outlier unreadable in {window.outlier_unreadable} of {window.rows} rows")
+    if window.total_lines:
+        share = window.unreadable_lines / window.total_lines
+        worst = max(worst, share)
+        if share > t.unreadable_ratio:
+            problems.append(f"{window.unreadable_lines} of {window.total_lines} log lines are not JSON")
+    if not window.rows and not window.total_lines:
+        return _not_judged(CHECK_DATA_QUALITY, Status.INSUFFICIENT_DATA, t.unreadable_ratio, "no prediction rows", hint)
+    readable = f"; {window.unreadable_lines} unreadable line(s) skipped" if window.unreadable_lines else ""
+    return CheckResult(
+        CHECK_DATA_QUALITY,
+        Status.ALARM if problems else Status.OK,
+        worst,
+        0.0,
+        t.unreadable_ratio,
+        0.0,
+        worst,
+        ("; ".join(problems) if problems else "every row has every feature and a readable is_outlier") + readable,
+        hint,
+        t.unreadable_ratio,
+        f"worst missing/unreadable share {worst:.1%} {'>' if problems else '<='} {t.unreadable_ratio:.1%}",
+    )
+
+
+def evaluate(baseline: Baseline, window: WindowAggregates) -> Evaluation:
     """Judge one window. Metrics hold only numbers the window actually supports."""
     t = baseline.thresholds
+    alpha = t.family_alpha
+    k = baseline.n_features
     metrics: dict[str, float] = {"window_rows": float(window.rows)}
-    if window.rows == 0 and window.rejected == 0:
-        return Evaluation(baseline.model_name, baseline.model_version, window, Overall.NO_TRAFFIC, (), metrics)
+    if window.rows == 0 and window.rejected == 0 and window.failed == 0:
+        checks: tuple[CheckResult, ...] = ()
+        if window.unreadable_lines:
+            checks = (check_data_quality(window, baseline),)
+        overall = Overall.ALARM if any(c.in_alarm for c in checks) else Overall.NO_TRAFFIC
+        return Evaluation(baseline.model_name, baseline.model_version, window, overall, checks, metrics)
 
-    checks: list[CheckResult] = []
-    outlier = check_ratio(
-        CHECK_OUTLIER_RATIO,
-        window.outliers,
-        window.rows,
-        threshold=t.outlier_ratio,
-        baseline_share=baseline.training_outlier_rate,
-        min_rows=t.min_rows,
-        z=z,
-        hint="Inspect the outlier rows' features (outlier_score > 0) in the prediction log: malformed clients, new "
-        "ranges, or a unit change.",
-    )
-    checks.append(outlier)
+    results: list[CheckResult] = [
+        check_share_above_line(
+            CHECK_OUTLIER_RATIO, window.outliers, window.rows, line=t.outlier_ratio,
+            baseline_share=holdout_figures(baseline).get("outlier_rate", baseline.training_outlier_rate),
+            min_rows=t.min_rows, alpha=alpha,
+            hint="Inspect the outlier rows' features (outlier_score > 0) in the prediction log: malformed clients, new "
+            "ranges, or a unit change.",
+        ),
+        check_outlier_shift(window, baseline, alpha),
+    ]  # fmt: skip
     if window.rows:
         metrics["outlier_ratio"] = window.outliers / window.rows
-
-    requests = window.requests + window.rejected
-    rejected = check_ratio(
-        CHECK_REJECTED_RATIO,
-        window.rejected,
-        requests,
-        threshold=t.rejected_ratio,
-        baseline_share=None,
-        min_rows=t.min_rows,
-        z=z,
-        hint="Read the 'reason' of the rejected lines: a client sending a wrong row length, NaN or out-of-range values, "
-        "or a recent API change.",
-    )
-    checks.append(rejected)
+    requests = window.requests + window.rejected + window.failed
+    results.append(
+        check_share_above_line(
+            CHECK_REJECTED_RATIO, window.rejected, requests, line=t.rejected_ratio, baseline_share=None,
+            min_rows=t.min_rows, alpha=alpha,
+            hint="Read the 'reason' of the rejected lines: a client sending a wrong row length, NaN or out-of-range values, "
+            "or a recent API change.",
+        )
+    )  # fmt: skip
+    results.append(
+        check_share_above_line(
+            CHECK_FAILED_RATIO, window.failed, requests, line=t.failed_ratio, baseline_share=None,
+            min_rows=t.min_rows, alpha=alpha,
+            hint="Read the 'error_type' of the failed lines and the function's errors: the service could not answer "
+            "requests it accepted (model file, memory, timeout).",
+        )
+    )  # fmt: skip
     if requests:
         metrics["rejected_ratio"] = window.rejected / requests
+        metrics["failed_ratio"] = window.failed / requests
+    drift = check_prediction_drift(window, baseline, alpha)
+    results.append(drift)
+    if drift.judged and drift.observed is not None:
+        metrics["prediction_drift"] = drift.observed
+    accuracy = check_estimated_accuracy(window, baseline, alpha)
+    results.append(accuracy)
+    if window.confidence_mean is not None:
+        metrics["estimated_accuracy"] = window.confidence_mean
 
-    drift, tv = check_prediction_drift(window, baseline)
-    checks.append(drift)
-    if tv is not None:
-        metrics["prediction_drift"] = tv
-
-    for feature in baseline.features:
+    feature_alpha = bonferroni(alpha, k)
+    for index, feature in enumerate(baseline.features):
         observed = window.feature(feature.name)
-        mean = check_mean_shift(feature, observed, baseline, z)
-        distribution = check_distribution(feature, observed, baseline)
-        checks += [mean, distribution]
-        if observed.mean is not None:
-            scale = abs(feature.mean) if feature.mean != 0 else max(feature.std, 1e-12)
-            metrics[f"mean_shift:{feature.name}"] = (observed.mean - feature.mean) / scale
-        if distribution.observed is not None:
+        mean = check_mean_shift(feature, observed, baseline, feature_alpha)
+        distribution = check_distribution(index, observed, baseline, feature_alpha * t.distribution_alpha_factor)
+        seed = check_seed_mean_shift(feature, observed, baseline, feature_alpha)
+        results += [mean, distribution, seed]
+        if observed.mean is not None and observed.count >= 2:
+            metrics[f"mean_shift:{feature.name}"] = (observed.mean - feature.mean) / (feature.std or 1e-12)
+        if distribution.judged and distribution.observed is not None:
             metrics[f"distribution:{feature.name}"] = distribution.observed
+    results.append(check_data_quality(window, baseline))
 
-    overall = Overall.ALARM if any(c.in_alarm for c in checks) else Overall.OK
-    metrics["checks_in_alarm"] = float(sum(c.in_alarm for c in checks))
-    return Evaluation(baseline.model_name, baseline.model_version, window, overall, tuple(checks), metrics)
+    if any(c.in_alarm for c in results):
+        overall = Overall.ALARM
+    elif window.rows >= t.min_rows:
+        overall = Overall.OK
+    else:
+        overall = Overall.INSUFFICIENT_DATA
+    metrics["checks_in_alarm"] = float(sum(c.in_alarm for c in results))
+    return Evaluation(baseline.model_name, baseline.model_version, window, overall, tuple(results), metrics)

@@ -6,16 +6,24 @@ bounded retries on throttling. Its clock and sleep are injected so tests never
 wait. A query that did not complete raises: the monitor never judges a window
 it did not read.
 
+Only documented behaviour is relied on (docs/monitor.md lists each with its
+AWS source):
+- `count`, `count_distinct`, `avg`, `stddev`, `sum` of numeric fields and `stats ... by` fields that every
+  matched event has (docs: CWL_QuerySyntax-Stats);
+- `fields` with arithmetic, `ceil`, `greatest`, `least` (docs: CWL_QuerySyntax-operations-functions): the
+  number of rows below a training cut is `sum(least(1, greatest(0, ceil(cut - x))))`, which is 1 exactly when
+  x < cut, 0 when x >= cut, and null (skipped by sum) when x is missing;
+- no sum of booleans: outliers come from `count(*) by is_outlier, prediction` over prediction lines (both
+  fields are on every prediction line) and the group value is parsed as "true"/"1" or "false"/"0";
+- rejected and failed lines are counted in their own query grouped `by message` only, a field every line has.
+
 Limits that shape the rendering:
-- `queryString` is at most 10,000 characters (botocore's service model for
-  StartQuery; the API rejects longer strings).
-- AWS does not document a maximum number of aggregations in one `stats`
-  command. We cap it at `MAX_AGGREGATIONS_PER_QUERY` (100, our choice: the same
-  order as EMF's 100 metrics per event) and split the per-feature aggregates
-  over several queries that run concurrently. Each feature costs 14
-  aggregations, so one query carries 6-7 features (fewer with very long names,
-  where the 10,000 characters bind first); a model needing more than
-  `MAX_QUERIES_PER_WINDOW` queries is refused at cold start.
+- `queryString` is at most 10,000 characters (StartQuery API reference).
+- AWS documents no maximum number of aggregations in one `stats`: we cap it at `MAX_AGGREGATIONS_PER_QUERY`
+  (100, our choice) and split the per-feature aggregates over several queries that run concurrently.
+  Queries per window: 2 grouped + ceil(features x (3 + cuts) / 100) or more when the text binds first
+  (iris 3, wine 4). Each query scans the window's log bytes once, so bytes scanned per window = queries x
+  the window's log volume; a model needing more than `MAX_QUERIES_PER_WINDOW` is refused at cold start.
 """
 
 from __future__ import annotations
@@ -32,7 +40,8 @@ from functions.contract.model_artifact import Baseline
 
 from .aggregates import (
     ALIAS_CLASS_COUNTS,
-    ALIAS_REJECTED,
+    ALIAS_MESSAGE_COUNTS,
+    ALIAS_OUTLIER_GROUPS,
     AggregateError,
     AggregateSpec,
     Func,
@@ -42,7 +51,7 @@ from .aggregates import (
 
 MAX_QUERY_CHARS = 10_000
 MAX_AGGREGATIONS_PER_QUERY = 100
-MAX_QUERIES_PER_WINDOW = 6  # the account's concurrent-query quota (30) is shared with dashboards and people
+MAX_QUERIES_PER_WINDOW = 8  # the account's concurrent-query quota is shared with dashboards and people
 GROUP_COUNT_ALIAS = "n"
 # StartQuery takes epoch seconds and both ends are inclusive; records are then cut exactly by their own ms timestamp.
 INGEST_SLACK_SECONDS = 5
@@ -58,10 +67,10 @@ class FeatureLimitError(ValueError):
 
 @dataclass(frozen=True)
 class InsightsQuery:
-    name: str  # "features-1", "counts"
+    name: str  # "aggregates-1", "outliers-and-classes", "messages"
     text: str
     specs: tuple[AggregateSpec, ...]
-    grouped: bool  # True: one result row per (message, prediction) group
+    grouped: bool  # True: one result row per group
 
 
 def _quote(value: str) -> str:
@@ -81,16 +90,31 @@ def _filter(baseline: Baseline, messages: Sequence[str], start_ms: int, end_ms: 
     )
 
 
+def indicator_field(spec: AggregateSpec) -> str:
+    return "i" + spec.alias
+
+
+def render_indicator(spec: AggregateSpec) -> str:
+    """1 when the field is below the cut, else 0: documented numeric functions only (no comparison results summed)."""
+    return f"least(1, greatest(0, ceil({float(spec.cut or 0.0)!r} - {spec.field}))) as {indicator_field(spec)}"
+
+
 def render_aggregate(spec: AggregateSpec) -> str:
-    """One `stats` term: Logs Insights reads booleans as 1/0, so sum(is_outlier) counts outliers."""
+    """One `stats` term."""
     if spec.func is Func.COUNT:
         inner = "*" if spec.field is None else spec.field
         return f"count({inner}) as {spec.alias}"
-    if spec.func is Func.PCT:
-        return f"pct({spec.field}, {spec.percent}) as {spec.alias}"
-    if spec.func in (Func.SUM, Func.AVG, Func.STDDEV, Func.MIN, Func.MAX, Func.COUNT_DISTINCT):
+    if spec.func is Func.BELOW:
+        return f"sum({indicator_field(spec)}) as {spec.alias}"
+    if spec.func in (Func.AVG, Func.STDDEV, Func.COUNT_DISTINCT):
         return f"{spec.func.value}({spec.field}) as {spec.alias}"
     raise ValueError(f"{spec.alias}: {spec.func} is not a scalar aggregate")
+
+
+def _scalar_text(head: str, specs: Sequence[AggregateSpec]) -> str:
+    below = [s for s in specs if s.func is Func.BELOW]
+    fields = ("\n| fields " + ",\n  ".join(render_indicator(s) for s in below)) if below else ""
+    return head + fields + "\n| stats " + ",\n  ".join(render_aggregate(s) for s in specs)
 
 
 def render_queries(
@@ -102,14 +126,14 @@ def render_queries(
     max_chars: int = MAX_QUERY_CHARS,
     max_queries: int = MAX_QUERIES_PER_WINDOW,
 ) -> tuple[InsightsQuery, ...]:
-    """All queries for one window: scalar prediction aggregates split into chunks, plus one grouped count query."""
+    """All queries for one window: scalar prediction aggregates split into chunks, plus two grouped count queries."""
     specs = build_specs(baseline)
-    scalar = [s for s in specs if s.func is not Func.COUNT_BY and s.message == log.MESSAGE_PREDICTION]
-    grouped = [s for s in specs if s not in scalar]
-    if {s.alias for s in grouped} != {ALIAS_CLASS_COUNTS, ALIAS_REJECTED}:
-        raise ValueError(f"unexpected grouped aggregates: {[s.alias for s in grouped]}")
+    scalar = [s for s in specs if s.func is not Func.COUNT_BY]
+    grouped = {s.alias: s for s in specs if s.func is Func.COUNT_BY}
+    if set(grouped) != {ALIAS_CLASS_COUNTS, ALIAS_OUTLIER_GROUPS, ALIAS_MESSAGE_COUNTS}:
+        raise ValueError(f"unexpected grouped aggregates: {sorted(grouped)}")
 
-    head = _filter(baseline, [log.MESSAGE_PREDICTION], start_ms, end_ms) + "\n| stats "
+    head = _filter(baseline, [log.MESSAGE_PREDICTION], start_ms, end_ms)
     # Keep each feature's terms together, so one feature is never split across queries.
     units: list[list[AggregateSpec]] = []
     for spec in scalar:
@@ -120,34 +144,39 @@ def render_queries(
     chunks: list[list[AggregateSpec]] = []
     for unit in units:
         candidate = [*chunks[-1], *unit] if chunks else unit
-        text = head + ",\n  ".join(render_aggregate(s) for s in candidate)
-        if chunks and len(candidate) <= max_aggregations and len(text) <= max_chars:
+        if chunks and len(candidate) <= max_aggregations and len(_scalar_text(head, candidate)) <= max_chars:
             chunks[-1] = candidate
             continue
-        alone = head + ",\n  ".join(render_aggregate(s) for s in unit)
-        if len(unit) > max_aggregations or len(alone) > max_chars:
+        if len(unit) > max_aggregations or len(_scalar_text(head, unit)) > max_chars:
             raise FeatureLimitError(f"feature {unit[0].feature!r} alone does not fit one Logs Insights query")
         chunks.append(list(unit))
 
     queries = [
-        InsightsQuery(
-            name=f"aggregates-{index}",
-            text=head + ",\n  ".join(render_aggregate(s) for s in chunk),
-            specs=tuple(chunk),
-            grouped=False,
-        )
+        InsightsQuery(name=f"aggregates-{index}", text=_scalar_text(head, chunk), specs=tuple(chunk), grouped=False)
         for index, chunk in enumerate(chunks, start=1)
     ]
-    counts_text = (
-        _filter(baseline, [log.MESSAGE_PREDICTION, log.MESSAGE_REJECTED], start_ms, end_ms)
-        + f"\n| stats count(*) as {GROUP_COUNT_ALIAS} by {log.KEY_MESSAGE}, {log.KEY_PREDICTION}"
+    queries.append(
+        InsightsQuery(
+            name="outliers-and-classes",
+            text=head + f"\n| stats count(*) as {GROUP_COUNT_ALIAS} by {log.KEY_IS_OUTLIER}, {log.KEY_PREDICTION}",
+            specs=(grouped[ALIAS_OUTLIER_GROUPS], grouped[ALIAS_CLASS_COUNTS]),
+            grouped=True,
+        )
     )
-    queries.append(InsightsQuery(name="counts", text=counts_text, specs=tuple(grouped), grouped=True))
+    queries.append(
+        InsightsQuery(
+            name="messages",
+            text=_filter(baseline, [log.MESSAGE_REJECTED, log.MESSAGE_FAILED], start_ms, end_ms)
+            + f"\n| stats count(*) as {GROUP_COUNT_ALIAS} by {log.KEY_MESSAGE}",
+            specs=(grouped[ALIAS_MESSAGE_COUNTS],),
+            grouped=True,
+        )
+    )
     if len(queries) > max_queries:
         raise FeatureLimitError(
             f"model '{baseline.model_name}' has {baseline.n_features} features: its window needs {len(queries)} "
-            f"Logs Insights queries, the monitor runs at most {max_queries} per window "
-            f"(~{max_aggregations // 14} features per query). Monitor fewer features or raise MAX_QUERIES_PER_WINDOW."
+            f"Logs Insights queries, the monitor runs at most {max_queries} per window. "
+            "Monitor fewer features or raise MAX_QUERIES_PER_WINDOW."
         )
     return tuple(queries)
 
@@ -174,27 +203,25 @@ def parse_scalar_results(query: InsightsQuery, results: Sequence[Sequence[Mappin
     return values
 
 
-def parse_grouped_results(results: Sequence[Sequence[Mapping[str, str]]]) -> tuple[dict[str, int], int]:
-    """Rows of (message, prediction, n): returns predicted-class counts and the rejected-request count."""
-    class_counts: dict[str, int] = {}
-    rejected = 0
+def _count(raw: str | None) -> int:
+    if raw is None:
+        raise AggregateError(f"grouped counts: a row has no '{GROUP_COUNT_ALIAS}'")
+    n = _number(GROUP_COUNT_ALIAS, raw)
+    if n < 0 or n != int(n):
+        raise AggregateError(f"grouped counts: {raw!r} is not a count")
+    return int(n)
+
+
+def parse_grouped_results(query: InsightsQuery, results: Sequence[Sequence[Mapping[str, str]]]) -> dict[str, dict[str, int]]:
+    """Rows of (group fields..., n) -> per grouped spec, count per group value ('' when a group field is absent)."""
+    groups: dict[str, dict[str, int]] = {spec.alias: {} for spec in query.specs}
     for result_row in results:
         row = {cell["field"]: cell.get("value") for cell in result_row}
-        raw_n = row.get(GROUP_COUNT_ALIAS)
-        if raw_n is None:
-            raise AggregateError(f"grouped counts: a row has no '{GROUP_COUNT_ALIAS}': {row}")
-        n = _number(GROUP_COUNT_ALIAS, raw_n)
-        if n < 0 or n != int(n):
-            raise AggregateError(f"grouped counts: {raw_n!r} is not a count")
-        message = row.get(log.KEY_MESSAGE)
-        if message == log.MESSAGE_REJECTED:
-            rejected += int(n)
-        elif message == log.MESSAGE_PREDICTION:
-            label = row.get(log.KEY_PREDICTION) or ""
-            class_counts[label] = class_counts.get(label, 0) + int(n)
-        else:
-            raise AggregateError(f"grouped counts: unexpected message {message!r}")
-    return class_counts, rejected
+        n = _count(row.get(GROUP_COUNT_ALIAS))
+        for spec in query.specs:
+            key = row.get(spec.field or "") or ""
+            groups[spec.alias][key] = groups[spec.alias].get(key, 0) + n
+    return groups
 
 
 # --- running the queries ---------------------------------------------------------------------------------------
@@ -310,12 +337,11 @@ class InsightsEngine:
         queries = render_queries(self.baseline, start_ms, end_ms)
         results = self.runner.run(queries, start_ms, end_ms)
         values: dict[str, float | None] = {}
-        class_counts: dict[str, int] = {}
+        groups: dict[str, dict[str, int]] = {}
         for query in queries:
             rows = results[query.name]
             if query.grouped:
-                class_counts, rejected = parse_grouped_results(rows)
-                values[ALIAS_REJECTED] = float(rejected)
+                groups.update(parse_grouped_results(query, rows))
             else:
                 values.update(parse_scalar_results(query, rows))
-        return WindowAggregates.from_values(self.baseline, values, class_counts, start_ms=start_ms, end_ms=end_ms)
+        return WindowAggregates.from_values(self.baseline, values, groups, start_ms=start_ms, end_ms=end_ms)

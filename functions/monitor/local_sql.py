@@ -1,9 +1,11 @@
 """The same window aggregates rendered as one DuckDB statement over the JSON-lines prediction log.
 
 Pure string building (no duckdb import): `local/monitor.py` executes it. One
-scan computes everything; the deciles of a feature are one `quantile_cont`
-list aggregate (interpolated like numpy's default), and `read_json` gets
-explicit column types so DuckDB does not sample the file to infer a schema.
+scan computes everything. `read_json` gets explicit column types (no schema
+sampling) and `ignore_errors`, so a truncated last line or a garbage line
+becomes an all-NULL row: counted as unreadable, never fatal. Because such a
+line has no timestamp, the unreadable count covers the whole file; every
+other aggregate is filtered to the window. Grouped counts use `histogram`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from dataclasses import dataclass
 from functions.contract import prediction_log as log
 from functions.contract.model_artifact import Baseline
 
-from .aggregates import ALIAS_CLASS_COUNTS, OTHER_CLASS, AggregateSpec, Func, build_specs
+from .aggregates import ANY_MESSAGE, COUNTED_MESSAGES, AggregateSpec, Func, build_specs
+
+ALIAS_UNREADABLE = "__unreadable"
+ALIAS_TOTAL = "__total"
 
 
 def sql_string(value: str) -> str:
@@ -40,94 +45,68 @@ def columns(baseline: Baseline) -> dict[str, str]:
         log.KEY_ENDPOINT: "VARCHAR",
         log.KEY_FEATURES: f"STRUCT({struct})",
         log.KEY_PREDICTION: "VARCHAR",
-        log.KEY_IS_OUTLIER: "BOOLEAN",
+        log.KEY_IS_OUTLIER: "VARCHAR",  # read as text, parsed like Logs Insights' answer ("true" / "1")
+        log.KEY_CONFIDENCE: "DOUBLE",
     }
+
+
+def read_json_call(baseline: Baseline, path: str) -> str:
+    types = ", ".join(f"{sql_string(k)}: {sql_string(v)}" for k, v in columns(baseline).items())
+    return f"read_json({sql_string(path)}, format = 'newline_delimited', ignore_errors = true, columns = {{{types}}})"
 
 
 @dataclass(frozen=True)
 class LocalQuery:
     sql: str
-    output: tuple[str, ...]  # per selected column: a spec alias, "class:<label>" or "pcts:<feature>"
-    pct_specs: Mapping[str, tuple[AggregateSpec, ...]]  # feature -> its PCT specs in list order
-
-
-def class_column(label: str) -> str:
-    return f"class:{label}"
+    output: tuple[AggregateSpec | str, ...]  # per selected column: its spec, or ALIAS_UNREADABLE / ALIAS_TOTAL
 
 
 def render_sql(baseline: Baseline, path: str, start_ms: int, end_ms: int) -> LocalQuery:
-    specs = build_specs(baseline)
-    select: list[str] = []
-    output: list[str] = []
-    pct_specs: dict[str, list[AggregateSpec]] = {}
-    for spec in specs:
-        where = f"{log.KEY_MESSAGE} = {sql_string(spec.message)}"
-        if spec.func is Func.COUNT_BY:
-            if spec.alias != ALIAS_CLASS_COUNTS:
-                raise ValueError(f"unexpected grouped aggregate {spec.alias}")
-            labels = [sql_string(label) for label in baseline.label_names]
-            for label in baseline.label_names:
-                select.append(f"count(*) FILTER (WHERE {where} AND {_column(spec.field or '')} = {sql_string(label)})")
-                output.append(class_column(label))
-            select.append(f"count(*) FILTER (WHERE {where} AND {_column(spec.field or '')} NOT IN ({', '.join(labels)}))")
-            output.append(class_column(OTHER_CLASS))
-            continue
-        if spec.func is Func.PCT:
-            feature = spec.feature or ""
-            if feature not in pct_specs:
-                pct_specs[feature] = []
-                select.append(f"__PCT__{feature}")
-                output.append(f"pcts:{feature}")
-            pct_specs[feature].append(spec)
-            continue
-        column = "*" if spec.field is None else _column(spec.field)
-        expression = {
-            Func.COUNT: f"count({column})",
-            Func.SUM: f"sum(CAST({column} AS INTEGER))",
-            Func.AVG: f"avg({column})",
-            Func.STDDEV: f"stddev_samp({column})",
-            Func.MIN: f"min({column})",
-            Func.MAX: f"max({column})",
-            Func.COUNT_DISTINCT: f"count(DISTINCT {column})",
-        }[spec.func]
-        select.append(f"{expression} FILTER (WHERE {where})")
-        output.append(spec.alias)
-
-    rendered: list[str] = []
-    for item in select:
-        if item.startswith("__PCT__"):
-            feature = item.removeprefix("__PCT__")
-            group = pct_specs[feature]
-            levels = ", ".join(f"{(s.percent or 0) / 100:g}" for s in group)
-            field = _column(group[0].field or "")
-            where = f"{log.KEY_MESSAGE} = {sql_string(group[0].message)}"
-            rendered.append(f"quantile_cont({field}, [{levels}]) FILTER (WHERE {where})")
-        else:
-            rendered.append(item)
-    column_types = ", ".join(f"{sql_string(k)}: {sql_string(v)}" for k, v in columns(baseline).items())
-    sql = (
-        "SELECT\n  "
-        + ",\n  ".join(rendered)
-        + f"\nFROM read_json({sql_string(path)}, format = 'newline_delimited', columns = {{{column_types}}})"
-        + f"\nWHERE {log.KEY_MODEL} = {sql_string(baseline.model_name)}"
-        + f" AND {log.KEY_TIMESTAMP} >= {int(start_ms)} AND {log.KEY_TIMESTAMP} < {int(end_ms)}"
-        + f" AND {log.KEY_ENDPOINT} NOT IN ({', '.join(sql_string(e) for e in log.SAMPLE_ENDPOINTS)})"
+    window = (
+        f"{log.KEY_MODEL} = {sql_string(baseline.model_name)}"
+        f" AND {log.KEY_TIMESTAMP} >= {int(start_ms)} AND {log.KEY_TIMESTAMP} < {int(end_ms)}"
+        f" AND {log.KEY_ENDPOINT} NOT IN ({', '.join(sql_string(e) for e in log.SAMPLE_ENDPOINTS)})"
     )
-    return LocalQuery(sql=sql, output=tuple(output), pct_specs={k: tuple(v) for k, v in pct_specs.items()})
-
-
-def read_row(query: LocalQuery, row: Sequence[object]) -> tuple[dict[str, float | None], dict[str, int]]:
-    """Map the single result row back to spec aliases and class counts."""
-    values: dict[str, float | None] = {}
-    class_counts: dict[str, int] = {}
-    for name, cell in zip(query.output, row, strict=True):
-        if name.startswith("class:"):
-            class_counts[name.removeprefix("class:")] = int(cell or 0)  # type: ignore[call-overload]
-        elif name.startswith("pcts:"):
-            group = query.pct_specs[name.removeprefix("pcts:")]
-            points = list(cell) if cell is not None else [None] * len(group)  # type: ignore[call-overload]
-            for spec, point in zip(group, points, strict=True):
-                values[spec.alias] = None if point is None else float(point)
+    select: list[str] = []
+    output: list[AggregateSpec | str] = []
+    for spec in build_specs(baseline):
+        if spec.message == ANY_MESSAGE:
+            which = f"{log.KEY_MESSAGE} IN ({', '.join(sql_string(m) for m in COUNTED_MESSAGES)})"
         else:
-            values[name] = None if cell is None else float(cell)  # type: ignore[arg-type]
-    return values, class_counts
+            which = f"{log.KEY_MESSAGE} = {sql_string(spec.message)}"
+        where = f"{which} AND {window}"
+        column = "*" if spec.field is None else _column(spec.field)
+        if spec.func is Func.BELOW:
+            select.append(f"count(*) FILTER (WHERE {where} AND {column} < {float(spec.cut or 0.0)!r})")
+        else:
+            expression = {
+                Func.COUNT: f"count({column})",
+                Func.AVG: f"avg({column})",
+                Func.STDDEV: f"stddev_samp({column})",
+                Func.COUNT_DISTINCT: f"count(DISTINCT {column})",
+                Func.COUNT_BY: f"histogram({column})",
+            }[spec.func]
+            select.append(f"{expression} FILTER (WHERE {where})")
+        output.append(spec)
+    select += [f"count(*) FILTER (WHERE {log.KEY_MESSAGE} IS NULL)", "count(*)"]
+    output += [ALIAS_UNREADABLE, ALIAS_TOTAL]
+    sql = "SELECT\n  " + ",\n  ".join(select) + f"\nFROM {read_json_call(baseline, path)}"
+    return LocalQuery(sql=sql, output=tuple(output))
+
+
+def read_row(query: LocalQuery, row: Sequence[object]) -> tuple[dict[str, float | None], dict[str, dict[str, int]], int, int]:
+    """Map the single result row back to (values, groups, unreadable lines, total lines)."""
+    values: dict[str, float | None] = {}
+    groups: dict[str, dict[str, int]] = {}
+    unreadable = total = 0
+    for item, cell in zip(query.output, row, strict=True):
+        if item == ALIAS_UNREADABLE:
+            unreadable = int(cell or 0)  # type: ignore[call-overload]
+        elif item == ALIAS_TOTAL:
+            total = int(cell or 0)  # type: ignore[call-overload]
+        elif isinstance(item, AggregateSpec) and item.func is Func.COUNT_BY:
+            histogram: Mapping[object, object] = cell or {}  # type: ignore[assignment]
+            groups[item.alias] = {str(key): int(n) for key, n in histogram.items()}  # type: ignore[call-overload]
+        elif isinstance(item, AggregateSpec):
+            values[item.alias] = None if cell is None else float(cell)  # type: ignore[arg-type]
+    return values, groups, unreadable, total

@@ -1,32 +1,42 @@
-"""One evaluation: read the window, judge it, emit metrics, notify state changes, remember them.
+"""One evaluation: read the window, judge it, emit metrics, decide alert states, notify, remember.
 
 Dependencies come in as arguments (engine, state store, publisher, metric
 sink), so the same use case runs in the Lambda (Logs Insights, DynamoDB, SNS)
 and in `local/monitor.py` (DuckDB, JSON file, JSON-lines file or SNS).
-The state is saved only after the notification went out: a failed publish is
-retried by the next evaluation instead of being lost.
+
+No duplicate and no stale notification, even when runs overlap or retry:
+the new state is written first, conditionally on the version that was read
+(a run that lost the race raises StateConflictError and sends nothing), and a
+window that does not end after the last judged one is skipped. If the publish
+then fails, the previous state is written back (again conditionally) so the
+next evaluation sends the message again.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from functions.contract import names
 from functions.contract.model_artifact import Baseline
 
-from .adapters import Publisher, StateStore
+from .adapters import Publisher, StateStore, StateStoreError
 from .aggregates import WindowAggregates
-from .alerts import Notification, Transition, build_notification, check_id, decide
-from .checks import CHECK_DISTRIBUTION, CHECK_MEAN_SHIFT, DEFAULT_Z, Evaluation, Overall, evaluate
+from .alerts import AlertState, Decision, Notification, build_notification, decide, window_text
+from .checks import CHECK_DISTRIBUTION, CHECK_MEAN_SHIFT, Evaluation, Overall, Status, evaluate
 
 MetricSink = Callable[[str, float, str], None]  # (name, value, unit) -> None
 
 
 class AggregateSource(Protocol):
     def read(self, start_ms: int, end_ms: int) -> WindowAggregates: ...
+
+
+class PublishError(RuntimeError):
+    """The notification could not be sent; the alert state was restored so the next run sends it again."""
 
 
 def window_bounds(end: datetime, minutes: float) -> tuple[int, int]:
@@ -58,6 +68,8 @@ def metric_points(evaluation: Evaluation) -> list[tuple[str, float, str]]:
         points.append((names.METRIC_REJECTED_RATIO, m["rejected_ratio"], "None"))
     if "prediction_drift" in m:
         points.append((names.METRIC_PREDICTION_DRIFT, m["prediction_drift"], "None"))
+    if "estimated_accuracy" in m:
+        points.append((names.METRIC_ESTIMATED_ACCURACY, m["estimated_accuracy"], "None"))
     for key, value in m.items():
         if key.startswith(f"{CHECK_DISTRIBUTION}:"):
             points.append((names.drift_metric(key.split(":", 1)[1]), value, "None"))
@@ -71,22 +83,43 @@ def metric_points(evaluation: Evaluation) -> list[tuple[str, float, str]]:
 @dataclass(frozen=True)
 class RunResult:
     evaluation: Evaluation
-    transitions: tuple[Transition, ...]
+    decision: Decision | None  # None when nothing was judged (the state was not touched)
     notification: Notification | None
+    published_to: str | None = None
+    saved_to: str | None = None
+
+    @property
+    def status(self) -> str:
+        """The alert state after this run; NO_TRAFFIC / INSUFFICIENT_DATA when the window could not be judged."""
+        overall = self.evaluation.overall
+        if overall in (Overall.NO_TRAFFIC, Overall.INSUFFICIENT_DATA) or self.decision is None:
+            return overall.value
+        return "ALARM" if self.decision.state.in_alarm() else "OK"
 
     def summary(self) -> dict[str, Any]:
         e = self.evaluation
+        transitions = self.notification.transitions if self.notification else ()
         return {
             "model": e.model,
             "model_version": e.model_version,
             "window_start_ms": e.window.start_ms,
             "window_end_ms": e.window.end_ms,
+            "window": window_text(e.window.start_ms, e.window.end_ms),
             "rows": e.window.rows,
             "rejected": e.window.rejected,
-            "status": e.overall.value,
-            "alarms": [c.check for c in e.alarms],
-            "not_judged": [c.check for c in e.checks if c.status.value == "NOT_JUDGED"],
-            "notified": [f"{t.check.check}:{t.current}" for t in self.transitions] if self.notification else [],
+            "failed": e.window.failed,
+            "unreadable_lines": e.window.unreadable_lines,
+            "status": self.status,
+            "window_status": e.overall.value,
+            "alarms": self.decision.state.in_alarm() if self.decision else [],
+            "window_alarms": [c.check for c in e.alarms],
+            "insufficient_data": [c.check for c in e.checks if c.status is Status.INSUFFICIENT_DATA],
+            "not_judged": [c.check for c in e.checks if c.status is Status.NOT_JUDGED],
+            "notified": [f"{t.check.check}:{t.current}" for t in transitions],
+            "held": list(self.decision.held) if self.decision else [],
+            "stale": bool(self.decision and self.decision.stale),
+            "published_to": self.published_to,
+            "state_saved_to": self.saved_to,
         }
 
 
@@ -98,24 +131,28 @@ class Monitor:
     publisher: Publisher
     window_minutes: float
     where: str  # shown in alert subjects: account/region/environment or "local"
-    z: float = DEFAULT_Z
 
     def run(self, window_end: datetime, emit: MetricSink, now_ms: int) -> RunResult:
         start_ms, end_ms = window_bounds(window_end, self.window_minutes)
         window = self.source.read(start_ms, end_ms)
-        evaluation = evaluate(self.baseline, window, z=self.z)
+        evaluation = evaluate(self.baseline, window)
         for name, value, unit in metric_points(evaluation):
             emit(name, value, unit)
-        judged = [c for c in evaluation.checks if c.status.value != "NOT_JUDGED"]
-        if not judged:
-            return RunResult(evaluation, (), None)
-        previous = self.state_store.load(check_id(evaluation.model, c.check) for c in judged)
-        transitions = decide(evaluation, previous)
-        if not transitions:
-            return RunResult(evaluation, (), None)
-        notification = build_notification(evaluation, transitions, where=self.where)
-        self.publisher.publish(notification)
-        self.state_store.save(
-            {check_id(evaluation.model, t.check.check): (t.current, t.check.detail) for t in transitions}, now_ms
-        )
-        return RunResult(evaluation, transitions, notification)
+        if not any(c.judged for c in evaluation.checks):
+            return RunResult(evaluation, None, None)
+        previous: AlertState = self.state_store.load(evaluation.model)
+        decision = decide(evaluation, previous, self.baseline.thresholds, end_ms)
+        if decision.stale:
+            return RunResult(evaluation, decision, None)
+        self.state_store.save(evaluation.model, decision.state, previous.version, now_ms)  # StateConflictError: lost the race
+        if not decision.notify:
+            return RunResult(evaluation, decision, None, None, self.state_store.location)
+        notification = build_notification(evaluation, decision.notify, where=self.where)
+        try:
+            published_to = self.publisher.publish(notification)
+        except Exception as error:
+            restored = replace(previous, version=decision.state.version + 1)
+            with contextlib.suppress(StateStoreError):
+                self.state_store.save(evaluation.model, restored, decision.state.version, now_ms)
+            raise PublishError(f"could not publish the notification ({type(error).__name__}: {error}); state restored") from error
+        return RunResult(evaluation, decision, notification, published_to, self.state_store.location)

@@ -20,6 +20,7 @@ import boto3
 import pytest
 
 from functions.contract.names import ALERT_STATE_PARTITION_KEY
+from functions.monitor.alerts import state_key
 
 REGION = "us-east-1"
 
@@ -83,8 +84,14 @@ class AlertResources:
         return received
 
     def state(self, check_id: str) -> str | None:
-        item = self.dynamodb.get_item(TableName=self.table, Key={ALERT_STATE_PARTITION_KEY: {"S": check_id}}).get("Item")
-        return None if item is None else str(item["state"]["S"])
+        """'<model>#<check>' -> that check's alert state in the model's state item (None: never judged)."""
+        model, check = check_id.split("#", 1)
+        key = {ALERT_STATE_PARTITION_KEY: {"S": state_key(model)}}
+        item = self.dynamodb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+        if item is None:
+            return None
+        entry = json.loads(item["document"]["S"])["checks"].get(check)
+        return None if entry is None else str(entry["state"])
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ reference the engines are compared with.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,13 @@ from functions.contract import prediction_log as log
 from functions.contract.model_artifact import Baseline
 from functions.monitor.aggregates import (
     ALIAS_CLASS_COUNTS,
-    ALIAS_REJECTED,
+    ALIAS_CONFIDENCE_MEAN,
+    ALIAS_CONFIDENCE_N,
+    ALIAS_CONFIDENCE_STD,
+    ALIAS_MESSAGE_COUNTS,
+    ALIAS_OUTLIER_GROUPS,
+    ALIAS_REQUESTS,
+    ALIAS_ROWS,
     Func,
     WindowAggregates,
     build_specs,
@@ -34,6 +41,8 @@ class Traffic:
     is_outlier: np.ndarray  # (n,) bool
     request_ids: list[str]
     rejected: int = 0
+    failed: int = 0
+    confidence: np.ndarray | None = None  # (n,) top-class probability; None: lines without `confidence`
 
 
 def sample_traffic(
@@ -46,7 +55,9 @@ def sample_traffic(
     outlier_rate: float | None = None,
     class_shares: Sequence[float] | None = None,
     rejected: int = 0,
+    failed: int = 0,
     rows_per_request: int = 1,
+    confidence: float | None = None,  # mean top-class probability of the rows, None: no confidence field
 ) -> Traffic:
     columns = []
     for feature in baseline.features:
@@ -61,67 +72,93 @@ def sample_traffic(
     labels = [baseline.label_names[i] for i in rng.choice(len(shares), size=n, p=shares / shares.sum())]
     rate = baseline.training_outlier_rate if outlier_rate is None else outlier_rate
     request_ids = [f"req-{i // rows_per_request:08d}" for i in range(n)]
-    return Traffic(features, labels, rng.random(n) < rate, request_ids, rejected)
+    conf = None if confidence is None else np.clip(confidence + rng.normal(0, 0.05, size=n), 0.34, 1.0)
+    return Traffic(features, labels, rng.random(n) < rate, request_ids, rejected, failed, conf)
 
 
-def numpy_values(baseline: Baseline, traffic: Traffic) -> tuple[dict[str, float | None], dict[str, int]]:
-    """Every spec computed with numpy (sample std, linear quantiles): the known answer."""
+def numpy_values(baseline: Baseline, traffic: Traffic) -> tuple[dict[str, float | None], dict[str, dict[str, int]]]:
+    """Every spec computed with numpy (sample std, exact counts below cuts): the known answer."""
     values: dict[str, float | None] = {}
+    groups: dict[str, dict[str, int]] = {}
     n = len(traffic.labels)
     index = {name: i for i, name in enumerate(baseline.feature_names)}
+    confidence = traffic.confidence
     for spec in build_specs(baseline):
         column = traffic.features[:, index[spec.feature]] if spec.feature else None
         if spec.alias == ALIAS_CLASS_COUNTS:
-            continue
-        if spec.alias == ALIAS_REJECTED:
-            values[spec.alias] = float(traffic.rejected)
+            counts: dict[str, int] = {}
+            for label in traffic.labels:
+                counts[label] = counts.get(label, 0) + 1
+            groups[spec.alias] = counts
+        elif spec.alias == ALIAS_OUTLIER_GROUPS:
+            flagged = int(traffic.is_outlier.sum())
+            groups[spec.alias] = {k: v for k, v in (("true", flagged), ("false", n - flagged)) if v}
+        elif spec.alias == ALIAS_MESSAGE_COUNTS:
+            groups[spec.alias] = {k: v for k, v in (("rejected", traffic.rejected), ("failed", traffic.failed)) if v}
+        elif spec.alias == ALIAS_ROWS:
+            values[spec.alias] = float(n)
+        elif spec.alias == ALIAS_REQUESTS:
+            values[spec.alias] = float(len(set(traffic.request_ids)))
+        elif spec.alias == ALIAS_CONFIDENCE_N:
+            values[spec.alias] = float(n if confidence is not None else 0)
+        elif spec.alias == ALIAS_CONFIDENCE_MEAN:
+            values[spec.alias] = float(confidence.mean()) if confidence is not None and n else None
+        elif spec.alias == ALIAS_CONFIDENCE_STD:
+            values[spec.alias] = float(confidence.std(ddof=1)) if confidence is not None and n > 1 else None
+        elif column is None or n == 0:
+            values[spec.alias] = 0.0 if spec.func in (Func.COUNT, Func.BELOW) else None
         elif spec.func is Func.COUNT:
             values[spec.alias] = float(n)
-        elif spec.func is Func.SUM:
-            values[spec.alias] = float(traffic.is_outlier.sum()) if n else None
-        elif spec.func is Func.COUNT_DISTINCT:
-            values[spec.alias] = float(len(set(traffic.request_ids)))
-        elif column is None or n == 0:
-            values[spec.alias] = None
         elif spec.func is Func.AVG:
             values[spec.alias] = float(column.mean())
         elif spec.func is Func.STDDEV:
             values[spec.alias] = float(column.std(ddof=1)) if n > 1 else None
-        elif spec.func is Func.MIN:
-            values[spec.alias] = float(column.min())
-        elif spec.func is Func.MAX:
-            values[spec.alias] = float(column.max())
-        elif spec.func is Func.PCT:
-            values[spec.alias] = float(np.quantile(column, (spec.percent or 0) / 100))
-    counts: dict[str, int] = {}
-    for label in traffic.labels:
-        counts[label] = counts.get(label, 0) + 1
-    return values, counts
+        elif spec.func is Func.BELOW:
+            values[spec.alias] = float((column < (spec.cut or 0.0)).sum())
+    return values, groups
 
 
 def numpy_aggregates(baseline: Baseline, traffic: Traffic, start_ms: int = 0, end_ms: int = 120_000) -> WindowAggregates:
-    values, counts = numpy_values(baseline, traffic)
-    return WindowAggregates.from_values(baseline, values, counts, start_ms=start_ms, end_ms=end_ms)
+    values, groups = numpy_values(baseline, traffic)
+    return WindowAggregates.from_values(baseline, values, groups, start_ms=start_ms, end_ms=end_ms)
 
 
 def insights_results(
-    queries: Sequence[InsightsQuery], values: Mapping[str, float | None], class_counts: Mapping[str, int], rejected: int
+    queries: Sequence[InsightsQuery],
+    values: Mapping[str, float | None],
+    groups: Mapping[str, Mapping[str, int]],
+    *,
+    true_spelling: str = "true",
 ) -> dict[str, list[list[dict[str, str]]]]:
     """GetQueryResults `results` per query, shaped like Logs Insights: strings, absent fields for no value."""
     out: dict[str, list[list[dict[str, str]]]] = {}
     for query in queries:
-        if query.grouped:
-            rows = [
-                [
-                    {"field": "message", "value": "prediction"},
-                    {"field": "prediction", "value": label},
-                    {"field": GROUP_COUNT_ALIAS, "value": str(n)},
-                ]
-                for label, n in class_counts.items()
+        if query.name == "messages":
+            out[query.name] = [
+                [{"field": "message", "value": message}, {"field": GROUP_COUNT_ALIAS, "value": str(n)}]
+                for message, n in groups.get(ALIAS_MESSAGE_COUNTS, {}).items()
                 if n
             ]
-            if rejected:
-                rows.append([{"field": "message", "value": "rejected"}, {"field": GROUP_COUNT_ALIAS, "value": str(rejected)}])
+        elif query.grouped:
+            # Spread the outlier flags over the classes in proportion: only the marginals are checked.
+            classes = dict(groups.get(ALIAS_CLASS_COUNTS, {}))
+            flags = dict(groups.get(ALIAS_OUTLIER_GROUPS, {}))
+            rows = []
+            for flag, total in flags.items():
+                flagged = total
+                spelling = true_spelling if flag == "true" else ("0" if true_spelling == "1" else "false")
+                for label in list(classes):
+                    take = min(classes[label], flagged)
+                    if take:
+                        rows.append(
+                            [
+                                {"field": "is_outlier", "value": spelling},
+                                {"field": "prediction", "value": label},
+                                {"field": GROUP_COUNT_ALIAS, "value": str(take)},
+                            ]
+                        )
+                    classes[label] -= take
+                    flagged -= take
             out[query.name] = rows
         else:
             row = [
@@ -144,7 +181,7 @@ def write_log(
 ) -> None:
     """Contract-shaped lines (prediction_lines / rejected_line) spread over [start_ms, start_ms + span_ms)."""
     n = len(traffic.labels)
-    stamps = np.sort(start_ms + rng.integers(0, max(span_ms, 1), size=n + traffic.rejected))
+    stamps = np.sort(start_ms + rng.integers(0, max(span_ms, 1), size=n + traffic.rejected + traffic.failed))
     k = len(baseline.label_names)
     lines: list[str] = []
     by_request: dict[str, list[int]] = {}
@@ -167,6 +204,28 @@ def write_log(
             outlier_scores=[0.5 if traffic.is_outlier[i] else -0.5 for i in rows],
             latency_ms=0.2 + request_number % 7,
         )
+    if traffic.confidence is not None:  # the inference helper adds `confidence` to prediction_lines this wave
+        with_confidence = []
+        for line, value in zip(lines, traffic.confidence, strict=True):
+            record = json.loads(line)
+            ordered = {}
+            for key, item in record.items():
+                ordered[key] = item
+                if key == log.KEY_CLASS_INDEX:
+                    ordered[log.KEY_CONFIDENCE] = round(float(value), 4)
+            with_confidence.append(json.dumps(ordered, separators=(",", ":")))
+        lines = with_confidence
+    for j in range(traffic.failed):
+        lines.append(
+            json.dumps(
+                {
+                    log.KEY_MESSAGE: log.MESSAGE_FAILED, log.KEY_TIMESTAMP: int(stamps[n + traffic.rejected + j]),
+                    log.KEY_REQUEST_ID: f"failed-{j}", log.KEY_ENDPOINT: endpoint, log.KEY_MODEL: baseline.model_name,
+                    log.KEY_MODEL_VERSION: baseline.model_version, log.KEY_STATUS: 500, log.KEY_ERROR_TYPE: "RuntimeError",
+                },
+                separators=(",", ":"),
+            )
+        )  # fmt: skip
     for j in range(traffic.rejected):
         lines.append(
             log.rejected_line(

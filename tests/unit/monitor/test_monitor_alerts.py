@@ -1,4 +1,4 @@
-"""Alert decisions (no storm), message formats, settings and the Lambda's import footprint."""
+"""Alert decisions: persistence (M of N, K clean), the flapping bound, stale runs, message formats, settings."""
 
 from __future__ import annotations
 
@@ -13,15 +13,25 @@ import numpy as np
 import pytest
 
 from functions.contract import names
-from functions.contract.model_artifact import Baseline, ModelArtifact
-from functions.monitor.adapters import JsonFileStateStore, StateStoreError
-from functions.monitor.alerts import STATE_ALARM, STATE_OK, build_notification, check_id, decide
-from functions.monitor.checks import Evaluation, evaluate
+from functions.contract.model_artifact import Baseline, ModelArtifact, Thresholds
+from functions.monitor.adapters import JsonFileStateStore, StateConflictError, StateStoreError
+from functions.monitor.alerts import (
+    STATE_ALARM,
+    STATE_OK,
+    AlertState,
+    CheckState,
+    build_notification,
+    decide,
+    next_check_state,
+    window_text,
+)
+from functions.monitor.checks import CheckResult, Evaluation, Status, evaluate
 from functions.monitor.service import metric_points, scheduled_window_end, window_bounds
 from functions.monitor.settings import Settings, SettingsError
 from tests.unit.monitor.fakes import numpy_aggregates, sample_traffic
 
 REPO = Path(__file__).resolve().parents[3]
+MINUTE = 60_000
 
 
 def evaluation(baseline: Baseline, seed: int, **drift: object) -> Evaluation:
@@ -29,39 +39,90 @@ def evaluation(baseline: Baseline, seed: int, **drift: object) -> Evaluation:
     return evaluate(baseline, numpy_aggregates(baseline, traffic, 1_764_082_800_000, 1_764_082_920_000))
 
 
-def test_alarm_then_persisting_then_recovery(iris_artifact: ModelArtifact) -> None:
+def result(status: Status, strength: float) -> CheckResult:
+    """A check result whose score is `strength` times its critical value of 4."""
+    return CheckResult("c", status, None, None, 0.1, None, 4 * strength, "detail", "hint", 4.0, "condition")
+
+
+T = Thresholds(0.2, 0.05, 0.1, 1.8, 0.1, 0.05, 30)  # defaults: enter 2 of 3 or strong (1.5), recover after 2 or clearly clean
+
+
+def test_one_borderline_alarm_does_not_enter_two_of_three_do() -> None:
+    first = next_check_state(CheckState(), result(Status.ALARM, 1.1), T, MINUTE)
+    assert first.state == STATE_OK  # without the M-of-N rule this would already be ALARM
+    second = next_check_state(first, result(Status.ALARM, 1.1), T, 2 * MINUTE)
+    assert second.state == STATE_ALARM and second.since_ms == 2 * MINUTE
+
+
+def test_strong_evidence_enters_at_once() -> None:
+    assert next_check_state(CheckState(), result(Status.ALARM, 1.6), T, MINUTE).state == STATE_ALARM
+
+
+def test_recovery_needs_k_clean_windows_or_one_clearly_clean() -> None:
+    alarm = CheckState(STATE_ALARM, "AA", 0, MINUTE)
+    borderline_clean = next_check_state(alarm, result(Status.OK, 0.8), T, 2 * MINUTE)
+    assert borderline_clean.state == STATE_ALARM  # without the K rule this would recover
+    assert next_check_state(borderline_clean, result(Status.OK, 0.8), T, 3 * MINUTE).state == STATE_OK
+    assert next_check_state(alarm, result(Status.OK, 0.2), T, 2 * MINUTE).state == STATE_OK  # clearly clean
+
+
+def test_flapping_series_sends_at_most_two_notifications_per_hour(iris_artifact: ModelArtifact) -> None:
+    """Strong ALARM and clearly-clean windows alternating every minute for 3 hours."""
     baseline = iris_artifact.baseline
     drifted = evaluation(baseline, 1, outlier_rate=0.6)
-    first = decide(drifted, {})
-    assert [(t.check.check, t.previous, t.current) for t in first] == [("outlier_ratio", STATE_OK, STATE_ALARM)]
-    stored = {check_id("iris", t.check.check): t.current for t in first}
-    assert decide(evaluation(baseline, 2, outlier_rate=0.6), stored) == ()  # persisting: silent
-    recovered = decide(evaluation(baseline, 3), stored)
-    assert [(t.check.check, t.current) for t in recovered] == [("outlier_ratio", STATE_OK)]
+    clean = evaluation(baseline, 2)
+    state, sent = AlertState(), []
+    for minute in range(1, 181):
+        decision = decide(drifted if minute % 2 else clean, state, baseline.thresholds, minute * MINUTE)
+        state = decision.state
+        if decision.notify:
+            sent.append(minute)
+    assert sent and all(sum(1 for m in sent if start <= m < start + 60) <= 2 for start in range(1, 181))
 
 
-def test_no_traffic_and_not_judged_do_not_recover(iris_artifact: ModelArtifact) -> None:
+def test_held_change_is_sent_when_the_budget_allows_and_a_flap_back_is_dropped(iris_artifact: ModelArtifact) -> None:
     baseline = iris_artifact.baseline
-    stored = {check_id("iris", "outlier_ratio"): STATE_ALARM}
-    empty = evaluate(baseline, numpy_aggregates(baseline, sample_traffic(baseline, 0, np.random.default_rng(0))))
-    small = evaluate(baseline, numpy_aggregates(baseline, sample_traffic(baseline, 5, np.random.default_rng(0))))
-    assert decide(empty, stored) == () and decide(small, stored) == ()
+    drifted, clean = evaluation(baseline, 1, outlier_rate=0.6), evaluation(baseline, 2)
+    state = AlertState()
+    kinds = []
+    for minute, window in enumerate([drifted, clean, drifted], start=1):
+        decision = decide(window, state, baseline.thresholds, minute * MINUTE)
+        state = decision.state
+        kinds.append((bool(decision.notify), decision.held))
+    assert kinds[0][0] and kinds[1][0] and not kinds[2][0] and "outlier_ratio" in kinds[2][1]
+    later = decide(drifted, state, baseline.thresholds, 62 * MINUTE)  # the hour has passed: the held ALARM goes out
+    assert "outlier_ratio" in [t.check.check for t in later.notify if t.is_alarm]
+
+
+def test_stale_or_repeated_window_decides_nothing(iris_artifact: ModelArtifact) -> None:
+    baseline = iris_artifact.baseline
+    drifted = evaluation(baseline, 1, outlier_rate=0.6)
+    first = decide(drifted, AlertState(), baseline.thresholds, 5 * MINUTE)
+    assert first.notify
+    for end in (5 * MINUTE, 4 * MINUTE):  # a retry of the same window, or a late run of an older one
+        again = decide(drifted, first.state, baseline.thresholds, end)
+        assert again.stale and not again.notify and again.state == first.state
+
+
+def test_no_traffic_and_small_windows_do_not_recover(iris_artifact: ModelArtifact) -> None:
+    baseline = iris_artifact.baseline
+    state = decide(evaluation(baseline, 1, outlier_rate=0.6), AlertState(), baseline.thresholds, MINUTE).state
+    for minute, n in ((2, 0), (3, 5)):
+        window = evaluate(baseline, numpy_aggregates(baseline, sample_traffic(baseline, n, np.random.default_rng(0))))
+        decision = decide(window, state, baseline.thresholds, minute * MINUTE)
+        assert not decision.notify and decision.state.checks["outlier_ratio"].state == STATE_ALARM
+        state = decision.state
 
 
 def test_notification_formats(iris_artifact: ModelArtifact) -> None:
     baseline = iris_artifact.baseline
     drifted = evaluation(baseline, 4, outlier_rate=0.6, shift={"petal_length": 1.4}, class_shares=[0.9, 0.05, 0.05])
-    note = build_notification(drifted, decide(drifted, {}), where="us-east-1 /aws/lambda/inference-with-a-long-name")
-    assert note.subject.startswith("ALARM: iris model outlier_ratio, prediction_drift")
+    decision = decide(drifted, AlertState(), baseline.thresholds, MINUTE)
+    note = build_notification(drifted, decision.notify, where="us-east-1 /aws/lambda/inference-with-a-long-name")
+    assert note.subject.startswith("ALARM: iris model ")
     assert len(note.subject) < 100 and note.subject.isascii() and "\n" not in note.subject
-    for needle in (
-        "version 92b1afb9328d",
-        "Window: 2025-11-25T15:00:00Z",
-        "Rows: 300 predicted rows",
-        "observed",
-        "baseline",
-        "Check first",
-    ):
+    window = "Window: 2025-11-25T15:00:00Z to 2025-11-25T15:02:00Z (2 min"
+    for needle in ("version 92b1afb9328d", window, "Rows: 300 predicted rows", "because", "observed", "Check first"):
         assert needle in note.text
     message = json.loads(note.sns_message())
     assert message["default"] == message["email"] == note.text
@@ -69,10 +130,13 @@ def test_notification_formats(iris_artifact: ModelArtifact) -> None:
     assert chat["version"] == "1.0" and chat["source"] == "custom"
     assert chat["content"]["title"] == note.subject and "petal_length" in chat["content"]["description"]
     assert 1 <= len(chat["content"]["nextSteps"]) <= 5
-    recovered = evaluation(baseline, 5)
-    ok = build_notification(recovered, decide(recovered, {check_id("iris", "outlier_ratio"): STATE_ALARM}), where="local")
-    assert ok.subject == "OK: iris model outlier_ratio (local)"
-    assert "Recovered (OK)" in ok.text and "Check first" not in ok.text
+
+
+def test_short_windows_print_with_milliseconds_and_length() -> None:
+    assert (
+        window_text(1_764_082_800_000, 1_764_082_800_250)
+        == "2025-11-25T15:00:00Z to 2025-11-25T15:00:00.250Z (0.25 s, end exclusive)"
+    )
 
 
 def test_metric_points_use_contract_names(iris_artifact: ModelArtifact, wine_artifact: ModelArtifact) -> None:
@@ -87,7 +151,7 @@ def test_metric_points_use_contract_names(iris_artifact: ModelArtifact, wine_art
     assert {names.drift_metric(f) for f in iris_artifact.baseline.feature_names} <= set(points)
     assert {names.mean_shift_metric(f) for f in iris_artifact.baseline.feature_names} <= set(points)
     assert points[names.METRIC_WINDOW_ROWS] == 300
-    assert len(metric_points(evaluation(wine_artifact.baseline, 6))) == 5 + 2 * 13 < 100  # one EMF blob
+    assert len(metric_points(evaluation(wine_artifact.baseline, 6))) == 5 + 2 * 13 < 100  # one EMF blob, no confidence
     empty = evaluate(
         iris_artifact.baseline,
         numpy_aggregates(iris_artifact.baseline, sample_traffic(iris_artifact.baseline, 0, np.random.default_rng(0))),
@@ -104,14 +168,17 @@ def test_scheduled_window() -> None:
         scheduled_window_end("yesterday")
 
 
-def test_json_state_store_round_trip_and_corruption(tmp_path: Path) -> None:
+def test_json_state_store_round_trip_conflict_and_corruption(tmp_path: Path) -> None:
     store = JsonFileStateStore(tmp_path / "state.json")
-    assert store.load(["iris#outlier_ratio"]) == {}
-    store.save({"iris#outlier_ratio": (STATE_ALARM, "30 %")}, 1)
-    assert store.load(["iris#outlier_ratio", "iris#other"]) == {"iris#outlier_ratio": STATE_ALARM}
+    assert store.load("iris") == AlertState()
+    state = AlertState(version=1, last_window_end_ms=60_000, checks={"outlier_ratio": CheckState(STATE_ALARM, "AA", 0, 60_000)})
+    store.save("iris", state, 0, 1)
+    assert store.load("iris").checks["outlier_ratio"].state == STATE_ALARM and store.load("iris").version == 1
+    with pytest.raises(StateConflictError):
+        store.save("iris", state, 0, 2)  # a late run that read version 0 must not overwrite version 1
     (tmp_path / "state.json").write_text("{broken")
     with pytest.raises(StateStoreError):
-        store.load(["iris#outlier_ratio"])
+        store.load("iris")
 
 
 GOOD_ENV = {
@@ -176,3 +243,17 @@ def test_malformed_baseline_fails_the_cold_start(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "ModelArtifactError" in result.stderr and "missing key 'labels'" in result.stderr
+
+
+def test_per_check_store_for_the_quality_function(tmp_path: Path) -> None:
+    """The quality function keeps its simpler per-check state ('<model>#<check>' items) through these adapters."""
+    from functions.monitor.adapters import JsonFileCheckStore
+    from functions.monitor.alerts import check_id
+
+    store = JsonFileCheckStore(tmp_path / "quality_state.json")
+    assert store.load([check_id("iris", "realized_accuracy")]) == {}
+    store.save({check_id("iris", "realized_accuracy"): (STATE_ALARM, "0.81 < 0.9")}, 1)
+    assert store.load(["iris#realized_accuracy", "iris#other"]) == {"iris#realized_accuracy": STATE_ALARM}
+    (tmp_path / "quality_state.json").write_text("{broken")
+    with pytest.raises(StateStoreError):
+        store.load(["iris#realized_accuracy"])

@@ -1,150 +1,271 @@
-"""The checks on generated windows with known answers: no drift stays quiet, each drift names its check."""
+"""The checks: window states, unbiased distance, and one test per decision rule that fails when the rule is removed."""
 
 from __future__ import annotations
 
-import math
+import copy
+import dataclasses
+from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from functions.contract.model_artifact import Baseline, ModelArtifact
-from functions.monitor.checks import (
-    Overall,
-    PiecewiseCdf,
-    Status,
-    evaluate,
-    ks_distance,
-    robust_margin,
-)
+from functions.contract.model_artifact import Baseline, ModelArtifact, parse_baseline
+from functions.monitor import checks
+from functions.monitor.aggregates import FeatureWindow
+from functions.monitor.checks import Overall, Status, evaluate
+from functions.monitor.stats import ks_critical, normal_critical, reference_buckets, t_critical
 from tests.unit.monitor.fakes import numpy_aggregates, sample_traffic
 
-WINDOW_SIZES = (30, 60, 120, 300, 1000, 5000)
-FALSE_ALARM_BUDGET = 0.02
 
-
-@pytest.fixture(scope="module")
+@pytest.fixture
 def iris(iris_artifact: ModelArtifact) -> Baseline:
     return iris_artifact.baseline
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def wine(wine_artifact: ModelArtifact) -> Baseline:
     return wine_artifact.baseline
 
 
-def alarms(baseline: Baseline, seed: int, n: int, **drift: object) -> set[str]:
-    traffic = sample_traffic(baseline, n, np.random.default_rng(seed), **drift)  # type: ignore[arg-type]
-    return {c.check for c in evaluate(baseline, numpy_aggregates(baseline, traffic)).alarms}
+def with_holdout(baseline: Baseline, **figures: float) -> Baseline:
+    document = copy.deepcopy(baseline.document)
+    document["holdout"] = {"rows": 30, "accuracy": 0.95, "mean_confidence": 0.9, "expected_calibration_error": 0.02,
+                           "outlier_rate": baseline.training_outlier_rate, **figures}  # fmt: skip
+    return parse_baseline(document)
 
 
-@pytest.mark.parametrize("model", ["iris", "wine"])
-def test_no_drift_false_alarm_rate_is_within_budget(model: str, request: pytest.FixtureRequest) -> None:
-    baseline: Baseline = request.getfixturevalue(model)
-    rng = np.random.default_rng(20261125)
-    windows = 200
-    alarmed = 0
-    for i in range(windows):
-        traffic = sample_traffic(baseline, WINDOW_SIZES[i % len(WINDOW_SIZES)], rng, rows_per_request=3)
-        evaluation = evaluate(baseline, numpy_aggregates(baseline, traffic))
-        assert evaluation.overall in (Overall.OK, Overall.ALARM)
-        alarmed += bool(evaluation.alarms)
-    assert alarmed / windows <= FALSE_ALARM_BUDGET
+def judge(baseline: Baseline, n: int, seed: int = 0, **kwargs: Any) -> checks.Evaluation:
+    return evaluate(baseline, numpy_aggregates(baseline, sample_traffic(baseline, n, np.random.default_rng(seed), **kwargs)))
 
 
-@pytest.mark.parametrize("n", [100, 300, 1000])
-def test_location_shift_fires_mean_shift_and_distribution_of_that_feature_only(iris: Baseline, n: int) -> None:
-    fired = alarms(iris, n, n, shift={"petal_length": 1.4})
-    assert fired == {"mean_shift:petal_length", "distribution:petal_length"}
+def status(evaluation: checks.Evaluation, name: str) -> Status:
+    return next(c.status for c in evaluation.checks if c.check == name)
 
 
-def test_small_mean_shift_fires_mean_shift_first(iris: Baseline) -> None:
-    # 7 %: over the 5 % rule, but too small for the robust KS margin (m = 120 training rows).
-    assert alarms(iris, 3, 300, shift={"sepal_length": 1.07}) == {"mean_shift:sepal_length"}
-    assert alarms(iris, 3, 300, shift={"sepal_length": 1.03}) == set()
+# --- states ------------------------------------------------------------------------------------------------------
 
 
-def test_shape_change_without_mean_change_fires_distribution_only(iris: Baseline) -> None:
-    assert alarms(iris, 4, 300, spread={"petal_width": 0.2}) == {"distribution:petal_width"}
+def test_empty_window_is_no_traffic(iris: Baseline) -> None:
+    assert judge(iris, 0).overall is Overall.NO_TRAFFIC
 
 
-def test_outlier_surge_fires_outlier_ratio(iris: Baseline) -> None:
-    assert alarms(iris, 5, 200, outlier_rate=0.5) == {"outlier_ratio"}
+@pytest.mark.parametrize("n", [1, 29])
+def test_small_window_is_insufficient_data_never_ok(iris: Baseline, n: int) -> None:
+    evaluation = judge(iris, n)
+    assert evaluation.overall is Overall.INSUFFICIENT_DATA
+    assert all(c.status is not Status.OK for c in evaluation.checks if c.check != "data_quality")
 
 
-def test_class_mix_change_fires_prediction_drift(iris: Baseline) -> None:
-    assert alarms(iris, 6, 300, class_shares=[0.7, 0.2, 0.1]) == {"prediction_drift"}
+def test_rejected_only_window_is_insufficient_data(iris: Baseline) -> None:
+    assert judge(iris, 0, rejected=5).overall is Overall.INSUFFICIENT_DATA
+    assert judge(iris, 0, rejected=40).overall is Overall.ALARM  # 40 of 40 requests rejected: judged
 
 
-def test_rejected_requests_fire_rejected_ratio(iris: Baseline) -> None:
-    assert alarms(iris, 7, 300, rejected=60) == {"rejected_ratio"}
-    assert alarms(iris, 7, 1000, rejected=30) == set()  # 2.9 % of requests: under the 5 % threshold
+def test_feature_absent_from_every_row_is_a_data_quality_alarm(iris: Baseline) -> None:
+    window = numpy_aggregates(iris, sample_traffic(iris, 200, np.random.default_rng(1)))
+    blind = FeatureWindow("petal_width", 0, None, None, None)
+    window = dataclasses.replace(window, features=(*window.features[:3], blind))
+    evaluation = evaluate(iris, window)
+    assert status(evaluation, "data_quality") is Status.ALARM and evaluation.overall is Overall.ALARM
+    assert status(evaluation, "mean_shift:petal_width") is Status.INSUFFICIENT_DATA
 
 
-def test_wine_drift_in_one_feature_is_named(wine: Baseline) -> None:
-    for feature in ("color_intensity", "proline", "hue"):
-        assert alarms(wine, 8, 300, shift={feature: 1.6}) == {f"mean_shift:{feature}", f"distribution:{feature}"}
-
-
-def test_small_window_is_not_judged_even_with_heavy_drift(iris: Baseline) -> None:
-    n = iris.thresholds.min_rows - 1
-    traffic = sample_traffic(
-        iris, n, np.random.default_rng(9), shift={"petal_length": 3.0}, outlier_rate=1.0, class_shares=[1, 0, 0]
+def test_unreadable_lines_above_the_share_alarm_and_below_do_not(iris: Baseline) -> None:
+    window = numpy_aggregates(iris, sample_traffic(iris, 200, np.random.default_rng(1)))
+    assert status(evaluate(iris, dataclasses.replace(window, unreadable_lines=1, total_lines=201)), "data_quality") is Status.OK
+    assert (
+        status(evaluate(iris, dataclasses.replace(window, unreadable_lines=20, total_lines=220)), "data_quality") is Status.ALARM
     )
-    evaluation = evaluate(iris, numpy_aggregates(iris, traffic))
-    assert evaluation.overall is Overall.OK
-    assert all(c.status is Status.NOT_JUDGED for c in evaluation.checks)
-    assert evaluation.metrics["checks_in_alarm"] == 0
 
 
-def test_just_above_min_rows_heavy_drift_fires(iris: Baseline) -> None:
-    fired = alarms(iris, 10, iris.thresholds.min_rows, shift={"petal_length": 1.6}, outlier_rate=1.0)
-    assert {"outlier_ratio", "mean_shift:petal_length"} <= fired
+def test_normal_window_is_ok(iris: Baseline, wine: Baseline) -> None:
+    assert judge(iris, 400).overall is Overall.OK
+    assert judge(wine, 400).overall is Overall.OK
 
 
-def test_empty_window_is_no_traffic_not_healthy(iris: Baseline) -> None:
-    evaluation = evaluate(iris, numpy_aggregates(iris, sample_traffic(iris, 0, np.random.default_rng(0))))
-    assert evaluation.overall is Overall.NO_TRAFFIC
-    assert evaluation.checks == ()
-    assert evaluation.metrics == {"window_rows": 0.0}
+# --- the distance --------------------------------------------------------------------------------------------------
 
 
-def test_only_rejected_traffic_is_judged_on_rejections(iris: Baseline) -> None:
-    evaluation = evaluate(iris, numpy_aggregates(iris, sample_traffic(iris, 0, np.random.default_rng(0), rejected=40)))
-    assert evaluation.overall is Overall.ALARM
-    assert [c.check for c in evaluation.alarms] == ["rejected_ratio"]
+def distance_for(values: np.ndarray, window: np.ndarray) -> float:
+    cuts, shares = reference_buckets(values.tolist())
+    below = [int((window < c).sum()) for c in cuts]
+    return max(abs(b / len(window) - s) for b, s in zip(below, shares, strict=True))
 
 
-def test_robust_margin_matches_deequ_formula() -> None:
-    assert robust_margin(1.8, 100, 120) == pytest.approx(1.8 * math.sqrt(220 / 12000))
-    assert robust_margin(1.8, 10**9, 120) == pytest.approx(1.8 / math.sqrt(120), rel=1e-6)
+@pytest.mark.parametrize("kind", ["continuous", "ten_values"])
+def test_distance_is_about_zero_without_drift(kind: str) -> None:
+    rng = np.random.default_rng(3)
+
+    def draw(n: int) -> np.ndarray:
+        return rng.normal(0.0, 1.0, n) if kind == "continuous" else rng.integers(0, 10, n).astype(float)
+
+    training = draw(200_000)
+    assert distance_for(training, training) == 0.0  # training judged against itself: exactly 0, ties included
+    assert distance_for(training, draw(50_000)) < 0.01  # sampling noise only: ~1/sqrt(n)
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.floats(min_value=0.0, max_value=8.0, allow_nan=False))
-def test_piecewise_cdf_agrees_with_the_contract_cdf(iris_artifact: ModelArtifact, x: float) -> None:
+def test_distance_sees_a_shift_in_a_ten_valued_feature() -> None:
+    rng = np.random.default_rng(4)
+    training = rng.integers(0, 10, 50_000).astype(float)
+    assert distance_for(training, training + 1) > 0.09
+
+
+# --- decision rules: each test fails when its rule is removed ------------------------------------------------------
+
+
+def feature_window(baseline: Baseline, index: int, n: int, mean_sd: float, std_ratio: float = 1.0) -> FeatureWindow:
+    f = baseline.features[index]
+    return FeatureWindow(f.name, n, f.mean + mean_sd * f.std, f.std * std_ratio, None)
+
+
+def test_mean_shift_effect_size_floor(iris: Baseline) -> None:
+    """With a large reference, a 0.2 sd shift is significant at n=100,000 but below the 0.25 sd floor: OK."""
+    document = copy.deepcopy(iris.document)
+    document["training_rows"] = 1_000_000
+    iris = parse_baseline(document)
+    result = checks.check_mean_shift(iris.features[0], feature_window(iris, 0, 100_000, 0.2), iris, 1e-4)
+    assert result.score is not None and result.critical is not None and result.score > result.critical
+    assert result.status is Status.OK
+    assert checks.check_mean_shift(iris.features[0], feature_window(iris, 0, 100_000, 0.4), iris, 1e-4).status is Status.ALARM
+
+
+def test_mean_shift_critical_value_includes_the_training_size(iris: Baseline) -> None:
+    """0.45 sd at n=2000 is z~20 ignoring the 120 training rows, ~4.3 with them: not enough at alpha 1e-6."""
+    result = checks.check_mean_shift(iris.features[0], feature_window(iris, 0, 2000, 0.45), iris, 1e-6)
+    assert result.status is Status.OK and result.score is not None and result.score < 5
+
+
+def test_small_sample_margin_of_the_ratio_checks(iris: Baseline) -> None:
+    """25 % outliers in 40 rows is above the 20 % line but within chance: OK; in 4,000 rows: ALARM."""
+    small = checks.check_share_above_line("outlier_ratio", 10, 40, line=0.2, baseline_share=0.1, min_rows=30, alpha=1e-4, hint="")
+    large = checks.check_share_above_line(
+        "outlier_ratio", 1000, 4000, line=0.2, baseline_share=0.1, min_rows=30, alpha=1e-4, hint=""
+    )
+    assert small.status is Status.OK and large.status is Status.ALARM
+
+
+def test_bonferroni_raises_the_critical_value_with_the_number_of_features(iris: Baseline, wine: Baseline) -> None:
+    n = 400
+    iris_result = judge(iris, n)
+    wine_result = judge(wine, n)
+    iris_critical = next(c.critical for c in iris_result.checks if c.check.startswith("mean_shift:"))
+    wine_critical = next(c.critical for c in wine_result.checks if c.check.startswith("mean_shift:"))
+    assert iris_critical is not None and wine_critical is not None and wine_critical > iris_critical
+
+
+def test_distribution_critical_value_includes_the_training_size(iris: Baseline) -> None:
+    assert ks_critical(1e-4, 10_000, iris.training_rows) > 3 * ks_critical(1e-4, 10_000, 10_000)
+    shifted = judge(iris, 2000, shift={"sepal_width": 1.04})  # a small shape change: ~0.15 distance
+    distribution = next(c for c in shifted.checks if c.check == "distribution:sepal_width")
+    assert distribution.critical is not None and distribution.critical > ks_critical(1e-4, 2000, 10**9)
+
+
+def test_distribution_floor(iris: Baseline) -> None:
+    window = numpy_aggregates(iris, sample_traffic(iris, 400, np.random.default_rng(1)))
+    result = checks.check_distribution(0, window.features[0], iris, 0.4)  # alpha 0.4: a tiny critical value
+    assert result.observed is not None and result.observed < iris.thresholds.distribution_distance
+    assert result.status is Status.OK
+
+
+def test_seed_rule_needs_both_the_relative_change_and_significance(iris: Baseline) -> None:
+    f = iris.features[0]  # mean ~5.8: 5 % is ~0.35 sd
+    tiny = FeatureWindow(f.name, 40, f.mean * 1.06, f.std, None)  # 6 %, but t ~2.2 at n=40
+    big = FeatureWindow(f.name, 4000, f.mean * 1.06, f.std, None)
+    assert checks.check_seed_mean_shift(f, tiny, iris, 1e-4).status is Status.OK
+    assert checks.check_seed_mean_shift(f, big, iris, 1e-4).status is Status.ALARM
+
+
+def test_outlier_shift_floor_and_reference(iris: Baseline) -> None:
+    reference = with_holdout(iris, outlier_rate=0.10, rows=10_000)
+    window = numpy_aggregates(reference, sample_traffic(reference, 100_000, np.random.default_rng(2), outlier_rate=0.13))
+    result = checks.check_outlier_shift(window, reference, 1e-4)
+    assert result.score is not None and result.critical is not None and result.score > result.critical
+    assert result.status is Status.OK  # +3 points: significant but under the 5-point floor
+    window = numpy_aggregates(reference, sample_traffic(reference, 400, np.random.default_rng(2), outlier_rate=0.45))
+    assert checks.check_outlier_shift(window, reference, 1e-4).status is Status.ALARM
+
+
+def test_prediction_drift_floor_and_single_class(iris: Baseline) -> None:
+    assert status(judge(iris, 400, class_shares=[1.0, 0.0, 0.0]), "prediction_drift") is Status.ALARM
+    assert status(judge(iris, 50_000, class_shares=[0.36, 0.32, 0.32]), "prediction_drift") is Status.OK  # TV ~0.03
+
+
+# --- estimated accuracy (issue 10) -------------------------------------------------------------------------------
+
+
+def test_estimated_accuracy_not_judged_without_holdout_figures(iris: Baseline) -> None:
+    assert status(judge(iris, 400, confidence=0.6), "estimated_accuracy") is Status.NOT_JUDGED
+
+
+def test_estimated_accuracy_quiet_on_holdout_like_confidence_and_fires_on_a_drop(iris: Baseline) -> None:
+    reference = with_holdout(iris, mean_confidence=0.9)
+    for seed in range(20):
+        assert status(judge(reference, 400, seed, confidence=0.9), "estimated_accuracy") is Status.OK
+    assert status(judge(reference, 400, confidence=0.75), "estimated_accuracy") is Status.ALARM
+    assert status(judge(reference, 400, confidence=0.98), "estimated_accuracy") is Status.OK  # one-sided: a rise is fine
+    assert status(judge(reference, 400, confidence=0.87), "estimated_accuracy") is Status.OK  # 0.03 < accuracy_drop floor
+
+
+def test_estimated_accuracy_without_confidence_in_the_log_is_not_judged(iris: Baseline) -> None:
+    assert status(judge(with_holdout(iris), 400), "estimated_accuracy") is Status.NOT_JUDGED
+
+
+# --- critical values --------------------------------------------------------------------------------------------------
+
+
+def test_critical_values_match_scipy() -> None:
+    from scipy import stats
+
+    assert normal_critical(1e-4) == pytest.approx(stats.norm.isf(1e-4), rel=1e-9)
+    assert t_critical(1e-5, 10) == pytest.approx(stats.t.isf(1e-5, 10), rel=0.03)
+    for df in (30, 100, 1000):
+        assert t_critical(1e-5, df) == pytest.approx(stats.t.isf(1e-5, df), rel=0.01)
+    assert ks_critical(0.05, 100, 100) == pytest.approx(1.358 * (2 / 100) ** 0.5, rel=0.01)
+
+
+def test_multivariate_check_catches_a_joint_drift_the_marginals_miss(iris_artifact: ModelArtifact) -> None:
+    """Petal width's relation to petal length flipped (each marginal unchanged): the outlier detector sees it."""
+    import onnxruntime
+
+    from models.train import load_sklearn_dataset
+
     baseline = iris_artifact.baseline
-    for feature in baseline.features:
-        cdf = PiecewiseCdf(feature.quantiles, baseline.quantile_levels)
-        assert cdf.right(x) == pytest.approx(feature.cdf(x, baseline.quantile_levels))
-        assert cdf.left(x) <= cdf.right(x) + 1e-12
+    x = load_sklearn_dataset("iris").x
+    rng = np.random.default_rng(5)
+    rows = x[rng.integers(0, len(x), 400)]
+    order = np.argsort(np.argsort(rows[:, 3]))
+    rows[:, 3] = np.sort(rows[:, 3])[::-1][order]  # rank mirror: same values, reversed order
+    session = onnxruntime.InferenceSession(str(iris_artifact.outlier_detector_path), providers=["CPUExecutionProvider"])
+    scores = np.asarray(session.run(None, {session.get_inputs()[0].name: rows.astype(np.float32)})[1]).reshape(-1)
+    traffic = sample_traffic(baseline, 400, rng)
+    traffic.features, traffic.is_outlier = rows, scores < 0
+    evaluation = evaluate(baseline, numpy_aggregates(baseline, traffic))
+    assert status(evaluation, "outlier_shift") is Status.ALARM
+    assert (
+        status(evaluation, "mean_shift:petal_width") is Status.OK and status(evaluation, "mean_shift:petal_length") is Status.OK
+    )
 
 
-def test_ks_distance_of_identical_and_disjoint_cdfs() -> None:
-    levels = (0.0, 0.5, 1.0)
-    a = PiecewiseCdf((0.0, 1.0, 2.0), levels)
-    assert ks_distance(a, a) == 0.0
-    assert ks_distance(a, PiecewiseCdf((10.0, 11.0, 12.0), levels)) == 1.0
-    # A point mass against a uniform: the jump at 1.0 is seen from both sides.
-    assert ks_distance(PiecewiseCdf((1.0, 1.0, 1.0), levels), a) == pytest.approx(0.5)
+def test_optional_monitor_thresholds_are_validated(iris: Baseline) -> None:
+    from functions.contract.model_artifact import ModelArtifactError
 
-
-def test_check_results_keep_observed_and_baseline_numbers(iris: Baseline) -> None:
-    traffic = sample_traffic(iris, 300, np.random.default_rng(11), shift={"sepal_length": 1.07})
-    evaluation = evaluate(iris, numpy_aggregates(iris, traffic))
-    (result,) = evaluation.alarms
-    assert result.baseline == pytest.approx(iris.feature("sepal_length").mean)
-    assert result.observed == pytest.approx(traffic.features[:, 0].mean())
-    assert result.margin is not None and result.margin > 0
-    assert "sepal_length" in result.hint
+    assert iris.thresholds.family_alpha == 3e-4 and iris.thresholds.buckets("sepal_length") is not None
+    for patch, message in (
+        ({"family_alpha": 0.9}, "family_alpha"),
+        ({"alarm_windows": 4, "of_windows": 3}, "alarm_windows"),
+        ({"recovery_windows": 1.5}, "recovery_windows"),
+    ):
+        document = copy.deepcopy(iris.document)
+        document["thresholds"].update(patch)
+        with pytest.raises(ModelArtifactError, match=message):
+            parse_baseline(document)
+    document = copy.deepcopy(iris.document)
+    document["features"][0]["drift_cuts"] = [5.0, 4.0]
+    document["features"][0]["drift_shares_below"] = [0.1, 0.2]
+    with pytest.raises(ModelArtifactError, match="drift_cuts"):
+        parse_baseline(document)
+    document = copy.deepcopy(iris.document)
+    for feature in document["features"]:
+        del feature["drift_cuts"], feature["drift_shares_below"]
+    older = parse_baseline(document)  # a baseline written before the cuts: quantile-derived cuts, still judged
+    assert older.thresholds.drift_buckets == () and judge(older, 400).overall is Overall.OK

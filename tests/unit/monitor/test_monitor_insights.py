@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +14,10 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from functions.contract.model_artifact import Baseline, ModelArtifact, parse_baseline
-from functions.monitor.aggregates import AggregateError, WindowAggregates
+from functions.monitor.aggregates import AggregateError, WindowAggregates, build_specs
 from functions.monitor.insights import (
     MAX_AGGREGATIONS_PER_QUERY,
+    MAX_QUERIES_PER_WINDOW,
     MAX_QUERY_CHARS,
     FeatureLimitError,
     InsightsEngine,
@@ -44,17 +47,39 @@ def test_query_text_matches_golden(model: str, request: pytest.FixtureRequest) -
 def test_query_limits_and_split(iris_artifact: ModelArtifact, wine_artifact: ModelArtifact) -> None:
     iris_queries = render_queries(iris_artifact.baseline, START_MS, END_MS)
     wine_queries = render_queries(wine_artifact.baseline, START_MS, END_MS)
-    assert [q.name for q in iris_queries] == ["aggregates-1", "counts"]
-    assert [q.name for q in wine_queries] == ["aggregates-1", "aggregates-2", "counts"]
+    assert [q.name for q in iris_queries] == ["aggregates-1", "outliers-and-classes", "messages"]
+    assert len(wine_queries) <= MAX_QUERIES_PER_WINDOW and wine_queries[-2].name == "outliers-and-classes"
     for query in (*iris_queries, *wine_queries):
         assert len(query.text) <= MAX_QUERY_CHARS
-        assert query.text.count(" as ") <= MAX_AGGREGATIONS_PER_QUERY
+        assert query.text.split("| stats", 1)[1].count(" as ") <= MAX_AGGREGATIONS_PER_QUERY
         assert query.text.startswith("filter message")
-    # every feature's aggregates stay in one query
-    for query in wine_queries[:-1]:
-        features = {s.feature for s in query.specs if s.feature}
-        for feature in features:
-            assert sum(1 for s in query.specs if s.feature == feature) == 14
+    for query in wine_queries[:-2]:  # every feature's aggregates stay in one query
+        for feature in {s.feature for s in query.specs if s.feature}:
+            assert sum(1 for s in query.specs if s.feature == feature) == sum(1 for s in build_specs(wine_artifact.baseline)
+                                                                               if s.feature == feature)  # fmt: skip
+
+
+def test_queries_use_documented_functions_only(iris_artifact: ModelArtifact, wine_artifact: ModelArtifact) -> None:
+    """No sum of booleans, no comparison results summed, no grouping by a field some matched lines lack."""
+    for baseline in (iris_artifact.baseline, wine_artifact.baseline):
+        for query in render_queries(baseline, START_MS, END_MS):
+            assert "sum(is_outlier)" not in query.text and "pct(" not in query.text
+            fields = re.findall(r"\| fields (.*?)\n\| stats", query.text, flags=re.S)
+            for expression in fields:
+                assert not re.search(r"[<>=!]", expression), "a comparison's boolean would be summed"
+                assert set(re.findall(r"([a-z_]+)\(", expression)) <= {"least", "greatest", "ceil"}
+            if "by " in query.text:
+                by = query.text.rsplit("by ", 1)[1].split(", ")
+                if "message" in by:
+                    assert by == ["message"]  # rejected and failed lines have no prediction or is_outlier
+                else:
+                    assert 'filter message = "prediction"' in query.text  # both fields are on every prediction line
+
+
+def test_indicator_is_one_below_the_cut_and_zero_at_or_above() -> None:
+    """Evaluate the rendered arithmetic the way Logs Insights documents ceil/greatest/least."""
+    for cut, x, expected in ((5.0, 4.9, 1), (5.0, 5.0, 0), (5.0, 5.1, 0), (-1.5, -1.6, 1), (0.3, 0.2999999, 1)):
+        assert min(1, max(0, math.ceil(cut - x))) == expected
 
 
 def many_features_baseline(base: Baseline, n_features: int) -> Baseline:
@@ -65,9 +90,9 @@ def many_features_baseline(base: Baseline, n_features: int) -> Baseline:
 
 
 def test_too_many_features_is_refused_at_start_up(iris_artifact: ModelArtifact) -> None:
-    assert len(render_queries(many_features_baseline(iris_artifact.baseline, 34), 0, 1)) == 6
-    wide = many_features_baseline(iris_artifact.baseline, 35)
-    with pytest.raises(FeatureLimitError, match="35 features"):
+    assert len(render_queries(many_features_baseline(iris_artifact.baseline, 30), 0, 1)) <= MAX_QUERIES_PER_WINDOW
+    wide = many_features_baseline(iris_artifact.baseline, 60)
+    with pytest.raises(FeatureLimitError, match="60 features"):
         render_queries(wide, 0, 1)
     with pytest.raises(FeatureLimitError):
         InsightsEngine(wide, InsightsRunner(client=None, log_group="g", timeout_seconds=1))
@@ -75,9 +100,9 @@ def test_too_many_features_is_refused_at_start_up(iris_artifact: ModelArtifact) 
 
 def test_parse_scalar_strings_missing_fields_and_empty_results(iris_artifact: ModelArtifact) -> None:
     query = render_queries(iris_artifact.baseline, START_MS, END_MS)[0]
-    values = parse_scalar_results(query, [[{"field": "rows", "value": "12"}, {"field": "sepal_length__mean", "value": "5.1"}]])
-    assert values["rows"] == 12.0 and values["sepal_length__mean"] == 5.1
-    assert values["sepal_length__p50"] is None  # absent field: no value
+    values = parse_scalar_results(query, [[{"field": "rows", "value": "12"}, {"field": "f0_mean", "value": "5.1"}]])
+    assert values["rows"] == 12.0 and values["f0_mean"] == 5.1
+    assert values["f0_b3"] is None  # absent field: no value
     assert all(v is None for v in parse_scalar_results(query, []).values())  # no matching events: no row at all
     with pytest.raises(AggregateError, match="not a number"):
         parse_scalar_results(query, [[{"field": "rows", "value": "twelve"}]])
@@ -85,21 +110,41 @@ def test_parse_scalar_strings_missing_fields_and_empty_results(iris_artifact: Mo
         parse_scalar_results(query, [[], []])
 
 
-def test_parse_grouped_counts() -> None:
+@pytest.mark.parametrize(("true", "false"), [("true", "false"), ("1", "0")])
+def test_grouped_counts_read_both_boolean_spellings(iris_artifact: ModelArtifact, true: str, false: str) -> None:
+    baseline = iris_artifact.baseline
+    query = render_queries(baseline, START_MS, END_MS)[-2]
     rows = [
-        [{"field": "message", "value": "prediction"}, {"field": "prediction", "value": "setosa"}, {"field": "n", "value": "7"}],
-        [{"field": "message", "value": "prediction"}, {"field": "prediction", "value": "martian"}, {"field": "n", "value": "2"}],
-        [{"field": "message", "value": "rejected"}, {"field": "n", "value": "3"}],
+        [{"field": "is_outlier", "value": true}, {"field": "prediction", "value": "setosa"}, {"field": "n", "value": "7"}],
+        [{"field": "is_outlier", "value": false}, {"field": "prediction", "value": "setosa"}, {"field": "n", "value": "20"}],
+        [{"field": "is_outlier", "value": false}, {"field": "prediction", "value": "martian"}, {"field": "n", "value": "3"}],
     ]
-    assert parse_grouped_results(rows) == ({"setosa": 7, "martian": 2}, 3)
+    groups = parse_grouped_results(query, rows)
+    window = WindowAggregates.from_values(baseline, {"rows": 30.0}, groups, start_ms=0, end_ms=1)
+    assert (window.outliers, window.outlier_unreadable) == (7, 0)
+    assert window.class_counts == {"setosa": 27, "versicolor": 0, "virginica": 0, "(other)": 3}
+
+
+def test_missing_or_odd_outlier_groups_are_counted_unreadable_not_inliers(iris_artifact: ModelArtifact) -> None:
+    baseline = iris_artifact.baseline
+    query = render_queries(baseline, START_MS, END_MS)[-2]
+    rows = [
+        [{"field": "is_outlier", "value": "true"}, {"field": "prediction", "value": "setosa"}, {"field": "n", "value": "5"}],
+        [{"field": "prediction", "value": "setosa"}, {"field": "n", "value": "4"}],  # the group field absent
+        [{"field": "is_outlier", "value": "maybe"}, {"field": "prediction", "value": "setosa"}, {"field": "n", "value": "1"}],
+    ]
+    window = WindowAggregates.from_values(baseline, {"rows": 40.0}, parse_grouped_results(query, rows), start_ms=0, end_ms=1)
+    assert window.outliers == 5 and window.outlier_unreadable == 35  # 30 rows formed no group at all
     with pytest.raises(AggregateError):
-        parse_grouped_results([[{"field": "message", "value": "prediction"}]])
+        parse_grouped_results(query, [[{"field": "is_outlier", "value": "true"}]])
 
 
-def test_unknown_labels_are_counted_as_other(iris_artifact: ModelArtifact) -> None:
-    counts = {"setosa": 7, "martian": 2}
-    window = WindowAggregates.from_values(iris_artifact.baseline, {"rows": 9.0}, counts, start_ms=0, end_ms=1)
-    assert window.class_counts == {"setosa": 7, "versicolor": 0, "virginica": 0, "(other)": 2}
+def test_rejected_and_failed_counts(iris_artifact: ModelArtifact) -> None:
+    query = render_queries(iris_artifact.baseline, START_MS, END_MS)[-1]
+    rows = [[{"field": "message", "value": "rejected"}, {"field": "n", "value": "3"}],
+            [{"field": "message", "value": "failed"}, {"field": "n", "value": "2"}]]  # fmt: skip
+    window = WindowAggregates.from_values(iris_artifact.baseline, {}, parse_grouped_results(query, rows), start_ms=0, end_ms=1)
+    assert (window.rejected, window.failed, window.rows) == (3, 2, 0)
 
 
 # --- the runner, with botocore's Stubber --------------------------------------------------------------------------
@@ -140,9 +185,9 @@ def expect_start(stub: Stubber, query_id: str) -> None:
 def test_engine_reads_window_through_running_then_complete(iris_artifact: ModelArtifact, logs: Any) -> None:
     baseline = iris_artifact.baseline
     traffic = sample_traffic(baseline, 200, np.random.default_rng(1), rows_per_request=2, rejected=4)
-    values, counts = numpy_values(baseline, traffic)
+    values, groups = numpy_values(baseline, traffic)
     queries = render_queries(baseline, START_MS, END_MS)
-    results = insights_results(queries, values, counts, rejected=4)
+    results = insights_results(queries, values, groups, true_spelling="1")
     clock = FakeClock()
     with Stubber(logs) as stub:
         for q in queries:
@@ -150,19 +195,22 @@ def test_engine_reads_window_through_running_then_complete(iris_artifact: ModelA
         # First poll: still running with partial results, which must be ignored.
         partial = results["aggregates-1"][0][:3]
         stub.add_response("get_query_results", {"status": "Running", "results": [partial]}, {"queryId": "id-aggregates-1"})
-        stub.add_response("get_query_results", {"status": "Scheduled", "results": []}, {"queryId": "id-counts"})
+        stub.add_response("get_query_results", {"status": "Scheduled", "results": []}, {"queryId": "id-outliers-and-classes"})
+        stub.add_response("get_query_results", {"status": "Complete", "results": results["messages"]}, {"queryId": "id-messages"})
         complete = {"status": "Complete", "results": results["aggregates-1"]}
         stub.add_response("get_query_results", complete, {"queryId": "id-aggregates-1"})
-        stub.add_response("get_query_results", {"status": "Complete", "results": results["counts"]}, {"queryId": "id-counts"})
+        grouped = {"status": "Complete", "results": results["outliers-and-classes"]}
+        stub.add_response("get_query_results", grouped, {"queryId": "id-outliers-and-classes"})
         window = InsightsEngine(baseline, runner(logs, clock)).read(START_MS, END_MS)
         stub.assert_no_pending_responses()
     expected = numpy_aggregates(baseline, traffic, START_MS, END_MS)
     assert window.rows == expected.rows == 200
     assert window.rejected == 4 and window.requests == 100
     assert window.class_counts == expected.class_counts
+    assert window.outliers == expected.outliers and window.outlier_unreadable == 0
     for got, want in zip(window.features, expected.features, strict=True):
         assert got.mean == pytest.approx(want.mean)
-        assert got.quantiles == pytest.approx(want.quantiles)
+        assert got.below == want.below
     assert clock.sleeps == [1.0]  # one poll interval, bounded
 
 
@@ -174,7 +222,8 @@ def test_failed_query_status_raises(iris_artifact: ModelArtifact, logs: Any, sta
         for q in queries:
             expect_start(stub, f"id-{q.name}")
         stub.add_response("get_query_results", {"status": status, "results": []}, {"queryId": "id-aggregates-1"})
-        stub.add_response("stop_query", {"success": True}, {"queryId": "id-counts"})
+        stub.add_response("stop_query", {"success": True}, {"queryId": "id-outliers-and-classes"})
+        stub.add_response("stop_query", {"success": True}, {"queryId": "id-messages"})
         with pytest.raises(QueryError, match=status):
             runner(logs, clock).run(queries, START_MS, END_MS)
 

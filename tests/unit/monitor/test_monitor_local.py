@@ -26,11 +26,16 @@ def rounded(traffic: Traffic) -> Traffic:
 
 
 def assert_same(got: WindowAggregates, want: WindowAggregates) -> None:
-    assert (got.rows, got.outliers, got.requests, got.rejected) == (want.rows, want.outliers, want.requests, want.rejected)
+    assert (got.rows, got.outliers, got.requests, got.rejected, got.failed) == (
+        want.rows, want.outliers, want.requests, want.rejected, want.failed,
+    )  # fmt: skip
     assert dict(got.class_counts) == dict(want.class_counts)
+    assert got.outlier_unreadable == 0 and got.confidence_count == want.confidence_count
+    for got_value, want_value in ((got.confidence_mean, want.confidence_mean), (got.confidence_std, want.confidence_std)):
+        assert got_value == pytest.approx(want_value, abs=1e-4)  # the log keeps 4 decimals of confidence
     for g, w in zip(got.features, want.features, strict=True):
-        assert g.count == w.count
-        for got_value, want_value in ((g.mean, w.mean), (g.std, w.std), (g.quantiles, w.quantiles)):
+        assert g.count == w.count and g.below == w.below
+        for got_value, want_value in ((g.mean, w.mean), (g.std, w.std)):
             if want_value is None:
                 assert got_value is None
             else:
@@ -42,7 +47,7 @@ def test_duckdb_aggregates_equal_numpy(model: str, n: int, tmp_path: Path, reque
     baseline: Baseline = request.getfixturevalue(f"{model}_artifact").baseline
     rng = np.random.default_rng(n)
     path = tmp_path / "predictions.jsonl"
-    inside = rounded(sample_traffic(baseline, n, rng, rows_per_request=3, rejected=2))
+    inside = rounded(sample_traffic(baseline, n, rng, rows_per_request=3, rejected=2, failed=1, confidence=0.9))
     write_log(path, baseline, inside, start_ms=START_MS, span_ms=WINDOW_MS, rng=rng)
     # Noise that must not count: before and after the window, and the end instant itself (end is exclusive).
     write_log(
@@ -89,17 +94,34 @@ def test_empty_file_and_empty_window_are_no_rows(iris_artifact: ModelArtifact, t
     write_log(path, baseline, sample_traffic(baseline, 10, rng), start_ms=START_MS - 10 * WINDOW_MS, span_ms=1000, rng=rng)
     window = engine.read(START_MS, START_MS + WINDOW_MS)
     assert (window.rows, window.rejected, window.requests) == (0, 0, 0)
-    assert all(f.quantiles is None and f.mean is None for f in window.features)
+    assert all(f.below is None and f.mean is None for f in window.features)
 
 
-def test_missing_or_malformed_file_raises(iris_artifact: ModelArtifact, tmp_path: Path) -> None:
+def test_missing_file_raises(iris_artifact: ModelArtifact, tmp_path: Path) -> None:
     engine = DuckDbEngine(iris_artifact.baseline, tmp_path / "absent.jsonl")
     with pytest.raises(LocalMonitorError, match="does not exist"):
         engine.read(0, 1)
-    broken = tmp_path / "broken.jsonl"
-    broken.write_text('{"message": "prediction", "timestamp": \n')
-    with pytest.raises(LocalMonitorError, match="cannot read"):
-        DuckDbEngine(iris_artifact.baseline, broken).read(0, 1)
+
+
+@pytest.mark.parametrize("bad", ['{"message": "prediction", "timestamp": ', "garbage, not JSON at all"])
+def test_truncated_or_garbage_line_is_counted_and_the_window_still_judged(
+    iris_artifact: ModelArtifact, tmp_path: Path, bad: str
+) -> None:
+    baseline = iris_artifact.baseline
+    rng = np.random.default_rng(8)
+    path = tmp_path / "predictions.jsonl"
+    traffic = rounded(sample_traffic(baseline, 200, rng))
+    write_log(path, baseline, traffic, start_ms=START_MS, span_ms=WINDOW_MS, rng=rng)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(bad)  # no newline: the server is still writing this line
+    window = DuckDbEngine(baseline, path).read(START_MS, START_MS + WINDOW_MS)
+    assert window.rows == 200 and window.unreadable_lines == 1 and window.total_lines == 201
+    assert_same(window, numpy_aggregates(baseline, traffic, START_MS, START_MS + WINDOW_MS))
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("\n" + "\n".join(["junk"] * 10) + "\n")
+    code, out = run_cli([*cli_args(tmp_path, "iris", iso(START_MS + WINDOW_MS)), "--json"])
+    summary = json.loads(out)
+    assert code == 0 and summary["unreadable_lines"] == 11 and "data_quality" in summary["window_alarms"]
 
 
 def run_cli(args: list[str]) -> tuple[int, str]:
@@ -122,7 +144,6 @@ def cli_args(tmp_path: Path, model: str, end: str, report: bool = False) -> list
         str(tmp_path / "alerts.jsonl"),
         "--state-file",
         str(tmp_path / "alert_state.json"),
-        "--json",
     ]
     return [*args, "--report", str(tmp_path / "report.png")] if report else args
 
@@ -147,21 +168,23 @@ def test_cli_names_the_drifted_wine_feature_and_alerts_once(
 
     summaries = []
     for k in range(4):
-        code, out = run_cli(cli_args(tmp_path, "wine", iso(START_MS + (k + 1) * WINDOW_MS), report=k == 0))
+        code, out = run_cli([*cli_args(tmp_path, "wine", iso(START_MS + (k + 1) * WINDOW_MS), report=k == 0), "--json"])
         assert code == 0, out
-        summaries.append(json.loads(out.strip().splitlines()[-1 if k else -2]))
-    assert summaries[0]["alarms"] == ["mean_shift:flavanoids", "distribution:flavanoids"]
-    assert summaries[0]["notified"] == ["mean_shift:flavanoids:ALARM", "distribution:flavanoids:ALARM"]
+        summaries.append(json.loads(out))
+    named = {"mean_shift:flavanoids", "distribution:flavanoids", "seed_mean_shift:flavanoids"}
+    assert named <= set(summaries[0]["alarms"])
+    assert not any(a.startswith(("mean_shift:", "distribution:")) and "flavanoids" not in a for a in summaries[0]["alarms"])
+    assert {f"{c}:ALARM" for c in named} <= set(summaries[0]["notified"])
     assert summaries[1]["notified"] == [] and summaries[2]["notified"] == []
     assert summaries[3]["status"] == "OK"
-    assert summaries[3]["notified"] == ["mean_shift:flavanoids:OK", "distribution:flavanoids:OK"]
+    assert {f"{c}:OK" for c in named} <= set(summaries[3]["notified"])
 
     alerts = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
     assert [a["state"] for a in alerts] == ["ALARM", "OK"]
-    assert alerts[0]["subject"].startswith("ALARM: wine model mean_shift:flavanoids")
+    assert alerts[0]["subject"].startswith("ALARM: wine model distribution:flavanoids, mean_shift:flavanoids")
     assert "flavanoids" in alerts[0]["text"] and "Check first" in alerts[0]["text"]
     state = json.loads((tmp_path / "alert_state.json").read_text())
-    assert state["wine#mean_shift:flavanoids"]["state"] == "OK"
+    assert state["wine"]["checks"]["mean_shift:flavanoids"]["state"] == "OK" and state["wine"]["version"] == 4
     png = (tmp_path / "report.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
 
@@ -175,11 +198,11 @@ def test_cli_window_end_last_and_no_traffic(
     rng = np.random.default_rng(5)
     path = tmp_path / "predictions.jsonl"
     write_log(path, baseline, sample_traffic(baseline, 120, rng), start_ms=START_MS, span_ms=WINDOW_MS, rng=rng)
-    code, out = run_cli(cli_args(tmp_path, "iris", "last"))
-    summary = json.loads(out.strip().splitlines()[-1])
+    code, out = run_cli([*cli_args(tmp_path, "iris", "last"), "--json"])
+    summary = json.loads(out)
     assert code == 0 and summary["rows"] > 0 and summary["status"] == "OK"
-    code, out = run_cli(cli_args(tmp_path, "iris", iso(START_MS - 10 * WINDOW_MS)))
-    assert code == 0 and json.loads(out.strip().splitlines()[-1])["status"] == "NO_TRAFFIC"
+    code, out = run_cli([*cli_args(tmp_path, "iris", iso(START_MS - 10 * WINDOW_MS)), "--json"])
+    assert code == 0 and json.loads(out)["status"] == "NO_TRAFFIC"
     assert not (tmp_path / "alerts.jsonl").exists()
 
 
@@ -206,3 +229,36 @@ def test_rejected_line_shape_is_read(iris_artifact: ModelArtifact, tmp_path: Pat
     path.write_text(line + "\n")
     window = DuckDbEngine(iris_artifact.baseline, path).read(START_MS, START_MS + WINDOW_MS)
     assert (window.rows, window.rejected) == (0, 1)
+
+
+def test_cli_says_what_it_did_and_json_goes_to_a_file(
+    iris_artifact: ModelArtifact, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ALERT_TOPIC_ARN", raising=False)
+    monkeypatch.delenv("ALERT_STATE_TABLE", raising=False)
+    baseline = iris_artifact.baseline
+    rng = np.random.default_rng(9)
+    write_log(tmp_path / "predictions.jsonl", baseline, sample_traffic(baseline, 300, rng, outlier_rate=0.7),
+              start_ms=START_MS, span_ms=WINDOW_MS, rng=rng)  # fmt: skip
+    summary_file = tmp_path / "out" / "summary.json"
+    code, out = run_cli([*cli_args(tmp_path, "iris", iso(START_MS + WINDOW_MS)), "--json", str(summary_file)])
+    assert code == 0
+    assert f"published to alert file {tmp_path / 'alerts.jsonl'}" in out
+    assert f"state saved to state file {tmp_path / 'alert_state.json'} (version 1)" in out
+    assert "(2 min, end exclusive)" in out and "because z " in out
+    assert json.loads(summary_file.read_text())["status"] == "ALARM"
+    assert f"summary written to {summary_file}" in out
+
+
+def test_cli_state_conflict_and_corrupt_state_exit_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "predictions.jsonl").write_text("")
+    (tmp_path / "alert_state.json").write_text("{broken")
+    rng = np.random.default_rng(9)
+    from functions.contract.model_artifact import load_baseline
+
+    baseline = load_baseline(MODELS / "iris" / "baseline.json")
+    write_log(tmp_path / "predictions.jsonl", baseline, sample_traffic(baseline, 100, rng), start_ms=START_MS, span_ms=WINDOW_MS,
+              rng=rng)  # fmt: skip
+    code, _ = run_cli(cli_args(tmp_path, "iris", iso(START_MS + WINDOW_MS)))
+    err = capsys.readouterr().err
+    assert code == 3 and err.count("\n") == 1 and err.startswith("monitor: alert state:") and "(exit 3)" in err
