@@ -24,7 +24,7 @@ from typing import IO
 from functions.contract import names
 from functions.contract.model_artifact import Baseline, ModelArtifactError, load_baseline
 from functions.quality import sql
-from functions.quality.alerting import FilePublisher, JsonFileStateStore, Publisher, StateStore
+from functions.quality.alerting import CheckStateStore, FilePublisher, JsonFileCheckStore, Publisher
 from functions.quality.local_engine import DuckDbRunner
 from functions.quality.report import report_text
 from functions.quality.service import DAY_MS, QualityJob, QualityRunResult
@@ -87,15 +87,15 @@ def _publisher(args: argparse.Namespace, out: IO[str]) -> Publisher:
     return FilePublisher(Path(args.alert_file), out)
 
 
-def _state_store(args: argparse.Namespace) -> StateStore:
+def _state_store(args: argparse.Namespace) -> CheckStateStore:
     table = os.environ.get(names.ENV_ALERT_STATE_TABLE)
     if table:
         import boto3
 
-        from functions.quality.alerting import DynamoStateStore
+        from functions.quality.alerting import DynamoCheckStore
 
-        return DynamoStateStore(boto3.client("dynamodb"), table)
-    return JsonFileStateStore(Path(args.state_file))
+        return DynamoCheckStore(boto3.client("dynamodb"), table)
+    return JsonFileCheckStore(Path(args.state_file))
 
 
 def export_training_set(baseline: Baseline, runner: DuckDbRunner, start_ms: int, end_ms: int, path: Path) -> int:

@@ -12,20 +12,27 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from functions.contract.names import QUALITY_SERVICE
-from functions.monitor.adapters import DynamoStateStore, FilePublisher, JsonFileStateStore, Publisher, SnsPublisher, StateStore
+from functions.monitor.adapters import (
+    CheckStateStore,
+    DynamoCheckStore,
+    FilePublisher,
+    JsonFileCheckStore,
+    Publisher,
+    SnsPublisher,
+)
 from functions.monitor.alerts import SNS_SUBJECT_MAX, STATE_ALARM, STATE_OK, Notification, Transition, check_id
 from functions.monitor.checks import CheckResult, Status
 
 from .report import QualityCheck, QualityEvaluation, State
 
 __all__ = [
-    "DynamoStateStore",
+    "CheckStateStore",
+    "DynamoCheckStore",
     "FilePublisher",
-    "JsonFileStateStore",
+    "JsonFileCheckStore",
     "Notification",
     "Publisher",
     "SnsPublisher",
-    "StateStore",
     "Transition",
     "build_notification",
     "check_ids",

@@ -16,7 +16,7 @@ from botocore.config import Config
 from functions.contract.model_artifact import Baseline, load_baseline
 from functions.contract.names import BASELINE_FILE
 
-from .alerting import DynamoStateStore, SnsPublisher
+from .alerting import DynamoCheckStore, SnsPublisher
 from .athena import AthenaRunner
 from .service import AthenaSource, QualityJob
 from .settings import Settings
@@ -51,7 +51,7 @@ def build_app(settings: Settings, session: Any = None) -> App:
     job = QualityJob(
         baseline=baseline,
         source=AthenaSource(runner, settings.predictions_table, settings.feedback_table),
-        state_store=DynamoStateStore(dynamodb, settings.alert_state_table),
+        state_store=DynamoCheckStore(dynamodb, settings.alert_state_table),
         publisher=SnsPublisher(sns, settings.alert_topic_arn),
         lookback_days=settings.lookback_days,
         where=f"{settings.region} athena:{settings.athena_workgroup}/{settings.athena_database}",

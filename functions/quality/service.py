@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from functions.contract.model_artifact import Baseline
 
 from . import sql
-from .alerting import Notification, Publisher, StateStore, Transition, build_notification, check_ids, decide, state_updates
+from .alerting import CheckStateStore, Notification, Publisher, Transition, build_notification, check_ids, decide, state_updates
 from .report import DEFAULT_Z, QualityEvaluation, evaluate, metric_points, parse_rows
 
 MetricSink = Callable[[str, float, str], None]  # (name, value, unit) -> None
@@ -92,7 +92,7 @@ class QualityRunResult:
 class QualityJob:
     baseline: Baseline
     source: QualitySource
-    state_store: StateStore
+    state_store: CheckStateStore
     publisher: Publisher
     lookback_days: float
     where: str

@@ -204,17 +204,17 @@ def write_log(
             outlier_scores=[0.5 if traffic.is_outlier[i] else -0.5 for i in rows],
             latency_ms=0.2 + request_number % 7,
         )
-    if traffic.confidence is not None:  # the inference helper adds `confidence` to prediction_lines this wave
-        with_confidence = []
-        for line, value in zip(lines, traffic.confidence, strict=True):
-            record = json.loads(line)
-            ordered = {}
-            for key, item in record.items():
-                ordered[key] = item
-                if key == log.KEY_CLASS_INDEX:
-                    ordered[log.KEY_CONFIDENCE] = round(float(value), 4)
-            with_confidence.append(json.dumps(ordered, separators=(",", ":")))
-        lines = with_confidence
+    # The contract writes the top probability as `confidence`: give it the traffic's value, or drop the key to stand
+    # for a log written before this wave (traffic.confidence None).
+    rewritten = []
+    for i, line in enumerate(lines):
+        record = json.loads(line)
+        if traffic.confidence is None:
+            del record[log.KEY_CONFIDENCE]
+        else:
+            record[log.KEY_CONFIDENCE] = round(float(traffic.confidence[i]), 4)  # same key, same position
+        rewritten.append(json.dumps(record, separators=(",", ":")))
+    lines = rewritten
     for j in range(traffic.failed):
         lines.append(
             json.dumps(

@@ -122,7 +122,7 @@ def test_notification_formats(iris_artifact: ModelArtifact) -> None:
     assert note.subject.startswith("ALARM: iris model ")
     assert len(note.subject) < 100 and note.subject.isascii() and "\n" not in note.subject
     window = "Window: 2025-11-25T15:00:00Z to 2025-11-25T15:02:00Z (2 min"
-    for needle in ("version 92b1afb9328d", window, "Rows: 300 predicted rows", "because", "observed", "Check first"):
+    for needle in (f"version {baseline.model_version}", window, "Rows: 300 predicted rows", "because", "observed", "Check first"):
         assert needle in note.text
     message = json.loads(note.sns_message())
     assert message["default"] == message["email"] == note.text

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from functions.contract.model_artifact import Baseline
-from functions.quality.alerting import FilePublisher, JsonFileStateStore
+from functions.quality.alerting import FilePublisher, JsonFileCheckStore
 from functions.quality.report import State, VersionQuality
 from functions.quality.service import QualityJob, lookback_bounds
 from tests.unit.quality.logs import baseline_of
@@ -48,7 +48,7 @@ def job(tmp_path: Path, source: object, out: io.StringIO) -> QualityJob:
     return QualityJob(
         baseline=baseline_of("iris"),
         source=source,  # type: ignore[arg-type]
-        state_store=JsonFileStateStore(tmp_path / "state.json"),
+        state_store=JsonFileCheckStore(tmp_path / "state.json"),
         publisher=FilePublisher(tmp_path / "alerts.jsonl", out),
         lookback_days=7,
         where="local",
