@@ -35,7 +35,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
 .PHONY: install install-dev demo serve monitor test test-unit test-integration test-infra test-e2e lint format \
-	bench train layer synth preflight bootstrap deploy readme-demo clean
+	bench bench-quality train layer synth preflight bootstrap deploy readme-demo clean
 
 # ---- install -------------------------------------------------------------------------------------------
 install: $(LOCAL_STAMP) ## what the main job needs: Lambda runtime, training, DuckDB, matplotlib
@@ -97,13 +97,23 @@ format: install-dev
 readme-demo: install ## rewrite the README's demo excerpt from a real `make demo` run
 	$(BIN)/python scripts/readme_demo.py
 
-# ~45 s on 2 cores; generates ~400 MB of logs under .build/monitor_bench/ (kept for the next run; `make clean` removes them)
+# `make bench`: latency, cold start, monitor timing (~1 min on 2 cores, ~400 MB of logs under .build/monitor_bench/,
+# kept for the next run; `make clean` removes them). `make bench-quality`: the statistical tables (monitor verdicts over
+# many seeded windows, realized-quality check, Athena scan and API cost; ~7-10 min on 2 cores).
 bench: SHELL := /bin/bash
 bench: .SHELLFLAGS := -o pipefail -c
-bench: install-dev ## prints latency, cold-start and monitor figures, and keeps a copy in .local/bench.txt
+bench: install-dev ## prints latency, cold-start and monitor timing figures, and keeps a copy in .local/bench.txt
 	@mkdir -p $(LOCAL_DIR)
 	{ echo "# make bench, $$(date -u +%Y-%m-%dT%H:%MZ), $$(uname -m), $$(nproc) cores, $$($(BIN)/python -V)"; \
-	  $(BIN)/python bench/inference_bench.py --model $(MODEL) && $(BIN)/python bench/monitor_bench.py; } | tee $(LOCAL_DIR)/bench.txt
+	  $(BIN)/python bench/inference_bench.py --model $(MODEL) && $(BIN)/python bench/monitor_bench.py --no-quality; } | tee $(LOCAL_DIR)/bench.txt
+
+bench-quality: SHELL := /bin/bash
+bench-quality: .SHELLFLAGS := -o pipefail -c
+bench-quality: install-dev ## monitor verdict table (false alarms, detection), quality check, Athena scan and API cost tables
+	@mkdir -p $(LOCAL_DIR)
+	{ echo "# make bench-quality, $$(date -u +%Y-%m-%dT%H:%MZ), $$(uname -m), $$(nproc) cores, $$($(BIN)/python -V)"; \
+	  $(BIN)/python bench/monitor_quality.py && $(BIN)/python bench/quality_bench.py && \
+	  $(BIN)/python bench/quality_scan_bench.py && $(BIN)/python bench/api_cost.py; } | tee $(LOCAL_DIR)/bench-quality.txt
 
 # ---- AWS ---------------------------------------------------------------------------------------------------
 LAYER_ARGS ?=  # --tracer for deployments with -c tracing=true
