@@ -61,7 +61,7 @@ def excerpt(output: str) -> list[str]:
         if line.strip() and _selected(line, in_alerts):
             if skipped and lines:
                 lines.append(ELISION)
-            lines.append(line.rstrip())
+            lines.append(line.rstrip().replace(f"{REPO}/", ""))  # paths relative to the clone, whatever its folder
             skipped = False
         elif line.strip():
             skipped = True
