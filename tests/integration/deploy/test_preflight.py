@@ -12,7 +12,6 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,23 +21,9 @@ SCRIPT = REPO / "scripts" / "deploy_preflight.py"
 BOOTSTRAP_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    existing = os.environ.get("AWS_ENDPOINT_URL")
-    if existing:
-        yield existing
-        return
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+@pytest.fixture
+def endpoint(aws_endpoint: str) -> str:
+    return aws_endpoint
 
 
 def bare_env(tmp_path: Path, **extra: str) -> dict[str, str]:

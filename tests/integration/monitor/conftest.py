@@ -9,8 +9,6 @@ botocore's Stubber on the handler's own logs client.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,44 +19,13 @@ import pytest
 
 from functions.contract.names import ALERT_STATE_PARTITION_KEY
 from functions.monitor.alerts import state_key
-
-REGION = "us-east-1"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
-    """The endpoint URL: an existing AWS_ENDPOINT_URL (e.g. LocalStack), else a moto server on a free local port."""
-    existing = os.environ.get("AWS_ENDPOINT_URL")
-    if existing:
-        yield existing
-        return
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+from tests.integration.conftest import use_endpoint
 
 
 @pytest.fixture
-def aws_env(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    return moto_server
+def aws_env(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    use_endpoint(monkeypatch, aws_endpoint)
+    return aws_endpoint
 
 
 @dataclass

@@ -7,8 +7,6 @@ answering with what DuckDB computes from a generated log, so the Athena path par
 from __future__ import annotations
 
 import json
-import os
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,31 +16,7 @@ import boto3
 import pytest
 
 from functions.contract.names import ALERT_STATE_PARTITION_KEY
-
-REGION = "us-east-1"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def quality_endpoint() -> Iterator[str]:
-    existing = os.environ.get("AWS_ENDPOINT_URL")
-    if existing:
-        yield existing
-        return
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+from tests.integration.conftest import use_endpoint
 
 
 @dataclass
@@ -73,15 +47,8 @@ class Alerts:
 
 
 @pytest.fixture
-def alerts(quality_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Alerts]:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", quality_endpoint)
-    if "127.0.0.1" in quality_endpoint:
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-        monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
+def alerts(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Alerts]:
+    use_endpoint(monkeypatch, aws_endpoint)
     suffix = uuid.uuid4().hex[:8]
     sns, sqs, dynamodb = boto3.client("sns"), boto3.client("sqs"), boto3.client("dynamodb")
     topic_arn = sns.create_topic(Name=f"quality-alerts-{suffix}")["TopicArn"]
