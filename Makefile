@@ -88,7 +88,7 @@ test-e2e: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy functions local models infra bench scripts app.py
+	$(BIN)/mypy functions local models infra bench scripts acceptance app.py
 
 format: install-dev
 	$(BIN)/ruff format .

@@ -48,7 +48,7 @@ CHECKS: tuple[tuple[str, str, CheckFn], ...] = (
         "the monitor's queries over known traffic vs DuckDB on the same records",
         check_monitor_queries,
     ),
-    ("3 insights probes", "boolean sum, missing `by` field, field cap, pct vs quantile, count_distinct", check_probes),
+    ("3 insights probes", "boolean groups and sum, missing `by` field, field cap, pct vs quantile, count_distinct", check_probes),
     ("5 alarms reach the topic", "SetAlarmState ALARM on every alarm; each message arrives in the queue", check_alarms),
     ("6 archive: records reach S3", "Firehose delivers contract lines within buffer + margin", check_s3),
     ("6 archive: athena types", "Athena on the Glue table returns them with the right types", check_athena),

@@ -32,7 +32,7 @@ INSIGHTS_RETRY_SECONDS = 15
 
 def _in_window(baseline: Any, start_ms: int, end_ms: int) -> Any:
     def where(record: Mapping[str, Any]) -> bool:
-        return any(mq.in_window(record, baseline, start_ms, end_ms, m) for m in (log.MESSAGE_PREDICTION, log.MESSAGE_REJECTED))
+        return any(mq.in_window(record, baseline, start_ms, end_ms, m) for m in mq.WINDOW_MESSAGES)
 
     return where
 
@@ -55,22 +55,22 @@ def check_monitor_queries(ctx: RunContext) -> list[CheckResult]:
     observations = [f"window {end_ms - start_ms} ms: {len(records)} of {expected} records readable after {waited:.0f} s"]
     duck = mq.duckdb_values(baseline, records, start_ms, end_ms)
     queries = mq.insights_queries(baseline, start_ms, end_ms)
-    insights: tuple[dict[str, float | None], dict[str, int]] = ({}, {})
+    insights = mq.WindowValues({}, {})
     for attempt in range(1, INSIGHTS_ATTEMPTS + 1):
         results = mq.run_insights(ctx.clients("logs"), group, queries, start_ms, end_ms, sleep=ctx.sleep, clock=ctx.clock)
         insights = mq.insights_values(baseline, start_ms, end_ms, results)
-        if insights[0].get(mq.ALIAS_ROWS) == duck[0].get(mq.ALIAS_ROWS):
+        if insights.values.get(mq.ALIAS_ROWS) == duck.values.get(mq.ALIAS_ROWS):
             break
         if attempt < INSIGHTS_ATTEMPTS:
             ctx.sleep(INSIGHTS_RETRY_SECONDS)
     ctx.usage.insights_bytes_scanned += attempt * len(queries) * max(ctx.logs.bytes_read, 1)
     ctx.usage.log_bytes_ingested += ctx.logs.bytes_read
-    comparisons = compare_window(mq.window_aggregates(baseline), insights, duck, [r for r in records if where(r)])
+    comparisons = compare_window(mq.window_aggregates(baseline), insights, duck)
     ctx.shared["window_requests"] = len(
         {r.get(log.KEY_REQUEST_ID) for r in records if r.get(log.KEY_MESSAGE) == log.MESSAGE_PREDICTION}
     )
     differences = [c for c in comparisons if not c.ok]
-    notes = [c.line() for c in comparisons if c.kind in ("count_distinct", "pct") and c.note][:3]
+    notes = [c.line() for c in comparisons if c.kind == "count_distinct" and c.note][:3]
     data = {"comparisons": [c.__dict__ for c in comparisons], "queries": [q.text for q in queries]}
     if len(records) < expected:
         return [
@@ -134,7 +134,7 @@ def check_probes(ctx: RunContext) -> list[CheckResult]:
         outcome = probe.judge(results)
         status = Status.PASS if outcome.passed else Status.FAIL
         ctx.log(f"probe {probe.name}: {outcome.observed}")
-        out.append(
-            CheckResult(PROBE_PREFIX + probe.name, status, probe.assumption, observations=[outcome.observed], data=outcome.data)
-        )
+        observations = [outcome.observed] + ([f"backs: {probe.decision}"] if probe.decision else [])
+        data = {**outcome.data, "decision": probe.decision}
+        out.append(CheckResult(PROBE_PREFIX + probe.name, status, probe.assumption, observations=observations, data=data))
     return out

@@ -30,6 +30,9 @@ class FakeProbeInsights:
             return [cells(n=int(len(self.records) * self.visible))]
         mine = [r for r in self.records if r["probe"] == probe.group(1)]
         name = probe.group(1)
+        if name == "boolean_sum" and "by flag" in text:
+            flags = [r["flag"] for r in mine]
+            return [cells(flag="true", n=sum(flags)), cells(flag="false", n=len(flags) - sum(flags))]
         if name == "boolean_sum":
             return [cells(s=sum(r["flag"] for r in mine), n=len(mine))]
         if name == "missing_by_field":
@@ -107,8 +110,9 @@ def test_every_probe_is_a_row_with_what_aws_did() -> None:
         "count_distinct",
     ]
     assert all(r.status is Status.PASS for r in rows), [(r.name, r.observations) for r in rows]
-    assert all(len(r.observations) == 1 for r in rows)
-    assert rows[4].observations == ["count_distinct: exact at 11 ids; exact at 10000 ids"]
+    assert all(len(r.observations) == 2 and r.observations[1].startswith("backs: ") for r in rows)
+    assert all(r.data["decision"] for r in rows)  # each row names the monitor design decision it backs
+    assert rows[4].observations[0] == "count_distinct: exact at 11 ids; exact at 10000 ids"
 
 
 def test_records_insights_never_sees_make_every_probe_an_error_after_a_bounded_wait() -> None:

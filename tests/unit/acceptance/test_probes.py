@@ -22,10 +22,21 @@ def test_records_carry_probe_and_run_first(iris_artifact: Any, wine_artifact: An
 def test_boolean_sum() -> None:
     probe = p.boolean_sum("r")
     assert sum(r["flag"] for r in probe.records) == 7
-    passed = probe.judge({"boolean_sum": [cells(s=7, n=20)]})
-    assert passed.passed and "counts true as 1" in passed.observed
-    assert not probe.judge({"boolean_sum": [cells(s="", n=20)]}).passed
-    assert not probe.judge({"boolean_sum": [cells(s=20, n=20)]}).passed  # e.g. counted presence, not truth
+    assert "by flag" in probe.queries["boolean_sum:groups"] and "sum(flag)" in probe.queries["boolean_sum"]
+    words = [cells(flag="true", n=7), cells(flag="false", n=13)]
+    passed = probe.judge({"boolean_sum": [cells(s=7, n=20)], "boolean_sum:groups": words})
+    assert passed.passed and "counts true as 1" in passed.observed and "'true': 7" in passed.observed
+    digits = [cells(flag="1", n=7), cells(flag="0", n=13)]
+    # the monitor does not sum booleans: a sum with no value is recorded, not failed
+    no_sum = probe.judge({"boolean_sum": [cells(s="", n=20)], "boolean_sum:groups": digits})
+    assert no_sum.passed and "gave no value" in no_sum.observed
+    dropped = [cells(n=7), cells(flag="false", n=13)]  # the field came back absent for the true group
+    outcome = probe.judge({"boolean_sum": [cells(s=7, n=20)], "boolean_sum:groups": dropped})
+    assert not outcome.passed and "0 outliers of 7, 7 unreadable" in outcome.observed
+    merged = [cells(flag="false", n=20)]
+    assert not probe.judge({"boolean_sum": [cells(s=20, n=20)], "boolean_sum:groups": merged}).passed
+    assert not probe.judge({"boolean_sum": [cells(s=7, n=20)]}).passed  # no groups at all
+    assert probe.decision.startswith("outliers come from `count(*) by is_outlier")
 
 
 def test_missing_by_field_counts_or_drops() -> None:
@@ -35,8 +46,13 @@ def test_missing_by_field_counts_or_drops() -> None:
     assert outcome.passed and "no label field" in outcome.observed
     empty = [*kept[:2], cells(kind="rejected", label="", n=5)]
     assert "an empty label" in probe.judge({"missing_by_field": empty}).observed
-    dropped = probe.judge({"missing_by_field": kept[:2]})
-    assert not dropped.passed and "0 of 5" in dropped.observed
+    dropped = probe.judge({"missing_by_field": kept[:2]})  # the monitor holds either way: recorded, passes
+    assert dropped.passed and "are dropped" in dropped.observed
+    partly = probe.judge({"missing_by_field": [*kept[:2], cells(kind="rejected", n=2)]})
+    assert not partly.passed and "2 of 5" in partly.observed
+    merged = [cells(kind="prediction", label="a", n=4), cells(kind="prediction", label="b", n=8)]
+    assert not probe.judge({"missing_by_field": merged}).passed  # lacking events folded into a labelled group
+    assert "grouped by `message` alone" in probe.decision
 
 
 def test_wide_record_checks_the_widest_contract_line_and_reports_the_cap(wine_artifact: Any) -> None:
@@ -61,9 +77,18 @@ def test_pct_against_duckdb_quantiles() -> None:
     assert as_disc.passed and f"quantile_disc at {len(p.PCT_LEVELS)}/" in as_disc.observed
     as_cont = probe.judge({"pct_quantile": [cells(**{f"p{q}": v for q, v in zip(p.PCT_LEVELS, expected["cont"], strict=True)})]})
     assert as_cont.passed and f"quantile_cont at {len(p.PCT_LEVELS)}/" in as_cont.observed
-    shifted = [max(values)] * len(p.PCT_LEVELS)  # every level answered with the maximum
-    assert not probe.judge({"pct_quantile": [cells(**{f"p{q}": v for q, v in zip(p.PCT_LEVELS, shifted, strict=True)})]}).passed
-    assert not probe.judge({"pct_quantile": []}).passed
+    assert "within the rank tolerance" in as_cont.observed
+    shifted = [max(values)] * len(p.PCT_LEVELS)  # every level answered with the maximum: recorded, the monitor reads no pct
+    far = probe.judge({"pct_quantile": [cells(**{f"p{q}": v for q, v in zip(p.PCT_LEVELS, shifted, strict=True)})]})
+    assert far.passed and "OUTSIDE the rank tolerance" in far.observed and far.data["rank_error_max"] > far.data["tolerance"]
+    assert not probe.judge({"pct_quantile": []}).passed  # no answer at all: pct is not usable
+    assert "no percentiles" in probe.decision
+
+
+def test_rank_interval() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert p.rank_interval(values, 50.0) == (0.49, 0.50)
+    assert p.rank_interval(values, 50.5) == (0.50, 0.50)
 
 
 def test_count_distinct_exact_approximate_or_wrong() -> None:
