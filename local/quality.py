@@ -4,8 +4,9 @@
     python -m local.quality --log-file .local/predictions.jsonl --model-dir models/iris --training-set labelled.csv
 
 The first prints the report (confusion matrix as text; `--picture PATH` also draws it as a PNG) and sends state
-changes to the local alert file (or to SNS/DynamoDB when ALERT_TOPIC_ARN / ALERT_STATE_TABLE are set, like local.monitor). The second exports the
-labelled rows (features, then `label`) as a CSV that `python -m models.train --csv FILE --target label` accepts.
+changes to the local alert file (or to SNS/DynamoDB when ALERT_TOPIC_ARN / ALERT_STATE_TABLE are set, like
+local.monitor). The second exports the labelled rows (features, then `label`) as a CSV that
+`python -m models.train --csv FILE --target label` accepts.
 Exit 0 when the log was judged (any state), 2 when it could not be read.
 """
 
