@@ -45,7 +45,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -227,7 +227,7 @@ def read_holdout(path: Path, baseline: Baseline) -> tuple[list[list[float]], lis
     return rows, labels
 
 
-def concept_drift(truths: list[str], label_names: list[str], share: float, rng: random.Random) -> Drift:
+def concept_drift(truths: list[str], label_names: Sequence[str], share: float, rng: random.Random) -> Drift:
     """Relabel `share` of the most frequent class's rows as the least frequent other class (ties: label order).
 
     Moving rows into the smallest class lowers its recall the most, so a small labelled sample still shows it.
