@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.contract.model_artifact import Baseline, FeatureBaseline, load_model_artifact
-from functions.quality.report import CHECK_ACCURACY, CHECK_RECALL_PREFIX
+from functions.quality.report import CHECK_ACCURACY, CHECK_RECALL_PREFIX, MIN_CLASS_ROWS
 from local import monitor as local_monitor
 from local import quality as local_quality
 
@@ -241,6 +241,17 @@ def concept_drift(truths: list[str], label_names: Sequence[str], share: float, r
     return Drift(labels, source, target, len(chosen))
 
 
+def too_few_to_judge(drift: Drift) -> str | None:
+    """Why the quality check could not judge the moved class's recall on these labels (None when it can)."""
+    rows = drift.labels.count(drift.target)
+    if rows >= MIN_CLASS_ROWS:
+        return None
+    return (
+        f"{len(drift.labels)} held-out rows give '{drift.target}' only {rows} labelled rows after the relabelling, "
+        f"fewer than the {MIN_CLASS_ROWS} the quality check needs to judge a class's recall"
+    )
+
+
 def feedback_bodies(references: list[tuple[str, int]], labels: list[str], size: int = FEEDBACK_BATCH) -> list[dict[str, Any]]:
     """`POST /feedback` bodies: one label per (job_id, row) a prediction answered, at most `size` per call."""
     items = [{"job_id": job, "row": row, "label": label} for (job, row), label in zip(references, labels, strict=True)]
@@ -366,9 +377,13 @@ def concept_drift_phase(args: argparse.Namespace, port: int, baseline: Baseline,
     order = rng.sample(range(len(rows)), len(rows))  # each held-out row once
     while len(order) < min_rows:  # fewer held-out rows than the checks need: repeat some (counts them twice)
         order.append(rng.randrange(len(rows)))
+    drift = concept_drift([truths[i] for i in order], baseline.label_names, RELABEL_SHARE, rng)
+    reason = too_few_to_judge(drift)
+    if reason:
+        print(f"\nphase 4 skipped: {reason}")
+        return None
     started = time.time()
     answered, requests = send_rows(port, [list(rows[i]) for i in order], min_rows)
-    drift = concept_drift([truths[i] for i in order], baseline.label_names, RELABEL_SHARE, rng)
     print(
         f"\nphase 4: {len(answered)} held-out rows in {requests} requests, then their {len(answered)} true labels through "
         f"POST /feedback with {drift.moved} '{drift.source}' rows relabelled '{drift.target}' (concept drift)"

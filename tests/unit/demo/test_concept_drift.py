@@ -129,3 +129,12 @@ def test_the_phase_fails_unless_the_monitor_is_ok_and_quality_alarms_on_accuracy
     assert (
         len(demo.concept_drift_failures({"status": "INSUFFICIENT_DATA", "alarms": []}, {"status": "OK", "alarms": []}, "b")) == 2
     )
+
+
+def test_the_phase_is_skipped_when_the_moved_class_has_too_few_rows_for_its_recall_to_be_judged() -> None:
+    six = [f"l{i}" for i in range(6)]
+    small = demo.concept_drift([label for label in six for _ in range(5)], six, 0.7, random.Random(4))
+    assert (small.moved, small.labels.count(small.target)) == (4, 9)
+    assert "only 9 labelled rows" in (demo.too_few_to_judge(small) or "")
+    enough = demo.concept_drift(["a", "b", "c"] * 10, LABELS, 0.7, random.Random(4))
+    assert demo.too_few_to_judge(enough) is None  # 10 + 7
