@@ -27,6 +27,7 @@ ELISION = "…"
 _NUMBER = re.compile(r"[-+]?\d+(?:[.,:]\d+)*(?:e[-+]?\d+)?")
 _PATH = re.compile(r"\S*/\S*")
 _HEX = re.compile(r"\b[0-9a-f]{12,}\b")
+_ACCURACY = re.compile(r"  accuracy [\d.]+%$")  # the quality report's figure (not the alert's detail line)
 
 
 def run_demo(workdir: Path | None = None, model: str = "iris") -> str:
@@ -46,7 +47,8 @@ def _selected(line: str, in_alerts: bool) -> bool:
         or line.startswith(("rows ", "window verdict", "published to"))  # the monitor's verdict and what it sent
         or " -> " in line  # the monitor's status line for each evaluation
         or line.startswith("  ALARM")  # the checks that fired
-        or line.startswith(("=== quality", "Realized quality of", "  accuracy ", "concept drift:"))  # the quality verdict
+        or line.startswith(("=== quality", "Realized quality of", "concept drift:"))  # the quality verdict
+        or _ACCURACY.match(line) is not None
         or in_alerts
     )
 
