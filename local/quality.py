@@ -3,9 +3,10 @@
     python -m local.quality --log-file .local/predictions.jsonl --model-dir models/iris
     python -m local.quality --log-file .local/predictions.jsonl --model-dir models/iris --training-set labelled.csv
 
-The first prints the report (confusion matrix as text) and sends state changes to the local alert file (or to
-SNS/DynamoDB when ALERT_TOPIC_ARN / ALERT_STATE_TABLE are set, like local.monitor). The second exports the
-labelled rows (features, then `label`) as a CSV that `python -m models.train --csv FILE --target label` accepts.
+The first prints the report (confusion matrix as text; `--picture PATH` also draws it as a PNG) and sends state
+changes to the local alert file (or to SNS/DynamoDB when ALERT_TOPIC_ARN / ALERT_STATE_TABLE are set, like
+local.monitor). The second exports the labelled rows (features, then `label`) as a CSV that
+`python -m models.train --csv FILE --target label` accepts.
 Exit 0 when the log was judged (any state), 2 when it could not be read.
 """
 
@@ -26,7 +27,7 @@ from functions.contract.model_artifact import Baseline, ModelArtifactError, load
 from functions.quality import sql
 from functions.quality.alerting import CheckStateStore, FilePublisher, JsonFileCheckStore, Publisher
 from functions.quality.local_engine import DuckDbRunner
-from functions.quality.report import report_text
+from functions.quality.report import QualityEvaluation, report_text
 from functions.quality.service import DAY_MS, QualityJob, QualityRunResult
 
 HOLDOUT_LABEL_COLUMN = "label"
@@ -115,6 +116,45 @@ def export_training_set(baseline: Baseline, runner: DuckDbRunner, start_ms: int,
     return written
 
 
+def write_confusion_picture(path: Path, evaluation: QualityEvaluation) -> bool:
+    """PNG of the judged version's confusion matrix with its per-class recall; False when nothing is labelled."""
+    current = evaluation.current
+    if current is None or not current.labelled_rows:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    size = max(4.5, 1.1 * len(current.labels) + 2.5)
+    figure, ax = plt.subplots(figsize=(size + 1, size))
+    ConfusionMatrixDisplay(np.array(current.confusion), display_labels=list(current.labels)).plot(
+        ax=ax, cmap="Blues", colorbar=False
+    )
+    recalls = [current.recall(i) for i in range(len(current.labels))]
+    ax.set_yticks(
+        range(len(current.labels)),
+        [f"{label}\nrecall {'n/a' if r is None else f'{r:.0%}'}" for label, r in zip(current.labels, recalls, strict=True)],
+        fontsize=8,
+    )
+    ax.set_xlabel("predicted label")
+    ax.set_ylabel("true label (feedback)")
+    alarms = ", ".join(c.check for c in evaluation.alarms) or "none"
+    accuracy = "n/a" if current.accuracy is None else f"{current.accuracy:.1%}"
+    ax.set_title(
+        f"{evaluation.model} {evaluation.model_version}: {evaluation.state.value}\n"
+        f"accuracy {accuracy} on {current.labelled_rows} labelled rows; alarms: {alarms}",
+        fontsize=9,
+    )
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return True
+
+
 def describe(result: QualityRunResult, metrics: list[tuple[str, float, str]], out: IO[str]) -> None:
     out.write(report_text(result.evaluation) + "\n")
     out.write("Metrics: " + ", ".join(f"{name}={value:.4g}" for name, value, _ in metrics) + "\n")
@@ -138,6 +178,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--athena-training-set-sql", action="store_true", help="print the Athena text of the training-set export and exit"
     )
     parser.add_argument("--json", action="store_true", help="print the run summary as one JSON line instead of the report")
+    parser.add_argument("--summary-file", default=None, help="also write the run summary (JSON) to this file")
+    parser.add_argument("--picture", default=None, help="also draw the confusion matrix of the judged version as a PNG")
     return parser.parse_args(argv)
 
 
@@ -184,6 +226,12 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
         out.write(json.dumps(result.summary()) + "\n")
     else:
         describe(result, metrics, out)
+    if args.summary_file:
+        Path(args.summary_file).write_text(json.dumps(result.summary()) + "\n", encoding="utf-8")
+    if args.picture:
+        drawn = write_confusion_picture(Path(args.picture), result.evaluation)
+        if not args.json:
+            out.write(f"confusion matrix drawn to {args.picture}\n" if drawn else "no labelled rows: no confusion matrix drawn\n")
     return 0
 
 

@@ -3,9 +3,10 @@
     python scripts/readme_demo.py            # runs the demo (iris), rewrites the block between the markers
     python scripts/readme_demo.py --check    # exit 1 when the README's excerpt no longer has the real output's shape
 
-The excerpt is a fixed selection of the demo's real lines (phase headers, status lines, checks in ALARM, the alerts
-sent, the closing lines), with "…" where lines were left out. tests/e2e/test_readme_demo.py runs the demo and
-compares the README's excerpt with it, numbers, ids, times and paths aside.
+The excerpt is a fixed selection of the demo's real lines (phase headers, status lines, checks in ALARM, the quality
+report's verdict and confusion matrix, the alerts sent, the closing lines), with "…" where lines were left out.
+tests/e2e/test_readme_demo.py runs the demo and compares the README's excerpt with it, numbers, ids, times and paths
+aside.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ ELISION = "…"
 _NUMBER = re.compile(r"[-+]?\d+(?:[.,:]\d+)*(?:e[-+]?\d+)?")
 _PATH = re.compile(r"\S*/\S*")
 _HEX = re.compile(r"\b[0-9a-f]{12,}\b")
+_ACCURACY = re.compile(r"  accuracy [\d.]+%$")  # the quality report's figure (not the alert's detail line)
 
 
 def run_demo(workdir: Path | None = None, model: str = "iris") -> str:
@@ -45,6 +47,8 @@ def _selected(line: str, in_alerts: bool) -> bool:
         or line.startswith(("rows ", "window verdict", "published to"))  # the monitor's verdict and what it sent
         or " -> " in line  # the monitor's status line for each evaluation
         or line.startswith("  ALARM")  # the checks that fired
+        or line.startswith(("=== quality", "Realized quality of", "concept drift:"))  # the quality verdict
+        or _ACCURACY.match(line) is not None
         or in_alerts
     )
 
@@ -52,13 +56,17 @@ def _selected(line: str, in_alerts: bool) -> bool:
 def excerpt(output: str) -> list[str]:
     """The README's selection of the demo's lines, in order, with one "…" wherever lines were left out."""
     lines: list[str] = []
-    in_alerts = skipped = False
+    in_alerts = in_matrix = skipped = False
     for line in output.splitlines():
         if line.startswith("=== alerts"):
             in_alerts = True
         elif not line.strip():
             in_alerts = False
-        if line.strip() and _selected(line, in_alerts):
+        if line.strip() == "predicted ->":  # the quality report's confusion matrix, up to its per-class lines
+            in_matrix = True
+        elif line.strip().startswith("class: precision"):
+            in_matrix = False
+        if line.strip() and (in_matrix or _selected(line, in_alerts)):
             if skipped and lines:
                 lines.append(ELISION)
             lines.append(line.rstrip().replace(f"{REPO}/", ""))  # paths relative to the clone, whatever its folder

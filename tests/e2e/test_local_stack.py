@@ -1,16 +1,20 @@
 """End to end on the local stack: the README's first command, for both shipped models.
 
 Starts the local API as its own process, sends normal, drifted and normal traffic over loopback,
-runs the local monitor after each phase and checks what it judged and what it notified.
+runs the local monitor after each phase and checks what it judged and what it notified; then the
+concept-drift phase: held-out rows whose relabelled feedback the quality check, not the monitor, alarms on.
 """
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import shlex
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -20,12 +24,22 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 
+def _holdout_labels(model_dir: Path) -> list[str]:
+    with (model_dir / "holdout.csv").open(newline="", encoding="utf-8") as handle:
+        return [row["label"] for row in csv.DictReader(handle)]
+
+
 # Whether a 1.5-sd shift of one feature leaves the outlier detector's support depends on the detector: it does for
 # iris (sepal_length is one of four features); for wine (one of 13) a calibrated detector may rightly not flag it.
+# Concept drift: 7 in 10 rows of the class with the most held-out rows (iris: setosa, 10 of 30 in label order;
+# wine: class_1, 14 of 36) are relabelled as the class with the fewest (iris: versicolor; wine: class_2, 10).
 @pytest.mark.parametrize(
-    ("model", "drifted_feature", "outliers_expected"), [("iris", "sepal_length", True), ("wine", "alcohol", False)]
+    ("model", "drifted_feature", "outliers_expected", "relabelled"),
+    [("iris", "sepal_length", True, ("setosa", "versicolor")), ("wine", "alcohol", False, ("class_1", "class_2"))],
 )
-def test_demo_alarms_on_drift_and_recovers(tmp_path: Path, model: str, drifted_feature: str, outliers_expected: bool) -> None:
+def test_demo_alarms_on_drift_and_recovers(
+    tmp_path: Path, model: str, drifted_feature: str, outliers_expected: bool, relabelled: tuple[str, str]
+) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "local.demo", "--model", model, "--workdir", str(tmp_path)],
         cwd=REPO,
@@ -38,8 +52,8 @@ def test_demo_alarms_on_drift_and_recovers(tmp_path: Path, model: str, drifted_f
     assert "demo OK" in done.stdout
 
     alerts = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
-    assert len(alerts) == 2, "one ALARM notice and one recovery notice, nothing else"
-    alarm, recovery = (json.dumps(alert) for alert in alerts)
+    assert len(alerts) == 3, "the monitor's ALARM and recovery notices, then the quality check's ALARM, nothing else"
+    alarm, recovery, quality_alarm = (json.dumps(alert) for alert in alerts)
     expected = ["rejected_ratio", f"mean_shift:{drifted_feature}", f"distribution:{drifted_feature}"]
     for check in expected + (["outlier_ratio"] if outliers_expected else []):
         assert check in alarm
@@ -47,10 +61,27 @@ def test_demo_alarms_on_drift_and_recovers(tmp_path: Path, model: str, drifted_f
     assert alerts[0]["subject"].startswith("ALARM")
     assert alerts[1]["subject"].startswith("OK")
 
+    # concept drift: the monitor stays OK on the held-out rows, the quality check alarms on their relabelled feedback
+    source, target = relabelled
+    assert "concept drift: per-minute monitor OK, realized quality ALARM" in done.stdout
+    assert alerts[2]["subject"].startswith("ALARM")
+    assert {c["check"] for c in alerts[2]["checks"]} == {"realized_accuracy", f"realized_recall:{target}"}
+    assert "mean_shift" not in quality_alarm and "distribution:" not in quality_alarm
+    holdout = _holdout_labels(REPO / "models" / model)
+    summary = json.loads((tmp_path / "quality_summary.json").read_text())
+    assert summary["status"] == "ALARM" and summary["labelled_rows"] == len(holdout)
+    assert summary["accuracy"] < json.loads((REPO / "models" / model / "baseline.json").read_text())["holdout"]["accuracy"]
+
     records = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
-    assert sum(r["message"] == "prediction" for r in records) == 1200
+    assert sum(r["message"] == "prediction" for r in records) == 1200 + len(holdout)
     assert {r["model"] for r in records} == {model}
+    feedback = [r for r in records if r["message"] == "feedback"]
+    assert len({(r["request_id"], r["row"]) for r in feedback}) == len(feedback) == len(holdout)
+    sent, truth = Counter(r["label"] for r in feedback), Counter(holdout)
+    moved = math.ceil(0.7 * truth[source])
+    assert sent == truth - Counter({source: moved}) + Counter({target: moved})
     assert (tmp_path / "drift_report.png").stat().st_size > 10_000
+    assert (tmp_path / "confusion_matrix.png").stat().st_size > 10_000
 
 
 # ---- your own model, the README's "From a CSV" path -------------------------------------------------------------
@@ -97,8 +128,9 @@ def csv_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _alert_checks(workdir: Path) -> list[str]:
     alerts = [json.loads(line) for line in (workdir / "alerts.jsonl").read_text().splitlines()]
-    assert [a["subject"].split(":")[0] for a in alerts] == ["ALARM", "OK"]
-    return [json.dumps(a) for a in alerts]
+    assert [a["subject"].split(":")[0] for a in alerts] == ["ALARM", "OK", "ALARM"]  # monitor, monitor, quality
+    assert {c["check"] for c in alerts[2]["checks"]} == {"realized_accuracy", "realized_recall:versicolor"}
+    return [json.dumps(a) for a in alerts[:2]]
 
 
 def test_make_demo_passes_for_a_csv_trained_model(csv_model: Path, tmp_path: Path) -> None:
@@ -125,7 +157,9 @@ def test_demo_falls_back_to_the_held_out_rows_when_the_training_csv_is_gone(csv_
     assert "holdout.csv (held-out rows, each once per phase)" in done.stdout
     assert f"phase 1: {holdout_rows} normal rows in {holdout_rows} requests" in done.stdout
     records = [json.loads(line) for line in (tmp_path / "demo" / "predictions.jsonl").read_text().splitlines()]
-    assert sum(r["message"] == "prediction" for r in records) == 3 * holdout_rows
+    assert sum(r["message"] == "prediction" for r in records) == 4 * holdout_rows  # three phases and the concept drift
+    assert sum(r["message"] == "feedback" for r in records) == holdout_rows
+    assert "concept drift: per-minute monitor OK, realized quality ALARM" in done.stdout
 
 
 def test_the_monitor_command_the_demo_prints_judges_the_demo_log(tmp_path: Path) -> None:
@@ -137,7 +171,7 @@ def test_the_monitor_command_the_demo_prints_judges_the_demo_log(tmp_path: Path)
     # the printed command's own state and alert files would be the shared .local ones: keep this test's apart
     judged = _make(*make_args[1:], f"LOCAL_DIR={tmp_path / 'again'}")
     assert judged.returncode == 0, judged.stdout[-3000:] + judged.stderr[-3000:]
-    assert "rows 1200" in judged.stdout  # the whole demo log: three phases of 400 rows
+    assert "rows 1230" in judged.stdout  # the whole demo log: three phases of 400 rows, 30 held-out rows
 
 
 def test_demo_refuses_a_model_folder_without_real_rows(tmp_path: Path) -> None:
@@ -152,3 +186,19 @@ def test_demo_refuses_a_model_folder_without_real_rows(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode != 0
     assert "no real rows to send" in done.stderr and "holdout.csv" in done.stderr
+
+
+def test_demo_skips_the_concept_drift_phase_without_held_out_rows(tmp_path: Path) -> None:
+    """A model folder from before holdout.csv: the three monitor phases run, the fourth says why it cannot."""
+    older = tmp_path / "older"
+    shutil.copytree(REPO / "models" / "iris", older, ignore=shutil.ignore_patterns("holdout.csv"))
+    done = subprocess.run(
+        [sys.executable, "-m", "local.demo", "--model-dir", str(older), "--workdir", str(tmp_path / "demo")],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "phase 4 skipped: no holdout.csv" in done.stdout
+    assert "concept drift" not in done.stdout.split("demo OK", 1)[1]
+    assert not (tmp_path / "demo" / "confusion_matrix.png").exists()
+    alerts = (tmp_path / "demo" / "alerts.jsonl").read_text().splitlines()
+    assert [json.loads(a)["subject"].split(":")[0] for a in alerts] == ["ALARM", "OK"]
