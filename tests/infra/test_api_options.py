@@ -229,6 +229,13 @@ def test_no_waf_unless_asked(synth):
         assert not resources(synth.templates[name], "AWS::WAFv2::WebACL"), name
 
 
+def test_only_rest_apis_have_an_execution_log_group(synth):
+    for name in REST:
+        only(synth.templates[name], "AWS::Logs::LogGroup", "ExecutionLogs")
+    for name in HTTP:  # HTTP APIs have access logs only
+        assert not [k for k in resources(synth.templates[name], "AWS::Logs::LogGroup") if "ExecutionLogs" in k], name
+
+
 # --- HTTP API ----------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", HTTP)
 def test_http_api_routes_reach_the_function_with_payload_2(synth, name):

@@ -431,11 +431,37 @@ def _log_group_target(walk: Walk, destination: Any, arrow: str) -> str:
     return group
 
 
+def _execution_log_group(walk: Walk, stage_id: str) -> str | None:
+    """With execution logging on, the stage's `API-Gateway-Execution-Logs_<api>/<stage>` group, which must be the stack's.
+
+    API Gateway creates that group itself on the first write when it does not exist: no retention, no customer key,
+    and left behind when the stack is deleted. Owned by the stack and created before the stage, it gets all three.
+    """
+    props = walk.props(stage_id)
+    levels = {setting.get("LoggingLevel", "OFF") for setting in props.get("MethodSettings", [])}
+    if levels <= {"OFF"}:
+        return None
+    name = f"API-Gateway-Execution-Logs_<{logical_id(props['RestApiId'])}>/{props['StageName']}"
+    groups = [
+        k for k, v in resources(walk.template, "AWS::Logs::LogGroup").items() if text(v["Properties"].get("LogGroupName")) == name
+    ]
+    assert groups, (
+        f"REST execution log {stage_id}: no log group {name} in the stack; API Gateway would create one that never expires"
+    )
+    assert groups[0] in as_list(walk.resources[stage_id].get("DependsOn", [])), (
+        f"REST execution log {stage_id}: the stage must depend on {groups[0]}, or API Gateway may create the group first"
+    )
+    return groups[0]
+
+
 def check_rest_stage(walk: Walk, stage_id: str) -> None:
     settings = walk.props(stage_id).get("AccessLogSetting")
     if not settings:
         return
     group = _log_group_target(walk, settings["DestinationArn"], f"REST access log {stage_id}")
+    execution_group = _execution_log_group(walk, stage_id)
+    if execution_group is not None:
+        walk.arrows.append(f"REST execution log {stage_id} -> {execution_group}")
     arrow = f"REST access log {stage_id} -> {group}"
     accounts = resources(walk.template, "AWS::ApiGateway::Account")
     if not accounts:
@@ -761,7 +787,7 @@ def test_every_arrow_is_permitted_on_both_sides(synthesized):
 def test_wine_arrows_include_chatbot_kms_logs_and_access_logs(wine):
     walk = walk_arrows(wine.json, wine.stack)
     assert any(a.startswith("Chatbot") for a in walk.arrows)
-    assert sum(a.startswith("CloudWatch Logs -> key") for a in walk.arrows) == 5  # every log group, customer key
+    assert sum(a.startswith("CloudWatch Logs -> key") for a in walk.arrows) == 6  # every log group, customer key
     assert any(a.startswith("S3 access logs") for a in walk.arrows)
 
 
@@ -799,6 +825,25 @@ def test_the_walk_fails_without_a_lambda_permission(iris):
     broken = json.loads(json.dumps(iris.json))
     broken["Resources"] = {k: v for k, v in broken["Resources"].items() if v["Type"] != "AWS::Lambda::Permission"}
     with pytest.raises(AssertionError, match="no Lambda permission"):
+        walk_arrows(broken, iris.stack)
+
+
+def test_the_walk_fails_when_api_gateway_would_create_the_execution_log_group(iris):
+    broken = json.loads(json.dumps(iris.json))
+    broken["Resources"] = {k: v for k, v in broken["Resources"].items() if "ExecutionLogs" not in k}
+    for resource in broken["Resources"].values():
+        if "DependsOn" in resource:
+            resource["DependsOn"] = [d for d in as_list(resource["DependsOn"]) if "ExecutionLogs" not in d]
+    with pytest.raises(AssertionError, match="never expires"):
+        walk_arrows(broken, iris.stack)
+
+
+def test_the_walk_fails_when_the_stage_may_start_before_its_execution_log_group(iris):
+    broken = json.loads(json.dumps(iris.json))
+    for resource in broken["Resources"].values():
+        if resource["Type"] == "AWS::ApiGateway::Stage":
+            resource["DependsOn"] = [d for d in as_list(resource.get("DependsOn", [])) if "ExecutionLogs" not in d]
+    with pytest.raises(AssertionError, match="must depend on"):
         walk_arrows(broken, iris.stack)
 
 
@@ -858,7 +903,14 @@ def test_every_resource_type_of_each_api_combination_is_classified(api_combinati
 def test_every_arrow_of_each_api_combination_is_permitted_on_both_sides(api_combinations, name):
     options = COMBINATIONS[name]
     walk = _walk(api_combinations, name)
-    prefixes = ("API Gateway", "HTTP API", "REST access log", "HTTP access log", "Cognito authorizer", "JWT authorizer")
+    prefixes: tuple[str, ...] = (
+        "API Gateway",
+        "HTTP API",
+        "REST access log",
+        "HTTP access log",
+        "Cognito authorizer",
+        "JWT authorizer",
+    )
     prefixes += ("WAF association", "WAF logging", "alarm", "EventBridge", "Logs subscription", "Firehose")
     count = {prefix: sum(a.startswith(prefix) for a in walk.arrows) for prefix in prefixes}
     rest, jwt = options.api_type is ApiType.REST, options.auth is ApiAuth.JWT
