@@ -402,12 +402,20 @@ def check_http_integration(walk: Walk, integration_id: str) -> None:
     api = logical_id(props["ApiId"]) or "?"
     arrow = f"HTTP API {integration_id} -> {target}"
     assert props["IntegrationType"] == "AWS_PROXY", f"{arrow}: no rule for integrations of type {props['IntegrationType']}"
-    routes = [
-        route["Properties"]["RouteKey"]
+    route_props = [
+        route["Properties"]
         for route in resources(walk.template, "AWS::ApiGatewayV2::Route").values()
         if text(route["Properties"].get("Target")) == f"integrations/<{integration_id}>"
     ]
-    assert routes, f"{arrow}: no route uses this integration"
+    assert route_props, f"{arrow}: no route uses this integration"
+    for route in route_props:
+        if route.get("AuthorizationType") == "JWT":
+            authorizer = logical_id(route.get("AuthorizerId"))
+            assert walk.type_of(authorizer) == "AWS::ApiGatewayV2::Authorizer", f"route {route['RouteKey']}: no JWT authorizer"
+            assert logical_id(walk.props(authorizer or "?")["ApiId"]) == api, (
+                f"route {route['RouteKey']}: authorizer of another API"
+            )
+    routes = [route["RouteKey"] for route in route_props]
     stages = _stages(walk, "AWS::ApiGatewayV2::Stage", "ApiId", api)
     assert stages, f"{arrow}: the API has no stage"
     for stage in stages:
@@ -455,13 +463,13 @@ def _execution_log_group(walk: Walk, stage_id: str) -> str | None:
 
 
 def check_rest_stage(walk: Walk, stage_id: str) -> None:
+    execution_group = _execution_log_group(walk, stage_id)
+    if execution_group is not None:
+        walk.arrows.append(f"REST execution log {stage_id} -> {execution_group}")
     settings = walk.props(stage_id).get("AccessLogSetting")
     if not settings:
         return
     group = _log_group_target(walk, settings["DestinationArn"], f"REST access log {stage_id}")
-    execution_group = _execution_log_group(walk, stage_id)
-    if execution_group is not None:
-        walk.arrows.append(f"REST execution log {stage_id} -> {execution_group}")
     arrow = f"REST access log {stage_id} -> {group}"
     accounts = resources(walk.template, "AWS::ApiGateway::Account")
     if not accounts:
@@ -1008,6 +1016,14 @@ def test_the_walk_fails_on_a_cognito_method_without_its_authorizer(api_combinati
         method["Properties"].pop("AuthorizerId")
     with pytest.raises(AssertionError, match="no Cognito authorizer"):
         _walk(api_combinations, "RestJwt", broken)
+
+
+def test_the_walk_fails_on_a_jwt_route_without_its_authorizer(api_combinations):
+    broken = _copy(api_combinations, "HttpJwtIssuer")
+    for route in _of_type(broken, "AWS::ApiGatewayV2::Route"):
+        route["Properties"].pop("AuthorizerId")
+    with pytest.raises(AssertionError, match="no JWT authorizer"):
+        _walk(api_combinations, "HttpJwtIssuer", broken)
 
 
 def test_the_walk_fails_on_a_jwt_audience_that_is_not_the_pools_client(api_combinations):
