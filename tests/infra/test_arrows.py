@@ -919,12 +919,13 @@ def test_every_arrow_of_each_api_combination_is_permitted_on_both_sides(api_comb
         "Cognito authorizer",
         "JWT authorizer",
     )
-    prefixes += ("WAF association", "WAF logging", "alarm", "EventBridge", "Logs subscription", "Firehose")
+    prefixes += ("REST execution log", "WAF association", "WAF logging", "alarm", "EventBridge", "Logs subscription", "Firehose")
     count = {prefix: sum(a.startswith(prefix) for a in walk.arrows) for prefix in prefixes}
     rest, jwt = options.api_type is ApiType.REST, options.auth is ApiAuth.JWT
     assert count["API Gateway"] == (2 if rest else 0)  # ANY / and ANY /{proxy+}, each on every stage
     assert count["HTTP API"] == (0 if rest else 1)  # one integration, checked for each of its 4 routes
     assert (count["REST access log"], count["HTTP access log"]) == ((1, 0) if rest else (0, 1))
+    assert count["REST execution log"] == int(rest)  # HTTP APIs have no execution logs
     assert (count["Cognito authorizer"], count["JWT authorizer"]) == ((int(rest and jwt), int(not rest and jwt)))
     assert count["WAF association"] == count["WAF logging"] == int(options.waf)
     # the rest of the service is the same whatever the API
