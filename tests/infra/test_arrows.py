@@ -26,8 +26,10 @@ Assumptions, with sources:
 - Same-account IAM roles need no resource policy on SNS, DynamoDB, Logs, S3 or KMS when the key policy
   delegates to the account (`arn:...:iam::<account>:root` with kms:*), which is checked.
 - API Gateway invokes Lambda as `apigateway.amazonaws.com` with the source ARN
-  `arn:...:execute-api:<region>:<account>:<api-id>/<stage>/<METHOD>/<path>`; the function's (or with SnapStart the
-  alias's: a permission on the unqualified function does not cover a qualified ARN) resource policy must match it.
+  `arn:...:execute-api:<region>:<account>:<api-id>/<stage>/<METHOD>/<path>`; the resource policy of what the
+  integration names must match it: the function, or with SnapStart the alias (a permission is scoped to the alias,
+  version or function it is added to: Lambda developer guide, "Using Lambda aliases in event sources and permissions
+  policies").
   REST sends the request path; HTTP APIs the route's path as written (`{proxy+}`), which is what CDK's
   `HttpLambdaIntegration` scopes each permission to (`scopePermissionToRoute`, default true).
 - Cognito authorizers (REST) and JWT authorizers (HTTP) need no permission on the user pool: API Gateway checks the
