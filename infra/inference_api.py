@@ -24,7 +24,7 @@ the function itself would bypass it.
 from __future__ import annotations
 
 import jsii
-from aws_cdk import Annotations, Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, Aws, CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
@@ -189,6 +189,7 @@ class InferenceApi(Construct):
         self.usage_plan: apigw.UsagePlan | None = None
         self.web_acl: ApiWebAcl | None = None
         self.rest_api: apigw.RestApi | None = None
+        self.execution_log_group: logs.LogGroup | None = None  # REST only: HTTP APIs have no execution logs
         self.http_api: apigwv2.HttpApi | None = None
         self.api: apigw.RestApi | apigwv2.HttpApi  # the front door; cdk-nag acknowledgements attach here
         # API Gateway metrics are keyed by ApiName (REST) or ApiId (HTTP); a unique name keeps two deployed models apart.
@@ -254,6 +255,22 @@ class InferenceApi(Construct):
         )
         self.stage: apigw.Stage | apigwv2.HttpStage = self.rest_api.deployment_stage
         self.metrics = ApiMetrics.for_rest(self.rest_api.deployment_stage)
+        # Execution logs go to API-Gateway-Execution-Logs_<api id>/<stage>. Left to API Gateway, that group is created
+        # on the first error it logs: kept forever, without the stack's key, and left behind by `cdk destroy`. Owned
+        # here, it has the stack's retention, removal policy and (data_kms_key) key; the stage waits for it so that
+        # API Gateway never creates it first. A resource-level dependency: infra.account rebuilds the stage's
+        # DependsOn from those.
+        self.execution_log_group = logs.LogGroup(
+            self,
+            "ExecutionLogs",
+            log_group_name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{stage_name}",
+            retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        stage_resource = self.rest_api.deployment_stage.node.default_child
+        group_resource = self.execution_log_group.node.default_child
+        assert isinstance(stage_resource, CfnResource) and isinstance(group_resource, CfnResource)
+        stage_resource.add_dependency(group_resource)
 
         if options.auth is ApiAuth.API_KEY:
             self.api_key = self.rest_api.add_api_key("ApiKey", description=f"Default client key for model '{self.model_name}'")

@@ -1,6 +1,6 @@
 """The API front doors (issue 11): REST with API key / IAM / Cognito JWT, with and without WAF; HTTP API with JWT and IAM.
 
-One app holds one stack per combination and is synthesized once for the module, with cdk-nag's AwsSolutions and
+One app holds one stack per combination, synthesized once per session (tests/infra/conftest.py), with cdk-nag's AwsSolutions and
 ServerlessChecks packs: AwsSolutions must have nothing left unacknowledged anywhere, and ServerlessChecks nothing
 on the API constructs (the function- and queue-level ServerlessChecks findings belong to the infrastructure work).
 """
@@ -8,82 +8,29 @@ on the API constructs (the function- and queue-level ServerlessChecks findings b
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from cfnlint.api import ManualArgs, lint_file
 
 from infra import api_access_log
 from infra import constants as c
 from infra.api_options import ApiAuth, ApiOptions, ApiType, QuotaPeriod
 from infra.settings import StackSettings
-from infra.stack import InferenceStack
 from infra.waf import MANAGED_RULE_GROUPS, REDACTED_HEADERS, WAF_LOG_GROUP_PREFIX
+from tests.infra.conftest import COGNITO_ISSUER, COMBINATIONS, EXTRA, HTTP, OIDC_ISSUER, REST, ApiCombinations
 from tests.infra.test_lint_and_nag import CFN_LINT_IGNORED
 from tests.infra.test_packaging import run_app
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-COGNITO_ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123"
-OIDC_ISSUER = "https://login.example.com/"
-
-COMBINATIONS: dict[str, ApiOptions] = {
-    "RestKey": ApiOptions(quota_limit=50_000, quota_period=QuotaPeriod.DAY, rate_limit=20, burst_limit=40),
-    "RestKeyWaf": ApiOptions(waf=True, waf_rate_limit=1200),
-    "RestIam": ApiOptions(auth=ApiAuth.IAM),
-    "RestJwt": ApiOptions(auth=ApiAuth.JWT),  # Cognito user pool created by the stack
-    "RestJwtIssuerWaf": ApiOptions(auth=ApiAuth.JWT, jwt_issuer=COGNITO_ISSUER, waf=True),
-    "HttpJwt": ApiOptions(api_type=ApiType.HTTP, auth=ApiAuth.JWT, cors_origins=("https://app.example.com",)),
-    "HttpJwtIssuer": ApiOptions(api_type=ApiType.HTTP, auth=ApiAuth.JWT, jwt_issuer=OIDC_ISSUER, jwt_audience=("inference",)),
-    "HttpIam": ApiOptions(api_type=ApiType.HTTP, auth=ApiAuth.IAM),
-}
-# Stack properties besides the API options, to cover their combination with an API type.
-EXTRA: dict[str, dict[str, Any]] = {"HttpIam": {"snap_start": True}}  # SnapStart: the HTTP integration invokes the alias
-REST = [name for name, options in COMBINATIONS.items() if options.api_type is ApiType.REST]
-HTTP = [name for name, options in COMBINATIONS.items() if options.api_type is ApiType.HTTP]
-
-
-@dataclass
-class Synthesized:
-    stacks: dict[str, InferenceStack]
-    templates: dict[str, dict[str, Any]]
-    outdir: Path
-    violations: list[tuple[str, str, str]]  # (pack, rule, construct path) left unacknowledged
-
-    def acknowledged(self, name: str) -> dict[str, str]:
-        metadata = json.loads((self.outdir / f"{name}.metadata.json").read_text())
-        rules: dict[str, str] = {}
-        for entries in metadata.values():
-            for entry in entries:
-                if entry["type"] == "aws:cdk:acknowledged-rules":
-                    rules |= entry["data"]
-        return rules
 
 
 @pytest.fixture(scope="module")
-def synth(tmp_path_factory: pytest.TempPathFactory, stub_layer_dir: Path) -> Synthesized:
-    outdir = tmp_path_factory.mktemp("cdk-api-options")
-    app = cdk.App(outdir=str(outdir))
-    stacks = {
-        name: InferenceStack(app, name, model="iris", layer_dir=stub_layer_dir, api=options, **EXTRA.get(name, {}))
-        for name, options in COMBINATIONS.items()
-    }
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
-    violations: list[tuple[str, str, str]] = []
-    try:
-        app.synth()
-    except Exception:  # a finding left open: read which from the report, assert on it below
-        report = json.loads((outdir / "validation-report.json").read_text())
-        for plugin in report["pluginReports"]:
-            for violation in plugin["violations"]:
-                for construct in violation["violatingConstructs"]:
-                    violations.append((plugin["pluginName"], violation["ruleName"], construct["constructPath"]))
-    # The templates are on disk even when a validation plugin failed (Template.from_stack would re-run the plugins).
-    templates = {name: json.loads((outdir / f"{name}.template.json").read_text()) for name in stacks}
-    return Synthesized(stacks=stacks, templates=templates, outdir=outdir, violations=violations)
+def synth(api_combinations: ApiCombinations) -> ApiCombinations:
+    """The session's API combinations app (tests/infra/conftest.py), also walked by tests/infra/test_arrows.py."""
+    return api_combinations
 
 
 def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
@@ -280,6 +227,13 @@ def test_waf_guards_the_stage_with_managed_rules_rate_limit_and_logging(synth, n
 def test_no_waf_unless_asked(synth):
     for name in ("RestKey", "RestIam", "RestJwt", *HTTP):
         assert not resources(synth.templates[name], "AWS::WAFv2::WebACL"), name
+
+
+def test_only_rest_apis_have_an_execution_log_group(synth):
+    for name in REST:
+        only(synth.templates[name], "AWS::Logs::LogGroup", "ExecutionLogs")
+    for name in HTTP:  # HTTP APIs have access logs only
+        assert not [k for k in resources(synth.templates[name], "AWS::Logs::LogGroup") if "ExecutionLogs" in k], name
 
 
 # --- HTTP API ----------------------------------------------------------------------------------------------------

@@ -25,6 +25,35 @@ Assumptions, with sources:
   the topic's resource side only must not deny it; SNS delivers to Chatbot over HTTPS.
 - Same-account IAM roles need no resource policy on SNS, DynamoDB, Logs, S3 or KMS when the key policy
   delegates to the account (`arn:...:iam::<account>:root` with kms:*), which is checked.
+- API Gateway invokes Lambda as `apigateway.amazonaws.com` with the source ARN
+  `arn:...:execute-api:<region>:<account>:<api-id>/<stage>/<METHOD>/<path>`; the resource policy of what the
+  integration names must match it: the function, or with SnapStart the alias (a permission is scoped to the alias,
+  version or function it is added to: Lambda developer guide, "Using Lambda aliases in event sources and permissions
+  policies").
+  REST sends the request path; HTTP APIs the route's path as written (`{proxy+}`), which is what CDK's
+  `HttpLambdaIntegration` scopes each permission to (`scopePermissionToRoute`, default true).
+- Cognito authorizers (REST) and JWT authorizers (HTTP) need no permission on the user pool: API Gateway checks the
+  token's signature against the issuer's public keys. The walk checks that they name this account's pool (or, for
+  JWT, an https issuer) and, for a pool the stack creates, that the audience is one of that pool's clients.
+- WAF association: a control-plane call by CloudFormation, no runtime permission; the web ACL must be REGIONAL and
+  the association must name a REST stage of this template (API Gateway developer guide, "Using AWS WAF").
+- Vended log delivery (resource side created by AWS at deploy time, not in the template): WAF logging to a log group
+  and HTTP API access logs are delivered by `delivery.logs.amazonaws.com`. "For an Amazon CloudWatch Logs log group,
+  AWS WAF creates a resource policy on the log group" (WAFV2 API reference, PutLoggingConfiguration); CloudWatch Logs
+  creates it when the deployer has logs:PutResourcePolicy, logs:DescribeResourcePolicies, logs:DescribeLogGroups, at
+  the log group level for new subscriptions (CloudWatch Logs user guide, "Logs sent to CloudWatch Logs",
+  AWS-logs-infrastructure-CWL; HTTP API access logging lists the same deployer permissions: API Gateway developer
+  guide, http-api-logging, checked 2026-11). The stack deliberately declares no `AWS::Logs::ResourcePolicy` of its
+  own: CloudFormation can only create account-level ones, at most 10 per region and not raisable (CloudWatch Logs API
+  reference, PutResourcePolicy), so one per stack exhausts the quota (a CDK stack failing that way:
+  Enterprise-CMCS/cmcs-eregulations#1620), and a log group takes one policy only, which AWS then also writes
+  (hashicorp/terraform-provider-aws#47111, confirmed with AWS Support, 2026-03). What the template can get wrong is
+  checked: the destination is a log group of this stack, named `aws-waf-logs-*` for WAF, its ARN without `:*`.
+- REST access logs are written through the account-level API Gateway role (`AWS::ApiGateway::Account`). When the
+  stack owns it (`api_gateway_account_role=true`) the role's trust and policy are checked; otherwise it is an account
+  precondition the README's deploy section documents (infra/account.py).
+Arrows whose resource side lives outside the template are listed in `Walk.external` with the reason above, and the
+tests pin that list per configuration: a new one cannot appear unnoticed.
 """
 
 from __future__ import annotations
@@ -36,6 +65,8 @@ from typing import Any
 
 import pytest
 
+from infra.api_options import ApiAuth, ApiType
+from tests.infra.conftest import COMBINATIONS
 from tests.infra.test_stack import as_list, flatten, resources
 
 PSEUDO = {
@@ -50,7 +81,13 @@ ARROW_SOURCES = {
     "AWS::CloudWatch::Alarm",
     "AWS::Events::Rule",
     "AWS::ApiGateway::Method",
+    "AWS::ApiGateway::Stage",
+    "AWS::ApiGateway::Authorizer",
     "AWS::ApiGatewayV2::Integration",
+    "AWS::ApiGatewayV2::Stage",
+    "AWS::ApiGatewayV2::Authorizer",
+    "AWS::WAFv2::WebACLAssociation",
+    "AWS::WAFv2::LoggingConfiguration",
     "AWS::Logs::SubscriptionFilter",
     "AWS::KinesisFirehose::DeliveryStream",
     "AWS::Lambda::Function",
@@ -87,11 +124,9 @@ NO_ARROWS = {
     "AWS::ApiGateway::UsagePlan",
     "AWS::ApiGateway::UsagePlanKey",
     "AWS::ApiGateway::Account",  # account setting; its role is the one API Gateway assumes for logging
-    "AWS::ApiGateway::Stage",  # access logs go through the account-level role (AWS::ApiGateway::Account)
     "AWS::ApiGatewayV2::Api",
-    "AWS::ApiGatewayV2::Route",
-    "AWS::ApiGatewayV2::Stage",
-    "AWS::ApiGatewayV2::Authorizer",
+    "AWS::ApiGatewayV2::Route",  # its target integration is checked per route from the integration's side
+    "AWS::WAFv2::WebACL",  # acts through its association and logging configuration
     "AWS::Cognito::UserPool",
     "AWS::Cognito::UserPoolClient",
     "AWS::Cognito::UserPoolDomain",
@@ -165,6 +200,8 @@ class Walk:
         self.resources: dict[str, dict[str, Any]] = template["Resources"]
         self.stack_name = stack_name
         self.arrows: list[str] = []
+        self.external: list[tuple[str, str]] = []  # (arrow, why its resource side is not in the template)
+        self.account_role_expected = False  # the stack was told to own AWS::ApiGateway::Account
         self.region = "<AWS::Region>"
         self.account = "<AWS::AccountId>"
 
@@ -206,6 +243,10 @@ class Walk:
             if policy["Properties"]["Bucket"] == {"Ref": bucket}:
                 statements += policy["Properties"]["PolicyDocument"]["Statement"]
         return statements
+
+    def arn_prefix(self, service: str) -> str:
+        """`arn:<partition>:<service>:<region>:<account>` as this stack renders it (tokens, or a concrete environment)."""
+        return f"arn:<AWS::Partition>:{service}:{self.region}:{self.account}"
 
     def key_policy(self, key: str) -> list[dict[str, Any]]:
         assert self.type_of(key) == "AWS::KMS::Key", key
@@ -297,34 +338,239 @@ def check_rule(walk: Walk, rule_id: str) -> None:
         walk.arrows.append(arrow)
 
 
-def _api_invokes(walk: Walk, function_ref: str, api_ref: str, arrow: str) -> None:
-    assert walk.type_of(function_ref) in {"AWS::Lambda::Function", "AWS::Lambda::Alias"}, f"{arrow}: no rule for this target"
+SAMPLE_METHOD = "POST"  # an ANY method is checked with the method clients call
+SAMPLE_PROXY_PATH = "predict"  # what a REST {proxy+} resource receives
+
+
+def _api_invokes(walk: Walk, function_ref: str, source_arn: str, arrow: str) -> None:
+    """The target's resource policy lets API Gateway invoke it from `source_arn`; an alias must be SnapStart's."""
+    kind = walk.type_of(function_ref)
+    assert kind in {"AWS::Lambda::Function", "AWS::Lambda::Alias"}, f"{arrow}: no rule for targets of type {kind}"
+    if kind == "AWS::Lambda::Alias":
+        version = logical_id(walk.props(function_ref)["FunctionVersion"])
+        assert walk.type_of(version) == "AWS::Lambda::Version", f"{arrow}: the alias points at no version of this stack"
+        function = logical_id(walk.props(version or "?")["FunctionName"])
+        snap_start = walk.props(function or "?").get("SnapStart", {}).get("ApplyOn")
+        assert snap_start == "PublishedVersions", f"{arrow}: an alias without SnapStart; no rule for it"
     permissions = walk.permissions(function_ref, "apigateway.amazonaws.com")
-    live = [
-        p for p in permissions if f"<{api_ref}>" in text(p.get("SourceArn")) and "test-invoke-stage" not in text(p["SourceArn"])
-    ]
-    assert live, f"{arrow}: no Lambda permission for API Gateway on this API"
+    live = [p for p in permissions if glob(text(p.get("SourceArn", "")), source_arn)]
+    assert live, f"{arrow}: no Lambda permission for API Gateway on {function_ref} matches {source_arn}"
     assert all(p["Action"] == "lambda:InvokeFunction" for p in live), arrow
 
 
+def _rest_path(walk: Walk, resource_ref: Any) -> str:
+    """The request path of a REST resource (`{proxy+}` as a sample path), from its chain of parents."""
+    resource = logical_id(resource_ref)
+    if walk.type_of(resource) != "AWS::ApiGateway::Resource":  # the root: GetAtt RestApi.RootResourceId
+        return ""
+    props = walk.props(resource or "?")
+    part = SAMPLE_PROXY_PATH if props["PathPart"].startswith("{") else props["PathPart"]
+    parent = _rest_path(walk, props["ParentId"])
+    return f"{parent}/{part}" if parent else part
+
+
+def _stages(walk: Walk, stage_type: str, api_key: str, api: str) -> list[str]:
+    return [k for k, v in resources(walk.template, stage_type).items() if logical_id(v["Properties"][api_key]) == api]
+
+
 def check_method(walk: Walk, method_id: str) -> None:
-    integration = walk.props(method_id).get("Integration", {})
+    props = walk.props(method_id)
+    api = logical_id(props["RestApiId"]) or "?"
+    if props.get("AuthorizationType") == "COGNITO_USER_POOLS":
+        authorizer = logical_id(props.get("AuthorizerId"))
+        assert walk.type_of(authorizer) == "AWS::ApiGateway::Authorizer", f"method {method_id}: no Cognito authorizer"
+        assert logical_id(walk.props(authorizer or "?")["RestApiId"]) == api, f"method {method_id}: authorizer of another API"
+    integration = props.get("Integration", {})
     if integration.get("Type") in (None, "MOCK"):
         return
     uri = text(integration["Uri"])
     arrow = f"API Gateway {method_id} -> {uri}"
     assert integration["Type"] == "AWS_PROXY", f"{arrow}: no rule for integrations of type {integration['Type']}"
     target = uri.split("/functions/<", 1)[1].split(">", 1)[0].removesuffix(".Arn")
-    _api_invokes(walk, target, logical_id(walk.props(method_id)["RestApiId"]) or "?", arrow)
+    method = SAMPLE_METHOD if props["HttpMethod"] == "ANY" else props["HttpMethod"]
+    path = _rest_path(walk, props["ResourceId"])
+    stages = _stages(walk, "AWS::ApiGateway::Stage", "RestApiId", api)
+    assert stages, f"{arrow}: the API has no stage"
+    for stage in stages:
+        _api_invokes(
+            walk, target, f"{walk.arn_prefix('execute-api')}:<{api}>/<{stage}>/{method}/{path}", f"{arrow} (stage {stage})"
+        )
     walk.arrows.append(arrow)
 
 
 def check_http_integration(walk: Walk, integration_id: str) -> None:
     props = walk.props(integration_id)
-    target = logical_id(props["IntegrationUri"])
+    target = logical_id(props["IntegrationUri"]) or "?"
+    api = logical_id(props["ApiId"]) or "?"
     arrow = f"HTTP API {integration_id} -> {target}"
-    _api_invokes(walk, target or "?", logical_id(props["ApiId"]) or "?", arrow)
+    assert props["IntegrationType"] == "AWS_PROXY", f"{arrow}: no rule for integrations of type {props['IntegrationType']}"
+    route_props = [
+        route["Properties"]
+        for route in resources(walk.template, "AWS::ApiGatewayV2::Route").values()
+        if text(route["Properties"].get("Target")) == f"integrations/<{integration_id}>"
+    ]
+    assert route_props, f"{arrow}: no route uses this integration"
+    for route in route_props:
+        if route.get("AuthorizationType") == "JWT":
+            authorizer = logical_id(route.get("AuthorizerId"))
+            assert walk.type_of(authorizer) == "AWS::ApiGatewayV2::Authorizer", f"route {route['RouteKey']}: no JWT authorizer"
+            assert logical_id(walk.props(authorizer or "?")["ApiId"]) == api, (
+                f"route {route['RouteKey']}: authorizer of another API"
+            )
+    routes = [route["RouteKey"] for route in route_props]
+    stages = _stages(walk, "AWS::ApiGatewayV2::Stage", "ApiId", api)
+    assert stages, f"{arrow}: the API has no stage"
+    for stage in stages:
+        stage_name = walk.props(stage)["StageName"]
+        for route_key in routes:
+            method, _, path = route_key.partition(" ")
+            source = f"{walk.arn_prefix('execute-api')}:<{api}>/{stage_name}/{method}/{path.removeprefix('/')}"
+            _api_invokes(walk, target, source, f"{arrow} (route {route_key})")
     walk.arrows.append(arrow)
+
+
+def _log_group_target(walk: Walk, destination: Any, arrow: str) -> str:
+    """The stack's log group a delivery writes to: its `Arn` attribute, or its ARN written out without `:*`."""
+    group = logical_id(destination)
+    if group is None:
+        rendered = text(destination)
+        prefix = f"{walk.arn_prefix('logs')}:log-group:<"
+        assert rendered.startswith(prefix) and rendered.endswith(">"), f"{arrow}: {rendered} is not a log group ARN of this stack"
+        group = rendered.removeprefix(prefix).removesuffix(">")
+    assert walk.type_of(group) == "AWS::Logs::LogGroup", f"{arrow}: the destination is not a log group of this stack"
+    return group
+
+
+def _execution_log_group(walk: Walk, stage_id: str) -> str | None:
+    """With execution logging on, the stage's `API-Gateway-Execution-Logs_<api>/<stage>` group, which must be the stack's.
+
+    API Gateway creates that group itself on the first write when it does not exist: no retention, no customer key,
+    and left behind when the stack is deleted. Owned by the stack and created before the stage, it gets all three.
+    """
+    props = walk.props(stage_id)
+    levels = {setting.get("LoggingLevel", "OFF") for setting in props.get("MethodSettings", [])}
+    if levels <= {"OFF"}:
+        return None
+    name = f"API-Gateway-Execution-Logs_<{logical_id(props['RestApiId'])}>/{props['StageName']}"
+    groups = [
+        k for k, v in resources(walk.template, "AWS::Logs::LogGroup").items() if text(v["Properties"].get("LogGroupName")) == name
+    ]
+    assert groups, (
+        f"REST execution log {stage_id}: no log group {name} in the stack; API Gateway would create one that never expires"
+    )
+    assert groups[0] in as_list(walk.resources[stage_id].get("DependsOn", [])), (
+        f"REST execution log {stage_id}: the stage must depend on {groups[0]}, or API Gateway may create the group first"
+    )
+    return groups[0]
+
+
+def check_rest_stage(walk: Walk, stage_id: str) -> None:
+    execution_group = _execution_log_group(walk, stage_id)
+    if execution_group is not None:
+        walk.arrows.append(f"REST execution log {stage_id} -> {execution_group}")
+    settings = walk.props(stage_id).get("AccessLogSetting")
+    if not settings:
+        return
+    group = _log_group_target(walk, settings["DestinationArn"], f"REST access log {stage_id}")
+    arrow = f"REST access log {stage_id} -> {group}"
+    accounts = resources(walk.template, "AWS::ApiGateway::Account")
+    if not accounts:
+        assert not walk.account_role_expected, f"{arrow}: the stack should own the account-level role, the template has none"
+        walk.external.append((arrow, "account-level API Gateway role (README deploy; infra/account.py)"))
+    for account in accounts.values():
+        role = logical_id(account["Properties"]["CloudWatchRoleArn"]) or "?"
+        assert allows(walk.trust(role), "sts:AssumeRole", "*", service="apigateway.amazonaws.com"), (
+            f"{arrow}: role {role} cannot be assumed by API Gateway"
+        )
+        managed = [text(arn) for arn in walk.props(role).get("ManagedPolicyArns", [])]
+        pushes = any(arn.endswith(":iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs") for arn in managed)
+        if not pushes:
+            walk.role_may(role, "logs:PutLogEvents", f"<{group}.Arn>", arrow)
+    walk.arrows.append(arrow)
+
+
+def check_http_stage(walk: Walk, stage_id: str) -> None:
+    settings = walk.props(stage_id).get("AccessLogSettings")
+    if not settings:
+        return
+    group = _log_group_target(walk, settings["DestinationArn"], f"HTTP access log {stage_id}")
+    arrow = f"HTTP access log {stage_id} -> {group}"
+    walk.external.append((arrow, "vended log delivery: CloudWatch Logs writes the log group's resource policy at deploy"))
+    walk.arrows.append(arrow)
+
+
+def _user_pool_arn_of_this_account(walk: Walk, arn: Any, arrow: str) -> str:
+    pool = logical_id(arn)
+    if pool is not None:
+        assert walk.type_of(pool) == "AWS::Cognito::UserPool", f"{arrow}: provider {pool} is not a user pool"
+        return pool
+    rendered = text(arn)
+    assert rendered.startswith("arn:<AWS::Partition>:cognito-idp:") and ":<AWS::AccountId>:userpool/" in rendered, (
+        f"{arrow}: {rendered} is not a user pool of this account"
+    )
+    return rendered.rsplit("/", 1)[1]
+
+
+def check_rest_authorizer(walk: Walk, authorizer_id: str) -> None:
+    props = walk.props(authorizer_id)
+    assert props["Type"] == "COGNITO_USER_POOLS", f"authorizer {authorizer_id}: no rule for {props['Type']} authorizers"
+    assert props["IdentitySource"] == "method.request.header.Authorization", authorizer_id
+    for arn in props["ProviderARNs"]:
+        arrow = f"Cognito authorizer {authorizer_id} -> {text(arn)}"
+        pool = _user_pool_arn_of_this_account(walk, arn, arrow)
+        walk.arrows.append(f"Cognito authorizer {authorizer_id} -> {pool}")
+
+
+def check_http_authorizer(walk: Walk, authorizer_id: str) -> None:
+    props = walk.props(authorizer_id)
+    arrow = f"JWT authorizer {authorizer_id}"
+    assert props["AuthorizerType"] == "JWT", f"{arrow}: no rule for {props['AuthorizerType']} authorizers"
+    issuer = text(props["JwtConfiguration"]["Issuer"])
+    audience = props["JwtConfiguration"]["Audience"]
+    assert issuer.startswith("https://") and audience, f"{arrow}: needs an https issuer and an audience"
+    pools = [k for k in resources(walk.template, "AWS::Cognito::UserPool") if issuer.endswith(f"/<{k}>")]
+    if pools:  # the stack's own pool: the audience must be one of its app clients, or no token would ever pass
+        assert issuer.startswith("https://cognito-idp.<AWS::Region>.amazonaws.com/"), (
+            f"{arrow}: {issuer} is not the pool's issuer"
+        )
+        clients = [logical_id(a) for a in audience]
+        assert clients and all(
+            walk.type_of(client) == "AWS::Cognito::UserPoolClient"
+            and logical_id(walk.props(client or "?")["UserPoolId"]) == pools[0]
+            for client in clients
+        ), f"{arrow}: audience {audience} is not an app client of {pools[0]}"
+    walk.arrows.append(f"{arrow} -> {pools[0] if pools else issuer}")
+
+
+def check_waf_association(walk: Walk, association_id: str) -> None:
+    props = walk.props(association_id)
+    acl = logical_id(props["WebACLArn"])
+    target = text(props["ResourceArn"])
+    arrow = f"WAF association {acl} -> {target}"
+    assert walk.type_of(acl) == "AWS::WAFv2::WebACL", f"{arrow}: not a web ACL of this stack"
+    assert walk.props(acl or "?")["Scope"] == "REGIONAL", f"{arrow}: API Gateway stages take REGIONAL web ACLs only"
+    prefix = "arn:<AWS::Partition>:apigateway:<AWS::Region>::/restapis/<"
+    assert target.startswith(prefix) and ">/stages/<" in target, f"{arrow}: no rule for WAF on anything but a REST stage"
+    api, _, stage = target.removeprefix(prefix).removesuffix(">").partition(">/stages/<")
+    assert walk.type_of(stage) == "AWS::ApiGateway::Stage", f"{arrow}: {stage} is not a REST stage of this stack"
+    assert logical_id(walk.props(stage)["RestApiId"]) == api, f"{arrow}: stage {stage} belongs to another API than {api}"
+    walk.arrows.append(arrow)
+
+
+def check_waf_logging(walk: Walk, logging_id: str) -> None:
+    props = walk.props(logging_id)
+    acl = logical_id(props["ResourceArn"])
+    assert walk.type_of(acl) == "AWS::WAFv2::WebACL", f"WAF logging {logging_id}: not for a web ACL of this stack"
+    for destination in props["LogDestinationConfigs"]:
+        assert logical_id(destination) is None, (
+            f"WAF logging {logging_id}: the log group ARN must be written out without the trailing ':*' of its Arn attribute"
+        )
+        group = _log_group_target(walk, destination, f"WAF logging {logging_id}")
+        arrow = f"WAF logging {acl} -> {group}"
+        name = walk.props(group).get("LogGroupName")
+        assert isinstance(name, str) and name.startswith("aws-waf-logs-"), f"{arrow}: WAF only delivers to aws-waf-logs-* groups"
+        walk.external.append((arrow, "vended log delivery: WAF writes the log group's resource policy at deploy"))
+        walk.arrows.append(arrow)
 
 
 def check_subscription_filter(walk: Walk, filter_id: str) -> None:
@@ -493,7 +739,13 @@ CHECKS = {
     "AWS::CloudWatch::Alarm": check_alarm,
     "AWS::Events::Rule": check_rule,
     "AWS::ApiGateway::Method": check_method,
+    "AWS::ApiGateway::Stage": check_rest_stage,
+    "AWS::ApiGateway::Authorizer": check_rest_authorizer,
     "AWS::ApiGatewayV2::Integration": check_http_integration,
+    "AWS::ApiGatewayV2::Stage": check_http_stage,
+    "AWS::ApiGatewayV2::Authorizer": check_http_authorizer,
+    "AWS::WAFv2::WebACLAssociation": check_waf_association,
+    "AWS::WAFv2::LoggingConfiguration": check_waf_logging,
     "AWS::Logs::SubscriptionFilter": check_subscription_filter,
     "AWS::KinesisFirehose::DeliveryStream": check_delivery_stream,
     "AWS::Lambda::Function": check_function,
@@ -508,6 +760,7 @@ def walk_arrows(template: dict[str, Any], stack: Any) -> Walk:
     walk = Walk(template, stack.stack_name)
     if not str(stack.region).startswith("${"):  # a concrete environment renders account and region as literals
         walk.region, walk.account = stack.region, stack.account
+    walk.account_role_expected = bool(getattr(stack, "api_gateway_account_role", False))
     for logical, resource in template["Resources"].items():
         check = CHECKS.get(resource["Type"])
         if check is not None:
@@ -516,9 +769,13 @@ def walk_arrows(template: dict[str, Any], stack: Any) -> Walk:
 
 
 # --- tests ------------------------------------------------------------------------------------------------------
+def unclassified(template: dict[str, Any]) -> set[str]:
+    return {r["Type"] for r in template["Resources"].values()} - ARROW_SOURCES - NO_ARROWS
+
+
 def test_every_resource_type_is_classified(synthesized):
     assert set(CHECKS) == ARROW_SOURCES
-    unknown = {r["Type"] for r in synthesized.json["Resources"].values()} - ARROW_SOURCES - NO_ARROWS
+    unknown = unclassified(synthesized.json)
     assert not unknown, f"classify {sorted(unknown)}: add their arrows to CHECKS, or to NO_ARROWS if they act on nothing"
 
 
@@ -540,7 +797,7 @@ def test_every_arrow_is_permitted_on_both_sides(synthesized):
 def test_wine_arrows_include_chatbot_kms_logs_and_access_logs(wine):
     walk = walk_arrows(wine.json, wine.stack)
     assert any(a.startswith("Chatbot") for a in walk.arrows)
-    assert sum(a.startswith("CloudWatch Logs -> key") for a in walk.arrows) == 5  # every log group, customer key
+    assert sum(a.startswith("CloudWatch Logs -> key") for a in walk.arrows) == 6  # every log group, customer key
     assert any(a.startswith("S3 access logs") for a in walk.arrows)
 
 
@@ -581,6 +838,25 @@ def test_the_walk_fails_without_a_lambda_permission(iris):
         walk_arrows(broken, iris.stack)
 
 
+def test_the_walk_fails_when_api_gateway_would_create_the_execution_log_group(iris):
+    broken = json.loads(json.dumps(iris.json))
+    broken["Resources"] = {k: v for k, v in broken["Resources"].items() if "ExecutionLogs" not in k}
+    for resource in broken["Resources"].values():
+        if "DependsOn" in resource:
+            resource["DependsOn"] = [d for d in as_list(resource["DependsOn"]) if "ExecutionLogs" not in d]
+    with pytest.raises(AssertionError, match="never expires"):
+        walk_arrows(broken, iris.stack)
+
+
+def test_the_walk_fails_when_the_stage_may_start_before_its_execution_log_group(iris):
+    broken = json.loads(json.dumps(iris.json))
+    for resource in broken["Resources"].values():
+        if resource["Type"] == "AWS::ApiGateway::Stage":
+            resource["DependsOn"] = [d for d in as_list(resource.get("DependsOn", [])) if "ExecutionLogs" not in d]
+    with pytest.raises(AssertionError, match="must depend on"):
+        walk_arrows(broken, iris.stack)
+
+
 def test_the_walk_fails_on_an_unconditioned_service_principal(iris):
     broken = json.loads(json.dumps(iris.json))
     for resource in broken["Resources"].values():
@@ -607,3 +883,219 @@ def test_an_unknown_environment_reference_is_an_unchecked_arrow(iris):
     function["Properties"]["Environment"]["Variables"]["WORK_QUEUE"] = {"Ref": queue}
     with pytest.raises(pytest.fail.Exception, match="no rule"):
         walk_arrows(broken, iris.stack)
+
+
+# --- every API front door (issue 11): the session's combinations app, walked like the default stacks ----------------
+ACCOUNT_ROLE = "account-level API Gateway role (README deploy; infra/account.py)"
+HTTP_DELIVERY = "vended log delivery: CloudWatch Logs writes the log group's resource policy at deploy"
+WAF_DELIVERY = "vended log delivery: WAF writes the log group's resource policy at deploy"
+
+
+def _walk(api_combinations: Any, name: str, template: dict[str, Any] | None = None) -> Walk:
+    return walk_arrows(template or api_combinations.templates[name], api_combinations.stacks[name])
+
+
+def _copy(api_combinations: Any, name: str) -> dict[str, Any]:
+    return json.loads(json.dumps(api_combinations.templates[name]))
+
+
+def _of_type(template: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
+    return [r for r in template["Resources"].values() if r["Type"] == resource_type]
+
+
+@pytest.mark.parametrize("name", list(COMBINATIONS))
+def test_every_resource_type_of_each_api_combination_is_classified(api_combinations, name):
+    unknown = unclassified(api_combinations.templates[name])
+    assert not unknown, f"classify {sorted(unknown)}: add their arrows to CHECKS, or to NO_ARROWS if they act on nothing"
+
+
+@pytest.mark.parametrize("name", list(COMBINATIONS))
+def test_every_arrow_of_each_api_combination_is_permitted_on_both_sides(api_combinations, name):
+    options = COMBINATIONS[name]
+    walk = _walk(api_combinations, name)
+    prefixes: tuple[str, ...] = (
+        "API Gateway",
+        "HTTP API",
+        "REST access log",
+        "HTTP access log",
+        "Cognito authorizer",
+        "JWT authorizer",
+    )
+    prefixes += ("REST execution log", "WAF association", "WAF logging", "alarm", "EventBridge", "Logs subscription", "Firehose")
+    count = {prefix: sum(a.startswith(prefix) for a in walk.arrows) for prefix in prefixes}
+    rest, jwt = options.api_type is ApiType.REST, options.auth is ApiAuth.JWT
+    assert count["API Gateway"] == (2 if rest else 0)  # ANY / and ANY /{proxy+}, each on every stage
+    assert count["HTTP API"] == (0 if rest else 1)  # one integration, checked for each of its 4 routes
+    assert (count["REST access log"], count["HTTP access log"]) == ((1, 0) if rest else (0, 1))
+    assert count["REST execution log"] == int(rest)  # HTTP APIs have no execution logs
+    assert (count["Cognito authorizer"], count["JWT authorizer"]) == ((int(rest and jwt), int(not rest and jwt)))
+    assert count["WAF association"] == count["WAF logging"] == int(options.waf)
+    # the rest of the service is the same whatever the API
+    assert count["alarm"] >= 14 and count["EventBridge"] == 2 and count["Logs subscription"] == count["Firehose"] == 2
+    expected_external = {ACCOUNT_ROLE if rest else HTTP_DELIVERY} | ({WAF_DELIVERY} if options.waf else set())
+    assert {reason for _, reason in walk.external} == expected_external
+
+
+def test_the_snap_start_alias_is_what_the_http_api_may_invoke(api_combinations):
+    walk = _walk(api_combinations, "HttpIam")
+    (arrow,) = [a for a in walk.arrows if a.startswith("HTTP API")]
+    assert "LiveAlias" in arrow
+
+
+def test_wine_owns_the_account_role_and_its_access_log_arrow_is_checked(wine):
+    walk = walk_arrows(wine.json, wine.stack)
+    assert any(a.startswith("REST access log") for a in walk.arrows)
+    assert walk.external == []  # every resource side is in wine's template
+
+
+# --- the same walk must fail on each API combination when one side is removed ----------------------------------------
+def _permissions_for_api_gateway(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        p["Properties"]
+        for p in _of_type(template, "AWS::Lambda::Permission")
+        if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    ]
+
+
+def test_the_walk_fails_without_the_http_apis_lambda_permission(api_combinations):
+    broken = _copy(api_combinations, "HttpJwt")
+    broken["Resources"] = {
+        k: v for k, v in broken["Resources"].items()
+        if not (v["Type"] == "AWS::Lambda::Permission" and v["Properties"]["Principal"] == "apigateway.amazonaws.com")
+    }  # fmt: skip
+    with pytest.raises(AssertionError, match="no Lambda permission for API Gateway"):
+        _walk(api_combinations, "HttpJwt", broken)
+
+
+def test_the_walk_fails_when_a_route_is_outside_the_permissions_scope(api_combinations):
+    broken = _copy(api_combinations, "HttpJwt")
+    for permission in _permissions_for_api_gateway(broken):
+        parts = permission["SourceArn"]["Fn::Join"][1]
+        parts[-1] = parts[-1].replace("{proxy+}", "health")
+    with pytest.raises(AssertionError, match=r"route (GET|POST) /\{proxy\+\}"):
+        _walk(api_combinations, "HttpJwt", broken)
+
+
+def test_the_walk_fails_when_the_snap_start_permission_is_on_the_function_not_the_alias(api_combinations):
+    broken = _copy(api_combinations, "HttpIam")
+    function = next(
+        k for k, v in broken["Resources"].items() if v["Type"] == "AWS::Lambda::Function" and "SnapStart" in v["Properties"]
+    )
+    for permission in _permissions_for_api_gateway(broken):
+        permission["FunctionName"] = {"Fn::GetAtt": [function, "Arn"]}
+    with pytest.raises(AssertionError, match="no Lambda permission for API Gateway on InferenceApiLiveAlias"):
+        _walk(api_combinations, "HttpIam", broken)
+
+
+def test_the_walk_fails_on_an_alias_without_snap_start(api_combinations):
+    broken = _copy(api_combinations, "HttpIam")
+    for function in _of_type(broken, "AWS::Lambda::Function"):
+        function["Properties"].pop("SnapStart", None)
+    with pytest.raises(AssertionError, match="alias without SnapStart"):
+        _walk(api_combinations, "HttpIam", broken)
+
+
+def test_the_walk_fails_without_the_rest_apis_lambda_permission_for_the_stage(api_combinations):
+    broken = _copy(api_combinations, "RestJwt")
+    stages = {k for k, v in broken["Resources"].items() if v["Type"] == "AWS::ApiGateway::Stage"}
+    for permission in _permissions_for_api_gateway(broken):  # only the console's test-invoke permissions are left
+        parts = permission["SourceArn"]["Fn::Join"][1]
+        parts[:] = ["test-invoke-stage" if logical_id(part) in stages else part for part in parts]
+    with pytest.raises(AssertionError, match="no Lambda permission for API Gateway"):
+        _walk(api_combinations, "RestJwt", broken)
+
+
+def test_the_walk_fails_on_a_cognito_authorizer_for_another_accounts_pool(api_combinations):
+    broken = _copy(api_combinations, "RestJwt")
+    (authorizer,) = _of_type(broken, "AWS::ApiGateway::Authorizer")
+    authorizer["Properties"]["ProviderARNs"] = ["arn:aws:cognito-idp:eu-west-1:999999999999:userpool/eu-west-1_Other"]
+    with pytest.raises(AssertionError, match="not a user pool of this account"):
+        _walk(api_combinations, "RestJwt", broken)
+
+
+def test_the_walk_fails_on_a_cognito_method_without_its_authorizer(api_combinations):
+    broken = _copy(api_combinations, "RestJwt")
+    for method in _of_type(broken, "AWS::ApiGateway::Method"):
+        method["Properties"].pop("AuthorizerId")
+    with pytest.raises(AssertionError, match="no Cognito authorizer"):
+        _walk(api_combinations, "RestJwt", broken)
+
+
+def test_the_walk_fails_on_a_jwt_route_without_its_authorizer(api_combinations):
+    broken = _copy(api_combinations, "HttpJwtIssuer")
+    for route in _of_type(broken, "AWS::ApiGatewayV2::Route"):
+        route["Properties"].pop("AuthorizerId")
+    with pytest.raises(AssertionError, match="no JWT authorizer"):
+        _walk(api_combinations, "HttpJwtIssuer", broken)
+
+
+def test_the_walk_fails_on_a_jwt_audience_that_is_not_the_pools_client(api_combinations):
+    broken = _copy(api_combinations, "HttpJwt")
+    (authorizer,) = _of_type(broken, "AWS::ApiGatewayV2::Authorizer")
+    authorizer["Properties"]["JwtConfiguration"]["Audience"] = ["some-other-client"]
+    with pytest.raises(AssertionError, match="not an app client"):
+        _walk(api_combinations, "HttpJwt", broken)
+
+
+def test_the_walk_fails_on_a_web_acl_that_cannot_guard_a_regional_stage(api_combinations):
+    broken = _copy(api_combinations, "RestKeyWaf")
+    (acl,) = _of_type(broken, "AWS::WAFv2::WebACL")
+    acl["Properties"]["Scope"] = "CLOUDFRONT"
+    with pytest.raises(AssertionError, match="REGIONAL"):
+        _walk(api_combinations, "RestKeyWaf", broken)
+
+
+def test_the_walk_fails_on_a_waf_association_with_a_stage_that_is_not_in_the_stack(api_combinations):
+    broken = _copy(api_combinations, "RestKeyWaf")
+    (association,) = _of_type(broken, "AWS::WAFv2::WebACLAssociation")
+    association["Properties"]["ResourceArn"]["Fn::Join"][1][-1] = {"Ref": "SomeoneElsesStage"}
+    with pytest.raises(AssertionError, match="not a REST stage of this stack"):
+        _walk(api_combinations, "RestKeyWaf", broken)
+
+
+def test_the_walk_fails_on_waf_logging_to_a_group_waf_cannot_write(api_combinations):
+    broken = _copy(api_combinations, "RestKeyWaf")
+    for group in _of_type(broken, "AWS::Logs::LogGroup"):
+        if str(group["Properties"].get("LogGroupName", "")).startswith("aws-waf-logs-"):
+            group["Properties"]["LogGroupName"] = "waf-logs-RestKeyWaf"
+    with pytest.raises(AssertionError, match="aws-waf-logs-"):
+        _walk(api_combinations, "RestKeyWaf", broken)
+
+
+def test_the_walk_fails_on_waf_logging_to_the_log_groups_arn_attribute(api_combinations):
+    broken = _copy(api_combinations, "RestKeyWaf")
+    (logging,) = _of_type(broken, "AWS::WAFv2::LoggingConfiguration")
+    group = logging["DependsOn"][0]
+    logging["Properties"]["LogDestinationConfigs"] = [{"Fn::GetAtt": [group, "Arn"]}]  # ends with ":*", which WAF refuses
+    with pytest.raises(AssertionError, match="without the trailing"):
+        _walk(api_combinations, "RestKeyWaf", broken)
+
+
+def test_the_walk_fails_on_an_access_log_outside_the_stack(api_combinations):
+    broken = _copy(api_combinations, "HttpJwt")
+    (stage,) = _of_type(broken, "AWS::ApiGatewayV2::Stage")
+    stage["Properties"]["AccessLogSettings"]["DestinationArn"] = "arn:aws:logs:eu-west-1:999999999999:log-group:elsewhere"
+    with pytest.raises(AssertionError, match="not a log group ARN of this stack"):
+        _walk(api_combinations, "HttpJwt", broken)
+
+
+def test_the_walk_fails_when_the_stack_should_own_the_account_role_but_does_not(api_combinations):
+    from types import SimpleNamespace
+
+    stack = api_combinations.stacks["RestKey"]
+    owning = SimpleNamespace(
+        stack_name=stack.stack_name, region=stack.region, account=stack.account, api_gateway_account_role=True
+    )
+    with pytest.raises(AssertionError, match="should own the account-level role"):
+        walk_arrows(api_combinations.templates["RestKey"], owning)
+
+
+def test_the_walk_fails_when_api_gateway_cannot_assume_the_account_role(wine):
+    with pytest.raises(AssertionError, match="cannot be assumed by API Gateway"):
+        walk_arrows(_without(wine.json, lambda s: "apigateway.amazonaws.com" in principal_services(s)), wine.stack)
+
+
+def test_an_unknown_api_resource_type_is_unclassified(api_combinations):
+    broken = _copy(api_combinations, "HttpJwt")
+    broken["Resources"]["Link"] = {"Type": "AWS::ApiGatewayV2::VpcLink", "Properties": {}}
+    assert unclassified(broken) == {"AWS::ApiGatewayV2::VpcLink"}

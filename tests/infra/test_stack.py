@@ -184,10 +184,21 @@ def test_api_stage_throttling_access_logs_and_execution_logging(synthesized):
     assert api["Properties"]["Name"] == f"ServerlessInference-{synthesized.stack.baseline.model_name}"
 
 
+def test_rest_execution_logs_go_to_a_log_group_the_stack_owns(synthesized):
+    """Left to API Gateway, API-Gateway-Execution-Logs_<api>/<stage> would never expire and outlive the stack."""
+    template = synthesized.json
+    api_id, _ = only(template, "AWS::ApiGateway::RestApi")
+    _, stage = only(template, "AWS::ApiGateway::Stage")
+    group_id, group = only(template, "AWS::Logs::LogGroup", "ExecutionLogs")
+    assert stage["Properties"]["MethodSettings"][0]["LoggingLevel"] == "ERROR"
+    assert group["Properties"]["LogGroupName"] == {"Fn::Join": ["", ["API-Gateway-Execution-Logs_", {"Ref": api_id}, "/v1"]]}
+    assert group_id in stage["DependsOn"]  # created before the stage, so API Gateway never creates it first
+
+
 def test_log_groups_have_configured_retention(iris, wine):
     for synthesized, days in ((iris, 30), (wine, 90)):
         groups = resources(synthesized.json, "AWS::Logs::LogGroup")
-        assert len(groups) == 5  # inference, access, monitor, quality, firehose errors
+        assert len(groups) == 6  # inference, access, API Gateway execution, monitor, quality, firehose errors
         assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {days}
     assert {g["DeletionPolicy"] for g in resources(iris.json, "AWS::Logs::LogGroup").values()} == {"Retain"}
     assert {g["DeletionPolicy"] for g in resources(wine.json, "AWS::Logs::LogGroup").values()} == {"Delete"}
