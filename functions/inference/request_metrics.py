@@ -34,15 +34,19 @@ class _Template:
     """One EMF document with fixed metric names and units; `render` fills in the timestamp and values."""
 
     def __init__(self, namespace: str, dimensions: dict[str, str], metrics: Sequence[tuple[str, str]]) -> None:
-        directive = [{"Namespace": namespace, "Dimensions": [list(dimensions)], "Metrics": [{"Name": n, "Unit": u} for n, u in metrics]}]
+        directive = [
+            {"Namespace": namespace, "Dimensions": [list(dimensions)], "Metrics": [{"Name": n, "Unit": u} for n, u in metrics]}
+        ]
         dimension_values = _encode(dimensions)[1:-1]
-        self.head = '{"_aws":{"Timestamp":'
-        self.middle = f',"CloudWatchMetrics":{_encode(directive)}}},{dimension_values},'
-        self.keys = [_encode(name) + ":[" for name, _ in metrics]
+        numbers = ",".join(_encode(name).replace("%", "%%") + ":[%r]" for name, _ in metrics)
+        middle = f',"CloudWatchMetrics":{_encode(directive)}}},{dimension_values},'.replace("%", "%%")
+        self.size = len(metrics)
+        self.format = '{"_aws":{"Timestamp":%d' + middle + numbers + "}\n"  # %r of a float is json's float text
 
     def render(self, timestamp_ms: int, values: Sequence[float]) -> str:
-        numbers = ",".join(f"{key}{float(value)!r}]" for key, value in zip(self.keys, values, strict=True))
-        return f"{self.head}{timestamp_ms}{self.middle}{numbers}}}\n"
+        if len(values) != self.size:
+            raise ValueError(f"{len(values)} values for {self.size} metrics")
+        return self.format % (timestamp_ms, *map(float, values))
 
 
 class RequestMetrics:

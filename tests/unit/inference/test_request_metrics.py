@@ -87,7 +87,7 @@ def test_prediction_document() -> None:
     [
         (("setosa", "versicolor", "virginica"), 1, 0, 0.1234, [0, 1, 0]),
         (("setosa", "versicolor", "virginica"), 1000, 17, 9.87654, [400, 300, 300]),
-        (('say "hi"', "café", "back\\slash"), 3, 3, 1.0, [1, 1, 1]),
+        (('say "hi"', "café", "back\\slash", "50%"), 3, 3, 1.0, [1, 1, 0, 1]),
         (("class_0", "class_1"), 2, 1, 12345.6789, [2, 0]),
     ],
 )
