@@ -197,6 +197,7 @@ def _plain_numbers(
 
 _QUOTED: dict[str, str] = {}  # endpoints, model names, versions, labels: a handful per process
 _FEATURE_KEYS: dict[tuple[str, ...], list[str]] = {}
+_MIDDLES: dict[tuple[str, str, str], str] = {}  # (endpoint, model, model_version): the request-independent part
 
 
 def _quoted(text: str) -> str:
@@ -239,10 +240,14 @@ def _assembled_lines(
         f'{{"{KEY_MESSAGE}":"{MESSAGE_PREDICTION}","{KEY_TIMESTAMP}":{int(timestamp_ms)},'
         f'"{KEY_REQUEST_ID}":{quoted_id},"{KEY_ROW}":'
     )
-    middle = (
-        f',"{KEY_ENDPOINT}":{_quoted(endpoint)},"{KEY_MODEL}":{_quoted(model)},'
-        f'"{KEY_MODEL_VERSION}":{_quoted(model_version)},"{KEY_IS_OUTLIER}":'
-    )
+    middle = _MIDDLES.get((endpoint, model, model_version))
+    if middle is None:
+        middle = (
+            f',"{KEY_ENDPOINT}":{_DUMPS(endpoint)},"{KEY_MODEL}":{_DUMPS(model)},'
+            f'"{KEY_MODEL_VERSION}":{_DUMPS(model_version)},"{KEY_IS_OUTLIER}":'
+        )
+        if len(_MIDDLES) < 1024:
+            _MIDDLES[(endpoint, model, model_version)] = middle
     latency_part = f',"{KEY_LATENCY_MS}":{number(latency)},"{KEY_FEATURES}":{{'
     keys = _feature_keys(tuple(feature_names))
     lines = []

@@ -79,10 +79,11 @@ class InferenceApi:
             )
             return _json(200, reply)
 
+        # Powertools tries routes in the order they were added: the hot one first.
+        route("POST", "/predict")(lambda: post("/predict", labels_only=False))
         route("GET", "/health")(lambda: _json(200, health))
         route("GET", "/metadata")(lambda: _json(200, metadata))
         route("GET", "/label")(lambda: _json(200, labels))
-        route("POST", "/predict")(lambda: post("/predict", labels_only=False))
         route("POST", "/predict/label")(lambda: post("/predict/label", labels_only=True))
         route("GET", "/predict/test")(lambda: _json(200, service.predict_sample(endpoint="/predict/test", labels_only=False)))
         route("GET", "/predict/test/label")(
@@ -175,7 +176,12 @@ class InferenceApi:
 
 
 def _content_type(raw: dict[str, Any]) -> str | None:
-    return next((v for k, v in (raw.get("headers") or {}).items() if k.lower() == "content-type"), None)
+    """Header names are case-insensitive: the two usual spellings are looked up first, then every name."""
+    headers = raw.get("headers") or {}
+    value = headers.get("content-type") or headers.get("Content-Type")
+    if value is not None:
+        return value
+    return next((v for k, v in headers.items() if k.lower() == "content-type"), None)
 
 
 def _logged_path(path: str) -> str:
