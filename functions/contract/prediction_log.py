@@ -195,9 +195,8 @@ def _plain_numbers(
     return math.isfinite(math.fsum(map(abs, flat)) + latency) if flat else math.isfinite(latency)
 
 
-_QUOTED: dict[str, str] = {}  # endpoints, model names, versions, labels: a handful per process
-_FEATURE_KEYS: dict[tuple[str, ...], list[str]] = {}
-_MIDDLES: dict[tuple[str, str, str], str] = {}  # (endpoint, model, model_version): the request-independent part
+_QUOTED: dict[str, str] = {}  # labels: a handful per process
+_FORMATS: dict[tuple[str, str, str, tuple[str, ...], int], str] = {}  # one per endpoint, model and width
 
 
 def _quoted(text: str) -> str:
@@ -210,13 +209,27 @@ def _quoted(text: str) -> str:
     return encoded
 
 
-def _feature_keys(names: tuple[str, ...]) -> list[str]:
-    keys = _FEATURE_KEYS.get(names)
-    if keys is None:
-        keys = [_DUMPS(name) + ":" for name in names]
-        if len(_FEATURE_KEYS) < 64:
-            _FEATURE_KEYS[names] = keys
-    return keys
+def _line_format(endpoint: str, model: str, model_version: str, feature_names: tuple[str, ...], n_probabilities: int) -> str:
+    """The whole line as one %-format: the constant text encoded once, a slot per value (%r of a float or int
+    is the text json writes for it)."""
+    key = (endpoint, model, model_version, feature_names, n_probabilities)
+    form = _FORMATS.get(key)
+    if form is None:
+
+        def text(value: str) -> str:
+            return _DUMPS(value).replace("%", "%%")
+
+        features = ",".join(f"{text(name)}:%r" for name in feature_names)
+        form = (
+            f'{{"{KEY_MESSAGE}":"{MESSAGE_PREDICTION}","{KEY_TIMESTAMP}":%d,"{KEY_REQUEST_ID}":%s,"{KEY_ROW}":%d,'
+            f'"{KEY_ENDPOINT}":{text(endpoint)},"{KEY_MODEL}":{text(model)},"{KEY_MODEL_VERSION}":{text(model_version)},'
+            f'"{KEY_IS_OUTLIER}":%s,"{KEY_OUTLIER_SCORE}":%r,"{KEY_PREDICTION}":%s,"{KEY_CLASS_INDEX}":%d,'
+            f'"{KEY_CONFIDENCE}":%r,"{KEY_LATENCY_MS}":%r,"{KEY_FEATURES}":{{{features}}},'
+            f'"{KEY_PROBABILITIES}":[{",".join(["%r"] * n_probabilities)}]}}'
+        )
+        if len(_FORMATS) < 1024:
+            _FORMATS[key] = form
+    return form
 
 
 def _assembled_lines(
@@ -234,35 +247,34 @@ def _assembled_lines(
     outlier_scores: Sequence[float],
     latency: float,
 ) -> list[str]:
-    number = repr  # json writes a float or an int exactly as repr does
     quoted_id = f'"{request_id}"' if request_id.isascii() and request_id.isalnum() else _DUMPS(request_id)
-    head = (
-        f'{{"{KEY_MESSAGE}":"{MESSAGE_PREDICTION}","{KEY_TIMESTAMP}":{int(timestamp_ms)},'
-        f'"{KEY_REQUEST_ID}":{quoted_id},"{KEY_ROW}":'
-    )
-    middle = _MIDDLES.get((endpoint, model, model_version))
-    if middle is None:
-        middle = (
-            f',"{KEY_ENDPOINT}":{_DUMPS(endpoint)},"{KEY_MODEL}":{_DUMPS(model)},'
-            f'"{KEY_MODEL_VERSION}":{_DUMPS(model_version)},"{KEY_IS_OUTLIER}":'
-        )
-        if len(_MIDDLES) < 1024:
-            _MIDDLES[(endpoint, model, model_version)] = middle
-    latency_part = f',"{KEY_LATENCY_MS}":{number(latency)},"{KEY_FEATURES}":{{'
-    keys = _feature_keys(tuple(feature_names))
+    names = tuple(feature_names)
+    timestamp = int(timestamp_ms)
     lines = []
+    form, width = "", -1
     for row_index, values in enumerate(rows):
-        if len(values) != len(keys):
-            raise ValueError(f"row {row_index} has {len(values)} values for {len(keys)} feature names")
-        encoded = _quoted(labels[row_index])
+        if len(values) != len(names):
+            raise ValueError(f"row {row_index} has {len(values)} values for {len(names)} feature names")
         row_probabilities = probabilities[row_index]
         flag = is_outlier[row_index]
+        if len(row_probabilities) != width:
+            width = len(row_probabilities)
+            form = _line_format(endpoint, model, model_version, names, width)
         lines.append(
-            f"{head}{row_index}{middle}{'true' if flag is True else 'false' if flag is False else _DUMPS(flag)}"
-            f',"{KEY_OUTLIER_SCORE}":{number(outlier_scores[row_index])},"{KEY_PREDICTION}":{encoded}'
-            f',"{KEY_CLASS_INDEX}":{int(class_indices[row_index])},"{KEY_CONFIDENCE}":{number(max(row_probabilities))}'
-            f"{latency_part}{','.join(key + number(value) for key, value in zip(keys, values, strict=True))}}}"
-            f',"{KEY_PROBABILITIES}":[{",".join(map(number, row_probabilities))}]}}'
+            form
+            % (
+                timestamp,
+                quoted_id,
+                row_index,
+                "true" if flag is True else "false" if flag is False else _DUMPS(flag),
+                outlier_scores[row_index],
+                _quoted(labels[row_index]),
+                int(class_indices[row_index]),
+                max(row_probabilities),
+                latency,
+                *values,
+                *row_probabilities,
+            )
         )
     return lines
 
