@@ -122,7 +122,8 @@ FEEDBACK_KEYS = (
     KEY_LABEL_INDEX,
 )
 
-_DUMPS = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
+# check_circular=False: records are built fresh per request
+_DUMPS = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False, check_circular=False).encode
 
 
 def prediction_lines(

