@@ -161,8 +161,8 @@ def step_breakdown(model_dir: Path, body: str, count: int) -> list[tuple[str, fl
     service.model.predict = clocked("onnx", service.model.predict)  # type: ignore[method-assign]
     service.log.write = clocked("log", service.log.write)  # type: ignore[method-assign]
     service.metrics.record_prediction = clocked("emf", service.metrics.record_prediction)  # type: ignore[method-assign]
-    service_module.parse_rows_array = clocked("parse", service_module.parse_rows_array)  # type: ignore[assignment]
-    service_module.prediction_lines = clocked("lines", service_module.prediction_lines)  # type: ignore[assignment]
+    service_module.parse_rows_array = clocked("parse", service_module.parse_rows_array)
+    service_module.prediction_lines = clocked("lines", service_module.prediction_lines)
     event, context = api_event("POST", "/predict", body), FakeContext()
     inside: dict[str, list[int]] = {name: [] for name, _, _ in STEPS}
     whole = []
@@ -176,8 +176,8 @@ def step_breakdown(model_dir: Path, body: str, count: int) -> list[tuple[str, fl
                 for name, start, end in STEPS:
                     inside[name].append(marks[end] - marks[start])
     finally:
-        service_module.parse_rows_array = originals["parse"]  # type: ignore[assignment]
-        service_module.prediction_lines = originals["lines"]  # type: ignore[assignment]
+        service_module.parse_rows_array = originals["parse"]
+        service_module.prediction_lines = originals["lines"]
 
     rows = originals["parse"](body, feature_names=baseline.feature_names, max_rows=1000)
     result = originals["onnx"](rows.array)
