@@ -181,15 +181,26 @@ def step_breakdown(model_dir: Path, body: str, count: int) -> list[tuple[str, fl
 
     rows = originals["parse"](body, feature_names=baseline.feature_names, max_rows=1000)
     result = originals["onnx"](rows.array)
-    lines = service_module.prediction_lines(
-        timestamp_ms=1, request_id="0" * 32, endpoint="/predict", model=baseline.model_name,
-        model_version=baseline.model_version, feature_names=baseline.feature_names, rows=rows.values,
-        labels=[baseline.label_names[0]], class_indices=[0], probabilities=result.probabilities.tolist(),
-        is_outlier=[False], outlier_scores=result.outlier_score.tolist(), latency_ms=0.1,
-    )  # fmt: skip
+    line_arguments = {
+        "timestamp_ms": 1,
+        "request_id": "0" * 32,
+        "endpoint": "/predict",
+        "model": baseline.model_name,
+        "model_version": baseline.model_version,
+        "feature_names": baseline.feature_names,
+        "rows": rows.values,
+        "labels": [baseline.label_names[0]],
+        "class_indices": [0],
+        "probabilities": [[round(p, 4) for p in result.probabilities[0].tolist()]],
+        "is_outlier": [False],
+        "outlier_scores": [round(result.outlier_score.tolist()[0], 4)],
+        "latency_ms": 0.1,
+    }
+    lines = service_module.prediction_lines(**line_arguments)
     alone = {
         STEPS[2][0]: lambda: originals["parse"](body, feature_names=baseline.feature_names, max_rows=1000),
         STEPS[3][0]: lambda: originals["onnx"](np.asarray(rows.array)),
+        STEPS[5][0]: lambda: service_module.prediction_lines(**line_arguments),
         STEPS[6][0]: lambda: originals["log"](lines),
         STEPS[7][0]: lambda: originals["emf"](
             rows=1, outliers=0, latency_ms=0.1, class_counts=[1] + [0] * (len(baseline.label_names) - 1)
