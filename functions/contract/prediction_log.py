@@ -147,10 +147,11 @@ def prediction_lines(
     `confidence` is the largest of the row's (rounded) probabilities, so it always equals one of them.
     Raises ValueError on a non-finite number: a line is never written with NaN in it.
 
-    The lines are assembled from pre-encoded pieces when every number is a plain finite float or int
-    (what the service passes): byte for byte what `json` writes for the same record
-    (`test_prediction_log` checks it), at about half the cost of encoding a dict per row. Anything
-    else goes through `json` itself.
+    When every number is a plain finite float or int (what the service passes), each line is one
+    %-format built once per endpoint, model and width (the constant text encoded by `json`, a `%r`
+    slot per number, which is the text `json` writes for it): byte for byte what `json` writes for
+    the same record (`test_prediction_log` checks it), at about half the cost of encoding a
+    dict per row. Anything else goes through `json` itself.
     """
     latency = round(latency_ms, 3)
     if _plain_numbers(rows, probabilities, outlier_scores, latency):
