@@ -9,13 +9,20 @@ sessions, one run; then + Powertools Logger and Metrics, + the event handler,
 Log lines go to /dev/null, as the cost of a write to the Lambda runtime's pipe is
 not ours to measure here.
 
-    python bench/inference_bench.py [--model iris] [--warm 5000] [--cold 15]
+Then where the 1-row request's time goes, step by step: each step timed inside real
+requests (the handler's own objects, wrapped with a clock; the wrappers add ~0.2 us a step)
+and alone in a tight loop. Alone, a step runs with its code and data hot in the CPU's
+caches; inside a request it shares them with everything else the request touches, and
+takes up to twice as long. The floor above is a tight loop too.
+
+    python bench/inference_bench.py [--model iris] [--warm 5000] [--cold 15] [--warm-only]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -23,6 +30,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -93,6 +101,126 @@ def time_calls(call: Callable[[], object], count: int) -> tuple[float, float]:
     return percentiles(samples)
 
 
+STEPS = (
+    ("resolver in: event, route match, middleware, our route function", "handle>", "svc>"),
+    ("job id, content type, body size", "svc>", "parse>"),
+    ("parse the JSON body, check it, float32 array", "parse>", "parse<"),
+    ("ONNX: classifier + outlier detector", "onnx>", "onnx<"),
+    ("round, finite check, labels, class counts", "onnx<", "lines>"),
+    ("prediction log line (contract)", "lines>", "lines<"),
+    ("log write (stdout)", "log>", "log<"),
+    ("EMF line", "emf>", "emf<"),
+    ("reply dict", "emf<", "svc<"),
+    ("resolver out: JSON reply, Response, build, headers", "svc<", "handle<"),
+)
+
+
+def step_breakdown(model_dir: Path, body: str, count: int) -> list[tuple[str, float, float]]:
+    """(step, median inside real requests, median alone in a tight loop), in microseconds."""
+    import numpy as np
+
+    import functions.inference.prediction_service as service_module
+    from functions.contract.model_artifact import load_model_artifact
+    from functions.contract.prediction_log import PredictionLogWriter
+    from functions.inference.api import InferenceApi
+    from functions.inference.onnx_model import OnnxModel
+    from functions.inference.prediction_service import PredictionService
+    from functions.inference.request_metrics import RequestMetrics
+    from local.api_gateway import FakeContext, api_event
+
+    artifact = load_model_artifact(model_dir)
+    baseline = artifact.baseline
+    sink = open(os.devnull, "w")  # noqa: SIM115
+    service = PredictionService(
+        model=OnnxModel(artifact),
+        baseline=baseline,
+        log=PredictionLogWriter(sink),
+        metrics=RequestMetrics(
+            stream=sink, namespace="bench", dimensions={"model": "m", "service": "s"}, labels=baseline.label_names
+        ),
+        max_rows=1000,
+        max_body_bytes=1 << 20,
+    )
+    api = InferenceApi(service)
+    clock = time.perf_counter_ns
+    marks: dict[str, int] = {}
+    originals: dict[str, Callable[..., Any]] = {}
+
+    def clocked(label: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        originals[label] = function
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            marks[label + ">"] = clock()
+            result = function(*args, **kwargs)
+            marks[label + "<"] = clock()
+            return result
+
+        return call
+
+    service.predict_request = clocked("svc", service.predict_request)  # type: ignore[method-assign]
+    service.model.predict = clocked("onnx", service.model.predict)  # type: ignore[method-assign]
+    service.log.write = clocked("log", service.log.write)  # type: ignore[method-assign]
+    service.metrics.record_prediction = clocked("emf", service.metrics.record_prediction)  # type: ignore[method-assign]
+    service_module.parse_rows_array = clocked("parse", service_module.parse_rows_array)
+    service_module.prediction_lines = clocked("lines", service_module.prediction_lines)
+    event, context = api_event("POST", "/predict", body), FakeContext()
+    inside: dict[str, list[int]] = {name: [] for name, _, _ in STEPS}
+    whole = []
+    try:
+        for round_ in range(count + 200):
+            marks["handle>"] = clock()
+            api.handle(event, context)
+            marks["handle<"] = clock()
+            if round_ >= 200:
+                whole.append(marks["handle<"] - marks["handle>"])
+                for name, start, end in STEPS:
+                    inside[name].append(marks[end] - marks[start])
+    finally:
+        service_module.parse_rows_array = originals["parse"]
+        service_module.prediction_lines = originals["lines"]
+
+    rows = originals["parse"](body, feature_names=baseline.feature_names, max_rows=1000)
+    result = originals["onnx"](rows.array)
+    line_arguments = {
+        "timestamp_ms": 1,
+        "request_id": "0" * 32,
+        "endpoint": "/predict",
+        "model": baseline.model_name,
+        "model_version": baseline.model_version,
+        "feature_names": baseline.feature_names,
+        "rows": rows.values,
+        "labels": [baseline.label_names[0]],
+        "class_indices": [0],
+        "probabilities": [[round(p, 4) for p in result.probabilities[0].tolist()]],
+        "is_outlier": [False],
+        "outlier_scores": [round(result.outlier_score.tolist()[0], 4)],
+        "latency_ms": 0.1,
+    }
+    lines = service_module.prediction_lines(**line_arguments)
+    alone = {
+        STEPS[2][0]: lambda: originals["parse"](body, feature_names=baseline.feature_names, max_rows=1000),
+        STEPS[3][0]: lambda: originals["onnx"](np.asarray(rows.array)),
+        STEPS[5][0]: lambda: service_module.prediction_lines(**line_arguments),
+        STEPS[6][0]: lambda: originals["log"](lines),
+        STEPS[7][0]: lambda: originals["emf"](
+            rows=1, outliers=0, latency_ms=0.1, class_counts=[1] + [0] * (len(baseline.label_names) - 1)
+        ),
+    }
+    health = api_event("GET", "/health")
+    table = []
+    for name, _, _ in STEPS:
+        alone_median = time_calls(alone[name], count)[0] if name in alone else math.nan
+        table.append((name, statistics.median(inside[name]) / 1000, alone_median))
+    table.append(
+        (
+            "whole request (GET /health: resolver alone)",
+            statistics.median(whole) / 1000,
+            time_calls(lambda: api.handle(health, context), count)[0],
+        )
+    )
+    return table
+
+
 def cold_runs(scripts: dict[str, str], runs: int, env: dict[str, str]) -> dict[str, dict[str, list[float]]]:
     """Fresh processes, round-robin so drifting machine load hits every script alike.
 
@@ -119,6 +247,7 @@ def main() -> None:
     parser.add_argument("--model", default="iris")
     parser.add_argument("--warm", type=int, default=5000, help="timed calls for the 1-row figures")
     parser.add_argument("--cold", type=int, default=15, help="fresh processes per cold figure")
+    parser.add_argument("--warm-only", action="store_true", help="skip the cold start (for alternating A/B sittings)")
     args = parser.parse_args()
     model_dir = REPO / "models" / args.model
 
@@ -155,23 +284,9 @@ def main() -> None:
     one_median, one_p99 = time_calls(lambda: handler(one, context), args.warm)
     thousand_median, thousand_p99 = time_calls(lambda: handler(thousand, context), max(50, args.warm // 50))
 
-    env = {**os.environ, "PYTHONPATH": str(REPO), "MODEL_DIR": str(model_dir), "POWERTOOLS_METRICS_NAMESPACE": "bench"}
-    row_text = ", ".join(repr(v) for v in row)
-    scripts = {
-        "floor": cold_step_script(["floor"], model_dir, row_text),
-        "logger_metrics": cold_step_script(["floor", "logger_metrics"], model_dir, row_text),
-        "event_handler": cold_step_script(["floor", "logger_metrics", "event_handler"], model_dir, row_text),
-        "pydantic": cold_step_script(["floor", "logger_metrics", "event_handler", "pydantic"], model_dir, row_text),
-        "rest_resolver": cold_step_script(["floor", "logger_metrics", "rest_resolver"], model_dir, row_text),
-        "handler": COLD_HANDLER.format(row=row_text),
-    }
-    cold = cold_runs(scripts, args.cold, env)
-    median = statistics.median
-    floor_inside, floor_wall = median(cold["floor"]["inside"]), median(cold["floor"]["wall"])
-
     print(
         f"model {args.model} ({artifact.baseline.model_version}), python {sys.version.split()[0]}, {os.cpu_count()} cores, "
-        f"load average {os.getloadavg()[0]:.2f} (1 min) at the end"
+        f"load average {os.getloadavg()[0]:.2f} (1 min) after the warm figures"
     )
     print("warm, in-process (log lines to /dev/null):")
     print(f"  {'floor: two session.run on 1 row':<46}median {floor_median:8.1f} us   p99 {floor_p99:8.1f} us")
@@ -187,6 +302,27 @@ def main() -> None:
         f"  {'handler POST /predict, 1,000 rows':<46}median {thousand_median / 1000:8.2f} ms   p99 {thousand_p99 / 1000:8.2f} ms"
         f"   per row {thousand_median / 1000:6.1f} us"
     )
+    print(f"where POST /predict with 1 row spends its time, median of {args.warm} requests (us):")
+    print(f"  {'step':<62}{'in the handler':>15}{'alone':>8}")
+    for name, inside_us, alone_us in step_breakdown(model_dir, one["body"], args.warm):
+        alone_text = f"{alone_us:8.1f}" if not math.isnan(alone_us) else f"{'':8}"
+        print(f"  {name:<62}{inside_us:15.1f}{alone_text}")
+    if args.warm_only:
+        return
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MODEL_DIR": str(model_dir), "POWERTOOLS_METRICS_NAMESPACE": "bench"}
+    row_text = ", ".join(repr(v) for v in row)
+    scripts = {
+        "floor": cold_step_script(["floor"], model_dir, row_text),
+        "logger_metrics": cold_step_script(["floor", "logger_metrics"], model_dir, row_text),
+        "event_handler": cold_step_script(["floor", "logger_metrics", "event_handler"], model_dir, row_text),
+        "pydantic": cold_step_script(["floor", "logger_metrics", "event_handler", "pydantic"], model_dir, row_text),
+        "rest_resolver": cold_step_script(["floor", "logger_metrics", "rest_resolver"], model_dir, row_text),
+        "handler": COLD_HANDLER.format(row=row_text),
+    }
+    cold = cold_runs(scripts, args.cold, env)
+    median = statistics.median
+    floor_inside, floor_wall = median(cold["floor"]["inside"]), median(cold["floor"]["wall"])
+
     print(f"cold, fresh processes, median of {args.cold} (in-process from the first line; wall = whole process):")
     labels = {
         "floor": "numpy + onnxruntime + both sessions + one run (floor)",

@@ -122,7 +122,8 @@ FEEDBACK_KEYS = (
     KEY_LABEL_INDEX,
 )
 
-_DUMPS = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
+# check_circular=False: records are built fresh per request
+_DUMPS = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False, check_circular=False).encode
 
 
 def prediction_lines(
@@ -146,10 +147,11 @@ def prediction_lines(
     `confidence` is the largest of the row's (rounded) probabilities, so it always equals one of them.
     Raises ValueError on a non-finite number: a line is never written with NaN in it.
 
-    The lines are assembled from pre-encoded pieces when every number is a plain finite float or int
-    (what the service passes): byte for byte what `json` writes for the same record
-    (`test_prediction_log` checks it), at about half the cost of encoding a dict per row. Anything
-    else goes through `json` itself.
+    When every number is a plain finite float or int (what the service passes), each line is one
+    %-format built once per endpoint, model and width (the constant text encoded by `json`, a `%r`
+    slot per number, which is the text `json` writes for it): byte for byte what `json` writes for
+    the same record (`test_prediction_log` checks it), at about half the cost of encoding a
+    dict per row. Anything else goes through `json` itself.
     """
     latency = round(latency_ms, 3)
     if _plain_numbers(rows, probabilities, outlier_scores, latency):
@@ -195,8 +197,8 @@ def _plain_numbers(
     return math.isfinite(math.fsum(map(abs, flat)) + latency) if flat else math.isfinite(latency)
 
 
-_QUOTED: dict[str, str] = {}  # endpoints, model names, versions, labels: a handful per process
-_FEATURE_KEYS: dict[tuple[str, ...], list[str]] = {}
+_QUOTED: dict[str, str] = {}  # labels: a handful per process
+_FORMATS: dict[tuple[str, str, str, tuple[str, ...], int], str] = {}  # one per endpoint, model and width
 
 
 def _quoted(text: str) -> str:
@@ -209,13 +211,27 @@ def _quoted(text: str) -> str:
     return encoded
 
 
-def _feature_keys(names: tuple[str, ...]) -> list[str]:
-    keys = _FEATURE_KEYS.get(names)
-    if keys is None:
-        keys = [_DUMPS(name) + ":" for name in names]
-        if len(_FEATURE_KEYS) < 64:
-            _FEATURE_KEYS[names] = keys
-    return keys
+def _line_format(endpoint: str, model: str, model_version: str, feature_names: tuple[str, ...], n_probabilities: int) -> str:
+    """The whole line as one %-format: the constant text encoded once, a slot per value (%r of a float or int
+    is the text json writes for it)."""
+    key = (endpoint, model, model_version, feature_names, n_probabilities)
+    form = _FORMATS.get(key)
+    if form is None:
+
+        def text(value: str) -> str:
+            return _DUMPS(value).replace("%", "%%")
+
+        features = ",".join(f"{text(name)}:%r" for name in feature_names)
+        form = (
+            f'{{"{KEY_MESSAGE}":"{MESSAGE_PREDICTION}","{KEY_TIMESTAMP}":%d,"{KEY_REQUEST_ID}":%s,"{KEY_ROW}":%d,'
+            f'"{KEY_ENDPOINT}":{text(endpoint)},"{KEY_MODEL}":{text(model)},"{KEY_MODEL_VERSION}":{text(model_version)},'
+            f'"{KEY_IS_OUTLIER}":%s,"{KEY_OUTLIER_SCORE}":%r,"{KEY_PREDICTION}":%s,"{KEY_CLASS_INDEX}":%d,'
+            f'"{KEY_CONFIDENCE}":%r,"{KEY_LATENCY_MS}":%r,"{KEY_FEATURES}":{{{features}}},'
+            f'"{KEY_PROBABILITIES}":[{",".join(["%r"] * n_probabilities)}]}}'
+        )
+        if len(_FORMATS) < 1024:
+            _FORMATS[key] = form
+    return form
 
 
 def _assembled_lines(
@@ -233,31 +249,34 @@ def _assembled_lines(
     outlier_scores: Sequence[float],
     latency: float,
 ) -> list[str]:
-    number = repr  # json writes a float or an int exactly as repr does
     quoted_id = f'"{request_id}"' if request_id.isascii() and request_id.isalnum() else _DUMPS(request_id)
-    head = (
-        f'{{"{KEY_MESSAGE}":"{MESSAGE_PREDICTION}","{KEY_TIMESTAMP}":{int(timestamp_ms)},'
-        f'"{KEY_REQUEST_ID}":{quoted_id},"{KEY_ROW}":'
-    )
-    middle = (
-        f',"{KEY_ENDPOINT}":{_quoted(endpoint)},"{KEY_MODEL}":{_quoted(model)},'
-        f'"{KEY_MODEL_VERSION}":{_quoted(model_version)},"{KEY_IS_OUTLIER}":'
-    )
-    latency_part = f',"{KEY_LATENCY_MS}":{number(latency)},"{KEY_FEATURES}":{{'
-    keys = _feature_keys(tuple(feature_names))
+    names = tuple(feature_names)
+    timestamp = int(timestamp_ms)
     lines = []
+    form, width = "", -1
     for row_index, values in enumerate(rows):
-        if len(values) != len(keys):
-            raise ValueError(f"row {row_index} has {len(values)} values for {len(keys)} feature names")
-        encoded = _quoted(labels[row_index])
+        if len(values) != len(names):
+            raise ValueError(f"row {row_index} has {len(values)} values for {len(names)} feature names")
         row_probabilities = probabilities[row_index]
         flag = is_outlier[row_index]
+        if len(row_probabilities) != width:
+            width = len(row_probabilities)
+            form = _line_format(endpoint, model, model_version, names, width)
         lines.append(
-            f"{head}{row_index}{middle}{'true' if flag is True else 'false' if flag is False else _DUMPS(flag)}"
-            f',"{KEY_OUTLIER_SCORE}":{number(outlier_scores[row_index])},"{KEY_PREDICTION}":{encoded}'
-            f',"{KEY_CLASS_INDEX}":{int(class_indices[row_index])},"{KEY_CONFIDENCE}":{number(max(row_probabilities))}'
-            f"{latency_part}{','.join(key + number(value) for key, value in zip(keys, values, strict=True))}}}"
-            f',"{KEY_PROBABILITIES}":[{",".join(map(number, row_probabilities))}]}}'
+            form
+            % (
+                timestamp,
+                quoted_id,
+                row_index,
+                "true" if flag is True else "false" if flag is False else _DUMPS(flag),
+                outlier_scores[row_index],
+                _quoted(labels[row_index]),
+                int(class_indices[row_index]),
+                max(row_probabilities),
+                latency,
+                *values,
+                *row_probabilities,
+            )
         )
     return lines
 

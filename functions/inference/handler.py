@@ -43,7 +43,7 @@ def create_handler(settings: InferenceSettings, stdout: IO[str] = sys.stdout) ->
         metrics=RequestMetrics(
             stream=stdout,
             namespace=settings.metrics_namespace,
-            dimensions={"service": settings.service_name, MODEL_DIMENSION: baseline.model_name},
+            dimensions={MODEL_DIMENSION: baseline.model_name, "service": settings.service_name},
             labels=baseline.label_names,
         ),
         max_rows=settings.max_rows,

@@ -276,14 +276,19 @@ class PredictionService:
     ) -> dict[str, Any]:
         result = self.model.predict(array)
         probabilities = rounded(result.probabilities, 4)
-        outlier_scores = rounded(result.outlier_score, 4)
+        if len(rows) <= 32:  # NumPy's per-call overhead loses on the common one-row request
+            raw_scores = result.outlier_score.tolist()
+            outlier_scores = [round(score, 4) for score in raw_scores]
+            outlier_flags = [score > 0 for score in raw_scores]  # the unrounded score decides, as NumPy's > 0 does
+        else:
+            outlier_scores = rounded(result.outlier_score, 4)
+            outlier_flags = (result.outlier_score > 0).tolist()
         # One sum per output: NaN or infinity anywhere makes it non-finite (finite float32 sums cannot overflow
         # a Python float). Cheaper than np.isfinite on a one-row request; rows are located only when needed.
         if not math.isfinite(sum(map(sum, probabilities)) + sum(outlier_scores)):
             finite = np.isfinite(result.probabilities).all(axis=1) & np.isfinite(result.outlier_score)
             raise self._refuse_unscorable(rows, finite)
         class_index = result.class_index.tolist()
-        outlier_flags = (result.outlier_score > 0).tolist()
         label_names = self.baseline.label_names
         labels = [label_names[i] for i in class_index]
         if len(class_index) <= 32:  # NumPy's per-call overhead loses on the common one-row request

@@ -50,8 +50,8 @@ def test_predict_returns_probabilities_and_logs_each_row(iris_lambda: LambdaUnde
         (body["job_id"], 1, "/predict"),
     ]
     (emf,) = iris_lambda.emf()
-    assert emf["Predictions"] == 2
-    assert emf["PredictedClass_setosa"] == 1
+    assert emf["Predictions"] == [2.0]
+    assert emf["PredictedClass_setosa"] == [1.0]
 
 
 def test_predict_label(iris_lambda: LambdaUnderTest) -> None:
@@ -153,7 +153,7 @@ def test_bad_input_gets_a_4xx_json_reply_and_one_rejected_record(
     assert (record["request_id"], record["status"], record["endpoint"]) == (reply["job_id"], status, path)
     assert record["reason"] == reply["message"]
     (emf,) = iris_lambda.emf()
-    assert emf["RejectedRequests"] == 1
+    assert emf["RejectedRequests"] == [1.0]
 
 
 def test_unknown_route_is_a_json_404_with_one_rejected_record(iris_lambda: LambdaUnderTest) -> None:

@@ -231,7 +231,7 @@ def test_predictor_that_raises_gives_a_json_500_with_job_id_one_failed_line_and_
         (record,) = iris_lambda.records("failed")
         assert (record["request_id"], record["error_type"], record["endpoint"]) == (reply["job_id"], "MemoryError", "/predict")
         assert iris_lambda.records("prediction") == [] and iris_lambda.records("rejected") == []
-        assert [emf.get("FailedRequests") for emf in iris_lambda.emf() if "FailedRequests" in emf] == [1]
+        assert [emf.get("FailedRequests") for emf in iris_lambda.emf() if "FailedRequests" in emf] == [[1.0]]
 
 
 def test_an_error_in_a_route_outside_the_service_is_caught_too(

@@ -1,0 +1,145 @@
+"""The hot path's direct call into the compiled ONNX session answers exactly as the public `run`, or is not used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from functions.contract.model_artifact import load_model_artifact
+from functions.inference.onnx_model import BatchPrediction, OneRowBinding, OnnxModel, fast_runner, public_runner
+
+MODELS = Path(__file__).resolve().parents[3] / "models"
+
+
+@pytest.fixture(scope="module", params=["iris", "wine"])
+def model(request: pytest.FixtureRequest) -> OnnxModel:
+    return OnnxModel(load_model_artifact(MODELS / request.param))
+
+
+def rows_around_training(model: OnnxModel, count: int) -> np.ndarray:
+    rng = np.random.default_rng(7)
+    return (rng.normal(size=(count, model.n_features)) * 3).astype(np.float32)
+
+
+@pytest.mark.parametrize("count", [1, 5, 1000])
+def test_fast_path_answers_as_the_public_run(model: OnnxModel, count: int) -> None:
+    rows = rows_around_training(model, count)
+    fast = model.predict(rows)
+    label, probabilities = model._classifier.run(None, {model._classifier_input: rows})[:2]
+    (scores,) = model._detector.run(["scores"], {model._detector_input: rows})
+    np.testing.assert_array_equal(fast.class_index, label)
+    np.testing.assert_array_equal(fast.probabilities, probabilities)
+    np.testing.assert_array_equal(fast.outlier_score, -scores.reshape(-1))
+
+
+class Session:
+    """An InferenceSession stand-in: `run` is the public API; `_sess` the compiled one, possibly wrong or broken."""
+
+    def __init__(self, compiled: Any) -> None:
+        if compiled is not None:
+            self._sess = compiled
+        self.public_calls = 0
+
+    def run(self, outputs: list[str], feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        self.public_calls += 1
+        return [feed["X"] * 2]
+
+
+class Compiled:
+    def __init__(self, factor: float = 2.0, fail: bool = False) -> None:
+        self.factor, self.fail, self.calls = factor, fail, 0
+
+    def run(self, outputs: list[str], feed: dict[str, np.ndarray], options: None) -> list[np.ndarray]:
+        self.calls += 1
+        if self.fail:
+            raise TypeError("run() takes 2 arguments")
+        return [feed["X"] * self.factor]
+
+
+PROBE = {"X": np.ones((1, 2), dtype=np.float32)}
+
+
+def test_the_compiled_session_is_used_when_it_agrees() -> None:
+    compiled = Compiled()
+    session = Session(compiled)
+    run = fast_runner(session, ["y"], PROBE)
+    calls = compiled.calls
+    (out,) = run(["y"], {"X": np.full((1, 2), 3.0, dtype=np.float32)})
+    assert out.tolist() == [[6.0, 6.0]]
+    assert compiled.calls == calls + 1
+
+
+@pytest.mark.parametrize("compiled", [None, Compiled(factor=3.0), Compiled(fail=True)], ids=["absent", "disagrees", "raises"])
+def test_the_public_run_is_used_otherwise(compiled: Compiled | None) -> None:
+    session = Session(compiled)
+    run = fast_runner(session, ["y"], PROBE)
+    before = session.public_calls
+    (out,) = run(["y"], {"X": np.full((1, 2), 3.0, dtype=np.float32)})
+    assert out.tolist() == [[6.0, 6.0]]
+    assert session.public_calls == before + 1
+
+
+def test_public_runner_passes_output_names() -> None:
+    session = Session(None)
+    assert public_runner(session)(("y",), PROBE)[0].tolist() == [[2.0, 2.0]]  # type: ignore[arg-type]
+
+
+def unbound(model: OnnxModel, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    label, probabilities = model._classifier.run(None, {model._classifier_input: rows})[:2]
+    (scores,) = model._detector.run(["scores"], {model._detector_input: rows})
+    return label, probabilities, -scores.reshape(-1)
+
+
+def test_one_row_requests_use_the_bound_buffers(model: OnnxModel) -> None:
+    assert model._one_row is not None
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e3, 1e30])
+def test_the_bound_one_row_path_answers_as_the_public_run(model: OnnxModel, scale: float) -> None:
+    rows = rows_around_training(model, 200) * np.float32(scale)
+    for row in rows:
+        got = model.predict(row[np.newaxis, :])
+        for a, b in zip(got, unbound(model, row[np.newaxis, :]), strict=True):
+            np.testing.assert_array_equal(a, b)
+            assert a.dtype == b.dtype and a.shape == b.shape
+
+
+def test_a_result_is_not_overwritten_by_the_next_request(model: OnnxModel) -> None:
+    first_row, second_row = rows_around_training(model, 2)
+    first = model.predict(first_row[np.newaxis, :])
+    kept = [array.copy() for array in first]
+    model.predict(second_row[np.newaxis, :] * 5)
+    for a, b in zip(first, kept, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_threads_each_get_their_own_answer(model: OnnxModel) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    rows = rows_around_training(model, 400)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda row: model.predict(row[np.newaxis, :]), rows))
+    for row, got in zip(rows, results, strict=True):
+        for a, b in zip(got, unbound(model, row[np.newaxis, :]), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_a_binding_that_disagrees_or_fails_is_not_used(model: OnnxModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    probe = rows_around_training(model, 1)
+    expected = model.predict(probe)
+    assert OneRowBinding.checked(model, probe, expected) is not None
+
+    def wrong(self: OneRowBinding, rows: np.ndarray) -> BatchPrediction:
+        return BatchPrediction(expected.class_index + 1, expected.probabilities, expected.outlier_score)
+
+    monkeypatch.setattr(OneRowBinding, "predict", wrong)
+    assert OneRowBinding.checked(model, probe, expected) is None
+
+    def broken(self: OneRowBinding, rows: np.ndarray) -> BatchPrediction:
+        raise RuntimeError("Shape mismatch attempting to re-use buffer")
+
+    monkeypatch.setattr(OneRowBinding, "predict", broken)
+    assert OneRowBinding.checked(model, probe, expected) is None
