@@ -48,6 +48,7 @@ from infra.waf import ApiWebAcl
 RUNTIME = lambda_.Runtime.PYTHON_3_12  # matches the layer's cp312 wheels (infra.constants.LAYER_PYTHON_VERSION)
 ARCHITECTURE = lambda_.Architecture.ARM_64  # Graviton: ~20 % cheaper per GB-s than x86_64
 MODEL_DIR = f"{LAMBDA_TASK_ROOT}/{MODEL_ASSET_DIR}"
+
 # Warm requests take milliseconds and a cold start ~1-2 s; 10 s bounds a stuck request well below
 # API Gateway's 29 s integration timeout.
 INFERENCE_TIMEOUT = Duration.seconds(10)
@@ -63,6 +64,13 @@ HTTP_STAGE_NAME = "$default"  # no stage prefix in rawPath: the function sees /p
 HTTP_ROUTE_METHODS = (apigwv2.HttpMethod.GET, apigwv2.HttpMethod.POST)  # not ANY: CORS preflights stay unauthenticated
 CORS_ALLOW_HEADERS = ("content-type", "authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256")
 __all__ = ["ApiAuth", "ApiOptions", "ApiType", "InferenceApi"]
+
+
+def function_role(scope: Construct, log_group: logs.ILogGroup, description: str) -> iam.Role:
+    """A function's own role ("FunctionRole"), instead of AWSLambdaBasicExecutionRole: it writes this one log group only."""
+    role = iam.Role(scope, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description)
+    log_group.grant_write(role)
+    return role
 
 
 @jsii.implements(apigwv2.IAccessLogSettings)
@@ -127,14 +135,7 @@ class InferenceApi(Construct):
             # EMF and platform lines (~70 % of the bytes) instead of scanning and billing them.
             field_index_policies=[logs.FieldIndexPolicy(fields=[contract.KEY_MESSAGE])],
         )
-        # Own role instead of AWSLambdaBasicExecutionRole: write to this one log group and nothing else.
-        self.role = iam.Role(
-            self,
-            "FunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Inference function: writes its own log group only",
-        )
-        self.log_group.grant_write(self.role)
+        self.role = function_role(self, self.log_group, "Inference function: writes its own log group only")
 
         self.function = lambda_.Function(
             self,

@@ -6,27 +6,22 @@ its code asset, keeps alert state in DynamoDB (so an alert is sent once per
 episode, not every minute) and publishes to the alert topic.
 
 Failed runs are not retried (the next run a minute later covers the same window);
-they land in an SQS dead-letter queue instead, both when Lambda fails the async
-invocation and when EventBridge cannot deliver the event at all.
+they land in an SQS dead-letter queue instead (`infra.scheduled_function`).
 """
 
 from __future__ import annotations
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from functions.contract import names
 from infra.alerts import Alerts
 from infra.constants import MONITOR_HANDLER
-from infra.inference_api import ARCHITECTURE, MODEL_DIR, RUNTIME
+from infra.scheduled_function import scheduled_function
 
 SCHEDULE_EXPRESSION = "rate(1 minute)"
 MONITOR_TIMEOUT = Duration.seconds(50)  # > 2 x QUERY_TIMEOUT_SECONDS (20) and < the 60 s schedule period
@@ -34,8 +29,6 @@ MONITOR_TIMEOUT = Duration.seconds(50)  # > 2 x QUERY_TIMEOUT_SECONDS (20) and <
 QUERY_RESULT_ACTIONS = ("logs:GetQueryResults", "logs:StopQuery")
 # What the monitor calls on its alert-state table (functions/monitor/adapters.py): nothing else.
 ALERT_STATE_ACTIONS = ("dynamodb:BatchGetItem", "dynamodb:PutItem")
-# One run at a time: a delayed asynchronous retry can never overlap the next scheduled run.
-MONITOR_RESERVED_CONCURRENCY = 1
 
 
 class Monitor(Construct):
@@ -77,45 +70,21 @@ class Monitor(Construct):
             removal_policy=removal_policy,
         )
 
-        self.dead_letter_queue = sqs.Queue(
+        parts = scheduled_function(
             self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-
-        self.log_group = logs.LogGroup(self, "FunctionLogs", retention=log_retention, removal_policy=removal_policy)
-        self.role = iam.Role(
-            self,
-            "FunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Monitor function: query the inference log group, publish alerts, keep alert state",
-        )
-        self.log_group.grant_write(self.role)
-
-        self.function = lambda_.Function(
-            self,
-            "Function",
             description="Prediction monitor: drift, outliers and rejects against the training baseline",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
+            role_description="Monitor function: query the inference log group, publish alerts, keep alert state",
             handler=MONITOR_HANDLER,
+            service_name=names.MONITOR_SERVICE,
             code=code,
             layers=layers,
-            memory_size=memory_mb,
+            memory_mb=memory_mb,
             timeout=timeout,
-            role=self.role,
-            log_group=self.log_group,
-            retry_attempts=0,
-            reserved_concurrent_executions=MONITOR_RESERVED_CONCURRENCY,
             max_event_age=Duration.minutes(5),
-            on_failure=destinations.SqsDestination(self.dead_letter_queue),
+            log_level=log_level,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
             environment={
-                names.ENV_MODEL_DIR: MODEL_DIR,
-                names.ENV_SERVICE_NAME: names.MONITOR_SERVICE,
-                names.ENV_METRICS_NAMESPACE: names.METRICS_NAMESPACE,
-                names.ENV_LOG_LEVEL: log_level,
                 names.ENV_INFERENCE_LOG_GROUP: inference_log_group.log_group_name,
                 names.ENV_ALERT_TOPIC_ARN: alerts.topic.topic_arn,
                 names.ENV_ALERT_STATE_TABLE: self.table.table_name,
@@ -123,24 +92,14 @@ class Monitor(Construct):
                 names.ENV_QUERY_TIMEOUT_SECONDS: str(query_timeout_seconds),
             },
         )
+        self.dead_letter_queue = parts.dead_letter_queue
+        self.log_group = parts.log_group
+        self.role = parts.role
+        self.function = parts.function
         self.grant_query(self.role, inference_log_group)
         alerts.grant_publish(self.role)
         self.table.grant(self.role, *ALERT_STATE_ACTIONS)
-
-        self.rule = events.Rule(
-            self,
-            "Schedule",
-            description="Runs the prediction monitor every minute",
-            schedule=events.Schedule.expression(schedule_expression),
-            targets=[
-                targets.LambdaFunction(
-                    self.function,
-                    dead_letter_queue=self.dead_letter_queue,
-                    retry_attempts=2,
-                    max_event_age=Duration.minutes(5),
-                )
-            ],
-        )
+        self.rule = parts.schedule(self, description="Runs the prediction monitor every minute", expression=schedule_expression)
 
     @staticmethod
     def grant_query(grantee: iam.IGrantable, log_group: logs.ILogGroup) -> iam.Grant:

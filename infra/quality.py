@@ -15,21 +15,17 @@ from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from functions.contract import names
 from infra.alerts import Alerts
 from infra.archive import LogArchive
 from infra.constants import QUALITY_HANDLER, QUALITY_LOOKBACK_DAYS, QUALITY_SCHEDULE
-from infra.inference_api import ARCHITECTURE, MODEL_DIR, RUNTIME
 from infra.monitor import ALERT_STATE_ACTIONS
+from infra.scheduled_function import scheduled_function
 
 # Athena: start a query, poll it, page its results, cancel it on timeout. All on the stack's workgroup.
 ATHENA_ACTIONS = (
@@ -72,44 +68,21 @@ class Quality(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.schedule_expression = schedule_expression
-        self.dead_letter_queue = sqs.Queue(
+        parts = scheduled_function(
             self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        self.log_group = logs.LogGroup(self, "FunctionLogs", retention=log_retention, removal_policy=removal_policy)
-        self.role = iam.Role(
-            self,
-            "FunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Quality function: Athena queries in the stack's workgroup over the archive, alerts, alert state",
-        )
-        self.log_group.grant_write(self.role)
-
-        self.function = lambda_.Function(
-            self,
-            "Function",
             description="Realized model quality: feedback joined to predictions in Athena, against the hold-out",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
+            role_description="Quality function: Athena queries in the stack's workgroup over the archive, alerts, alert state",
             handler=QUALITY_HANDLER,
+            service_name=names.QUALITY_SERVICE,
             code=code,
             layers=layers,
-            memory_size=memory_mb,
+            memory_mb=memory_mb,
             timeout=timeout,
-            role=self.role,
-            log_group=self.log_group,
-            retry_attempts=0,
-            reserved_concurrent_executions=1,  # one evaluation at a time: no duplicate notifications
             max_event_age=Duration.minutes(30),
-            on_failure=destinations.SqsDestination(self.dead_letter_queue),
+            log_level=log_level,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
             environment={
-                names.ENV_MODEL_DIR: MODEL_DIR,
-                names.ENV_SERVICE_NAME: names.QUALITY_SERVICE,
-                names.ENV_METRICS_NAMESPACE: names.METRICS_NAMESPACE,
-                names.ENV_LOG_LEVEL: log_level,
                 names.ENV_ALERT_TOPIC_ARN: alerts.topic.topic_arn,
                 names.ENV_ALERT_STATE_TABLE: alert_state_table.table_name,
                 names.ENV_ATHENA_WORKGROUP: archive.workgroup.ref,  # Ref = name; orders creation after the workgroup
@@ -119,20 +92,17 @@ class Quality(Construct):
                 names.ENV_QUALITY_LOOKBACK_DAYS: str(lookback_days),
             },
         )
+        self.dead_letter_queue = parts.dead_letter_queue
+        self.log_group = parts.log_group
+        self.role = parts.role
+        self.function = parts.function
         self.grant_athena(self.role, archive)
         alerts.grant_publish(self.role)
         alert_state_table.grant(self.role, *ALERT_STATE_ACTIONS)
-
-        self.rule = events.Rule(
+        self.rule = parts.schedule(
             self,
-            "Schedule",
             description="Runs the model-quality evaluation (realized accuracy from feedback)",
-            schedule=events.Schedule.expression(schedule_expression),
-            targets=[
-                targets.LambdaFunction(
-                    self.function, dead_letter_queue=self.dead_letter_queue, retry_attempts=2, max_event_age=Duration.minutes(30)
-                )
-            ],
+            expression=schedule_expression,
         )
 
     @staticmethod

@@ -117,6 +117,28 @@ class DynamoStateStore:
             raise
 
 
+def _read_json_object(path: Path) -> dict[str, Any]:
+    """A local state file's JSON object ({} when the file does not exist yet)."""
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise StateStoreError(f"{path}: not valid JSON ({error})") from error
+    if not isinstance(data, dict):
+        raise StateStoreError(f"{path}: expected a JSON object")
+    return data
+
+
+def _write_json_object(path: Path, data: dict[str, Any]) -> None:
+    """Replaced atomically: a crash mid-write leaves the previous state, never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
 @dataclass
 class JsonFileStateStore:
     """Local alert state: one JSON object {model: state document}, replaced atomically, version-checked."""
@@ -127,19 +149,8 @@ class JsonFileStateStore:
     def location(self) -> str:
         return f"state file {self.path}"
 
-    def _read(self) -> dict[str, Any]:
-        if not self.path.exists():
-            return {}
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise StateStoreError(f"{self.path}: not valid JSON ({error})") from error
-        if not isinstance(data, dict):
-            raise StateStoreError(f"{self.path}: expected a JSON object")
-        return data
-
     def load(self, model: str) -> AlertState:
-        raw = self._read().get(model)
+        raw = _read_json_object(self.path).get(model)
         if raw is None:
             return AlertState()
         try:
@@ -148,7 +159,7 @@ class JsonFileStateStore:
             raise StateStoreError(f"{self.path}: alert state for {model!r} is unreadable ({error})") from error
 
     def save(self, model: str, state: AlertState, expected_version: int, now_ms: int) -> None:
-        data = self._read()
+        data = _read_json_object(self.path)
         stored = data.get(model)
         current = int(stored.get("version", 0)) if isinstance(stored, dict) else 0
         if current != expected_version:
@@ -158,11 +169,7 @@ class JsonFileStateStore:
         document = json.loads(state.to_json())
         document[UPDATED_ATTRIBUTE] = now_ms
         data[model] = document
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-        os.replace(tmp, self.path)
+        _write_json_object(self.path, data)
 
 
 # --- per-check state, one item per check: the quality function's simpler rule (enter/recover in one run) ---------
@@ -218,30 +225,15 @@ class JsonFileCheckStore:
 
     path: Path
 
-    def _read(self) -> dict[str, Any]:
-        if not self.path.exists():
-            return {}
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise StateStoreError(f"{self.path}: not valid JSON ({error})") from error
-        if not isinstance(data, dict):
-            raise StateStoreError(f"{self.path}: expected a JSON object")
-        return data
-
     def load(self, check_ids: Iterable[str]) -> dict[str, str]:
-        data = self._read()
+        data = _read_json_object(self.path)
         return {i: str(data[i]["state"]) for i in check_ids if isinstance(data.get(i), dict)}
 
     def save(self, states: Mapping[str, tuple[str, str]], now_ms: int) -> None:
-        data = self._read()
+        data = _read_json_object(self.path)
         for key, (state, detail) in states.items():
             data[key] = {"state": state, UPDATED_ATTRIBUTE: now_ms, "detail": detail}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-        os.replace(tmp, self.path)
+        _write_json_object(self.path, data)
 
 
 @dataclass

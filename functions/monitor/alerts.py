@@ -16,7 +16,7 @@ A run whose window does not end after the last judged window's end is stale and 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -225,7 +225,8 @@ def window_text(start_ms: int, end_ms: int) -> str:
     return f"{iso(start_ms)} to {iso(end_ms)} ({length}, end exclusive)"
 
 
-def _fmt(value: float | None) -> str:
+def fmt_number(value: float | None) -> str:
+    """Four significant digits, or n/a."""
     return "n/a" if value is None else f"{value:.4g}"
 
 
@@ -233,61 +234,85 @@ def _ascii(text: str) -> str:
     return text.encode("ascii", "replace").decode("ascii").replace("\n", " ")
 
 
-def build_notification(evaluation: Evaluation, transitions: tuple[Transition, ...], *, where: str) -> Notification:
-    """Subject says what and where; body has observed vs baseline numbers, the deciding condition and what to check."""
+def compose_notification(
+    *,
+    model: str,
+    model_version: str,
+    where: str,
+    transitions: tuple[Transition, ...],
+    facts: Sequence[str],
+    check_lines: Callable[[CheckResult], Sequence[str]],
+    footer: str,
+    chat_summary: str,
+    chat_reason: Callable[[CheckResult], str],
+    thread: str,
+) -> Notification:
+    """The layout every alerting function shares: subject, head, transitions grouped by direction, AWS Chatbot payload.
+
+    `facts` are the head lines after Model and Where; `check_lines` what one check says in the body;
+    `chat_summary` the first line of the chat description and `chat_reason` why each check changed.
+    """
     alarms = [t for t in transitions if t.is_alarm]
     recoveries = [t for t in transitions if not t.is_alarm]
     state = STATE_ALARM if alarms else STATE_OK
     named = ", ".join(t.check.check for t in (alarms or recoveries))
-    subject = _ascii(f"{state}: {evaluation.model} model {named} ({where})")
+    subject = _ascii(f"{state}: {model} model {named} ({where})")
     if len(subject) > SNS_SUBJECT_MAX:
         subject = subject[: SNS_SUBJECT_MAX - 3] + "..."
 
-    window = evaluation.window
-    head = [
-        f"Model: {evaluation.model} (version {evaluation.model_version})",
-        f"Where: {where}",
-        f"Window: {window_text(window.start_ms, window.end_ms)}",
-        f"Rows: {window.rows} predicted rows, {window.requests} requests, {window.rejected} rejected requests, "
-        f"{window.failed} failed requests",
-        f"Checks now in alarm in this window: {len(evaluation.alarms)}",
-        "",
-    ]
+    head = [f"Model: {model} (version {model_version})", f"Where: {where}", *facts, ""]
     body: list[str] = []
     for title, group in (("Entered ALARM", alarms), ("Recovered (OK)", recoveries)):
         if not group:
             continue
         body.append(f"{title}:")
         for t in group:
-            c = t.check
-            body.append(f"- {c.check} {c.status.value} because {c.condition}")
-            body.append(f"  observed {_fmt(c.observed)} vs baseline {_fmt(c.baseline)}; {c.detail}")
+            body.extend(check_lines(t.check))
             if t.is_alarm:
-                body.append(f"  Check first: {c.hint}")
+                body.append(f"  Check first: {t.check.hint}")
         body.append("")
-    body.append(
-        f"Sent by the {MONITOR_SERVICE} service when a check's alert state changes (M of N windows to enter, K clean "
-        "windows to recover); persisting alarms are not repeated."
-    )
+    body.append(footer)
     text = "\n".join(head + body)
 
-    description_lines = [f"*{t.check.check}* {t.previous} -> {t.current}: {t.check.condition}" for t in transitions]
+    description_lines = [f"*{t.check.check}* {t.previous} -> {t.current}: {chat_reason(t.check)}" for t in transitions]
+    # AWS Chatbot custom notification (SNS https/http protocols; Slack, Teams, Chime via Chatbot).
     chat: dict[str, object] = {
         "version": "1.0",
         "source": "custom",
         "content": {
             "textType": "client-markdown",
             "title": subject,
-            "description": "\n".join(
-                [
-                    f"Window {window_text(window.start_ms, window.end_ms)}, {window.rows} rows, "
-                    f"model version {evaluation.model_version}.",
-                    *description_lines,
-                ]
-            ),
+            "description": "\n".join([chat_summary, *description_lines]),
             "nextSteps": [t.check.hint for t in alarms][:5],
-            "keywords": [evaluation.model, state],
+            "keywords": [model, state],
         },
-        "metadata": {"threadId": f"{evaluation.model}-monitor", "summary": subject},
+        "metadata": {"threadId": f"{model}-{thread}", "summary": subject},
     }
     return Notification(subject=subject, text=text, chat=chat, transitions=transitions)
+
+
+def build_notification(evaluation: Evaluation, transitions: tuple[Transition, ...], *, where: str) -> Notification:
+    """Subject says what and where; body has observed vs baseline numbers, the deciding condition and what to check."""
+    window = evaluation.window
+    return compose_notification(
+        model=evaluation.model,
+        model_version=evaluation.model_version,
+        where=where,
+        transitions=transitions,
+        facts=[
+            f"Window: {window_text(window.start_ms, window.end_ms)}",
+            f"Rows: {window.rows} predicted rows, {window.requests} requests, {window.rejected} rejected requests, "
+            f"{window.failed} failed requests",
+            f"Checks now in alarm in this window: {len(evaluation.alarms)}",
+        ],
+        check_lines=lambda c: [
+            f"- {c.check} {c.status.value} because {c.condition}",
+            f"  observed {fmt_number(c.observed)} vs baseline {fmt_number(c.baseline)}; {c.detail}",
+        ],
+        footer=f"Sent by the {MONITOR_SERVICE} service when a check's alert state changes (M of N windows to enter, K clean "
+        "windows to recover); persisting alarms are not repeated.",
+        chat_summary=f"Window {window_text(window.start_ms, window.end_ms)}, {window.rows} rows, "
+        f"model version {evaluation.model_version}.",
+        chat_reason=lambda c: c.condition,
+        thread="monitor",
+    )

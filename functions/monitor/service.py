@@ -17,11 +17,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from functions.contract import names
 from functions.contract.model_artifact import Baseline
+from functions.contract.schedule import scheduled_minute
 
 from .adapters import Publisher, StateStore, StateStoreError
 from .aggregates import WindowAggregates
@@ -47,15 +48,7 @@ def window_bounds(end: datetime, minutes: float) -> tuple[int, int]:
     return end_ms - round(minutes * 60_000), end_ms
 
 
-def scheduled_window_end(event_time: str) -> datetime:
-    """EventBridge `time` (e.g. '2026-11-25T15:06:00Z'), floored to the minute so retries judge the same window."""
-    try:
-        moment = datetime.fromisoformat(event_time.replace("Z", "+00:00"))
-    except (AttributeError, ValueError) as error:
-        raise ValueError(f"scheduled event has no valid 'time': {event_time!r}") from error
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.replace(second=0, microsecond=0)
+scheduled_window_end = scheduled_minute  # the end of the judged data
 
 
 def metric_points(evaluation: Evaluation) -> list[tuple[str, float, str]]:

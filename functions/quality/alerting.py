@@ -20,7 +20,15 @@ from functions.monitor.adapters import (
     Publisher,
     SnsPublisher,
 )
-from functions.monitor.alerts import SNS_SUBJECT_MAX, STATE_ALARM, STATE_OK, Notification, Transition, check_id
+from functions.monitor.alerts import (
+    STATE_ALARM,
+    STATE_OK,
+    Notification,
+    Transition,
+    check_id,
+    compose_notification,
+    fmt_number,
+)
 from functions.monitor.checks import CheckResult, Status
 
 from .report import QualityCheck, QualityEvaluation, State
@@ -82,68 +90,30 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4g}"
-
-
-def _ascii(text: str) -> str:
-    return text.encode("ascii", "replace").decode("ascii").replace("\n", " ")
-
-
 def build_notification(evaluation: QualityEvaluation, transitions: tuple[Transition, ...], *, where: str) -> Notification:
     """The monitor's layout: subject says what and where; body has observed vs baseline and what to check first."""
-    alarms = [t for t in transitions if t.is_alarm]
-    recoveries = [t for t in transitions if not t.is_alarm]
-    state = STATE_ALARM if alarms else STATE_OK
-    named = ", ".join(t.check.check for t in (alarms or recoveries))
-    subject = _ascii(f"{state}: {evaluation.model} model {named} ({where})")
-    if len(subject) > SNS_SUBJECT_MAX:
-        subject = subject[: SNS_SUBJECT_MAX - 3] + "..."
     current = evaluation.current
     labelled = current.labelled_rows if current else 0
     predicted = current.predicted_rows if current else 0
     unmatched = current.unmatched_feedback if current else 0
-    head = [
-        f"Model: {evaluation.model} (version {evaluation.model_version})",
-        f"Where: {where}",
-        f"Window: {_iso(evaluation.start_ms)} to {_iso(evaluation.end_ms)} (end exclusive)",
-        f"Rows: {predicted} predicted rows, {labelled} labelled, {unmatched} unmatched feedback labels",
-        f"Checks now in alarm: {len(evaluation.alarms)}",
-        "",
-    ]
-    body: list[str] = []
-    for title, group in (("Entered ALARM", alarms), ("Recovered (OK)", recoveries)):
-        if not group:
-            continue
-        body.append(f"{title}:")
-        for t in group:
-            c = t.check
-            body.append(
-                f"- {c.check}: observed {_fmt(c.observed)} vs baseline {_fmt(c.baseline)}, threshold {_fmt(c.threshold)}"
-                f" + margin {_fmt(c.margin)}"
-            )
-            body.append(f"  {c.detail}")
-            if t.is_alarm:
-                body.append(f"  Check first: {c.hint}")
-        body.append("")
-    body.append(f"Sent by the {QUALITY_SERVICE} service once per state change; persisting alarms are not repeated.")
-    text = "\n".join(head + body)
-    chat: dict[str, object] = {
-        "version": "1.0",
-        "source": "custom",
-        "content": {
-            "textType": "client-markdown",
-            "title": subject,
-            "description": "\n".join(
-                [
-                    f"Lookback {_iso(evaluation.start_ms)} to {_iso(evaluation.end_ms)}, {labelled} labelled rows, "
-                    f"model version {evaluation.model_version}.",
-                    *(f"*{t.check.check}* {t.previous} -> {t.current}: {t.check.detail}" for t in transitions),
-                ]
-            ),
-            "nextSteps": [t.check.hint for t in alarms][:5],
-            "keywords": [evaluation.model, state],
-        },
-        "metadata": {"threadId": f"{evaluation.model}-{QUALITY_SERVICE}", "summary": subject},
-    }
-    return Notification(subject=subject, text=text, chat=chat, transitions=transitions)
+    return compose_notification(
+        model=evaluation.model,
+        model_version=evaluation.model_version,
+        where=where,
+        transitions=transitions,
+        facts=[
+            f"Window: {_iso(evaluation.start_ms)} to {_iso(evaluation.end_ms)} (end exclusive)",
+            f"Rows: {predicted} predicted rows, {labelled} labelled, {unmatched} unmatched feedback labels",
+            f"Checks now in alarm: {len(evaluation.alarms)}",
+        ],
+        check_lines=lambda c: [
+            f"- {c.check}: observed {fmt_number(c.observed)} vs baseline {fmt_number(c.baseline)}, "
+            f"threshold {fmt_number(c.threshold)} + margin {fmt_number(c.margin)}",
+            f"  {c.detail}",
+        ],
+        footer=f"Sent by the {QUALITY_SERVICE} service once per state change; persisting alarms are not repeated.",
+        chat_summary=f"Lookback {_iso(evaluation.start_ms)} to {_iso(evaluation.end_ms)}, {labelled} labelled rows, "
+        f"model version {evaluation.model_version}.",
+        chat_reason=lambda c: c.detail,
+        thread=QUALITY_SERVICE,
+    )

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from functions.contract.model_artifact import Baseline
+from functions.contract.schedule import scheduled_minute
 
 from . import sql
 from .alerting import CheckStateStore, Notification, Publisher, Transition, build_notification, check_ids, decide, state_updates
@@ -52,15 +53,7 @@ def lookback_bounds(end: datetime, days: float) -> tuple[int, int]:
     return end_ms - round(days * DAY_MS), end_ms
 
 
-def scheduled_end(event_time: str) -> datetime:
-    """EventBridge `time`, floored to the minute, so a retried event judges the same lookback."""
-    try:
-        moment = datetime.fromisoformat(event_time.replace("Z", "+00:00"))
-    except (AttributeError, ValueError) as error:
-        raise ValueError(f"scheduled event has no valid 'time': {event_time!r}") from error
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.replace(second=0, microsecond=0)
+scheduled_end = scheduled_minute  # the end of the judged data
 
 
 @dataclass(frozen=True)
