@@ -271,7 +271,7 @@ class InferenceApi(Construct):
         stage_resource = self.rest_api.deployment_stage.node.default_child
         group_resource = self.execution_log_group.node.default_child
         assert isinstance(stage_resource, CfnResource) and isinstance(group_resource, CfnResource)
-        stage_resource.add_dependency(group_resource)
+        stage_resource.add_resource_dependency(group_resource)
 
         if options.auth is ApiAuth.API_KEY:
             self.api_key = self.rest_api.add_api_key("ApiKey", description=f"Default client key for model '{self.model_name}'")
