@@ -364,12 +364,15 @@ class Observability(Construct):
                 width=12,
             ),
             cw.GraphWidget(
-                title="Feature mean shift (relative to training mean)",
+                title="Feature mean shift (in training standard deviations)",
                 left=[
                     emf_metric(names.mean_shift_metric(feature), *monitor, statistic="Maximum", label=feature)
                     for feature in baseline.feature_names
                 ],
-                left_annotations=[cw.HorizontalAnnotation(value=baseline.thresholds.mean_deviation, label="threshold")],
+                left_annotations=[  # the mean_shift check's effect-size floor, both directions (the t test must pass too)
+                    cw.HorizontalAnnotation(value=baseline.thresholds.effect_size_floor, label="floor"),
+                    cw.HorizontalAnnotation(value=-baseline.thresholds.effect_size_floor, label="floor"),
+                ],
                 width=12,
             ),
             cw.GraphWidget(

@@ -54,7 +54,7 @@ METRIC_OUTLIER_RATIO = "OutlierRatio"
 METRIC_REJECTED_RATIO = "RejectedRatio"
 METRIC_PREDICTION_DRIFT = "PredictionDrift"
 METRIC_DRIFT_PREFIX = "FeatureDrift_"  # + feature name: distribution distance to the baseline
-METRIC_MEAN_SHIFT_PREFIX = "MeanShift_"  # + feature name: relative deviation of the window mean
+METRIC_MEAN_SHIFT_PREFIX = "MeanShift_"  # + feature name: window mean minus training mean, in training sd
 METRIC_CHECKS_IN_ALARM = "ChecksInAlarm"
 
 

@@ -549,6 +549,9 @@ def test_dashboard_panels_derive_from_the_baseline(synthesized):
     body = flatten(dashboard["Properties"]["DashboardBody"])
     for title in ("Request rate", "Latency percentiles", "Outlier ratio", "Feature drift", "Predicted class counts", "rejected"):
         assert title in body, title
+    # MeanShift_<f> is emitted in training sd units: the widget says so and draws the check's effect-size floor
+    assert "Feature mean shift (in training standard deviations)" in body
+    assert f'"value":{model_baseline.thresholds.effect_size_floor:g}' in body
     for feature in model_baseline.feature_names:
         assert names.drift_metric(feature) in body
         assert names.mean_shift_metric(feature) in body
