@@ -212,6 +212,11 @@ def check_outlier_shift(window: WindowAggregates, baseline: Baseline, alpha: flo
     )
 
 
+def shift_in_sd(feature: FeatureBaseline, mean: float) -> float:
+    """Window mean minus training mean, in training standard deviations (the MeanShift_<f> metric)."""
+    return (mean - feature.mean) / (feature.std or 1e-12)
+
+
 def welch(feature: FeatureBaseline, observed: FeatureWindow, m: int) -> tuple[float, float, float]:
     """(t, degrees of freedom, shift in training sd) of the window mean against the training mean."""
     assert observed.mean is not None
@@ -221,7 +226,7 @@ def welch(feature: FeatureBaseline, observed: FeatureWindow, m: int) -> tuple[fl
     standard_error = math.sqrt(a + b) or 1e-12
     df = (a + b) ** 2 / ((a * a / (n - 1) if n > 1 else 0.0) + (b * b / (m - 1) if m > 1 else 0.0) or 1e-12)
     delta = observed.mean - feature.mean
-    return delta / standard_error, df, delta / (feature.std or 1e-12)
+    return delta / standard_error, df, shift_in_sd(feature, observed.mean)
 
 
 def check_mean_shift(feature: FeatureBaseline, observed: FeatureWindow, baseline: Baseline, alpha: float) -> CheckResult:
@@ -503,7 +508,7 @@ def evaluate(baseline: Baseline, window: WindowAggregates) -> Evaluation:
         seed = check_seed_mean_shift(feature, observed, baseline, feature_alpha)
         results += [mean, distribution, seed]
         if observed.mean is not None and observed.count >= 2:
-            metrics[f"mean_shift:{feature.name}"] = (observed.mean - feature.mean) / (feature.std or 1e-12)
+            metrics[f"mean_shift:{feature.name}"] = shift_in_sd(feature, observed.mean)
         if distribution.judged and distribution.observed is not None:
             metrics[f"distribution:{feature.name}"] = distribution.observed
     results.append(check_data_quality(window, baseline))
