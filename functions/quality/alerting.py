@@ -9,7 +9,6 @@ enters ALARM and once when it recovers to OK; INSUFFICIENT_DATA and NO_TRAFFIC l
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 
 from functions.contract.names import QUALITY_SERVICE
 from functions.monitor.adapters import (
@@ -31,7 +30,7 @@ from functions.monitor.alerts import (
 )
 from functions.monitor.checks import CheckResult, Status
 
-from .report import QualityCheck, QualityEvaluation, State
+from .report import QualityCheck, QualityEvaluation, State, iso_seconds
 
 __all__ = [
     "CheckStateStore",
@@ -86,10 +85,6 @@ def state_updates(evaluation: QualityEvaluation, transitions: tuple[Transition, 
     return {check_id(evaluation.model, t.check.check): (t.current, t.check.detail) for t in transitions}
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def build_notification(evaluation: QualityEvaluation, transitions: tuple[Transition, ...], *, where: str) -> Notification:
     """The monitor's layout: subject says what and where; body has observed vs baseline and what to check first."""
     current = evaluation.current
@@ -102,7 +97,7 @@ def build_notification(evaluation: QualityEvaluation, transitions: tuple[Transit
         where=where,
         transitions=transitions,
         facts=[
-            f"Window: {_iso(evaluation.start_ms)} to {_iso(evaluation.end_ms)} (end exclusive)",
+            f"Window: {iso_seconds(evaluation.start_ms)} to {iso_seconds(evaluation.end_ms)} (end exclusive)",
             f"Rows: {predicted} predicted rows, {labelled} labelled, {unmatched} unmatched feedback labels",
             f"Checks now in alarm: {len(evaluation.alarms)}",
         ],
@@ -112,8 +107,8 @@ def build_notification(evaluation: QualityEvaluation, transitions: tuple[Transit
             f"  {c.detail}",
         ],
         footer=f"Sent by the {QUALITY_SERVICE} service once per state change; persisting alarms are not repeated.",
-        chat_summary=f"Lookback {_iso(evaluation.start_ms)} to {_iso(evaluation.end_ms)}, {labelled} labelled rows, "
-        f"model version {evaluation.model_version}.",
+        chat_summary=f"Lookback {iso_seconds(evaluation.start_ms)} to {iso_seconds(evaluation.end_ms)}, "
+        f"{labelled} labelled rows, model version {evaluation.model_version}.",
         chat_reason=lambda c: c.detail,
         thread=QUALITY_SERVICE,
     )

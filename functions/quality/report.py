@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -361,16 +362,16 @@ def confusion_text(quality: VersionQuality) -> str:
     return "\n".join(lines)
 
 
+def iso_seconds(ms: int) -> str:
+    """UTC to the second: how the report and the quality alerts print the lookback."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def report_text(evaluation: QualityEvaluation) -> str:
     """The human report: state, per-version figures, confusion matrix, per-class precision and recall, checks."""
-    from datetime import UTC, datetime
-
-    def iso(ms: int) -> str:
-        return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
     lines = [
         f"Realized quality of model {evaluation.model} (version {evaluation.model_version}): {evaluation.state.value}",
-        f"Lookback: {iso(evaluation.start_ms)} to {iso(evaluation.end_ms)} "
+        f"Lookback: {iso_seconds(evaluation.start_ms)} to {iso_seconds(evaluation.end_ms)} "
         f"({(evaluation.end_ms - evaluation.start_ms) / 86_400_000:g} days, end exclusive)",
     ]
     for version, quality in sorted(evaluation.versions.items()):
