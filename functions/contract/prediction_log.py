@@ -36,12 +36,13 @@ A feedback line (one per labelled row; request_id is the prediction's job_id)::
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 from collections.abc import Sequence
 from itertools import chain
 from typing import IO, Any
+
+from functions.contract.json_text import compact_json
 
 MESSAGE_PREDICTION = "prediction"
 MESSAGE_REJECTED = "rejected"
@@ -122,8 +123,7 @@ FEEDBACK_KEYS = (
     KEY_LABEL_INDEX,
 )
 
-# check_circular=False: records are built fresh per request
-_DUMPS = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False, check_circular=False).encode
+_DUMPS = compact_json
 
 
 def prediction_lines(
@@ -154,7 +154,7 @@ def prediction_lines(
     dict per row. Anything else goes through `json` itself.
     """
     latency = round(latency_ms, 3)
-    if _plain_numbers(rows, probabilities, outlier_scores, latency):
+    if _plain_numbers(rows, probabilities, outlier_scores, latency) and all(type(flag) is bool for flag in is_outlier):
         return _assembled_lines(
             timestamp_ms, request_id, endpoint, model, model_version, feature_names, rows, labels,
             class_indices, probabilities, is_outlier, outlier_scores, latency,
@@ -198,10 +198,9 @@ def _plain_numbers(
 
 
 _QUOTED: dict[str, str] = {}  # labels: a handful per process
-_FORMATS: dict[tuple[str, str, str, tuple[str, ...], int], str] = {}  # one per endpoint, model and width
 
 
-def _quoted(text: str) -> str:
+def quoted_text(text: str) -> str:
     """`json.dumps(text)`, remembered: the encoder's Python-level call costs more than the assembly itself."""
     encoded = _QUOTED.get(text)
     if encoded is None:
@@ -211,24 +210,70 @@ def _quoted(text: str) -> str:
     return encoded
 
 
-def _line_format(endpoint: str, model: str, model_version: str, feature_names: tuple[str, ...], n_probabilities: int) -> str:
-    """The whole line as one %-format: the constant text encoded once, a slot per value (%r of a float or int
-    is the text json writes for it)."""
-    key = (endpoint, model, model_version, feature_names, n_probabilities)
-    form = _FORMATS.get(key)
-    if form is None:
+def quoted_id(request_id: str) -> str:
+    """`json.dumps(request_id)`, without the encoder's call for the usual id (32 hex characters)."""
+    return f'"{request_id}"' if request_id.isascii() and request_id.isalnum() else _DUMPS(request_id)
 
+
+class PredictionLineFormat:
+    """One endpoint's prediction line as one %-format: the constant text encoded once, a slot per value
+    (%r of a finite float or an int is the text json writes for it). `line` is the one place that
+    knows the slots' order; every number it is given must be a finite float or int."""
+
+    def __init__(self, endpoint: str, model: str, model_version: str, feature_names: Sequence[str], n_probabilities: int):
         def text(value: str) -> str:
             return _DUMPS(value).replace("%", "%%")
 
         features = ",".join(f"{text(name)}:%r" for name in feature_names)
-        form = (
+        self.width = len(feature_names)
+        self.n_probabilities = n_probabilities
+        self.format = (
             f'{{"{KEY_MESSAGE}":"{MESSAGE_PREDICTION}","{KEY_TIMESTAMP}":%d,"{KEY_REQUEST_ID}":%s,"{KEY_ROW}":%d,'
             f'"{KEY_ENDPOINT}":{text(endpoint)},"{KEY_MODEL}":{text(model)},"{KEY_MODEL_VERSION}":{text(model_version)},'
             f'"{KEY_IS_OUTLIER}":%s,"{KEY_OUTLIER_SCORE}":%r,"{KEY_PREDICTION}":%s,"{KEY_CLASS_INDEX}":%d,'
             f'"{KEY_CONFIDENCE}":%r,"{KEY_LATENCY_MS}":%r,"{KEY_FEATURES}":{{{features}}},'
             f'"{KEY_PROBABILITIES}":[{",".join(["%r"] * n_probabilities)}]}}'
         )
+
+    def line(
+        self,
+        timestamp_ms: int,
+        quoted_request_id: str,
+        row: int,
+        is_outlier: bool,
+        outlier_score: float,
+        quoted_label: str,
+        class_index: int,
+        latency_ms: float,
+        values: Sequence[float],
+        probabilities: Sequence[float],
+    ) -> str:
+        """`quoted_*` are JSON strings already (`quoted_id`, `quoted_text`); confidence is max(probabilities)."""
+        return self.format % (
+            timestamp_ms,
+            quoted_request_id,
+            row,
+            "true" if is_outlier else "false",
+            outlier_score,
+            quoted_label,
+            class_index,
+            max(probabilities),
+            latency_ms,
+            *values,
+            *probabilities,
+        )
+
+
+_FORMATS: dict[tuple[str, str, str, tuple[str, ...], int], PredictionLineFormat] = {}  # per endpoint, model, width
+
+
+def prediction_line_format(
+    endpoint: str, model: str, model_version: str, feature_names: Sequence[str], n_probabilities: int
+) -> PredictionLineFormat:
+    key = (endpoint, model, model_version, tuple(feature_names), n_probabilities)
+    form = _FORMATS.get(key)
+    if form is None:
+        form = PredictionLineFormat(endpoint, model, model_version, feature_names, n_probabilities)
         if len(_FORMATS) < 1024:
             _FORMATS[key] = form
     return form
@@ -249,33 +294,29 @@ def _assembled_lines(
     outlier_scores: Sequence[float],
     latency: float,
 ) -> list[str]:
-    quoted_id = f'"{request_id}"' if request_id.isascii() and request_id.isalnum() else _DUMPS(request_id)
+    request = quoted_id(request_id)
     names = tuple(feature_names)
     timestamp = int(timestamp_ms)
     lines = []
-    form, width = "", -1
+    form: PredictionLineFormat | None = None
     for row_index, values in enumerate(rows):
         if len(values) != len(names):
             raise ValueError(f"row {row_index} has {len(values)} values for {len(names)} feature names")
         row_probabilities = probabilities[row_index]
-        flag = is_outlier[row_index]
-        if len(row_probabilities) != width:
-            width = len(row_probabilities)
-            form = _line_format(endpoint, model, model_version, names, width)
+        if form is None or len(row_probabilities) != form.n_probabilities:
+            form = prediction_line_format(endpoint, model, model_version, names, len(row_probabilities))
         lines.append(
-            form
-            % (
+            form.line(
                 timestamp,
-                quoted_id,
+                request,
                 row_index,
-                "true" if flag is True else "false" if flag is False else _DUMPS(flag),
+                is_outlier[row_index],
                 outlier_scores[row_index],
-                _quoted(labels[row_index]),
+                quoted_text(labels[row_index]),
                 int(class_indices[row_index]),
-                max(row_probabilities),
                 latency,
-                *values,
-                *row_probabilities,
+                values,
+                row_probabilities,
             )
         )
     return lines

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from functions.contract.model_artifact import load_model_artifact
-from functions.inference.onnx_model import BatchPrediction, OneRowBinding, OnnxModel, fast_runner, public_runner
+from functions.inference.onnx_model import OneRowBinding, OnnxModel, RowPrediction, fast_runner, public_runner, row_of
 
 MODELS = Path(__file__).resolve().parents[3] / "models"
 
@@ -97,23 +97,44 @@ def test_one_row_requests_use_the_bound_buffers(model: OnnxModel) -> None:
     assert model._one_row is not None
 
 
+def assert_same_row(got: RowPrediction, expected: RowPrediction) -> None:
+    """Equal as the log writes them: same types, same text (so -0.0 is not 0.0, and NaN equals NaN)."""
+    assert type(got.class_index) is int and got.class_index == expected.class_index
+    assert [repr(p) for p in got.probabilities] == [repr(p) for p in expected.probabilities]
+    assert all(type(p) is float for p in got.probabilities)
+    assert type(got.outlier_score) is float and repr(got.outlier_score) == repr(expected.outlier_score)
+
+
 @pytest.mark.parametrize("scale", [1.0, 1e3, 1e30])
 def test_the_bound_one_row_path_answers_as_the_public_run(model: OnnxModel, scale: float) -> None:
     rows = rows_around_training(model, 200) * np.float32(scale)
     for row in rows:
-        got = model.predict(row[np.newaxis, :])
-        for a, b in zip(got, unbound(model, row[np.newaxis, :]), strict=True):
-            np.testing.assert_array_equal(a, b)
-            assert a.dtype == b.dtype and a.shape == b.shape
+        label, probabilities, scores = unbound(model, row[np.newaxis, :])
+        expected = RowPrediction(int(label[0]), probabilities[0].tolist(), float(scores[0]))
+        assert_same_row(model.predict_one(row.tolist()), expected)
+        assert_same_row(row_of(model.predict(row[np.newaxis, :])), expected)
+
+
+def test_the_row_is_packed_as_numpy_converts_float64_to_float32(model: OnnxModel) -> None:
+    """The parser hands Python floats (float64); both paths must round them to the same float32."""
+    rows = np.random.default_rng(3).normal(size=(200, model.n_features)) * 7.3
+    for row in rows:
+        assert_same_row(model.predict_one(row.tolist()), row_of(model.predict(row[np.newaxis, :].astype(np.float32))))
+
+
+def test_without_a_binding_predict_one_uses_the_unbound_runs(model: OnnxModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    row = rows_around_training(model, 1)[0]
+    expected = model.predict_one(row.tolist())
+    monkeypatch.setattr(model, "_one_row", None)
+    assert_same_row(model.predict_one(row.tolist()), expected)
 
 
 def test_a_result_is_not_overwritten_by_the_next_request(model: OnnxModel) -> None:
     first_row, second_row = rows_around_training(model, 2)
-    first = model.predict(first_row[np.newaxis, :])
-    kept = [array.copy() for array in first]
-    model.predict(second_row[np.newaxis, :] * 5)
-    for a, b in zip(first, kept, strict=True):
-        np.testing.assert_array_equal(a, b)
+    first = model.predict_one(first_row.tolist())
+    kept = RowPrediction(first.class_index, list(first.probabilities), first.outlier_score)
+    model.predict_one((second_row * 5).tolist())
+    assert first == kept
 
 
 def test_threads_each_get_their_own_answer(model: OnnxModel) -> None:
@@ -121,25 +142,31 @@ def test_threads_each_get_their_own_answer(model: OnnxModel) -> None:
 
     rows = rows_around_training(model, 400)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda row: model.predict(row[np.newaxis, :]), rows))
+        results = list(pool.map(lambda row: model.predict_one(row.tolist()), rows))
     for row, got in zip(rows, results, strict=True):
-        for a, b in zip(got, unbound(model, row[np.newaxis, :]), strict=True):
-            np.testing.assert_array_equal(a, b)
+        label, probabilities, scores = unbound(model, row[np.newaxis, :])
+        assert_same_row(got, RowPrediction(int(label[0]), probabilities[0].tolist(), float(scores[0])))
 
 
 def test_a_binding_that_disagrees_or_fails_is_not_used(model: OnnxModel, monkeypatch: pytest.MonkeyPatch) -> None:
-    probe = rows_around_training(model, 1)
-    expected = model.predict(probe)
+    probe = rows_around_training(model, 1)[0].tolist()
+    expected = row_of(model.predict(np.array([probe], dtype=np.float32)))
     assert OneRowBinding.checked(model, probe, expected) is not None
 
-    def wrong(self: OneRowBinding, rows: np.ndarray) -> BatchPrediction:
-        return BatchPrediction(expected.class_index + 1, expected.probabilities, expected.outlier_score)
+    def wrong(self: OneRowBinding, values: list[float]) -> RowPrediction:
+        return RowPrediction(expected.class_index + 1, expected.probabilities, expected.outlier_score)
 
-    monkeypatch.setattr(OneRowBinding, "predict", wrong)
+    monkeypatch.setattr(OneRowBinding, "predict_one", wrong)
     assert OneRowBinding.checked(model, probe, expected) is None
 
-    def broken(self: OneRowBinding, rows: np.ndarray) -> BatchPrediction:
+    def negative_zero(self: OneRowBinding, values: list[float]) -> RowPrediction:
+        return RowPrediction(expected.class_index, expected.probabilities, -0.0 if expected.outlier_score == 0 else 0.0)
+
+    monkeypatch.setattr(OneRowBinding, "predict_one", negative_zero)
+    assert OneRowBinding.checked(model, probe, expected) is None
+
+    def broken(self: OneRowBinding, values: list[float]) -> RowPrediction:
         raise RuntimeError("Shape mismatch attempting to re-use buffer")
 
-    monkeypatch.setattr(OneRowBinding, "predict", broken)
+    monkeypatch.setattr(OneRowBinding, "predict_one", broken)
     assert OneRowBinding.checked(model, probe, expected) is None

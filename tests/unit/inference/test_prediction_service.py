@@ -11,7 +11,7 @@ import pytest
 
 from functions.contract.model_artifact import ModelArtifact
 from functions.contract.prediction_log import FAILED_KEYS, FEEDBACK_KEYS, PREDICTION_KEYS, REJECTED_KEYS
-from functions.inference.onnx_model import BatchPrediction, OnnxModel
+from functions.inference.onnx_model import BatchPrediction, OnnxModel, RowPrediction, row_of
 from functions.inference.prediction_service import PredictionService, RequestFailed, rounded
 from functions.inference.request_parsing import RequestRejected
 
@@ -76,8 +76,10 @@ ROWS = [[5.1, 3.5, 1.4, 0.2], [6.4, 3.2, 4.5, 1.5], [5.8, 2.7, 5.1, 1.9], [30.0,
 
 
 def predict(service: PredictionService, rows: list[list[float]], labels_only: bool = False) -> dict:
-    return service.predict_request(
-        endpoint="/predict", body=json.dumps({"data": rows}), content_type="application/json", labels_only=labels_only
+    return json.loads(
+        service.predict_request(
+            endpoint="/predict", body=json.dumps({"data": rows}), content_type="application/json", labels_only=labels_only
+        )
     )
 
 
@@ -147,8 +149,10 @@ def test_rejection_leaves_one_rejected_record_and_carries_the_job_id(service: Pr
 )
 def test_content_type_must_be_json(service: PredictionService, content_type: str | None, accepted: bool) -> None:
     def call() -> dict:
-        return service.predict_request(
-            endpoint="/predict", body='{"data": [[1, 2, 3, 4]]}', content_type=content_type, labels_only=False
+        return json.loads(
+            service.predict_request(
+                endpoint="/predict", body='{"data": [[1, 2, 3, 4]]}', content_type=content_type, labels_only=False
+            )
         )
 
     if accepted:
@@ -166,7 +170,7 @@ def test_oversized_body_is_refused_before_parsing(service: PredictionService) ->
 
 
 def test_built_in_sample_is_the_training_median(service: PredictionService, iris_artifact: ModelArtifact) -> None:
-    reply = service.predict_sample(endpoint="/predict/test", labels_only=False)
+    reply = json.loads(service.predict_sample(endpoint="/predict/test", labels_only=False))
     (record,) = service.log.records  # type: ignore[attr-defined]
     medians = [f.quantiles[50] for f in iris_artifact.baseline.features]  # level 0.5 of the 101 stored
     assert list(record["features"].values()) == medians
@@ -183,7 +187,7 @@ def test_default_job_ids_are_unique_and_long(iris_model: OnnxModel, iris_artifac
         max_rows=10,
         max_body_bytes=10_000,
     )
-    ids = {service.predict_sample(endpoint="/predict/test", labels_only=True)["job_id"] for _ in range(2000)}
+    ids = {json.loads(service.predict_sample(endpoint="/predict/test", labels_only=True))["job_id"] for _ in range(2000)}
     assert len(ids) == 2000
     assert all(len(job_id) == 32 for job_id in ids)
 
@@ -245,6 +249,9 @@ class NaNModel:
                 scores[row] = np.inf
         return BatchPrediction(class_index=np.zeros(n, dtype=np.int64), probabilities=probabilities, outlier_score=scores)
 
+    def predict_one(self, values: Sequence[float]) -> RowPrediction:
+        return row_of(self.predict(np.array([values], dtype=np.float32)))
+
 
 @pytest.mark.parametrize("where", ["probabilities", "outlier_score"])
 def test_non_finite_output_refuses_the_whole_request_naming_row_and_feature(service: PredictionService, where: str) -> None:
@@ -272,6 +279,9 @@ def test_the_feature_named_is_the_one_furthest_outside_in_training_deviations(se
 
 class BrokenModel:
     def predict(self, rows: np.ndarray) -> BatchPrediction:
+        raise RuntimeError("onnxruntime exploded with request data 5.1")
+
+    def predict_one(self, values: Sequence[float]) -> RowPrediction:
         raise RuntimeError("onnxruntime exploded with request data 5.1")
 
 
