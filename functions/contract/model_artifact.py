@@ -14,10 +14,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from functions.contract.names import BASELINE_FILE, CLASSIFIER_FILE, OUTLIER_DETECTOR_FILE
 from functions.contract.prediction_log import KEY_CONFIDENCE, KEY_FEATURES, KEY_PROBABILITIES, PREDICTION_KEYS
@@ -42,20 +41,15 @@ class ModelArtifactError(ValueError):
     """The model folder cannot be served or monitored; the message names the problem."""
 
 
-@dataclass(frozen=True)
-class FeatureBaseline:
+class FeatureBaseline(NamedTuple):
     name: str
-    count: int
+    count: int  # type: ignore[assignment]  # a field: shadows tuple.count, which nothing here calls
     mean: float
     std: float
     min: float
     max: float
     quantiles: tuple[float, ...]  # at Baseline.quantile_levels
-    display_name: str = ""  # the original column name ("sepal length (cm)"); the key itself when none was stored
-
-    def __post_init__(self) -> None:
-        if not self.display_name:
-            object.__setattr__(self, "display_name", self.name)
+    display_name: str  # the original column name ("sepal length (cm)"); the key itself when none was stored
 
     def quantile(self, level: float, levels: tuple[float, ...]) -> float:
         """Training quantile at `level`, interpolated between the stored ones (the inverse of `cdf`)."""
@@ -88,8 +82,7 @@ class FeatureBaseline:
         return left_p + (right_p - left_p) * (value - left_q) / (right_q - left_q)
 
 
-@dataclass(frozen=True)
-class Thresholds:
+class Thresholds(NamedTuple):
     """Defaults the monitor judges with; stored with the model, tuned per model."""
 
     outlier_ratio: float  # alarm when the window's outlier share exceeds this
@@ -121,8 +114,7 @@ class Thresholds:
         return None
 
 
-@dataclass(frozen=True)
-class HoldoutQuality:
+class HoldoutQuality(NamedTuple):
     """The classifier and detector on the held-out rows (`holdout.csv`): what healthy unseen traffic looks like."""
 
     rows: int
@@ -132,8 +124,7 @@ class HoldoutQuality:
     outlier_rate: float
 
 
-@dataclass(frozen=True)
-class Baseline:
+class Baseline(NamedTuple):
     """The parsed `baseline.json`: model card plus training statistics."""
 
     model_name: str
@@ -168,8 +159,7 @@ class Baseline:
         raise KeyError(name)
 
 
-@dataclass(frozen=True)
-class ModelArtifact:
+class ModelArtifact(NamedTuple):
     directory: Path
     baseline: Baseline
 
@@ -328,7 +318,7 @@ def parse_baseline(document: dict[str, Any]) -> Baseline:
                 min=_number(_require(raw, "min", where), f"{where}.min"),
                 max=_number(_require(raw, "max", where), f"{where}.max"),
                 quantiles=quantiles,
-                display_name=_display_name(raw.get("display_name"), where),
+                display_name=_display_name(raw.get("display_name"), where) or name,
             )
         )
     names = tuple(f.name for f in features)

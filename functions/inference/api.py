@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from functions.inference.lazy_package import defer_package_init
+from functions.inference.lazy_package import defer_unused_powertools
 
-defer_package_init("aws_lambda_powertools.event_handler")  # see lazy_package: skips AppSync, asyncio and co.
+defer_unused_powertools()  # see lazy_package
 
 from aws_lambda_powertools.event_handler.api_gateway import APIGatewayRestResolver, Response, ResponseBuilder  # noqa: E402
 

@@ -11,17 +11,21 @@ import warnings
 from collections.abc import Callable
 from typing import IO, Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from functions.inference.lazy_package import defer_unused_powertools
 
-from functions.contract.model_artifact import load_model_artifact
-from functions.contract.names import MODEL_DIMENSION
-from functions.contract.prediction_log import PredictionLogWriter
-from functions.inference.api import InferenceApi
-from functions.inference.onnx_model import OnnxModel
-from functions.inference.prediction_service import PredictionService
-from functions.inference.request_metrics import RequestMetrics
-from functions.inference.settings import InferenceSettings
+defer_unused_powertools()  # before the first Powertools import; see lazy_package
+
+from aws_lambda_powertools import Logger, Metrics  # noqa: E402
+from aws_lambda_powertools.utilities.typing import LambdaContext  # noqa: E402
+
+from functions.contract.model_artifact import load_model_artifact  # noqa: E402
+from functions.contract.names import MODEL_DIMENSION  # noqa: E402
+from functions.contract.prediction_log import PredictionLogWriter  # noqa: E402
+from functions.inference.api import InferenceApi  # noqa: E402
+from functions.inference.onnx_model import OnnxModel  # noqa: E402
+from functions.inference.prediction_service import PredictionService  # noqa: E402
+from functions.inference.request_metrics import RequestMetrics  # noqa: E402
+from functions.inference.settings import InferenceSettings  # noqa: E402
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]  # Any: Lambda passes a LambdaContext, tests a stand-in
 

@@ -13,7 +13,6 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from itertools import chain
 from typing import Any, NamedTuple
 
@@ -227,8 +226,7 @@ def _row_rejection(document: Any, feature_names: Sequence[str], max_rows: int, e
     return RequestRejected(422, "wrong_row_length", message, details)
 
 
-@dataclass(frozen=True)
-class Label:
+class Label(NamedTuple):
     job_id: str
     row: int
     label: str

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from functions.contract import names
 from functions.inference.request_parsing import MAX_ROWS_PER_REQUEST
@@ -38,8 +38,7 @@ def _positive_int(value: str, name: str, *, maximum: int | None = None) -> int:
     return number
 
 
-@dataclass(frozen=True)
-class InferenceSettings:
+class InferenceSettings(NamedTuple):
     model_dir: Path
     tracing_enabled: bool
     prediction_log_file: str | None

@@ -6,7 +6,6 @@ Each request is sent twice, to a service that takes the one-row path and to one 
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import random
@@ -181,14 +180,14 @@ class ScriptedModel:
     ],
 )
 def test_the_reply_and_line_formats_hold_for_any_names(iris_artifact: ModelArtifact, model_name: str, labels: tuple) -> None:
-    baseline = dataclasses.replace(iris_artifact.baseline, model_name=model_name, label_names=labels)
+    baseline = iris_artifact.baseline._replace(model_name=model_name, label_names=labels)
     rows = rows_for(baseline, 300, seed=9)
     requests = [(endpoint, body_of(row), only, 0.000321) for row in rows for endpoint, only in ENDPOINTS]
     both_paths(ScriptedModel(len(labels), seed=1), baseline, requests)
 
 
 def test_a_label_that_contains_a_marker_turns_the_one_row_path_off(iris_artifact: ModelArtifact) -> None:
-    baseline = dataclasses.replace(iris_artifact.baseline, label_names=("\x004\x00", "b", "c"))
+    baseline = iris_artifact.baseline._replace(label_names=("\x004\x00", "b", "c"))
     assert OneRowReplyFormat.build(baseline, labels_only=False) is None
     assert OneRowReplyFormat.build(baseline, labels_only=True) is not None  # no label key in that reply
 
