@@ -12,15 +12,17 @@ The resolver itself imports seven event classes by name from
 name the `__init__` binds with one `from .submodule import name` (read from its source, never
 run), the deferred package imports that submodule only. Any other name runs the whole `__init__`.
 
-`defer_module` is the standard library's lazy import (`importlib.util.LazyLoader`): the module
-object exists at once and its code runs on first attribute access. The Logger imports
-`jmespath_utils` (and jmespath) for correlation-id paths this function does not use.
+The Logger imports `jmespath_utils` (and with it jmespath and gzip) for correlation-id paths this
+function does not use; deferred the same way, it runs on the Logger's first use of a JMESPath.
+The standard library's `importlib.util.LazyLoader` does not serve here: any attribute access
+loads the module, and every later `import` statement reads its `__spec__`.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib
+import importlib.machinery
 import importlib.util
 import sys
 from pathlib import Path
@@ -59,7 +61,7 @@ def defer_package_init(name: str) -> None:
     """No-op when the package is already imported (then there is nothing left to save)."""
     if name in sys.modules:
         return
-    spec = importlib.util.find_spec(name)
+    spec = _spec_without_parents(name)
     if spec is None or spec.loader is None or spec.submodule_search_locations is None:
         return
     module = importlib.util.module_from_spec(spec)
@@ -81,24 +83,25 @@ def defer_package_init(name: str) -> None:
 
     module.__dict__["__getattr__"] = load_on_first_use
     sys.modules[name] = module
+    parent_name, _, child = name.rpartition(".")
+    if parent_name:  # the parents' own __init__ may import this package: it finds the deferred one
+        setattr(importlib.import_module(parent_name), child, module)
 
 
-def defer_module(name: str) -> None:
-    """The module runs on first attribute access (importlib's documented lazy-import recipe)."""
-    if name in sys.modules:
-        return
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        return
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
+def _spec_without_parents(name: str) -> importlib.machinery.ModuleSpec | None:
+    """`find_spec(name)` without importing the parent packages (whose `__init__` may import `name` itself)."""
+    top, *rest = name.split(".")
+    spec = importlib.util.find_spec(top)
+    for part in rest:
+        if spec is None or spec.submodule_search_locations is None:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(f"{spec.name}.{part}", list(spec.submodule_search_locations))
+    return spec
 
 
 def defer_unused_powertools() -> None:
-    """What this function imports from Powertools but does not run at cold start (idempotent)."""
+    """What this function imports from Powertools but does not run at cold start (idempotent; jmespath_utils
+    first: Powertools' package `__init__` imports the Logger, which imports it)."""
+    defer_package_init("aws_lambda_powertools.utilities.jmespath_utils")  # the Logger's correlation-id paths
     defer_package_init("aws_lambda_powertools.event_handler")  # skips AppSync, Bedrock, asyncio and co.
     defer_package_init("aws_lambda_powertools.utilities.data_classes")  # only the event classes the resolver names
-    defer_module("aws_lambda_powertools.utilities.jmespath_utils")  # the Logger's correlation-id paths, unused here
