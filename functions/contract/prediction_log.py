@@ -400,7 +400,8 @@ def feedback_lines(
 class PredictionLogWriter:
     """Writes contract lines to stdout (shipped to CloudWatch Logs by Lambda) and, locally, to a file.
 
-    One `write` per request keeps a batch's lines together and costs one syscall.
+    One `write` per request keeps a batch's lines and the request's metrics document (EMF, `metrics`)
+    together and costs one system call; the local file gets the contract lines only.
     """
 
     def __init__(self, stream: IO[str], file_path: str | None = None) -> None:
@@ -408,14 +409,14 @@ class PredictionLogWriter:
         self._file: IO[str] | None = open(file_path, "a", encoding="utf-8") if file_path else None  # noqa: SIM115
         self._lock = threading.Lock()  # the local server answers from several threads
 
-    def write(self, lines: Sequence[str]) -> None:
-        if not lines:
+    def write(self, lines: Sequence[str], metrics: str = "") -> None:
+        if not lines and not metrics:
             return
-        text = "\n".join(lines) + "\n"
+        text = "\n".join(lines) + "\n" if lines else ""
         with self._lock:
-            self._stream.write(text)
+            self._stream.write(text + metrics)
             self._stream.flush()
-            if self._file is not None:
+            if self._file is not None and text:
                 self._file.write(text)
                 self._file.flush()
 

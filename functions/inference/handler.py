@@ -45,7 +45,6 @@ def create_handler(settings: InferenceSettings, stdout: IO[str] = sys.stdout) ->
         baseline=baseline,
         log=PredictionLogWriter(stdout, settings.prediction_log_file),
         metrics=RequestMetrics(
-            stream=stdout,
             namespace=settings.metrics_namespace,
             dimensions={MODEL_DIMENSION: baseline.model_name, "service": settings.service_name},
             labels=baseline.label_names,

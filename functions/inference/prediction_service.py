@@ -40,17 +40,20 @@ class Predictor(Protocol):
 
 
 class LogWriter(Protocol):
-    def write(self, lines: Sequence[str]) -> None: ...
+    def write(self, lines: Sequence[str], metrics: str = "") -> None:
+        """The request's contract lines and its metrics document, in one write."""
 
 
-class MetricsSink(Protocol):
-    def record_prediction(self, *, rows: int, outliers: int, latency_ms: float, class_counts: Sequence[int]) -> None: ...
+class MetricsDocuments(Protocol):
+    """A request's CloudWatch metrics as one EMF document (text)."""
 
-    def record_rejection(self) -> None: ...
+    def prediction(self, *, rows: int, outliers: int, latency_ms: float, class_counts: Sequence[int]) -> str: ...
 
-    def record_failure(self) -> None: ...
+    def rejection(self) -> str: ...
 
-    def record_feedback(self, *, labels: int) -> None: ...
+    def failure(self) -> str: ...
+
+    def feedback(self, *, labels: int) -> str: ...
 
 
 def new_job_id() -> str:
@@ -227,7 +230,7 @@ class PredictionService:
     model: Predictor
     baseline: Baseline
     log: LogWriter
-    metrics: MetricsSink
+    metrics: MetricsDocuments
     max_rows: int
     max_body_bytes: int
     new_id: Callable[[], str] = new_job_id
@@ -300,9 +303,9 @@ class PredictionService:
                     model=self.baseline.model_name,
                     model_version=self.baseline.model_version,
                     items=[(item.job_id, item.row, item.label, item.label_index) for item in labels],
-                )
+                ),
+                self.metrics.feedback(labels=len(labels)),
             )
-            self.metrics.record_feedback(labels=len(labels))
         except RequestRejected as rejection:
             self._record_rejection(job_id, endpoint, rejection)
             raise
@@ -335,9 +338,9 @@ class PredictionService:
                     model_version=self.baseline.model_version,
                     error_type=error_type,
                 )
-            ]
+            ],
+            self.metrics.failure(),
         )
-        self.metrics.record_failure()
         return RequestFailed(job_id, error_type)
 
     def _record_rejection(self, job_id: str, endpoint: str, rejection: RequestRejected) -> None:
@@ -353,9 +356,9 @@ class PredictionService:
                     status=rejection.status,
                     reason=rejection.message,
                 )
-            ]
+            ],
+            self.metrics.rejection(),
         )
-        self.metrics.record_rejection()
 
     def _refuse_unscorable(self, rows: list[list[float]], finite: np.ndarray) -> RequestRejected:
         """The whole request is refused when any row's output is not finite: one answer, one record, never NaN."""
@@ -414,17 +417,15 @@ class PredictionService:
                 endpoint, self.baseline.model_name, self.baseline.model_version, self.baseline.feature_names, len(probabilities)
             )
         request = quoted_id(job_id)
-        self.log.write(
-            [
-                form.line(
-                    self.clock_ms(), request, 0, is_outlier, score, quoted_label, class_index, round(latency_ms, 3), values,
-                    probabilities,
-                )
-            ]
-        )  # fmt: skip
+        line = form.line(
+            self.clock_ms(), request, 0, is_outlier, score, quoted_label, class_index, round(latency_ms, 3), values, probabilities
+        )
         class_counts = [0] * len(self._quoted_labels)
         class_counts[class_index] = 1
-        self.metrics.record_prediction(rows=1, outliers=int(is_outlier), latency_ms=latency_ms, class_counts=class_counts)
+        self.log.write(
+            [line],
+            self.metrics.prediction(rows=1, outliers=int(is_outlier), latency_ms=latency_ms, class_counts=class_counts),
+        )
         return reply.reply(request, quoted_label, probabilities, is_outlier, score)
 
     def _predict(
@@ -470,13 +471,10 @@ class PredictionService:
                 is_outlier=outlier_flags,
                 outlier_scores=outlier_scores,
                 latency_ms=latency_ms,
-            )
-        )
-        self.metrics.record_prediction(
-            rows=len(rows),
-            outliers=sum(outlier_flags),
-            latency_ms=latency_ms,
-            class_counts=class_counts,
+            ),
+            self.metrics.prediction(
+                rows=len(rows), outliers=sum(outlier_flags), latency_ms=latency_ms, class_counts=class_counts
+            ),
         )
 
         return reply_document(

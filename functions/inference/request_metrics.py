@@ -11,6 +11,10 @@ the timestamp and the numbers (~2 µs). `test_request_metrics` compares every
 document with Powertools' `serialize_metric_set` output for the same metrics,
 byte for byte. Powertools `Metrics` still records the cold start; the monitor,
 which runs once a minute, uses Powertools throughout.
+
+A document is returned, not written: the service hands it to the log writer with
+the request's lines, so a request costs one write to stdout. On Lambda that is one
+system call, as the runtime flushes stdout on every write (awslambdaric's `Unbuffered`).
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from typing import IO
 
 from functions.contract import names
 
@@ -50,7 +53,7 @@ class _Template:
 
 
 class RequestMetrics:
-    """Writes one EMF document per request to the stream CloudWatch Logs reads (stdout in Lambda).
+    """Renders one EMF document per request, written with the request's log lines in one write.
 
     Dimensions are written in the order given (Powertools writes them in the order they were added).
     """
@@ -58,13 +61,11 @@ class RequestMetrics:
     def __init__(
         self,
         *,
-        stream: IO[str],
         namespace: str,
         dimensions: dict[str, str],
         labels: Sequence[str],
         clock_ms: Callable[[], int] = _now_ms,
     ) -> None:
-        self._stream = stream
         self._clock_ms = clock_ms
         class_metrics = [(names.class_metric(label), "Count") for label in labels]
         prediction_metrics = [
@@ -79,19 +80,19 @@ class RequestMetrics:
         if len({name for name, _ in prediction_metrics}) != len(prediction_metrics):
             raise ValueError(f"labels {list(labels)} give two metrics the same name")
         dimensions = {str(key): str(value) for key, value in dimensions.items()}
-        self.prediction = _Template(namespace, dimensions, prediction_metrics)
-        self.rejection = _Template(namespace, dimensions, [(names.METRIC_REQUESTS, "Count"), (names.METRIC_REJECTED, "Count")])
-        self.failure = _Template(namespace, dimensions, [(names.METRIC_REQUESTS, "Count"), (names.METRIC_FAILED, "Count")])
-        self.feedback = _Template(namespace, dimensions, [(names.METRIC_FEEDBACK_LABELS, "Count")])
+        self._prediction = _Template(namespace, dimensions, prediction_metrics)
+        self._rejection = _Template(namespace, dimensions, [(names.METRIC_REQUESTS, "Count"), (names.METRIC_REJECTED, "Count")])
+        self._failure = _Template(namespace, dimensions, [(names.METRIC_REQUESTS, "Count"), (names.METRIC_FAILED, "Count")])
+        self._feedback = _Template(namespace, dimensions, [(names.METRIC_FEEDBACK_LABELS, "Count")])
 
-    def record_prediction(self, *, rows: int, outliers: int, latency_ms: float, class_counts: Sequence[int]) -> None:
-        self._stream.write(self.prediction.render(self._clock_ms(), (1, rows, outliers, round(latency_ms, 3), *class_counts)))
+    def prediction(self, *, rows: int, outliers: int, latency_ms: float, class_counts: Sequence[int]) -> str:
+        return self._prediction.render(self._clock_ms(), (1, rows, outliers, round(latency_ms, 3), *class_counts))
 
-    def record_rejection(self) -> None:
-        self._stream.write(self.rejection.render(self._clock_ms(), (1, 1)))
+    def rejection(self) -> str:
+        return self._rejection.render(self._clock_ms(), (1, 1))
 
-    def record_failure(self) -> None:
-        self._stream.write(self.failure.render(self._clock_ms(), (1, 1)))
+    def failure(self) -> str:
+        return self._failure.render(self._clock_ms(), (1, 1))
 
-    def record_feedback(self, *, labels: int) -> None:
-        self._stream.write(self.feedback.render(self._clock_ms(), (labels,)))
+    def feedback(self, *, labels: int) -> str:
+        return self._feedback.render(self._clock_ms(), (labels,))

@@ -88,6 +88,28 @@ def test_writer_writes_a_batch_at_once_to_stream_and_file(tmp_path) -> None:
     assert stream.getvalue() == path.read_text() == "\n".join(lines(3)) + "\n"
 
 
+class CountingStream(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_the_metrics_document_goes_with_the_lines_in_one_write_and_not_to_the_file(tmp_path) -> None:
+    stream = CountingStream()
+    path = tmp_path / "log.jsonl"
+    writer = PredictionLogWriter(stream, str(path))
+    writer.write(lines(2), '{"_aws":{}}\n')
+    writer.write([], '{"_aws":{}}\n')
+    writer.close()
+    assert stream.writes == 2
+    assert stream.getvalue() == "\n".join(lines(2)) + '\n{"_aws":{}}\n{"_aws":{}}\n'
+    assert path.read_text() == "\n".join(lines(2)) + "\n"
+
+
 def reference_line(**kwargs: object) -> list[str]:
     """The same record through `json` (a NumPy scalar latency forces the encoder path; json writes it as a float)."""
     import numpy as np

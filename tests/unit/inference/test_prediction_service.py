@@ -19,9 +19,11 @@ from functions.inference.request_parsing import RequestRejected
 class MemoryLog:
     def __init__(self) -> None:
         self.writes: list[list[str]] = []
+        self.metrics: list[str] = []  # the metrics document of each write
 
-    def write(self, lines: Sequence[str]) -> None:
+    def write(self, lines: Sequence[str], metrics: str = "") -> None:
         self.writes.append(list(lines))
+        self.metrics.append(metrics)
 
     @property
     def records(self) -> list[dict]:
@@ -33,22 +35,26 @@ class MemoryMetrics:
         self.predictions: list[dict] = []
         self.rejections = 0
 
-    def record_prediction(self, *, rows: int, outliers: int, latency_ms: float, class_counts: Sequence[int]) -> None:
+    def prediction(self, *, rows: int, outliers: int, latency_ms: float, class_counts: Sequence[int]) -> str:
         self.predictions.append(
             {"rows": rows, "outliers": outliers, "latency_ms": latency_ms, "class_counts": list(class_counts)}
         )
+        return "prediction-metrics\n"
 
-    def record_rejection(self) -> None:
+    def rejection(self) -> str:
         self.rejections += 1
+        return "rejection-metrics\n"
 
     failures = 0
     feedback_labels = 0
 
-    def record_failure(self) -> None:
+    def failure(self) -> str:
         self.failures += 1
+        return "failure-metrics\n"
 
-    def record_feedback(self, *, labels: int) -> None:
+    def feedback(self, *, labels: int) -> str:
         self.feedback_labels += labels
+        return "feedback-metrics\n"
 
 
 @pytest.fixture(scope="module")
@@ -302,10 +308,10 @@ def test_a_log_line_that_cannot_be_written_becomes_a_failure_not_a_partial_log(s
     writes_before = len(service.log.writes)  # type: ignore[attr-defined]
     original = service.log.write
 
-    def refuse_first(lines: Sequence[str]) -> None:
+    def refuse_first(lines: Sequence[str], metrics: str = "") -> None:
         if len(service.log.writes) == writes_before and json.loads(lines[0])["message"] == "prediction":  # type: ignore[attr-defined]
             raise ValueError("Out of range float values are not JSON compliant")
-        original(lines)
+        original(lines, metrics)
 
     service.log.write = refuse_first  # type: ignore[method-assign]
     with pytest.raises(RequestFailed):
@@ -371,3 +377,17 @@ def test_feedback_bad_input_is_a_4xx_and_one_rejected_line(
     (record,) = service.log.records  # type: ignore[attr-defined]
     assert (record["message"], record["endpoint"], record["status"]) == ("rejected", "/feedback", 422)
     assert service.metrics.feedback_labels == 0  # type: ignore[attr-defined]
+
+
+def test_each_request_writes_its_lines_and_its_metrics_document_together(service: PredictionService) -> None:
+    predict(service, ROWS)
+    predict(service, ROWS[:1])
+    with pytest.raises(RequestRejected):
+        predict(service, [[1.0]])
+    feedback(service, {"labels": [{"job_id": JOB, "row": 0, "label": "setosa"}]})
+    assert service.log.metrics == [  # type: ignore[attr-defined]
+        "prediction-metrics\n",
+        "prediction-metrics\n",
+        "rejection-metrics\n",
+        "feedback-metrics\n",
+    ]

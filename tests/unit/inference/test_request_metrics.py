@@ -22,9 +22,7 @@ def emitter(
     labels: Sequence[str] = ("setosa", "versicolor", "virginica"), dimensions: dict[str, str] = DIMENSIONS
 ) -> tuple[RequestMetrics, io.StringIO]:
     stream = io.StringIO()
-    metrics = RequestMetrics(
-        stream=stream, namespace=names.METRICS_NAMESPACE, dimensions=dimensions, labels=labels, clock_ms=lambda: NOW_MS
-    )
+    metrics = RequestMetrics(namespace=names.METRICS_NAMESPACE, dimensions=dimensions, labels=labels, clock_ms=lambda: NOW_MS)
     return metrics, stream
 
 
@@ -59,7 +57,7 @@ def check_emf(document: dict) -> list[str]:
 
 def test_prediction_document() -> None:
     metrics, stream = emitter()
-    metrics.record_prediction(rows=5, outliers=2, latency_ms=0.4567, class_counts=[3, 0, 2])
+    stream.write(metrics.prediction(rows=5, outliers=2, latency_ms=0.4567, class_counts=[3, 0, 2]))
     (document,) = documents(stream)
     declared = check_emf(document)
     assert declared == [
@@ -95,7 +93,7 @@ def test_prediction_document_is_what_powertools_writes(
     labels: tuple[str, ...], rows: int, outliers: int, latency_ms: float, counts: list[int]
 ) -> None:
     metrics, stream = emitter(labels)
-    metrics.record_prediction(rows=rows, outliers=outliers, latency_ms=latency_ms, class_counts=counts)
+    stream.write(metrics.prediction(rows=rows, outliers=outliers, latency_ms=latency_ms, class_counts=counts))
     expected = powertools_line(
         [
             (names.METRIC_REQUESTS, "Count", 1),
@@ -110,9 +108,9 @@ def test_prediction_document_is_what_powertools_writes(
 
 def test_other_documents_are_what_powertools_writes() -> None:
     metrics, stream = emitter()
-    metrics.record_rejection()
-    metrics.record_failure()
-    metrics.record_feedback(labels=7)
+    stream.write(metrics.rejection())
+    stream.write(metrics.failure())
+    stream.write(metrics.feedback(labels=7))
     assert stream.getvalue().splitlines(keepends=True) == [
         powertools_line([(names.METRIC_REQUESTS, "Count", 1), (names.METRIC_REJECTED, "Count", 1)]),
         powertools_line([(names.METRIC_REQUESTS, "Count", 1), (names.METRIC_FAILED, "Count", 1)]),
@@ -123,14 +121,14 @@ def test_other_documents_are_what_powertools_writes() -> None:
 def test_dimensions_keep_their_order_as_powertools_does() -> None:
     reversed_dimensions = {"service": "inference", "model": "iris"}
     metrics, stream = emitter(dimensions=reversed_dimensions)
-    metrics.record_rejection()
+    stream.write(metrics.rejection())
     expected = powertools_line([(names.METRIC_REQUESTS, "Count", 1), (names.METRIC_REJECTED, "Count", 1)], reversed_dimensions)
     assert stream.getvalue() == expected
 
 
 def test_rejection_document() -> None:
     metrics, stream = emitter()
-    metrics.record_rejection()
+    stream.write(metrics.rejection())
     (document,) = documents(stream)
     assert set(check_emf(document)) == {"Requests", "RejectedRequests"}
     assert document["RejectedRequests"] == [1.0]
@@ -138,14 +136,14 @@ def test_rejection_document() -> None:
 
 def test_labels_that_need_escaping_stay_valid_json() -> None:
     metrics, stream = emitter(labels=('say "hi"', "b"))
-    metrics.record_prediction(rows=1, outliers=0, latency_ms=1.0, class_counts=[1, 0])
+    stream.write(metrics.prediction(rows=1, outliers=0, latency_ms=1.0, class_counts=[1, 0]))
     assert documents(stream)[0]['PredictedClass_say "hi"'] == [1.0]
 
 
 def test_class_counts_must_match_the_labels() -> None:
     metrics, _ = emitter()
     with pytest.raises(ValueError):
-        metrics.record_prediction(rows=1, outliers=0, latency_ms=1.0, class_counts=[1, 0])
+        metrics.prediction(rows=1, outliers=0, latency_ms=1.0, class_counts=[1, 0])
 
 
 def test_more_labels_than_emf_allows_are_refused_at_start() -> None:
