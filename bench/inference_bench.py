@@ -80,6 +80,16 @@ COLD_STEPS = {
 }
 
 
+COLD_LABELS = {
+    "floor": "numpy + onnxruntime + both sessions + one run (floor)",
+    "logger_metrics": "+ Powertools Logger and Metrics",
+    "event_handler": "+ Powertools event handler (whole package)",
+    "pydantic": "+ pydantic (the handler no longer imports it)",
+    "powertools_as_loaded": "floor + Logger, Metrics, REST resolver as the handler loads them",
+    "handler": "import functions.inference.handler + first POST /predict",
+}
+
+
 def cold_step_script(steps: list[str], model_dir: Path, row: str) -> str:
     extra = "".join(COLD_STEPS[step] for step in steps)
     return (
@@ -284,6 +294,10 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=5000, help="timed calls for the 1-row figures")
     parser.add_argument("--cold", type=int, default=15, help="fresh processes per cold figure")
     parser.add_argument("--warm-only", action="store_true", help="skip the cold start (for alternating A/B sittings)")
+    parser.add_argument("--no-steps", action="store_true", help="skip the step breakdown (it reads this tree's internals)")
+    parser.add_argument(
+        "--cold-steps", default=",".join(COLD_LABELS), help=f"a comma-separated subset of {','.join(COLD_LABELS)}; floor always runs"
+    )
     args = parser.parse_args()
     model_dir = REPO / "models" / args.model
 
@@ -350,11 +364,12 @@ def main() -> None:
         f"  {'handler POST /predict, 1,000 rows':<46}median {thousand_median / 1000:8.2f} ms   p99 {thousand_p99 / 1000:8.2f} ms"
         f"   per row {thousand_median / 1000:6.1f} us"
     )
-    print(f"where POST /predict with 1 row spends its time, median of {args.warm} requests (us):")
-    print(f"  {'step':<62}{'in the handler':>15}{'alone':>8}")
-    for name, inside_us, alone_us in step_breakdown(model_dir, one, args.warm):
-        alone_text = f"{alone_us:8.1f}" if not math.isnan(alone_us) else f"{'':8}"
-        print(f"  {name:<62}{inside_us:15.1f}{alone_text}")
+    if not args.no_steps:
+        print(f"where POST /predict with 1 row spends its time, median of {args.warm} requests (us):")
+        print(f"  {'step':<62}{'in the handler':>15}{'alone':>8}")
+        for name, inside_us, alone_us in step_breakdown(model_dir, one, args.warm):
+            alone_text = f"{alone_us:8.1f}" if not math.isnan(alone_us) else f"{'':8}"
+            print(f"  {name:<62}{inside_us:15.1f}{alone_text}")
     if args.warm_only:
         return
     env = {**os.environ, "PYTHONPATH": str(REPO), "MODEL_DIR": str(model_dir), "POWERTOOLS_METRICS_NAMESPACE": "bench"}
@@ -362,7 +377,8 @@ def main() -> None:
     # (layers/build_layer.py, infra/bundling.py): a run without it measures the compiler instead.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     row_text = ", ".join(repr(v) for v in row)
-    scripts = {
+    chosen = {"floor", *args.cold_steps.split(",")}
+    every_script = {
         "floor": cold_step_script(["floor"], model_dir, row_text),
         "logger_metrics": cold_step_script(["floor", "logger_metrics"], model_dir, row_text),
         "event_handler": cold_step_script(["floor", "logger_metrics", "event_handler"], model_dir, row_text),
@@ -370,25 +386,22 @@ def main() -> None:
         "powertools_as_loaded": cold_step_script(["floor", "powertools_as_loaded"], model_dir, row_text),
         "handler": COLD_HANDLER.format(row=row_text),
     }
+    scripts = {name: script for name, script in every_script.items() if name in chosen}
     cold = cold_runs(scripts, args.cold, env)
     median = statistics.median
     floor_inside, floor_wall = median(cold["floor"]["inside"]), median(cold["floor"]["wall"])
 
     print(f"cold, fresh processes, median of {args.cold} (in-process from the first line; wall = whole process):")
-    labels = {
-        "floor": "numpy + onnxruntime + both sessions + one run (floor)",
-        "logger_metrics": "+ Powertools Logger and Metrics",
-        "event_handler": "+ Powertools event handler (whole package)",
-        "pydantic": "+ pydantic (the handler no longer imports it)",
-        "powertools_as_loaded": "floor + Logger, Metrics, REST resolver as the handler loads them",
-        "handler": "import functions.inference.handler + first POST /predict",
-    }
-    for name, label in labels.items():
+    for name, label in COLD_LABELS.items():
+        if name not in scripts:
+            continue
         inside, wall = median(cold[name]["inside"]), median(cold[name]["wall"])
         print(
             f"  {label:<58}{inside:6.0f} ms  x floor {inside / floor_inside:4.2f}"
             f"   wall {wall:6.0f} ms  x floor {wall / floor_wall:4.2f}"
         )
+    if "handler" not in scripts:
+        return
     handler_inside = median(cold["handler"]["inside"])
     init = median(cold["handler"]["init"])
     handler_wall = median(cold["handler"]["wall"])
