@@ -296,7 +296,9 @@ def main() -> None:
     parser.add_argument("--warm-only", action="store_true", help="skip the cold start (for alternating A/B sittings)")
     parser.add_argument("--no-steps", action="store_true", help="skip the step breakdown (it reads this tree's internals)")
     parser.add_argument(
-        "--cold-steps", default=",".join(COLD_LABELS), help=f"a comma-separated subset of {','.join(COLD_LABELS)}; floor always runs"
+        "--cold-steps",
+        default=",".join(COLD_LABELS),
+        help=f"a comma-separated subset of {','.join(COLD_LABELS)}; floor always runs",
     )
     args = parser.parse_args()
     model_dir = REPO / "models" / args.model
