@@ -162,3 +162,15 @@ training-set: install ## labelled rows of LOG_FILE as a CSV for `python -m model
 .PHONY: acceptance
 acceptance: install-dev
 	KEEP=$(KEEP) DRY_RUN=$(DRY_RUN) MODEL=$(MODEL) $(BIN)/python -m acceptance
+
+# --- bytecode (docs/infrastructure.md): a Lambda-like cold start with and without the shipped .pyc files.
+# Needs a CPython 3.12 (pyenv, uv or python3.12 on PATH); builds a layer for this machine's architecture under
+# .build/bench-lambda/ the first time (PyPI), then runs in ~30 s. RUNS=10 fresh processes per figure.
+RUNS ?= 10
+.PHONY: bench-lambda
+bench-lambda: SHELL := /bin/bash
+bench-lambda: .SHELLFLAGS := -o pipefail -c
+bench-lambda: install-dev ## cold start of layer + asset with and without .pyc, in fresh CPython 3.12 processes
+	@mkdir -p $(LOCAL_DIR)
+	{ echo "# make bench-lambda, $$(date -u +%Y-%m-%dT%H:%MZ), $$(uname -m), $$(nproc) cores, $$($(BIN)/python -V)"; \
+	  $(BIN)/python bench/lambda_cold_start.py --model $(MODEL) --runs $(RUNS); } | tee $(LOCAL_DIR)/bench-lambda.txt

@@ -1,16 +1,21 @@
-"""Which files make up the Lambda code asset: `functions/` plus the model folder as `model/`.
+"""Which files make up the Lambda code asset: `functions/` plus the model folder as `model/`, and its bytecode.
 
-Kept free of CDK imports so the layer build can measure the asset without starting jsii.
+Kept free of CDK imports so the layer build and the bench can build or measure the asset without starting jsii.
+The repository's own `__pycache__` is never shipped (whatever Python wrote it); the asset's `.pyc` files are
+compiled into the asset directory by `write_function_asset` with a CPython of the runtime's version.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import shutil
 from pathlib import Path
 
 from functions.contract.model_artifact import load_model_artifact
 from functions.contract.names import BASELINE_FILE, CLASSIFIER_FILE, OUTLIER_DETECTOR_FILE
-from infra.constants import FUNCTIONS_PACKAGE, MODEL_ASSET_DIR
+from infra.bytecode import BytecodeError, CompileReport, Interpreter, compile_tree
+from infra.constants import FUNCTIONS_PACKAGE, LAMBDA_TASK_ROOT, MODEL_ASSET_DIR
 
 # Never shipped: caches, test suites, type stubs and anything local-only.
 EXCLUDED_DIR_NAMES = frozenset({"__pycache__", "tests", "test", ".pytest_cache", ".mypy_cache", ".ruff_cache", "local"})
@@ -44,10 +49,38 @@ def function_asset_files(repo_root: Path, model: str) -> list[tuple[str, Path]]:
     return files
 
 
-def asset_hash(files: list[tuple[str, Path]]) -> str:
+def asset_hash(files: list[tuple[str, Path]], bytecode: Interpreter | None = None) -> str:
+    """sha256 over the shipped files and, when `.pyc` files are added, what decides their bytes.
+
+    Without bytecode the hash is the sources-only hash; with it, it changes with the cache tag, magic number
+    and compile options, not with the interpreter's patch release or path.
+    """
     digest = hashlib.sha256()
     for destination, source in files:
         digest.update(destination.encode())
         digest.update(b"\0")
         digest.update(hashlib.sha256(source.read_bytes()).digest())
+    if bytecode is not None:
+        digest.update(b"bytecode\0" + json.dumps(bytecode.settings(), sort_keys=True).encode())
     return digest.hexdigest()
+
+
+def write_function_asset(out: Path, files: list[tuple[str, Path]], bytecode: Interpreter | None) -> CompileReport | None:
+    """Copy the asset's files into `out`; with an interpreter, add `__pycache__/*.<tag>.pyc` for every `.py`.
+
+    The bytecode records `/var/task/...` as its file names (where Lambda unpacks the asset). A module of
+    ours that does not compile on the runtime's version fails here, at synth, rather than at the cold start.
+    """
+    for destination, source in files:
+        target = out / destination
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+    if bytecode is None:
+        return None
+    report = compile_tree(bytecode, out / FUNCTIONS_PACKAGE, strip=out, prepend=LAMBDA_TASK_ROOT)
+    if report.failed:
+        raise BytecodeError(
+            f"{len(report.failed)} module(s) of {FUNCTIONS_PACKAGE}/ do not compile on Python {bytecode.version}: "
+            f"{', '.join(report.failed)}\n{report.output}"
+        )
+    return report

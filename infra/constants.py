@@ -66,6 +66,7 @@ LAYER_PYTHON_VERSION = "3.12"  # must match the function runtime (wheels are CPy
 LAYER_PACKAGES = ("onnxruntime", "numpy", "aws-lambda-powertools", "pydantic")  # pins come from requirements.txt
 LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024  # function code + all layers, unzipped
 LAMBDA_TASK_ROOT = "/var/task"
+LAMBDA_LAYER_PYTHON_DIR = "/opt/python"  # where Lambda unpacks a layer's python/ folder (on sys.path)
 MODEL_ASSET_DIR = "model"  # the model folder's name inside the function asset → MODEL_DIR=/var/task/model
 FUNCTIONS_PACKAGE = "functions"
 

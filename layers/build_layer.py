@@ -14,8 +14,18 @@ with `--require-hashes --no-deps`: a file whose hash is not in the lock, or a pa
 not in it, fails the build. After installing, the installed distributions must equal
 the lock exactly. Regenerate the locks after changing a pin: `python layers/build_layer.py --lock`.
 
+Bytecode: Lambda's layer directory is read-only, so Python cannot cache bytecode there and
+would compile every module from source on every cold start. After pruning, every `.py` of
+`python/` is compiled with `compileall` by a CPython of exactly the target minor version
+(found by `infra.bytecode.find_python`: python3.12 on PATH, pyenv, uv; `--bytecode-python PATH`
+overrides), `--invalidation-mode unchecked-hash` (zips do not keep mtimes; the files never
+change after the build), optimisation level 0 (asserts kept). Without such an interpreter the
+build stops with a one-line error, unless `--no-bytecode` is given (the manifest says so).
+Files that do not compile on the target version are listed; the build fails only when one of
+them is an importable module of onnxruntime, numpy, aws_lambda_powertools or pydantic.
+
 Rebuilt only when its inputs change: the lock files, requirements.txt, this script and
-the options (arch, Python version, tracer) are hashed into `inputs_sha256` in the manifest;
+the options (arch, Python version, tracer, bytecode) are hashed into `inputs_sha256` in the manifest;
 when the layer exists with the same digest the build is skipped (no network), so
 `make synth` runs offline after one `make layer`. `--force` rebuilds anyway.
 
@@ -33,6 +43,7 @@ deployed with `-c tracing=true`) is added without its botocore dependency, which
 runtime provides; a layer copy would shadow the runtime's botocore and urllib3.
 
 Usage: python layers/build_layer.py [--tracer] [--force] [--lock] [--model iris] [--output .build/layer] [--arch arm64]
+                                   [--bytecode-python PATH | --no-bytecode]
 """
 
 from __future__ import annotations
@@ -47,13 +58,22 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from infra.asset_files import function_asset_files  # noqa: E402  (needs the repo root on sys.path)
+from infra.asset_files import function_asset_files, write_function_asset  # noqa: E402  (needs the repo root on sys.path)
+from infra.bytecode import (  # noqa: E402
+    BytecodeError,
+    Interpreter,
+    bytecode_settings,
+    compile_tree,
+    find_python,
+    missing_interpreter_message,
+)
 from infra.constants import (  # noqa: E402
+    LAMBDA_LAYER_PYTHON_DIR,
     LAMBDA_UNZIPPED_LIMIT_BYTES,
     LAYER_BUILD_DIR,
     LAYER_MANIFEST,
@@ -77,6 +97,8 @@ PLATFORMS = {
 PRUNE_DIR_NAMES = frozenset({"__pycache__", "tests"})
 # Never allowed in a Lambda asset: training-only or provided by the runtime.
 FORBIDDEN_DISTRIBUTIONS = frozenset({"scikit-learn", "sklearn", "skl2onnx", "onnx", "boto3", "botocore", "s3transfer"})
+# Import names whose importable modules must all compile: a failure there fails the build.
+CRITICAL_IMPORT_NAMES = frozenset(name.replace("-", "_") for name in LAYER_PACKAGES)
 _PIN = re.compile(r"^\s*([A-Za-z0-9_.\-\[\]]+)\s*==\s*([^\s#;\\]+)")
 _HASH = re.compile(r"--hash=sha256:[0-9a-f]{64}")
 
@@ -182,6 +204,66 @@ def prune(site: Path) -> int:
     return saved
 
 
+def importable_module(site: Path, relative: str) -> str | None:
+    """The dotted name `relative` (a .py below `site`) is imported as, or None when no import can reach it
+    (a name that is no identifier, or a folder without `__init__.py`: templates, data, py2-only extras)."""
+    path = PurePosixPath(relative)
+    names = [*path.parts[:-1], path.stem]
+    if not all(name.isidentifier() for name in names):
+        return None
+    for depth in range(1, len(path.parts)):
+        if not site.joinpath(*path.parts[:depth], "__init__.py").is_file():
+            return None
+    module = ".".join(names)
+    return module.removesuffix(".__init__")
+
+
+def compile_layer(site: Path, interpreter: Interpreter) -> dict[str, object]:
+    """Write `__pycache__/*.<tag>.pyc` next to every `.py` of the layer; the manifest's `bytecode` entry.
+
+    A file that does not compile on the target version is reported by name; one that is an importable module
+    of a layer package (CRITICAL_IMPORT_NAMES) fails the build, as the function would fail importing it.
+    """
+    report = compile_tree(interpreter, site, strip=site, prepend=LAMBDA_LAYER_PYTHON_DIR)
+    critical = []
+    for relative in report.failed:
+        module = importable_module(site, relative)
+        if module is not None and module.split(".")[0] in CRITICAL_IMPORT_NAMES:
+            critical.append(f"{relative} ({module})")
+    mib = 1024 * 1024
+    print(
+        f"bytecode: {report.pyc_files} .pyc for {report.py_files} .py ({interpreter.cache_tag}, unchecked-hash, "
+        f"Python {interpreter.version} at {interpreter.path}), +{report.added_bytes / mib:.1f} MiB",
+        flush=True,
+    )
+    if report.failed:
+        names = ", ".join(report.failed)
+        print(f"bytecode: {len(report.failed)} file(s) do not compile on Python {interpreter.version}: {names}")
+    if critical:
+        raise SystemExit(
+            f"error: importable modules do not compile on Python {interpreter.version}: {', '.join(critical)}\n{report.output}"
+        )
+    return {
+        "enabled": True,
+        "python": interpreter.version,
+        "interpreter": str(interpreter.path),
+        **interpreter.settings(),
+        "py_files": report.py_files,
+        "pyc_files": report.pyc_files,
+        "added_bytes": report.added_bytes,
+        "not_compiled": report.failed,
+    }
+
+
+def function_bytecode_bytes(repo_root: Path, model: str, interpreter: Interpreter | None) -> int:
+    """Bytes the function asset's `.pyc` files add (compiled in a temporary copy, as the bundler does)."""
+    if interpreter is None:
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        report = write_function_asset(Path(tmp), function_asset_files(repo_root, model), interpreter)
+        return report.added_bytes if report else 0
+
+
 def installed_distributions(site: Path) -> dict[str, str]:
     found = {}
     for meta in site.glob("*.dist-info"):
@@ -212,7 +294,15 @@ def pip_install(site: Path, python_version: str, arch: str, lock_file: Path) -> 
     subprocess.run(command, check=True, env={**os.environ, "PIP_NO_INPUT": "1"})
 
 
-def build(output: Path, python_version: str, arch: str, requirements: Path, *, tracer: bool = False) -> dict[str, object]:
+def build(
+    output: Path,
+    python_version: str,
+    arch: str,
+    requirements: Path,
+    *,
+    tracer: bool = False,
+    bytecode: Interpreter | None = None,
+) -> dict[str, object]:
     locked = read_lock(LOCK_FILE)
     check_lock_against_requirements(locked, requirements, LAYER_PACKAGES)
     pins = read_pins(requirements, LAYER_PACKAGES)
@@ -230,10 +320,22 @@ def build(output: Path, python_version: str, arch: str, requirements: Path, *, t
     if forbidden:
         raise SystemExit(f"layer would contain {', '.join(forbidden)}: training-only or runtime-provided packages")
     saved = prune(site)
+    compiled: dict[str, object] = (
+        compile_layer(site, bytecode)
+        if bytecode is not None
+        else {"enabled": False, "reason": "--no-bytecode: every cold start compiles the layer's modules from source"}
+    )
     # Swap in atomically so a failed build never leaves a half-filled layer that synth would accept.
     shutil.rmtree(output, ignore_errors=True)
     staging.rename(output)
-    return {"pins": pins, "lock": locked, "distributions": distributions, "pruned_bytes": saved, "tracer": tracer}
+    return {
+        "pins": pins,
+        "lock": locked,
+        "distributions": distributions,
+        "pruned_bytes": saved,
+        "tracer": tracer,
+        "bytecode": compiled,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracer", action="store_true", help="add the X-Ray SDK for -c tracing=true deployments")
     parser.add_argument("--force", action="store_true", help="rebuild even when the inputs have not changed")
     parser.add_argument("--lock", action="store_true", help="regenerate the hash locks with uv (network), then stop")
+    compiled = parser.add_mutually_exclusive_group()
+    compiled.add_argument("--bytecode-python", type=Path, help="CPython of --python-version that compiles the .pyc files")
+    compiled.add_argument("--no-bytecode", action="store_true", help="ship sources only (every cold start compiles them)")
     args = parser.parse_args(argv)
 
     if args.lock:
@@ -258,14 +363,26 @@ def main(argv: list[str] | None = None) -> int:
         arch=args.arch,
         python_version=args.python_version,
         tracer=args.tracer,
+        bytecode=False if args.no_bytecode else bytecode_settings(args.python_version),
     )
     previous = read_manifest(output)
     if not args.check_only and not args.force and (output / "python").is_dir() and previous.get("inputs_sha256") == digest:
         print(f"layer up to date in {output} (inputs unchanged: {digest[:12]}); --force rebuilds")
         return 0
+    interpreter = None
+    if not args.no_bytecode:  # looked up before any download, so a machine without one fails in a second
+        try:
+            interpreter = find_python(args.python_version, args.bytecode_python)
+        except BytecodeError as error:
+            raise SystemExit(f"error: {error}") from None
+        if interpreter is None and not args.check_only:
+            raise SystemExit(
+                f"error: {missing_interpreter_message(args.python_version)}; or --no-bytecode to build a layer without "
+                "bytecode (every cold start then compiles it)"
+            )
     info: dict[str, object] = {}
     if not args.check_only:
-        info = build(output, args.python_version, args.arch, args.requirements, tracer=args.tracer)
+        info = build(output, args.python_version, args.arch, args.requirements, tracer=args.tracer, bytecode=interpreter)
         info["inputs_sha256"] = digest
     elif not (output / "python").is_dir():
         raise SystemExit(f"{output}/python does not exist: run `make layer`")
@@ -274,11 +391,13 @@ def main(argv: list[str] | None = None) -> int:
     layer_zip = zipped_size(output)
     models = [args.model] if args.model else sorted(p.name for p in (REPO_ROOT / "models").iterdir() if p.is_dir())
     function_bytes = max(sum(f.stat().st_size for _, f in function_asset_files(REPO_ROOT, m)) for m in models)
+    function_bytes += function_bytecode_bytes(REPO_ROOT, models[0], interpreter)  # the same package for every model
     total = layer_bytes + function_bytes
     mib = 1024 * 1024
     print(f"layer unzipped:    {layer_bytes / mib:8.1f} MiB ({layer_bytes} bytes)")
     print(f"layer zipped:      {layer_zip / mib:8.1f} MiB ({layer_zip} bytes)")
-    print(f"function asset:    {function_bytes / mib:8.3f} MiB (largest of models: {', '.join(models)})")
+    pyc_note = "; .pyc included" if interpreter else ""
+    print(f"function asset:    {function_bytes / mib:8.3f} MiB (largest of models: {', '.join(models)}{pyc_note})")
     print(f"function + layers: {total / mib:8.1f} MiB of {LAMBDA_UNZIPPED_LIMIT_BYTES / mib:.0f} MiB allowed unzipped")
     if "pruned_bytes" in info:
         print(f"pruned caches/tests: {int(info['pruned_bytes']) / mib:.1f} MiB")  # type: ignore[call-overload]

@@ -17,6 +17,7 @@ import pytest
 from functions.contract.model_artifact import ModelArtifactError
 from infra.alerts import Alerts
 from infra.asset_files import asset_hash, function_asset_files
+from infra.bytecode import Interpreter
 from infra.constants import LAYER_PACKAGES, LAYER_PYTHON_VERSION, STACK_NAME
 from infra.inference_api import RUNTIME
 from infra.settings import StackSettings, retention
@@ -139,6 +140,9 @@ def test_layer_is_rebuilt_only_when_its_inputs_change(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(build_layer, "build", lambda *a, **k: calls.append(a) or {"tracer": False})
     monkeypatch.setattr(build_layer, "zipped_size", lambda directory: 1)
+    fake = Interpreter(path=tmp_path / "python3.12", version="3.12.1", cache_tag="cpython-312", magic="cb0d0d0a")
+    monkeypatch.setattr(build_layer, "find_python", lambda version, override=None: fake)
+    monkeypatch.setattr(build_layer, "function_bytecode_bytes", lambda repo_root, model, interpreter: 0)
     requirements = tmp_path / "requirements.txt"
     requirements.write_text((REPO_ROOT / "requirements.txt").read_text())
     args = ["--output", str(output), "--requirements", str(requirements), "--model", "iris"]
@@ -149,6 +153,9 @@ def test_layer_is_rebuilt_only_when_its_inputs_change(tmp_path, monkeypatch):
     requirements.write_text(requirements.read_text() + "# changed\n")
     assert build_layer.main([*args, "--tracer"]) == 0 and len(calls) == 3  # an input changed: rebuild
     assert build_layer.main([*args, "--tracer", "--force"]) == 0 and len(calls) == 4
+    assert build_layer.main([*args, "--tracer", "--no-bytecode"]) == 0 and len(calls) == 5  # bytecode is an input
+    assert build_layer.main([*args, "--tracer", "--no-bytecode"]) == 0 and len(calls) == 5
+    assert build_layer.main([*args, "--tracer"]) == 0 and len(calls) == 6  # a layer without bytecode is rebuilt
 
 
 def test_layer_build_refuses_unpinned_packages(tmp_path):

@@ -11,6 +11,7 @@ from functions.contract import names
 from functions.contract.model_artifact import load_model_artifact
 from infra import constants as c
 from infra.archive import RENAMED_KEYS
+from infra.bundling import asset_bytecode_python
 from infra.monitor import SCHEDULE_EXPRESSION
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -119,7 +120,12 @@ def test_code_asset_holds_functions_package_and_selected_model(synthesized):
     files = {p.relative_to(asset_dir).as_posix() for p in asset_dir.rglob("*") if p.is_file()}
     assert {"functions/__init__.py", "functions/contract/names.py", "functions/contract/model_artifact.py"} <= files
     assert {"model/classifier.onnx", "model/outlier_detector.onnx", "model/baseline.json"} <= files
-    assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc") or "/tests/" in f]
+    assert not [f for f in files if "/tests/" in f]
+    # Bytecode: one cpython-312 .pyc per shipped .py when synth found a CPython 3.12, none otherwise (sources only).
+    sources = sorted(f for f in files if f.endswith(".py"))
+    expected = [re.sub(r"([^/]+)\.py$", r"__pycache__/\1.cpython-312.pyc", f) for f in sources]
+    compiled = sorted(f for f in files if "__pycache__" in f or f.endswith((".pyc", ".pyo")))
+    assert compiled == (sorted(expected) if asset_bytecode_python() else [])
     assert not [f for f in files if f.startswith("models/") or "sklearn" in f or "skl2onnx" in f]
     shipped = json.loads((asset_dir / "model" / "baseline.json").read_text())
     assert shipped["model"]["name"] == synthesized.stack.baseline.model_name
