@@ -154,7 +154,7 @@ def prediction_lines(
     dict per row. Anything else goes through `json` itself.
     """
     latency = round(latency_ms, 3)
-    if _plain_numbers(rows, probabilities, outlier_scores, latency) and all(type(flag) is bool for flag in is_outlier):
+    if _plain_numbers(rows, probabilities, outlier_scores, latency) and set(map(type, is_outlier)) <= _BOOL:
         return _assembled_lines(
             timestamp_ms, request_id, endpoint, model, model_version, feature_names, rows, labels,
             class_indices, probabilities, is_outlier, outlier_scores, latency,
@@ -183,6 +183,7 @@ def prediction_lines(
 
 
 _PLAIN = frozenset((float, int))
+_BOOL = frozenset((bool,))
 
 
 def _plain_numbers(
@@ -410,14 +411,18 @@ class PredictionLogWriter:
         self._lock = threading.Lock()  # the local server answers from several threads
 
     def write(self, lines: Sequence[str], metrics: str = "") -> None:
-        if not lines and not metrics:
+        if not lines:
+            if metrics:
+                with self._lock:
+                    self._stream.write(metrics)
+                    self._stream.flush()
             return
-        text = "\n".join(lines) + "\n" if lines else ""
+        text = "\n".join([*lines, metrics])  # every line ends with a newline, then the document: one copy of the text
         with self._lock:
-            self._stream.write(text + metrics)
+            self._stream.write(text)
             self._stream.flush()
-            if self._file is not None and text:
-                self._file.write(text)
+            if self._file is not None:
+                self._file.write(text[: len(text) - len(metrics)])
                 self._file.flush()
 
     def close(self) -> None:
