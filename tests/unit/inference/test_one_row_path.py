@@ -206,3 +206,34 @@ def test_the_reply_format_is_derived_from_the_reply_document(iris_artifact: Mode
             }
         ],
     }
+
+
+class CountingModel:
+    """The real model, counting which entry point each request used."""
+
+    def __init__(self, model: OnnxModel) -> None:
+        self.model, self.batches, self.rows = model, 0, 0
+
+    def predict(self, rows: np.ndarray) -> BatchPrediction:
+        self.batches += 1
+        return self.model.predict(rows)
+
+    def predict_one(self, values: Sequence[float]) -> RowPrediction:
+        self.rows += 1
+        return self.model.predict_one(values)
+
+
+def test_one_row_requests_take_the_one_row_path_and_larger_ones_do_not(iris_artifact: ModelArtifact) -> None:
+    counting = CountingModel(OnnxModel(iris_artifact))
+    service, _, clock = make_service(counting, iris_artifact.baseline, one_row_path=True)
+    for rows, labels_only in (
+        ([[5.1, 3.5, 1.4, 0.2]], False),
+        ([[5.1, 3.5, 1.4, 0.2]], True),
+        ([[5.1, 3.5, 1.4, 0.2]] * 2, False),
+    ):
+        clock.next_request(0.001)
+        service.predict_request(endpoint="/predict", body=body_of(rows[0]) if len(rows) == 1 else json.dumps({"data": rows}),
+                                content_type="application/json", labels_only=labels_only)  # fmt: skip
+    clock.next_request(0.001)
+    service.predict_sample(endpoint="/predict/test", labels_only=False)
+    assert (counting.rows, counting.batches) == (3, 1)
