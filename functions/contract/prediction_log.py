@@ -402,7 +402,10 @@ class PredictionLogWriter:
     """Writes contract lines to stdout (shipped to CloudWatch Logs by Lambda) and, locally, to a file.
 
     One `write` per request keeps a batch's lines and the request's metrics document (EMF, `metrics`)
-    together and costs one system call; the local file gets the contract lines only.
+    together and costs one system call; the local file gets the contract lines only. Lambda makes each
+    line of stdout its own log event (the same assumption a 1,000-row batch has always made; `make
+    acceptance` reads both back in a real account: the lines with FilterLogEvents, the metrics with
+    ListMetrics).
     """
 
     def __init__(self, stream: IO[str], file_path: str | None = None) -> None:
