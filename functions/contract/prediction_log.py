@@ -123,8 +123,6 @@ FEEDBACK_KEYS = (
     KEY_LABEL_INDEX,
 )
 
-_DUMPS = compact_json
-
 
 def prediction_lines(
     *,
@@ -178,7 +176,7 @@ def prediction_lines(
             KEY_FEATURES: dict(zip(feature_names, values, strict=True)),
             KEY_PROBABILITIES: probabilities[row_index],
         }
-        lines.append(_DUMPS(record))
+        lines.append(compact_json(record))
     return lines
 
 
@@ -205,7 +203,7 @@ def quoted_text(text: str) -> str:
     """`json.dumps(text)`, remembered: the encoder's Python-level call costs more than the assembly itself."""
     encoded = _QUOTED.get(text)
     if encoded is None:
-        encoded = _DUMPS(text)
+        encoded = compact_json(text)
         if len(_QUOTED) < 1024:
             _QUOTED[text] = encoded
     return encoded
@@ -213,7 +211,7 @@ def quoted_text(text: str) -> str:
 
 def quoted_id(request_id: str) -> str:
     """`json.dumps(request_id)`, without the encoder's call for the usual id (32 hex characters)."""
-    return f'"{request_id}"' if request_id.isascii() and request_id.isalnum() else _DUMPS(request_id)
+    return f'"{request_id}"' if request_id.isascii() and request_id.isalnum() else compact_json(request_id)
 
 
 class PredictionLineFormat:
@@ -223,10 +221,9 @@ class PredictionLineFormat:
 
     def __init__(self, endpoint: str, model: str, model_version: str, feature_names: Sequence[str], n_probabilities: int):
         def text(value: str) -> str:
-            return _DUMPS(value).replace("%", "%%")
+            return compact_json(value).replace("%", "%%")
 
         features = ",".join(f"{text(name)}:%r" for name in feature_names)
-        self.width = len(feature_names)
         self.n_probabilities = n_probabilities
         self.format = (
             f'{{"{KEY_MESSAGE}":"{MESSAGE_PREDICTION}","{KEY_TIMESTAMP}":%d,"{KEY_REQUEST_ID}":%s,"{KEY_ROW}":%d,'
@@ -333,7 +330,7 @@ def rejected_line(
     status: int,
     reason: str,
 ) -> str:
-    return _DUMPS(
+    return compact_json(
         {
             KEY_MESSAGE: MESSAGE_REJECTED,
             KEY_TIMESTAMP: timestamp_ms,
@@ -359,7 +356,7 @@ def failed_line(
 ) -> str:
     """The one record of a request that was accepted but could not be answered: the class name only,
     since an exception's message may carry request data."""
-    return _DUMPS(
+    return compact_json(
         {
             KEY_MESSAGE: MESSAGE_FAILED,
             KEY_TIMESTAMP: timestamp_ms,
@@ -382,7 +379,7 @@ def feedback_lines(
 ) -> list[str]:
     """One line per (job_id, row, label, label_index); request_id is the labelled prediction's job_id."""
     return [
-        _DUMPS(
+        compact_json(
             {
                 KEY_MESSAGE: MESSAGE_FEEDBACK,
                 KEY_TIMESTAMP: timestamp_ms,
@@ -414,17 +411,14 @@ class PredictionLogWriter:
         self._lock = threading.Lock()  # the local server answers from several threads
 
     def write(self, lines: Sequence[str], metrics: str = "") -> None:
-        if not lines:
-            if metrics:
-                with self._lock:
-                    self._stream.write(metrics)
-                    self._stream.flush()
+        if not lines and not metrics:
             return
-        text = "\n".join([*lines, metrics])  # every line ends with a newline, then the document: one copy of the text
+        # every line ends with a newline, then the document: one copy of the text
+        text = "\n".join([*lines, metrics]) if lines else metrics
         with self._lock:
             self._stream.write(text)
             self._stream.flush()
-            if self._file is not None:
+            if self._file is not None and lines:
                 self._file.write(text[: len(text) - len(metrics)])
                 self._file.flush()
 

@@ -24,12 +24,11 @@ from functions.inference.prediction_service import PredictionService, RequestFai
 from functions.inference.request_parsing import MAX_ROWS_PER_REQUEST, RequestRejected  # noqa: E402
 
 JSON = "application/json"
-_dumps = compact_json
 MAX_LOGGED_PATH = 200  # an unknown path is client data: keep the rejected line short
 
 
 def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(status_code=status, content_type=JSON, body=_dumps(payload), headers=headers)
+    return Response(status_code=status, content_type=JSON, body=compact_json(payload), headers=headers)
 
 
 def _json_text(status: int, text: str) -> Response:
@@ -61,7 +60,7 @@ class NoCompressionCheckBuilder(ResponseBuilder):
     on every reply (~2.5 µs with the 18 headers of a real API Gateway event, measured here). Its
     answer is False whenever neither the route nor the reply asks for compression, whatever the
     headers say, and no route here does: this returns that answer without the merge, and defers to
-    Powertools otherwise (`test_api` checks both for every combination).
+    Powertools otherwise (`test_response_builder` checks both for every combination).
     """
 
     @staticmethod
@@ -134,7 +133,7 @@ class InferenceApi:
             if self._openapi is None:
                 from functions.inference.openapi import openapi_document  # pydantic: only when asked for
 
-                self._openapi = _dumps(openapi_document(baseline, self.max_rows, self.routes))
+                self._openapi = compact_json(openapi_document(baseline, self.max_rows, self.routes))
             return _json_text(200, self._openapi)
 
         @app.exception_handler(RequestRejected)
@@ -186,7 +185,7 @@ class InferenceApi:
             return {
                 "statusCode": 400,
                 "headers": {"Content-Type": JSON},
-                "body": _dumps(_error(rejection.code, rejection.message, rejection.job_id)),
+                "body": compact_json(_error(rejection.code, rejection.message, rejection.job_id)),
                 "isBase64Encoded": False,
             }
         try:
@@ -200,7 +199,7 @@ class InferenceApi:
             reply = {
                 "statusCode": 500,
                 "multiValueHeaders": {"Content-Type": [JSON]},
-                "body": _dumps(body),
+                "body": compact_json(body),
                 "isBase64Encoded": False,
             }
         return http_api_reply(reply) if is_http_api else reply
