@@ -42,7 +42,10 @@ from collections.abc import Sequence
 from itertools import chain
 from typing import IO, Any
 
-from functions.contract.json_text import compact_json
+from functions.contract.json_text import compact_json, echoed
+
+MAX_REASON_CHARS = 1024  # a rejected line's reason is cut here, whatever built it (client strings are cut sooner)
+MAX_ENDPOINT_CHARS = 200
 
 MESSAGE_PREDICTION = "prediction"
 MESSAGE_REJECTED = "rejected"
@@ -330,16 +333,17 @@ def rejected_line(
     status: int,
     reason: str,
 ) -> str:
+    """Endpoint and reason may carry client text: both are bounded, so the line is too."""
     return compact_json(
         {
             KEY_MESSAGE: MESSAGE_REJECTED,
             KEY_TIMESTAMP: timestamp_ms,
             KEY_REQUEST_ID: request_id,
-            KEY_ENDPOINT: endpoint,
+            KEY_ENDPOINT: echoed(endpoint, MAX_ENDPOINT_CHARS),
             KEY_MODEL: model,
             KEY_MODEL_VERSION: model_version,
             KEY_STATUS: status,
-            KEY_REASON: reason,
+            KEY_REASON: echoed(reason, MAX_REASON_CHARS),
         }
     )
 
@@ -361,7 +365,7 @@ def failed_line(
             KEY_MESSAGE: MESSAGE_FAILED,
             KEY_TIMESTAMP: timestamp_ms,
             KEY_REQUEST_ID: request_id,
-            KEY_ENDPOINT: endpoint,
+            KEY_ENDPOINT: echoed(endpoint, MAX_ENDPOINT_CHARS),
             KEY_MODEL: model,
             KEY_MODEL_VERSION: model_version,
             KEY_STATUS: status,

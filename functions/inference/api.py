@@ -17,14 +17,13 @@ defer_unused_powertools()  # see lazy_package
 
 from aws_lambda_powertools.event_handler.api_gateway import APIGatewayRestResolver, Response, ResponseBuilder  # noqa: E402
 
-from functions.contract.json_text import compact_json  # noqa: E402
+from functions.contract.json_text import compact_json, echoed  # noqa: E402
 from functions.contract.model_artifact import Baseline  # noqa: E402
 from functions.inference.events import NOT_AN_API_EVENT, NotAnApiEvent, http_api_reply, rest_event  # noqa: E402
 from functions.inference.prediction_service import PredictionService, RequestFailed  # noqa: E402
 from functions.inference.request_parsing import MAX_ROWS_PER_REQUEST, RequestRejected  # noqa: E402
 
 JSON = "application/json"
-MAX_LOGGED_PATH = 200  # an unknown path is client data: keep the rejected line short
 
 
 def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
@@ -158,12 +157,10 @@ class InferenceApi:
             if allowed:
                 allow = ", ".join(sorted(allowed))
                 rejection = RequestRejected(
-                    405, "method_not_allowed", f"{method} is not allowed on {path}; use {allow}", headers={"Allow": allow}
+                    405, "method_not_allowed", f"{echoed(method)} is not allowed on {path}; use {allow}", headers={"Allow": allow}
                 )
             else:
-                rejection = RequestRejected(
-                    404, "not_found", f"no route {method} {path:.{MAX_LOGGED_PATH}}; see GET /openapi.json"
-                )
+                rejection = RequestRejected(404, "not_found", f"no route {echoed(method)} {echoed(path)}; see GET /openapi.json")
             service.record_rejection(endpoint=_logged_path(path), rejection=rejection)
             return reply_rejected(rejection)
 
@@ -215,4 +212,5 @@ def _content_type(raw: dict[str, Any]) -> str | None:
 
 
 def _logged_path(path: str) -> str:
-    return path[:MAX_LOGGED_PATH]
+    """An unknown path is client data: the rejected line's endpoint holds a bounded copy."""
+    return echoed(path)

@@ -34,6 +34,43 @@ def _stage_stripped(raw_path: str, stage: Any) -> str:
     return raw_path
 
 
+def _is_text_map(value: Any) -> bool:
+    """None or an object of strings: what API Gateway sends as headers, query strings, path parameters."""
+    return value is None or (type(value) is dict and all(type(item) is str for item in value.values()))
+
+
+def _is_list_map(value: Any) -> bool:
+    """None or an object of lists of strings (the REST event's multiValue* fields)."""
+    return value is None or (
+        type(value) is dict and all(type(items) is list and all(type(item) is str for item in items) for items in value.values())
+    )
+
+
+_TEXT_MAPS = ("headers", "queryStringParameters", "pathParameters", "stageVariables")
+_LIST_MAPS = ("multiValueHeaders", "multiValueQueryStringParameters")
+
+
+def _check_fields(event: dict[str, Any], list_maps: tuple[str, ...]) -> None:
+    """API Gateway never sends these fields with other types, but a direct Invoke can: a 400, never an AttributeError."""
+    wrong = [key for key in _TEXT_MAPS if not _is_text_map(event.get(key))]
+    wrong += [key for key in list_maps if not _is_list_map(event.get(key))]
+    if event.get("body") is not None and type(event["body"]) is not str:
+        wrong.append("body")
+    if event.get("isBase64Encoded") is not None and type(event["isBase64Encoded"]) is not bool:
+        wrong.append("isBase64Encoded")
+    if event.get("requestContext") is not None and type(event["requestContext"]) is not dict:
+        wrong.append("requestContext")
+    cookies = event.get("cookies")
+    if cookies is not None and not (type(cookies) is list and all(type(cookie) is str for cookie in cookies)):
+        wrong.append("cookies")
+    if wrong:
+        raise NotAnApiEvent(
+            f"the event's {', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} not shaped as API Gateway sends "
+            "(headers, query strings and path parameters: objects of strings; body: a string or null; "
+            "isBase64Encoded: a boolean)"
+        )
+
+
 def rest_event(event: Any) -> tuple[Mapping[str, Any], bool]:
     """The REST (1.0) form of `event`, and whether it arrived as an HTTP API (2.0) event."""
     if not isinstance(event, dict):
@@ -47,7 +84,8 @@ def rest_event(event: Any) -> tuple[Mapping[str, Any], bool]:
             raise NotAnApiEvent(
                 "an API Gateway HTTP API (payload 2.0) event needs requestContext.http.method and a rawPath starting with /"
             )
-        headers = {str(k): str(v) for k, v in (event.get("headers") or {}).items()}
+        _check_fields(event, ())
+        headers = dict(event.get("headers") or {})
         cookies = event.get("cookies")
         if isinstance(cookies, list) and cookies:
             headers["cookie"] = "; ".join(str(cookie) for cookie in cookies)
@@ -72,6 +110,7 @@ def rest_event(event: Any) -> tuple[Mapping[str, Any], bool]:
         )
     rest_method, rest_path = event.get("httpMethod"), event.get("path")
     if isinstance(rest_method, str) and isinstance(rest_path, str) and rest_path.startswith("/"):
+        _check_fields(event, _LIST_MAPS)
         return event, False
     if "httpMethod" in event or "resource" in event:
         raise NotAnApiEvent("an API Gateway REST API proxy event needs httpMethod and a path starting with /")

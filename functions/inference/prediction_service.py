@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from functions.contract.json_text import compact_json
+from functions.contract.json_text import compact_json, echoed
 from functions.contract.model_artifact import Baseline
 from functions.contract.prediction_log import (
     PredictionLineFormat,
@@ -85,7 +85,7 @@ def check_content_type(content_type: str | None) -> None:
     if not media_type:
         message = f"the request has no content type; send the body as application/json ({CURL_HINT})"
     else:
-        message = f"send the body as application/json, not {media_type} ({CURL_HINT})"
+        message = f"send the body as application/json, not {echoed(media_type)} ({CURL_HINT})"
     raise RequestRejected(415, "unsupported_media_type", message)
 
 

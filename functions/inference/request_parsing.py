@@ -18,6 +18,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from functions.contract.json_text import echoed
+
 FLOAT32_MAX = 3.4028234663852886e38
 MAX_ROWS_PER_REQUEST = 1000
 MAX_LABELS_PER_REQUEST = 1000
@@ -76,11 +78,12 @@ def decode_json(body: str | bytes | None, example: str) -> Any:
         text = body.decode("utf-8") if isinstance(body, bytes) else body
         return _decode(text)
     except _DuplicateKey as duplicate:
+        key = echoed(duplicate.key)
         raise RequestRejected(
             422,
             "duplicate_key",
-            f"key '{duplicate.key}' appears more than once in a JSON object; send each key once",
-            [{"location": duplicate.key, "problem": "duplicate key"}],
+            f"key '{key}' appears more than once in a JSON object; send each key once",
+            [{"location": key, "problem": "duplicate key"}],
         ) from None
     except json.JSONDecodeError as error:
         raise RequestRejected(
@@ -88,6 +91,10 @@ def decode_json(body: str | bytes | None, example: str) -> Any:
         ) from None
     except UnicodeDecodeError as error:
         raise RequestRejected(400, "invalid_json", f"the body is not valid JSON: not UTF-8 ({error.reason})") from None
+    except ValueError:  # after its subclasses above: int() refuses literals over sys.get_int_max_str_digits()
+        raise RequestRejected(
+            400, "invalid_json", "the body holds an integer with too many digits (more than 4300); send at most 39 digits"
+        ) from None
     except RecursionError:
         raise RequestRejected(400, "invalid_json", "the body is not valid JSON: nested too deeply") from None
 
@@ -112,11 +119,11 @@ def _value_problem(value: Any, where: str) -> str | None:
     try:
         number = float(value)
     except OverflowError:  # an integer literal with hundreds of digits
-        return f"{where} = {value!r} overflows float32 (magnitude above {FLOAT32_MAX:.7g})"
+        return f"{where} = {echoed(repr(value))} overflows float32 (magnitude above {FLOAT32_MAX:.7g})"
     if not math.isfinite(number):
         return f"{where} must be a finite number; NaN and Infinity are not accepted"
     if abs(number) > FLOAT32_MAX:
-        return f"{where} = {value!r} overflows float32 (magnitude above {FLOAT32_MAX:.7g})"
+        return f"{where} = {echoed(repr(value))} overflows float32 (magnitude above {FLOAT32_MAX:.7g})"
     return None
 
 
@@ -132,7 +139,9 @@ def _object_problems(document: Any, key: str, example: str) -> list[tuple[str, s
     problems = []
     if key not in document:
         problems.append((key, f"missing key '{key}'; the body must look like {example}"))
-    problems += [(extra, f"unexpected key '{extra}'; only '{key}' is accepted") for extra in document if extra != key]
+    problems += [
+        (echoed(extra), f"unexpected key '{echoed(extra)}'; only '{key}' is accepted") for extra in document if extra != key
+    ]
     return problems
 
 
@@ -265,7 +274,7 @@ def parse_labels(body: str | bytes | None, *, label_names: Sequence[str], max_it
             (f"{where}.{key}", f"{where}: missing key '{key}'") for key in ("job_id", "row", "label") if key not in item
         ]
         item_problems += [
-            (f"{where}.{key}", f"{where}: unexpected key '{key}'; only job_id, row and label are accepted")
+            (f"{where}.{echoed(key)}", f"{where}: unexpected key '{echoed(key)}'; only job_id, row and label are accepted")
             for key in item
             if key not in ("job_id", "row", "label")
         ]
@@ -274,14 +283,19 @@ def parse_labels(body: str | bytes | None, *, label_names: Sequence[str], max_it
             row = int(row)
         if "job_id" in item and not (isinstance(job_id, str) and JOB_ID_PATTERN.fullmatch(job_id)):
             item_problems.append(
-                (f"{where}.job_id", f"{where}.job_id must be the 32 lower-case hex characters of a job_id, got {job_id!r:.60}")
+                (
+                    f"{where}.job_id",
+                    f"{where}.job_id must be the 32 lower-case hex characters of a job_id, got {echoed(repr(job_id))}",
+                )
             )
         if "row" in item and not (type(row) is int and 0 <= row < MAX_ROWS_PER_REQUEST):
             item_problems.append(
-                (f"{where}.row", f"{where}.row must be a whole number in 0..{MAX_ROWS_PER_REQUEST - 1}, got {row!r:.60}")
+                (f"{where}.row", f"{where}.row must be a whole number in 0..{MAX_ROWS_PER_REQUEST - 1}, got {echoed(repr(row))}")
             )
         if "label" in item and not (isinstance(label, str) and label in index_of):
-            item_problems.append((f"{where}.label", f"{where}.label must be one of {', '.join(label_names)}, got {label!r:.60}"))
+            item_problems.append(
+                (f"{where}.label", f"{where}.label must be one of {', '.join(label_names)}, got {echoed(repr(label))}")
+            )
         if item_problems:
             problems += item_problems
         else:

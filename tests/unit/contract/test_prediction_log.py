@@ -5,10 +5,13 @@ from __future__ import annotations
 import io
 import json
 import math
+from pathlib import Path
 
 import pytest
 
 from functions.contract.prediction_log import PREDICTION_KEYS, REJECTED_KEYS, PredictionLogWriter, prediction_lines, rejected_line
+
+MODELS = Path(__file__).resolve().parents[3] / "models"
 
 IRIS = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 
@@ -173,3 +176,87 @@ def test_non_finite_numbers_are_never_written(bad: float) -> None:
             kwargs["outlier_scores"] = [bad]
         with pytest.raises(ValueError):
             prediction_lines(**kwargs)  # type: ignore[arg-type]
+
+
+# --- bounds on client text: every line one line, UTF-8, and short ---------------------------------
+
+
+def test_compact_json_escapes_the_characters_splitlines_breaks_on() -> None:
+    from functions.contract.json_text import compact_json
+
+    text = compact_json({"key \u2028": "a\u2029b\x85c", "plain": "café"})
+    assert text.splitlines() == [text]
+    assert json.loads(text) == {"key \u2028": "a\u2029b\x85c", "plain": "café"}
+    assert "café" in text  # other text stays as is
+
+
+def test_compact_json_keeps_a_lone_surrogate_escaped_so_utf8_can_carry_it() -> None:
+    from functions.contract.json_text import compact_json
+
+    text = compact_json({"k": "\ud800", "l": "é"})
+    text.encode("utf-8")  # would raise on a raw surrogate
+    assert json.loads(text) == {"k": "\ud800", "l": "é"}
+
+
+def test_echoed_keeps_64_characters_and_says_how_long_the_original_was() -> None:
+    from functions.contract.json_text import echoed
+
+    assert echoed("short") == "short"
+    assert echoed("k" * 64) == "k" * 64
+    assert echoed("k" * 1_000_000) == "k" * 64 + "… (1000000 characters)"
+
+
+WORST_CHARACTER = "\x01"  # escaped as \u0001: six bytes, the most any character takes in a line
+
+
+def test_the_largest_rejected_line_is_bounded_whatever_the_reason_and_endpoint() -> None:
+    from functions.contract.prediction_log import failed_line, rejected_line
+
+    line = rejected_line(
+        timestamp_ms=-(2**63),
+        request_id="f" * 32,
+        endpoint=WORST_CHARACTER * 10**6,
+        model="iris",
+        model_version="0783ded3d366",
+        status=422,
+        reason=WORST_CHARACTER * 10**6,
+    )
+    size = len(line.encode())
+    print(f"largest rejected line: {size} bytes")
+    assert size <= 8 * 1024
+    assert json.loads(line)["reason"].endswith("… (1000000 characters)")
+    failed = failed_line(
+        timestamp_ms=0, request_id="f" * 32, endpoint=WORST_CHARACTER * 10**6, model="iris", model_version="x", error_type="E"
+    )
+    assert len(failed.encode()) <= 2 * 1024
+
+
+def test_the_largest_prediction_line_of_iris_and_wine() -> None:
+    """Every number at its longest text (24 characters); the line's size is then fixed by the model."""
+    from functions.contract.model_artifact import load_model_artifact
+    from functions.contract.prediction_log import prediction_lines
+
+    longest = -2.2250738585072014e-308
+    sizes = {}
+    for model in ("iris", "wine"):
+        baseline = load_model_artifact(MODELS / model).baseline
+        n = len(baseline.label_names)
+        (line,) = prediction_lines(
+            timestamp_ms=-(2**63),
+            request_id="f" * 32,
+            endpoint="/predict/label",
+            model=baseline.model_name,
+            model_version=baseline.model_version,
+            feature_names=baseline.feature_names,
+            rows=[[longest] * len(baseline.feature_names)],
+            labels=[max(baseline.label_names, key=len)],
+            class_indices=[0],
+            probabilities=[[longest] * n],
+            is_outlier=[False],
+            outlier_scores=[longest],
+            latency_ms=longest,
+        )
+        sizes[model] = len(line.encode())
+    print(f"largest prediction line: {sizes}")
+    assert sizes["iris"] <= 1024
+    assert sizes["wine"] <= 2048
