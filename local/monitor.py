@@ -44,7 +44,7 @@ from functions.monitor.adapters import FilePublisher, JsonFileStateStore, Publis
 from functions.monitor.aggregates import WindowAggregates, feature_cuts
 from functions.monitor.alerts import window_text
 from functions.monitor.checks import Evaluation
-from functions.monitor.local_sql import read_json_call, read_row, render_sql, sql_string
+from functions.monitor.local_sql import read_json_call, read_row, readable, render_sql, sql_string
 from functions.monitor.service import Monitor, PublishError, RunResult
 
 EXIT_OK = 0
@@ -99,7 +99,7 @@ class DuckDbEngine:
             return None
         sql = (
             f"SELECT max(timestamp) FROM {read_json_call(self.baseline, str(self.path))} "
-            f"WHERE model = {sql_string(self.baseline.model_name)}"
+            f"WHERE model = {sql_string(self.baseline.model_name)} AND {readable(self.baseline)}"
         )
         try:
             row = self.connection.execute(sql).fetchone()

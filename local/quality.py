@@ -24,6 +24,7 @@ from typing import IO
 
 from functions.contract import names
 from functions.contract.model_artifact import Baseline, ModelArtifactError, load_baseline
+from functions.contract.prediction_log import LAST_TIMESTAMP_MS
 from functions.quality import sql
 from functions.quality.alerting import CheckStateStore, FilePublisher, JsonFileCheckStore, Publisher
 from functions.quality.local_engine import DuckDbRunner
@@ -48,6 +49,9 @@ class DuckDbSource:
     def read(self, model: str, start_ms: int, end_ms: int) -> list[dict[str, object]]:
         return self.runner.run(sql.QUALITY_SQL, sql.parameters(model, start_ms, end_ms))
 
+    def unreadable_lines(self, start_ms: int, end_ms: int) -> int:
+        return self.runner.unreadable_lines()  # the whole file, as the local monitor counts them
+
 
 def newest_timestamp_ms(path: Path) -> int | None:
     """The newest record's timestamp: '--end last' replays an old log."""
@@ -57,7 +61,8 @@ def newest_timestamp_ms(path: Path) -> int | None:
     try:
         row = connection.execute(
             f"SELECT max(timestamp) FROM read_json('{str(path).replace(chr(39), chr(39) * 2)}', format = 'newline_delimited', "
-            "ignore_errors = true, columns = {'timestamp': 'BIGINT'})"
+            "ignore_errors = true, columns = {'timestamp': 'BIGINT'}) "
+            f"WHERE timestamp BETWEEN 0 AND {LAST_TIMESTAMP_MS}"
         ).fetchone()
     finally:
         connection.close()
@@ -157,6 +162,8 @@ def write_confusion_picture(path: Path, evaluation: QualityEvaluation) -> bool:
 
 def describe(result: QualityRunResult, metrics: list[tuple[str, float, str]], out: IO[str]) -> None:
     out.write(report_text(result.evaluation) + "\n")
+    if result.unreadable_lines:
+        out.write(f"{result.unreadable_lines} unreadable line(s) skipped (not JSON, or a timestamp out of range)\n")
     out.write("Metrics: " + ", ".join(f"{name}={value:.4g}" for name, value, _ in metrics) + "\n")
     if result.notification is None:
         out.write("No state change: nothing sent.\n")

@@ -44,6 +44,8 @@ from typing import IO, Any
 
 from functions.contract.json_text import compact_json, echoed
 
+LARGEST_LOGGED_VALUE = 3.4028234663852886e38  # float32's largest: the service refuses any feature beyond it
+LAST_TIMESTAMP_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: the last moment datetime can hold
 MAX_REASON_CHARS = 1024  # a rejected line's reason is cut here, whatever built it (client strings are cut sooner)
 MAX_ENDPOINT_CHARS = 200
 

@@ -137,6 +137,7 @@ class WindowAggregates:
     confidence_mean: float | None = None
     confidence_std: float | None = None
     unreadable_lines: int = 0  # local engine only: lines that are not JSON (whole file; they carry no timestamp)
+    unreadable_statistics: tuple[str, ...] = ()  # aggregates that came back NaN, infinite or beyond float32
     total_lines: int | None = None  # local engine only: all lines of the file
 
     def feature(self, name: str) -> FeatureWindow:
@@ -159,20 +160,27 @@ class WindowAggregates:
     ) -> WindowAggregates:
         """Type the engine's raw values; a missing count means 0, a missing statistic means 'no values'."""
 
+        unreadable_statistics: list[str] = []
+
         def count(alias: str) -> int:
             value = values.get(alias)
             if value is None:
                 return 0
-            if not math.isfinite(value) or value < 0 or value != int(value):
+            if not math.isfinite(value):  # a sum over a NaN in a line
+                unreadable_statistics.append(alias)
+                return 0
+            if value < 0 or value != int(value):
                 raise AggregateError(f"aggregate '{alias}' is not a count: {value!r}")
             return int(value)
 
         def stat(alias: str) -> float | None:
+            """A statistic no logged value could give (NaN, Infinity, 1e308 in a line) is unreadable, never fatal."""
             value = values.get(alias)
             if value is None:
                 return None
-            if not math.isfinite(value):
-                raise AggregateError(f"aggregate '{alias}' is not finite: {value!r}")
+            if not math.isfinite(value) or abs(value) > log.LARGEST_LOGGED_VALUE:
+                unreadable_statistics.append(alias)
+                return None
             return float(value)
 
         def group(alias: str) -> dict[str, int]:
@@ -235,4 +243,5 @@ class WindowAggregates:
             confidence_std=stat(ALIAS_CONFIDENCE_STD) if confidence_n > 1 else None,
             unreadable_lines=unreadable_lines,
             total_lines=total_lines,
+            unreadable_statistics=tuple(unreadable_statistics),
         )

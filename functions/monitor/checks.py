@@ -427,7 +427,12 @@ def check_data_quality(window: WindowAggregates, baseline: Baseline) -> CheckRes
         share = window.unreadable_lines / window.total_lines
         worst = max(worst, share)
         if share > t.unreadable_ratio:
-            problems.append(f"{window.unreadable_lines} of {window.total_lines} log lines are not JSON")
+            problems.append(f"{window.unreadable_lines} of {window.total_lines} log lines are not JSON or hold unreadable values")
+    if window.unreadable_statistics:
+        worst = max(worst, 1.0)
+        problems.append(
+            f"{', '.join(window.unreadable_statistics)} not finite: a logged value is NaN, Infinity or beyond float32's range"
+        )
     if not window.rows and not window.total_lines:
         return _not_judged(CHECK_DATA_QUALITY, Status.INSUFFICIENT_DATA, t.unreadable_ratio, "no prediction rows", hint)
     readable = f"; {window.unreadable_lines} unreadable line(s) skipped" if window.unreadable_lines else ""
@@ -454,9 +459,11 @@ def evaluate(baseline: Baseline, window: WindowAggregates) -> Evaluation:
     metrics: dict[str, float] = {"window_rows": float(window.rows)}
     if window.rows == 0 and window.rejected == 0 and window.failed == 0:
         checks: tuple[CheckResult, ...] = ()
-        if window.unreadable_lines:
+        if window.unreadable_lines or window.unreadable_statistics:
             checks = (check_data_quality(window, baseline),)
         overall = Overall.ALARM if any(c.in_alarm for c in checks) else Overall.NO_TRAFFIC
+        if overall is not Overall.NO_TRAFFIC:  # judged: the alarm count is published, as for any judged window
+            metrics["checks_in_alarm"] = float(sum(c.in_alarm for c in checks))
         return Evaluation(baseline.model_name, baseline.model_version, window, overall, checks, metrics)
 
     results: list[CheckResult] = [

@@ -3,9 +3,11 @@
 Pure string building (no duckdb import): `local/monitor.py` executes it. One
 scan computes everything. `read_json` gets explicit column types (no schema
 sampling) and `ignore_errors`, so a truncated last line or a garbage line
-becomes an all-NULL row: counted as unreadable, never fatal. Because such a
-line has no timestamp, the unreadable count covers the whole file; every
-other aggregate is filtered to the window. Grouped counts use `histogram`.
+becomes an all-NULL row: counted as unreadable, never fatal. So is a line
+with a timestamp out of range or not a number, or a NaN, Infinity or 1e308
+among its values (`readable`). Because such a line has no usable timestamp,
+the unreadable count covers the whole file; every other aggregate is filtered
+to the window and to readable lines. Grouped counts use `histogram`.
 """
 
 from __future__ import annotations
@@ -55,6 +57,15 @@ def read_json_call(baseline: Baseline, path: str) -> str:
     return f"read_json({sql_string(path)}, format = 'newline_delimited', ignore_errors = true, columns = {{{types}}})"
 
 
+def readable(baseline: Baseline) -> str:
+    """A line the service could have written: a timestamp datetime can hold, every feature and the confidence
+    finite and within float32 (the service refuses anything else). Other lines are counted unreadable."""
+    bound = repr(log.LARGEST_LOGGED_VALUE)
+    numbers = [_column(f"{log.KEY_FEATURES}.{name}") for name in baseline.feature_names] + [log.KEY_CONFIDENCE]
+    checks = " AND ".join(f"({c} IS NULL OR (isfinite({c}) AND abs({c}) <= {bound}))" for c in numbers)
+    return f"({log.KEY_TIMESTAMP} BETWEEN 0 AND {log.LAST_TIMESTAMP_MS} AND {checks})"
+
+
 @dataclass(frozen=True)
 class LocalQuery:
     sql: str
@@ -66,6 +77,7 @@ def render_sql(baseline: Baseline, path: str, start_ms: int, end_ms: int) -> Loc
         f"{log.KEY_MODEL} = {sql_string(baseline.model_name)}"
         f" AND {log.KEY_TIMESTAMP} >= {int(start_ms)} AND {log.KEY_TIMESTAMP} < {int(end_ms)}"
         f" AND {log.KEY_ENDPOINT} NOT IN ({', '.join(sql_string(e) for e in log.SAMPLE_ENDPOINTS)})"
+        f" AND {readable(baseline)}"
     )
     select: list[str] = []
     output: list[AggregateSpec | str] = []
@@ -88,7 +100,7 @@ def render_sql(baseline: Baseline, path: str, start_ms: int, end_ms: int) -> Loc
             }[spec.func]
             select.append(f"{expression} FILTER (WHERE {where})")
         output.append(spec)
-    select += [f"count(*) FILTER (WHERE {log.KEY_MESSAGE} IS NULL)", "count(*)"]
+    select += [f"count(*) FILTER (WHERE {log.KEY_MESSAGE} IS NULL OR NOT coalesce({readable(baseline)}, false))", "count(*)"]
     output += [ALIAS_UNREADABLE, ALIAS_TOTAL]
     sql = "SELECT\n  " + ",\n  ".join(select) + f"\nFROM {read_json_call(baseline, path)}"
     return LocalQuery(sql=sql, output=tuple(output))

@@ -17,6 +17,8 @@ from functions.contract import prediction_log as log
 from . import sql
 
 VIEW = "quality_log"
+# A line that is JSON with a timestamp a clock could write (make_timestamp overflows on ±2^63, datetime past 9999)
+READABLE = f"message IS NOT NULL AND timestamp BETWEEN 0 AND {log.LAST_TIMESTAMP_MS}"
 
 
 def _ident(name: str) -> str:
@@ -52,7 +54,11 @@ class DuckDbRunner:
         if features:
             columns[log.KEY_FEATURES] = f"STRUCT({features})"
         spec = "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in columns.items()) + "}"
+        self._source = (
+            f"read_json({_literal(str(self.log_path))}, format = 'newline_delimited', ignore_errors = true, columns = {spec})"
+        )
         extra = f", {_ident(log.KEY_FEATURES)}" if features else ""
+        day = f"CASE WHEN {READABLE} THEN strftime(make_timestamp({_ident(log.KEY_TIMESTAMP)} * 1000), '%Y-%m-%d') END"
         connection = duckdb.connect()
         connection.execute(
             f"""CREATE TEMP VIEW {VIEW} AS
@@ -61,11 +67,22 @@ class DuckDbRunner:
                    {_ident(log.KEY_ENDPOINT)} AS endpoint, {_ident(log.KEY_MODEL)} AS model,
                    {_ident(log.KEY_MODEL_VERSION)} AS model_version, {_ident(log.KEY_PREDICTION)} AS prediction,
                    {_ident(log.KEY_LABEL)} AS label{extra},
-                   strftime(make_timestamp({_ident(log.KEY_TIMESTAMP)} * 1000), '%Y-%m-%d') AS {sql.PARTITION_COLUMN}
-            FROM read_json({_literal(str(self.log_path))}, format = 'newline_delimited', ignore_errors = true,
-                           columns = {spec})"""
+                   {day} AS {sql.PARTITION_COLUMN}
+            FROM {self._source}
+            WHERE {READABLE}"""
         )
         return connection
+
+    def unreadable_lines(self) -> int:
+        """Lines of the whole file the view leaves out (they carry no usable timestamp to place them)."""
+        connection = self._connect()
+        try:
+            row = connection.execute(
+                f"SELECT count(*) FILTER (WHERE NOT coalesce({READABLE}, false)) FROM {self._source}"
+            ).fetchone()
+        finally:
+            connection.close()
+        return int(row[0]) if row else 0
 
     def run(self, source_sql: str, parameters: Sequence[str | int]) -> list[dict[str, Any]]:
         """Run one of this package's Trino-syntax queries in DuckDB; rows as {column: value}."""

@@ -26,6 +26,9 @@ DAY_MS = 86_400_000
 class QualitySource(Protocol):
     def read(self, model: str, start_ms: int, end_ms: int) -> Sequence[Mapping[str, Any]]: ...
 
+    def unreadable_lines(self, start_ms: int, end_ms: int) -> int:
+        """Lines the engine skipped (not JSON, no usable timestamp): reported, as the monitor reports them."""
+
 
 class SqlRunner(Protocol):
     def run(self, sql: str, parameters: Sequence[str]) -> Sequence[Mapping[str, Any]]: ...
@@ -45,6 +48,11 @@ class AthenaSource:
     def read(self, model: str, start_ms: int, end_ms: int) -> Sequence[Mapping[str, Any]]:
         return self.runner.run(self.sql, sql.athena_parameters(sql.parameters(model, start_ms, end_ms)))
 
+    def unreadable_lines(self, start_ms: int, end_ms: int) -> int:
+        text = sql.with_tables(sql.UNREADABLE_SQL, self.predictions_table, self.feedback_table)
+        rows = self.runner.run(text, sql.athena_parameters(sql.unreadable_parameters(start_ms, end_ms)))
+        return int(rows[0][sql.UNREADABLE_COLUMN] or 0) if rows else 0
+
 
 def lookback_bounds(end: datetime, days: float) -> tuple[int, int]:
     if end.tzinfo is None:
@@ -61,6 +69,7 @@ class QualityRunResult:
     evaluation: QualityEvaluation
     transitions: tuple[Transition, ...]
     notification: Notification | None
+    unreadable_lines: int = 0  # skipped by the engine: not JSON, or a timestamp out of range or not a number
 
     def summary(self) -> dict[str, Any]:
         e, current = self.evaluation, self.evaluation.current
@@ -77,6 +86,7 @@ class QualityRunResult:
             "alarms": [c.check for c in e.alarms],
             "not_judged": [c.check for c in e.checks if not c.judged],
             "other_versions": sorted(v for v in e.versions if v != e.model_version),
+            "unreadable_lines": self.unreadable_lines,
             "notified": [f"{t.check.check}:{t.current}" for t in self.transitions] if self.notification else [],
         }
 
@@ -95,17 +105,18 @@ class QualityJob:
     def run(self, end: datetime, emit: MetricSink, now_ms: int) -> QualityRunResult:
         start_ms, end_ms = lookback_bounds(end, self.lookback_days)
         rows = self.source.read(self.baseline.model_name, start_ms, end_ms)
+        unreadable = self.source.unreadable_lines(start_ms, end_ms)
         versions = parse_rows(rows, self.baseline.label_names)
         evaluation = evaluate(self.baseline, versions, start_ms, end_ms, min_labelled=self.min_labelled, z=self.z)
         for name, value, unit in metric_points(evaluation):
             emit(name, value, unit)
         ids = check_ids(evaluation)
         if not ids:
-            return QualityRunResult(evaluation, (), None)
+            return QualityRunResult(evaluation, (), None, unreadable)
         transitions = decide(evaluation, self.state_store.load(ids))
         if not transitions:
-            return QualityRunResult(evaluation, (), None)
+            return QualityRunResult(evaluation, (), None, unreadable)
         notification = build_notification(evaluation, transitions, where=self.where)
         self.publisher.publish(notification)
         self.state_store.save(state_updates(evaluation, transitions), now_ms)
-        return QualityRunResult(evaluation, transitions, notification)
+        return QualityRunResult(evaluation, transitions, notification, unreadable)

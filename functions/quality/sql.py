@@ -88,6 +88,22 @@ ORDER BY model_version, {COL_LEVEL}, kind, predicted, actual
 """
 
 
+# Lines the table cannot read (the SerDe's ignore.malformed.json gives an all-NULL row) or whose timestamp no
+# clock could write: skipped by QUALITY_SQL, counted here so the run reports them as the monitor does.
+# Plain SQL that Athena and DuckDB both read as is.
+UNREADABLE_COLUMN = "unreadable_lines"
+UNREADABLE_SQL = f"""
+SELECT COUNT(*) AS {UNREADABLE_COLUMN}
+FROM {PREDICTIONS_TOKEN}
+WHERE {PARTITION_COLUMN} BETWEEN ? AND ?
+  AND (message IS NULL OR timestamp_ms IS NULL OR timestamp_ms < 0 OR timestamp_ms > {log.LAST_TIMESTAMP_MS})
+"""
+
+
+def unreadable_parameters(start_ms: int, end_ms: int) -> list[str | int]:
+    return [day(start_ms), day(end_ms)]
+
+
 def transpile(sql: str, dialect: str) -> str:
     """The SQL in `dialect` ("athena", "duckdb"); needs sqlglot (a development dependency, not in the Lambda)."""
     import sqlglot

@@ -94,6 +94,36 @@ class QualityLambda:
                            "ResultSetMetadata": {"ColumnInfo": [{"Name": c, "Type": "varchar"} for c in sql.RESULT_COLUMNS]}}},
             {"QueryExecutionId": qid, "MaxResults": 1000},
         )  # fmt: skip
+        self.feed_unreadable(DuckDbRunner(log).unreadable_lines() if log.is_file() else 0, start_ms, end_ms)
+
+    def feed_unreadable(self, count: int, start_ms: int, end_ms: int) -> None:
+        """The second query of a run: lines the table could not read in the lookback's partitions."""
+        self.queries += 1
+        qid = f"quality-query-{self.queries}"
+        self.stub.add_response(
+            "start_query_execution",
+            {"QueryExecutionId": qid},
+            {"QueryString": ANY, "WorkGroup": "quality", "QueryExecutionContext": {"Database": "inference_logs"},
+             "ExecutionParameters": sql.athena_parameters(sql.unreadable_parameters(start_ms, end_ms))},
+        )  # fmt: skip
+        self.stub.add_response(
+            "get_query_execution",
+            {
+                "QueryExecution": {
+                    "QueryExecutionId": qid,
+                    "Status": {"State": "SUCCEEDED"},
+                    "Statistics": {"DataScannedInBytes": 1},
+                }
+            },
+            {"QueryExecutionId": qid},
+        )
+        column = sql.UNREADABLE_COLUMN
+        self.stub.add_response(
+            "get_query_results",
+            {"ResultSet": {"Rows": [{"Data": [{"VarCharValue": column}]}, {"Data": [{"VarCharValue": str(count)}]}],
+                           "ResultSetMetadata": {"ColumnInfo": [{"Name": column, "Type": "bigint"}]}}},
+            {"QueryExecutionId": qid, "MaxResults": 1000},
+        )  # fmt: skip
 
     def run(self) -> dict[str, Any]:
         result: dict[str, Any] = self.module.lambda_handler(scheduled_event(RUN_AT), FakeContext())
@@ -163,3 +193,14 @@ def test_a_failed_athena_query_fails_the_invocation_and_sends_nothing(
         quality_lambda.run()
     assert alerts.messages(expected=0, max_polls=1) == []
     assert alerts.state("iris#realized_accuracy") is None
+
+
+def test_the_athena_path_reports_the_lines_the_table_could_not_read(quality_lambda: QualityLambda, tmp_path: Path) -> None:
+    baseline = baseline_of("iris")
+    log = scenario(baseline, seed=13, rows=100, wrong_share=0.02).write(tmp_path / "log.jsonl")
+    with log.open("a", encoding="utf-8") as handle:  # cut, garbage, and timestamps no clock writes
+        handle.write('{"message":"prediction","timestamp":9223372036854775807}\n{"message":"feedback","timestamp":"soon"}\n{"trunc')
+    quality_lambda.feed(log)
+    summary = quality_lambda.run()
+    quality_lambda.stub.assert_no_pending_responses()
+    assert summary["unreadable_lines"] == 2 + 3  # the scenario writes a garbage and a truncated line

@@ -38,6 +38,9 @@ class FixedSource:
                          "median_delay_ms": 1000, "grouping_level": 7})  # fmt: skip
         return rows
 
+    def unreadable_lines(self, start_ms: int, end_ms: int) -> int:
+        return 0
+
 
 class FailingSource:
     def read(self, model: str, start_ms: int, end_ms: int) -> list[dict[str, object]]:
