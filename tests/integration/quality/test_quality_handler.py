@@ -199,7 +199,9 @@ def test_the_athena_path_reports_the_lines_the_table_could_not_read(quality_lamb
     baseline = baseline_of("iris")
     log = scenario(baseline, seed=13, rows=100, wrong_share=0.02).write(tmp_path / "log.jsonl")
     with log.open("a", encoding="utf-8") as handle:  # cut, garbage, and timestamps no clock writes
-        handle.write('{"message":"prediction","timestamp":9223372036854775807}\n{"message":"feedback","timestamp":"soon"}\n{"trunc')
+        handle.write(
+            '{"message":"prediction","timestamp":9223372036854775807}\n{"message":"feedback","timestamp":"soon"}\n{"trunc'
+        )
     quality_lambda.feed(log)
     summary = quality_lambda.run()
     quality_lambda.stub.assert_no_pending_responses()
