@@ -41,7 +41,7 @@ def _serve_one(model: str, request: dict[str, Any]) -> dict[str, Any]:
 
             event = api_event(request["method"], request["path"], request.get("body"))
             reply = lambda_handler(event, FakeContext())
-        lines = [json.loads(line) for line in log_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        lines = [json.loads(line) for line in log_file.read_text(encoding="utf-8").split("\n") if line.strip()]
     return {"status": reply["statusCode"], "body": reply.get("body"), "lines": lines}
 
 

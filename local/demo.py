@@ -502,8 +502,8 @@ def main(argv: list[str] | None = None) -> int:
         drifted_concept = concept_drift_phase(args, port, baseline, rng)
         failures += drifted_concept or []
 
-    records = [json.loads(line) for line in log_file.read_text().splitlines()]
-    alerts = [json.loads(line) for line in (args.workdir / "alerts.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in log_file.read_text().split("\n") if line]
+    alerts = [json.loads(line) for line in (args.workdir / "alerts.jsonl").read_text().split("\n") if line]
     print(f"\n=== prediction log: {shown(log_file)} ===")
     predicted = sum(r["message"] == "prediction" for r in records)
     print(f"{predicted} prediction records, {len(records) - predicted} rejected")

@@ -45,7 +45,7 @@ def parse_archive_object(raw: bytes) -> tuple[list[dict[str, Any]], list[str]]:
     """Records of one delivered object, and every line that is not a contract prediction record."""
     text = gzip.decompress(raw).decode("utf-8") if raw[:2] == b"\x1f\x8b" else raw.decode("utf-8")
     records, strays = [], []
-    for line in text.splitlines():
+    for line in text.split("\n"):
         if not line.strip():
             continue
         try:

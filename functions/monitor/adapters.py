@@ -264,5 +264,5 @@ class FilePublisher:
             self.stream.flush()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(notification.record(), ensure_ascii=False) + "\n")
+            handle.write(json.dumps(notification.record()) + "\n")  # ASCII: no raw U+2028 in a line
         return f"alert file {self.path}"

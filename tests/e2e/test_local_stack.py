@@ -51,7 +51,7 @@ def test_demo_alarms_on_drift_and_recovers(
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "demo OK" in done.stdout
 
-    alerts = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+    alerts = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().split("\n") if line]
     assert len(alerts) == 3, "the monitor's ALARM and recovery notices, then the quality check's ALARM, nothing else"
     alarm, recovery, quality_alarm = (json.dumps(alert) for alert in alerts)
     expected = ["rejected_ratio", f"mean_shift:{drifted_feature}", f"distribution:{drifted_feature}"]
@@ -72,7 +72,7 @@ def test_demo_alarms_on_drift_and_recovers(
     assert summary["status"] == "ALARM" and summary["labelled_rows"] == len(holdout)
     assert summary["accuracy"] < json.loads((REPO / "models" / model / "baseline.json").read_text())["holdout"]["accuracy"]
 
-    records = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().split("\n") if line]
     assert sum(r["message"] == "prediction" for r in records) == 1200 + len(holdout)
     assert {r["model"] for r in records} == {model}
     feedback = [r for r in records if r["message"] == "feedback"]
@@ -127,7 +127,7 @@ def csv_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _alert_checks(workdir: Path) -> list[str]:
-    alerts = [json.loads(line) for line in (workdir / "alerts.jsonl").read_text().splitlines()]
+    alerts = [json.loads(line) for line in (workdir / "alerts.jsonl").read_text().split("\n") if line]
     assert [a["subject"].split(":")[0] for a in alerts] == ["ALARM", "OK", "ALARM"]  # monitor, monitor, quality
     assert {c["check"] for c in alerts[2]["checks"]} == {"realized_accuracy", "realized_recall:versicolor"}
     return [json.dumps(a) for a in alerts[:2]]
@@ -140,7 +140,7 @@ def test_make_demo_passes_for_a_csv_trained_model(csv_model: Path, tmp_path: Pat
     assert "my_data.csv (the training data, resampled)" in done.stdout  # real rows, not per-feature draws
     for alert in _alert_checks(tmp_path):
         assert "mean_shift:sepal_length" in alert and "distribution:sepal_length" in alert
-    records = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().split("\n") if line]
     assert {r["model"] for r in records} == {"flowers"}
 
 
@@ -156,7 +156,7 @@ def test_demo_falls_back_to_the_held_out_rows_when_the_training_csv_is_gone(csv_
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "holdout.csv (held-out rows, each once per phase)" in done.stdout
     assert f"phase 1: {holdout_rows} normal rows in {holdout_rows} requests" in done.stdout
-    records = [json.loads(line) for line in (tmp_path / "demo" / "predictions.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (tmp_path / "demo" / "predictions.jsonl").read_text().split("\n") if line]
     assert sum(r["message"] == "prediction" for r in records) == 4 * holdout_rows  # three phases and the concept drift
     assert sum(r["message"] == "feedback" for r in records) == holdout_rows
     assert "concept drift: per-minute monitor OK, realized quality ALARM" in done.stdout
@@ -200,5 +200,5 @@ def test_demo_skips_the_concept_drift_phase_without_held_out_rows(tmp_path: Path
     assert "phase 4 skipped: no holdout.csv" in done.stdout
     assert "concept drift" not in done.stdout.split("demo OK", 1)[1]
     assert not (tmp_path / "demo" / "confusion_matrix.png").exists()
-    alerts = (tmp_path / "demo" / "alerts.jsonl").read_text().splitlines()
+    alerts = [a for a in (tmp_path / "demo" / "alerts.jsonl").read_text().split("\n") if a]
     assert [json.loads(a)["subject"].split(":")[0] for a in alerts] == ["ALARM", "OK"]

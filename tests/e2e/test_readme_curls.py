@@ -85,7 +85,7 @@ def test_every_local_readme_curl_gets_an_answer_and_make_monitor_judges_the_log(
             assert "predictions" in reply
             answered += 1
             job_id = reply["job_id"]
-    records = [json.loads(line) for line in log_file.read_text().splitlines()]
+    records = [json.loads(line) for line in log_file.read_text().split("\n") if line]
     assert sum(r["message"] == "prediction" for r in records) >= answered
     assert not [r for r in records if r["message"] == "rejected"]
 

@@ -49,7 +49,7 @@ def served(clients: Callable[[str], Any], iris_artifact: Any) -> Iterator[tuple[
         text, _ = stdout.getvalue(), stdout.seek(0)
         stdout.truncate(0)
         now = int(time.time() * 1000)
-        events = [{"timestamp": now, "message": line} for line in text.splitlines() if line.strip()]
+        events = [{"timestamp": now, "message": line} for line in text.split("\n") if line.strip()]
         if events:
             logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
         return reply

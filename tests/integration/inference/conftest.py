@@ -31,7 +31,7 @@ class LambdaUnderTest:
         return reply["statusCode"], json.loads(reply["body"]), headers
 
     def lines(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.stdout.getvalue().splitlines() if line.startswith("{")]
+        return [json.loads(line) for line in self.stdout.getvalue().split("\n") if line.startswith("{")]
 
     def records(self, message: str) -> list[dict[str, Any]]:
         return [line for line in self.lines() if line.get("message") == message and "_aws" not in line]

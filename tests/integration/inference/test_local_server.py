@@ -48,7 +48,7 @@ class Server:
             connection.close()
 
     def records(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.log_file.read_text().splitlines()]
+        return [json.loads(line) for line in self.log_file.read_text().split("\n") if line]
 
     def stop(self) -> None:
         self.httpd.shutdown()

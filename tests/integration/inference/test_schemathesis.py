@@ -57,6 +57,6 @@ def test_schemathesis_finds_nothing(tmp_path: Path, model: str) -> None:
         httpd.shutdown()
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert "No issues found" in result.stdout
-    records = [json.loads(line) for line in log_file.read_text().splitlines()]
+    records = [json.loads(line) for line in log_file.read_text().split("\n") if line]
     assert len(records) > MAX_EXAMPLES  # the requests reached the handler ...
     assert [r for r in records if r["message"] == "failed"] == []  # ... and none ended in a 500

@@ -122,7 +122,7 @@ def monitor_lambda(alert_resources: AlertResources, monkeypatch: pytest.MonkeyPa
 
 
 def emf_blobs(text: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in text.splitlines() if line.startswith("{") and '"_aws"' in line]
+    return [json.loads(line) for line in text.split("\n") if line.startswith("{") and '"_aws"' in line]
 
 
 def test_persisting_drift_alerts_once_and_recovers_once(

@@ -152,7 +152,7 @@ def quality_lambda(alerts: Alerts, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 
 def emf(text: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in text.splitlines() if line.startswith("{") and '"_aws"' in line]
+    return [json.loads(line) for line in text.split("\n") if line.startswith("{") and '"_aws"' in line]
 
 
 def test_concept_drift_alarms_once_and_recovers_once(

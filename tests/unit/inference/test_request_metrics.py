@@ -27,7 +27,7 @@ def emitter(
 
 
 def documents(stream: io.StringIO) -> list[dict]:
-    return [json.loads(line) for line in stream.getvalue().splitlines()]
+    return [json.loads(line) for line in stream.getvalue().split("\n") if line]
 
 
 def powertools_line(metrics: list[tuple[str, str, float]], dimensions: dict[str, str] = DIMENSIONS) -> str:

@@ -179,7 +179,7 @@ def test_cli_names_the_drifted_wine_feature_and_alerts_once(
     assert summaries[3]["status"] == "OK"
     assert {f"{c}:OK" for c in named} <= set(summaries[3]["notified"])
 
-    alerts = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+    alerts = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().split("\n") if line]
     assert [a["state"] for a in alerts] == ["ALARM", "OK"]
     assert alerts[0]["subject"].startswith("ALARM: wine model distribution:flavanoids, mean_shift:flavanoids")
     assert "flavanoids" in alerts[0]["text"] and "Check first" in alerts[0]["text"]

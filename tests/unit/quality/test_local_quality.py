@@ -44,7 +44,7 @@ def test_concept_drift_alarms_naming_accuracy_and_the_class_recall(tmp_path: Pat
     code, text = run(common(tmp_path, log))
     assert code == 0
     assert ": ALARM" in text
-    (alert,) = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+    (alert,) = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().split("\n") if line]
     named = {c["check"] for c in alert["checks"]}
     assert {"realized_accuracy", "realized_recall:versicolor"} <= named
     assert "realized_recall:setosa" not in named
