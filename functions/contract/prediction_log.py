@@ -36,7 +36,11 @@ A feedback line (one per labelled row; request_id is the prediction's job_id)::
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import math
+import os
+import sys
 import threading
 from collections.abc import Sequence
 from itertools import chain
@@ -401,6 +405,17 @@ def feedback_lines(
     ]
 
 
+class LogUnavailable(RuntimeError):
+    """The local log file could not take a request's lines: nothing of the request was written anywhere.
+
+    The API answers 503 with the request's id; `job_id` is set by the service that knows it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.job_id: str | None = None
+
+
 class PredictionLogWriter:
     """Writes contract lines to stdout (shipped to CloudWatch Logs by Lambda) and, locally, to a file.
 
@@ -409,12 +424,61 @@ class PredictionLogWriter:
     line of stdout its own log event (the same assumption a 1,000-row batch has always made; `make
     acceptance` reads both back in a real account: the lines with FilterLogEvents, the metrics with
     ListMetrics).
+
+    The file is written first, unbuffered, in one `os.write`: when it fails (a full disk), a short write is
+    cut back, stdout gets nothing, `warnings` gets one line and `LogUnavailable` is raised, so no request is
+    half recorded and no buffer flushes a refused request's rows later. A file deleted or renamed under the
+    running server is reopened at its path before the next write, as `logging.handlers.WatchedFileHandler` does.
     """
 
-    def __init__(self, stream: IO[str], file_path: str | None = None) -> None:
+    def __init__(self, stream: IO[str], file_path: str | None = None, warnings: IO[str] | None = None) -> None:
         self._stream = stream
-        self._file: IO[str] | None = open(file_path, "a", encoding="utf-8") if file_path else None  # noqa: SIM115
+        self._path = file_path
+        self._warnings = warnings
+        self._fd: int | None = None
+        self._identity: tuple[int, int] | None = None
         self._lock = threading.Lock()  # the local server answers from several threads
+        if file_path:
+            self._open()
+
+    def _open(self) -> int:
+        assert self._path is not None
+        fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        status = os.fstat(fd)
+        self._fd, self._identity = fd, (status.st_dev, status.st_ino)
+        return fd
+
+    def _current_fd(self) -> int:
+        """The open file, or a new one when the path names another file (rotated) or none (deleted)."""
+        assert self._path is not None
+        try:
+            status = os.stat(self._path)
+            same = (status.st_dev, status.st_ino) == self._identity
+        except FileNotFoundError:
+            same = False
+        if same and self._fd is not None:
+            return self._fd
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+        return self._open()
+
+    def _append(self, text: str) -> None:
+        data = text.encode("utf-8")
+        fd = None
+        try:
+            fd = self._current_fd()
+            size = os.fstat(fd).st_size
+            written = os.write(fd, data)
+            if written != len(data):  # a full disk took part of it: take it back, so no record is half there
+                os.ftruncate(fd, size)
+                raise OSError(errno.ENOSPC, f"only {written} of {len(data)} bytes written")
+        except OSError as error:
+            message = f"cannot write the prediction log {self._path}: {error.strerror or error}"
+            warnings = self._warnings if self._warnings is not None else sys.stderr
+            print(f"prediction log: {message}; the request is answered 503 and not recorded", file=warnings, flush=True)
+            raise LogUnavailable(message) from error
 
     def write(self, lines: Sequence[str], metrics: str = "") -> None:
         if not lines and not metrics:
@@ -422,13 +486,12 @@ class PredictionLogWriter:
         # every line ends with a newline, then the document: one copy of the text
         text = "\n".join([*lines, metrics]) if lines else metrics
         with self._lock:
+            if self._path is not None and lines:
+                self._append(text[: len(text) - len(metrics)])
             self._stream.write(text)
             self._stream.flush()
-            if self._file is not None and lines:
-                self._file.write(text[: len(text) - len(metrics)])
-                self._file.flush()
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

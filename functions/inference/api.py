@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.api_gateway import APIGatewayRestResolv
 
 from functions.contract.json_text import compact_json, echoed  # noqa: E402
 from functions.contract.model_artifact import Baseline  # noqa: E402
+from functions.contract.prediction_log import LogUnavailable  # noqa: E402
 from functions.inference.events import NOT_AN_API_EVENT, NotAnApiEvent, http_api_reply, rest_event  # noqa: E402
 from functions.inference.prediction_service import PredictionService, RequestFailed  # noqa: E402
 from functions.inference.request_parsing import MAX_ROWS_PER_REQUEST, RequestRejected  # noqa: E402
@@ -144,9 +145,16 @@ class InferenceApi:
         def reply_failed(failure: RequestFailed) -> Response:
             return _json(500, self._failed_body(failure))
 
+        @app.exception_handler(LogUnavailable)
+        def reply_log_unavailable(error: LogUnavailable) -> Response:
+            return _json(503, _log_unavailable_body(error), {"Retry-After": "5"})
+
         @app.exception_handler(Exception)
         def reply_unexpected(error: Exception) -> Response:
-            failure = service.record_failure(endpoint=_logged_path(app.current_event.path), error=error)
+            try:
+                failure = service.record_failure(endpoint=_logged_path(app.current_event.path), error=error)
+            except LogUnavailable as unavailable:
+                return reply_log_unavailable(unavailable)
             return _json(500, self._failed_body(failure))
 
         @app.not_found
@@ -161,7 +169,10 @@ class InferenceApi:
                 )
             else:
                 rejection = RequestRejected(404, "not_found", f"no route {echoed(method)} {echoed(path)}; see GET /openapi.json")
-            service.record_rejection(endpoint=_logged_path(path), rejection=rejection)
+            try:
+                service.record_rejection(endpoint=_logged_path(path), rejection=rejection)
+            except LogUnavailable as unavailable:
+                return reply_log_unavailable(unavailable)
             return reply_rejected(rejection)
 
     @staticmethod
@@ -178,28 +189,43 @@ class InferenceApi:
             request, is_http_api = rest_event(event)
         except NotAnApiEvent as error:
             rejection = RequestRejected(400, "not_an_api_gateway_event", str(error))
-            self.service.record_rejection(endpoint=NOT_AN_API_EVENT, rejection=rejection)
+            status, body = 400, _error(rejection.code, rejection.message, None)
+            try:
+                self.service.record_rejection(endpoint=NOT_AN_API_EVENT, rejection=rejection)
+                body["job_id"] = rejection.job_id
+            except LogUnavailable as unavailable:
+                status, body = 503, _log_unavailable_body(unavailable)
             return {
-                "statusCode": 400,
+                "statusCode": status,
                 "headers": {"Content-Type": JSON},
-                "body": compact_json(_error(rejection.code, rejection.message, rejection.job_id)),
+                "body": compact_json(body),
                 "isBase64Encoded": False,
             }
         try:
             reply = self.app.resolve(request, context)
         except Exception as error:  # the resolver itself failed: still one record and a JSON 500
+            status = 500
             try:
                 failure = self.service.record_failure(endpoint=_logged_path(str(request.get("path"))), error=error)
                 body = self._failed_body(failure)
+            except LogUnavailable as unavailable:
+                status, body = 503, _log_unavailable_body(unavailable)
             except Exception:  # the log itself is failing: answer anyway
                 body = _error("internal_error", "the service could not answer this request", None)
             reply = {
-                "statusCode": 500,
+                "statusCode": status,
                 "multiValueHeaders": {"Content-Type": [JSON]},
                 "body": compact_json(body),
                 "isBase64Encoded": False,
             }
         return http_api_reply(reply) if is_http_api else reply
+
+
+def _log_unavailable_body(error: LogUnavailable) -> dict[str, Any]:
+    """503: the request was not answered because it could not be recorded (the server's stderr says why)."""
+    return _error(
+        "log_unavailable", "the prediction log cannot be written; the request was not recorded, retry later", error.job_id
+    )
 
 
 def _content_type(raw: dict[str, Any]) -> str | None:

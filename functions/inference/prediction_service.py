@@ -20,6 +20,7 @@ import numpy as np
 from functions.contract.json_text import compact_json, echoed
 from functions.contract.model_artifact import Baseline
 from functions.contract.prediction_log import (
+    LogUnavailable,
     PredictionLineFormat,
     failed_line,
     feedback_lines,
@@ -279,14 +280,14 @@ class PredictionService:
             self._record_rejection(job_id, endpoint, rejection)
             raise
         except Exception as error:
-            raise self.record_failure(endpoint=endpoint, error=error, job_id=job_id) from error
+            raise self._failure(endpoint, error, job_id) from error
 
     def predict_sample(self, *, endpoint: str, labels_only: bool) -> str:
         job_id = self.new_id()
         try:
             return self._answer(job_id, self.timer(), endpoint, self.sample, None, labels_only)
         except Exception as error:
-            raise self.record_failure(endpoint=endpoint, error=error, job_id=job_id) from error
+            raise self._failure(endpoint, error, job_id) from error
 
     def feedback_request(self, *, body: str | bytes | None, content_type: str | None, is_base64: bool = False) -> dict[str, Any]:
         """Record ground-truth labels: one `feedback` line per item, or one `rejected` line for the request."""
@@ -310,7 +311,7 @@ class PredictionService:
             self._record_rejection(job_id, endpoint, rejection)
             raise
         except Exception as error:
-            raise self.record_failure(endpoint=endpoint, error=error, job_id=job_id) from error
+            raise self._failure(endpoint, error, job_id) from error
         return {
             "job_id": job_id,
             "model": self.baseline.model_name,
@@ -324,11 +325,27 @@ class PredictionService:
         """For rejections found outside the body (an unknown route, a wrong method): logged like any other."""
         self._record_rejection(self.new_id(), endpoint, rejection)
 
+    def _failure(self, endpoint: str, error: Exception, job_id: str) -> Exception:
+        """What a request that raised becomes: the log's own failure as is (nothing more is written), else a `failed` record."""
+        if isinstance(error, LogUnavailable):
+            error.job_id = error.job_id or job_id
+            return error
+        return self.record_failure(endpoint=endpoint, error=error, job_id=job_id)
+
+    def _write(self, job_id: str, lines: Sequence[str], metrics: str) -> None:
+        """One request's record; a log that cannot take it raises LogUnavailable naming the request."""
+        try:
+            self.log.write(lines, metrics)
+        except LogUnavailable as error:
+            error.job_id = error.job_id or job_id
+            raise
+
     def record_failure(self, *, endpoint: str, error: BaseException, job_id: str | None = None) -> RequestFailed:
         """The last guard: one `failed` line (the exception's class, never its text) and the failure metric."""
         job_id = job_id or self.new_id()
         error_type = type(error).__name__
-        self.log.write(
+        self._write(
+            job_id,
             [
                 failed_line(
                     timestamp_ms=self.clock_ms(),
@@ -345,7 +362,8 @@ class PredictionService:
 
     def _record_rejection(self, job_id: str, endpoint: str, rejection: RequestRejected) -> None:
         rejection.job_id = job_id
-        self.log.write(
+        self._write(
+            job_id,
             [
                 rejected_line(
                     timestamp_ms=self.clock_ms(),
