@@ -21,6 +21,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,25 @@ DEFAULT_LOG_FILE = REPO_ROOT / ".local" / "predictions.jsonl"
 # them itself (413 with a job_id and a rejected line); waitress refuses anything larger on its own.
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 WAITRESS_THREADS = 4  # connections are read and written in parallel; the handler runs one call at a time
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """The limits that decide which requests waitress refuses before the handler sees them (docs/api.md).
+
+    Such refusals (a bad chunk size, two Content-Length headers, headers over `max_header_bytes`, a body
+    over `max_body_bytes`) are waitress's own plain-text replies and leave no log record: waitress offers
+    no public hook to shape them.
+    """
+
+    connection_limit: int = 512  # open connections; more wait in the listen backlog
+    channel_timeout_s: int = 10  # an idle or slow connection is closed after this long
+    cleanup_interval_s: int = 2  # how often idle connections are looked for
+    max_header_bytes: int = 256 * 1024  # request line + headers; over it: 431
+    max_body_bytes: int = MAX_REQUEST_BYTES  # over it: 413 from waitress (the handler refuses over 10 MiB itself)
+    threads: int = WAITRESS_THREADS
+    backlog: int = 1024
+
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 StartResponse = Callable[..., Any]
@@ -103,21 +123,25 @@ def wsgi_adapter(handler: Handler) -> Callable[[dict[str, Any], StartResponse], 
     return application
 
 
-def make_server(handler: Handler, host: str = "127.0.0.1", port: int = 8000) -> Any:
+def make_server(handler: Handler, host: str = "127.0.0.1", port: int = 8000, limits: ServerLimits | None = None) -> Any:
     """A waitress server bound now; `serve_forever()` / `shutdown()` / `server_port` as http.server has them."""
     import logging
 
     from waitress.server import create_server
 
+    limits = limits or ServerLimits()
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth is N" on every burst
     server = create_server(
         wsgi_adapter(handler),
         host=host,
         port=port,
-        threads=WAITRESS_THREADS,
-        max_request_body_size=MAX_REQUEST_BYTES,
-        connection_limit=512,
-        backlog=1024,
+        threads=limits.threads,
+        max_request_body_size=limits.max_body_bytes,
+        max_request_header_size=limits.max_header_bytes,
+        connection_limit=limits.connection_limit,
+        channel_timeout=limits.channel_timeout_s,
+        cleanup_interval=limits.cleanup_interval_s,
+        backlog=limits.backlog,
         ident="local-lambda",
         clear_untrusted_proxy_headers=True,
     )
@@ -150,9 +174,20 @@ def main() -> None:
     parser.add_argument("--model", default=os.environ.get("MODEL", names.DEFAULT_MODEL), help="folder name under models/")
     parser.add_argument("--model-dir", default=None, help="explicit model folder (overrides --model)")
     parser.add_argument("--log-file", type=Path, default=Path(os.environ.get("LOG_FILE") or DEFAULT_LOG_FILE))
+    defaults = ServerLimits()
+    parser.add_argument("--connection-limit", type=int, default=defaults.connection_limit, help="open connections at most")
+    parser.add_argument(
+        "--channel-timeout", type=int, default=defaults.channel_timeout_s, help="seconds before an idle connection is closed"
+    )
+    parser.add_argument(
+        "--max-header-bytes", type=int, default=defaults.max_header_bytes, help="request line + headers; over it: 431"
+    )
     args = parser.parse_args()
+    limits = ServerLimits(
+        connection_limit=args.connection_limit, channel_timeout_s=args.channel_timeout, max_header_bytes=args.max_header_bytes
+    )
     handler = load_handler(model=args.model, model_dir=args.model_dir, log_file=args.log_file)
-    server = make_server(handler, args.host, args.port)
+    server = make_server(handler, args.host, args.port, limits)
     print(
         json.dumps({"message": "serving", "url": f"http://{args.host}:{server.server_port}", "log_file": str(args.log_file)}),
         file=sys.stderr,

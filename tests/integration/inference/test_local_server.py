@@ -317,3 +317,45 @@ def test_calls_are_serialised_like_one_lambda_instance(tmp_path: Path) -> None:
     finally:
         httpd.shutdown()
     assert peak[0] == 1
+
+
+def test_slow_connections_are_closed_so_they_cannot_hold_the_server(tmp_path: Path) -> None:
+    """As many idle half-sent requests as the connection limit: they are cut, and /health is answered."""
+    from local.server import ServerLimits
+
+    settings_ = InferenceSettings.from_env({"MODEL_DIR": str(MODELS / "iris"), "PREDICTION_LOG_FILE": str(tmp_path / "p.jsonl")})
+    limits = ServerLimits(connection_limit=8, channel_timeout_s=1, cleanup_interval_s=1)
+    httpd = make_server(create_handler(settings_, stdout=io.StringIO()), "127.0.0.1", 0, limits)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    slow = []
+    try:
+        for _ in range(limits.connection_limit):
+            sock = socket.create_connection(("127.0.0.1", httpd.server_port), timeout=20)
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+            slow.append(sock)
+        connection = http.client.HTTPConnection("127.0.0.1", httpd.server_port, timeout=20)
+        connection.request("GET", "/health")
+        assert connection.getresponse().status == 200
+        connection.close()
+        assert all(sock.recv(1024) == b"" for sock in slow)  # closed by the server, not answered
+    finally:
+        for sock in slow:
+            sock.close()
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_headers_over_the_limit_are_refused_by_waitress_with_431(tmp_path: Path) -> None:
+    from local.server import ServerLimits
+
+    settings_ = InferenceSettings.from_env({"MODEL_DIR": str(MODELS / "iris"), "PREDICTION_LOG_FILE": str(tmp_path / "p.jsonl")})
+    httpd = make_server(create_handler(settings_, stdout=io.StringIO()), "127.0.0.1", 0, ServerLimits(max_header_bytes=4096))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", httpd.server_port, timeout=20)
+        connection.request("GET", "/health", headers={"X-Big": "b" * 8192})
+        assert connection.getresponse().status == 431
+        connection.close()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
