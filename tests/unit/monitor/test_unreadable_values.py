@@ -116,3 +116,46 @@ def test_insights_statistics_over_such_values_are_unreadable_and_judged(answer: 
     (quality_check,) = [c for c in evaluation.checks if c.check == "data_quality"]
     assert quality_check.in_alarm
     assert "not finite" in quality_check.detail
+
+
+def twin_window(lines: list[str]) -> WindowAggregates:
+    from functions.monitor.insights import InsightsEngine, InsightsRunner
+    from tests.unit.monitor.insights_twin import InsightsTwin
+
+    baseline = load_model_artifact(MODELS / "iris").baseline
+    runner = InsightsRunner(
+        client=InsightsTwin(lines), log_group="/aws/lambda/inference", timeout_seconds=5, sleep=lambda _s: None
+    )
+    return InsightsEngine(baseline, runner).read(END_MS - 120_000, END_MS)
+
+
+def test_the_insights_twin_reads_healthy_lines_as_the_local_engine_does(tmp_path: Path) -> None:
+    """The twin is itself checked: on readable lines it gives the DuckDB engine's aggregates."""
+    baseline = load_model_artifact(MODELS / "iris").baseline
+    path = write(tmp_path, line(str(END_MS - 10), rid=500))
+    local = monitor.DuckDbEngine(baseline, path).read(END_MS - 120_000, END_MS)
+    twin = twin_window(path.read_text().split("\n"))
+    assert (twin.rows, twin.requests, twin.outliers, dict(twin.class_counts)) == (
+        local.rows, local.requests, local.outliers, dict(local.class_counts),
+    )  # fmt: skip
+    for got, want in zip(twin.features, local.features, strict=True):
+        assert (got.count, got.below) == (want.count, want.below)
+        assert got.mean == pytest.approx(want.mean) and got.std == pytest.approx(want.std, abs=1e-12)
+
+
+@pytest.mark.parametrize("case", [name for name in BAD_LINES if name not in TIMESTAMP_CASES])
+def test_the_insights_path_survives_the_same_lines_and_judges_them(tmp_path: Path, case: str) -> None:
+    """The Lambda's engine over the golden queries, run by the DuckDB twin on the same hostile lines."""
+    baseline = load_model_artifact(MODELS / "iris").baseline
+    path = write(tmp_path, BAD_LINES[case])
+    window = twin_window(path.read_text().split("\n"))
+    assert window.rows == 31
+    assert window.unreadable_statistics  # NaN or an overflowing statistic: counted, not raised
+    (quality_check,) = [c for c in evaluate(baseline, window).checks if c.check == "data_quality"]
+    assert quality_check.in_alarm
+
+
+@pytest.mark.parametrize("case", sorted(TIMESTAMP_CASES))
+def test_the_insights_path_leaves_out_lines_whose_timestamp_is_outside_every_window(tmp_path: Path, case: str) -> None:
+    window = twin_window(write(tmp_path, BAD_LINES[case]).read_text().split("\n"))
+    assert window.rows == 30 and not window.unreadable_statistics
