@@ -166,9 +166,11 @@ training-set: install ## labelled rows of LOG_FILE as a CSV for `python -m model
 
 # --- acceptance (issue 13): a throw-away stack in a real AWS account, every AWS assumption checked, then deleted.
 # Needs AWS credentials (fails fast without); KEEP=1 keeps the stack, DRY_RUN=1 prints the plan and calls nothing.
+# ACCEPTANCE_CONTEXT="data_kms_key=true reserved_concurrency=true" deploys with those options, so they are proved too.
+ACCEPTANCE_CONTEXT ?=
 .PHONY: acceptance
 acceptance: install-dev
-	KEEP=$(KEEP) DRY_RUN=$(DRY_RUN) MODEL=$(MODEL) $(BIN)/python -m acceptance
+	KEEP=$(KEEP) DRY_RUN=$(DRY_RUN) MODEL=$(MODEL) ACCEPTANCE_CONTEXT="$(ACCEPTANCE_CONTEXT)" $(BIN)/python -m acceptance
 
 # --- bytecode (docs/infrastructure.md): a Lambda-like cold start with and without the shipped .pyc files.
 # Needs a CPython 3.12 (pyenv, uv or python3.12 on PATH); builds a layer for this machine's architecture under

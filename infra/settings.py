@@ -152,9 +152,7 @@ class StackSettings:
             api_gateway_account_role=_flag(
                 node.try_get_context(c.CTX_API_GATEWAY_ACCOUNT_ROLE), c.CTX_API_GATEWAY_ACCOUNT_ROLE, True
             ),
-            reserved_concurrency=_flag(
-                node.try_get_context(c.CTX_RESERVED_CONCURRENCY), c.CTX_RESERVED_CONCURRENCY, False
-            ),
+            reserved_concurrency=_flag(node.try_get_context(c.CTX_RESERVED_CONCURRENCY), c.CTX_RESERVED_CONCURRENCY, False),
             quality_schedule=_schedule(node.try_get_context(c.CTX_QUALITY_SCHEDULE), c.CTX_QUALITY_SCHEDULE, c.QUALITY_SCHEDULE),
             quality_lookback_days=_days(
                 node.try_get_context(c.CTX_QUALITY_LOOKBACK_DAYS), c.CTX_QUALITY_LOOKBACK_DAYS, c.QUALITY_LOOKBACK_DAYS, minimum=1

@@ -98,9 +98,7 @@ def test_an_unreadable_concurrency_is_a_warning_not_a_refusal(stubbed):
 # --- AWS Chatbot: the Slack workspace must be authorized in the console first -------------------------------------
 def test_an_unauthorized_slack_workspace_is_refused_with_the_console_step(stubbed):
     chatbot, stub = stubbed("chatbot")
-    stub.add_response(
-        "describe_slack_workspaces", {"SlackWorkspaces": [{"SlackTeamId": "T0OTHER00", "SlackTeamName": "other"}]}
-    )
+    stub.add_response("describe_slack_workspaces", {"SlackWorkspaces": [{"SlackTeamId": "T0OTHER00", "SlackTeamName": "other"}]})
     finding = preflight.check_slack_workspace(chatbot, options(slack_workspace_id="T0123456789", slack_channel_id="C1"))
     assert not finding.ready
     assert "T0123456789 is not authorized in AWS Chatbot" in finding.line and "(authorized: T0OTHER00)" in finding.line
