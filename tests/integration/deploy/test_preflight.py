@@ -247,3 +247,37 @@ def test_an_alert_email_is_confirmed_once_the_stack_exists(tmp_path: Path, endpo
     assert "alert e-mail: oncall@example.com confirmed" in confirmed.stdout, confirmed.stdout
     other = preflight(env, "-c", "alert_email=someone-else@example.com")
     assert "someone-else@example.com is subscribed by this deploy" in other.stdout
+
+
+# --- one stack per model ------------------------------------------------------------------------------------------
+def make_dry_run(*args: str) -> str:
+    stamps = ["-o", ".venv/.installed-local", "-o", ".venv/.installed-dev"]
+    env = {k: v for k, v in os.environ.items() if k not in ("STACK_NAME", "MODEL", "CONTEXT", "MAKEFLAGS")}
+    done = subprocess.run(
+        ["make", "-n", "--no-print-directory", *stamps, f"BIN={Path(sys.executable).parent}", "deploy", *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return done.stdout
+
+
+def deploy_line(dry_run: str) -> str:
+    (line,) = [line for line in dry_run.splitlines() if "aws-cdk@2 deploy" in line]
+    return line
+
+
+def test_make_deploy_of_a_second_model_creates_a_second_stack() -> None:
+    """`make deploy` then `make deploy MODEL=wine`: two stacks, the second never replaces the first."""
+    iris, wine = deploy_line(make_dry_run()), deploy_line(make_dry_run("MODEL=wine"))
+    assert " deploy ServerlessInference-iris " in iris and "-c stack_name=ServerlessInference-iris" in iris
+    assert " deploy ServerlessInference-wine " in wine and "-c model=wine" in wine
+    kept = deploy_line(make_dry_run("STACK_NAME=ServerlessInference"))  # an existing stack keeps its name
+    assert " deploy ServerlessInference " in kept and "-c stack_name=ServerlessInference " in kept
+
+
+def test_the_preflight_checks_the_options_the_deploy_gets() -> None:
+    dry_run = make_dry_run("MODEL=wine", "CONTEXT=reserved_concurrency=true data_kms_key=true", "ALERT_EMAIL=a@example.com")
+    (preflight_line,) = [line for line in dry_run.splitlines() if "deploy_preflight.py" in line]
+    options = ["-c model=wine", "-c stack_name=ServerlessInference-wine", "-c reserved_concurrency=true", "-c alert_email="]
+    for option in [*options, "-c data_kms_key=true"]:
+        assert option in preflight_line and option in deploy_line(dry_run), option
+    assert dry_run.index("deploy_preflight.py") < dry_run.index("aws-cdk@2 deploy")

@@ -7,6 +7,8 @@ import io
 import json
 from typing import Any
 
+import pytest
+
 from acceptance.checks import delivery
 from acceptance.checks.quality import judge_quality_run
 from acceptance.results import Status
@@ -191,3 +193,28 @@ def test_the_dashboard_fails_when_a_metric_never_lists() -> None:
     [result] = dashboard.check_dashboard(ctx)
     assert result.status is Status.FAIL and result.observations == ["NS/RealizedAccuracy[model=iris]"]
     assert cloudwatch.calls == dashboard.METRIC_ATTEMPTS
+
+
+# --- the throw-away deploy runs the deploy preflight first, with the run's own context ---------------------------------
+def test_the_deploy_runs_the_preflight_with_the_options_first_and_stops_on_its_refusal(tmp_path: Any) -> None:
+    from acceptance import config as cfg
+    from acceptance.deploy import Deployer, DeployError
+
+    name = cfg.new_stack_name()
+    env = {
+        "ACCEPTANCE_STACK_NAME": name,
+        "ACCEPTANCE_CONTEXT": "reserved_concurrency=true",
+        "ACCEPTANCE_RESULTS_DIR": str(tmp_path),
+    }
+    config = cfg.RunConfig.from_env(env)
+    commands: list[list[str]] = []
+
+    def refuse(command: Any, timeout: float) -> int:
+        commands.append(list(command))
+        return 2
+
+    with pytest.raises(DeployError, match="preflight refused"):
+        Deployer(config, runner=refuse).deploy()
+    (only,) = commands  # nothing built, nothing deployed
+    assert only[1].endswith("scripts/deploy_preflight.py")
+    assert "reserved_concurrency=true" in only and f"stack_name={name}" in only
