@@ -393,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'ok ' if finding.ready else 'FIX'} {finding.line}", file=report_to if finding.ready else sys.stderr)
     gaps = [f for f in findings if not f.ready]
     elapsed = time.perf_counter() - began
-    print(f"deploy preflight: {2 + len(findings)} checks in {elapsed:.2f} s", file=report_to)
+    checks = 1 + (0 if args.before_bootstrap else 1) + len(findings)  # identity, bootstrap, account checks
+    print(f"deploy preflight: {checks} check{'' if checks == 1 else 's'} in {elapsed:.2f} s", file=report_to)
     if gaps:
         print(f"deploy preflight: not ready ({', '.join(f.check for f in gaps)}): nothing was built", file=sys.stderr)
         return EXIT_NOT_READY

@@ -87,6 +87,7 @@ def test_an_account_that_is_not_bootstrapped_is_told_to_run_make_bootstrap(tmp_p
 
     before_bootstrap = preflight(env, "--before-bootstrap", "--environment")  # what `make bootstrap` runs first
     assert before_bootstrap.returncode == 0, before_bootstrap.stderr
+    assert "deploy preflight: 1 check in " in before_bootstrap.stderr  # credentials and region only
     account = boto3.client(
         "sts", region_name="eu-north-1", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="x"
     ).get_caller_identity()["Account"]
