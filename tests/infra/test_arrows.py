@@ -944,9 +944,14 @@ def test_the_snap_start_alias_is_what_the_http_api_may_invoke(api_combinations):
 
 
 def test_the_default_owns_the_account_role_and_its_access_log_arrow_is_checked(iris):
+    """The default stack needs no account-level prerequisite beyond `cdk bootstrap`: every side of every arrow
+    is in its template (the API Gateway logging role included), and nothing reserves concurrency."""
     walk = walk_arrows(iris.json, iris.stack)
     assert any(a.startswith("REST access log") for a in walk.arrows)
-    assert ACCOUNT_ROLE not in {reason for _, reason in walk.external}  # the role's side is in the template
+    assert walk.external == []  # the account role's side is in the template, as is everything else
+    assert not [
+        f for f in resources(iris.json, "AWS::Lambda::Function").values() if "ReservedConcurrentExecutions" in f["Properties"]
+    ]
 
 
 def test_the_opt_out_leaves_the_account_role_to_the_account(wine):
