@@ -102,6 +102,9 @@ OUTPUT_WEB_ACL_ARN = "WebAclArn"  # only with waf=true
 OUTPUT_WAF_LOG_GROUP = "WafLogGroupName"
 OUTPUT_ACCESS_LOG_GROUP = "ApiAccessLogGroupName"
 # Defaults of the data settings
+# Defaults of the account-level settings; scripts/deploy_preflight.py reads the same ones to know what a deploy asks.
+DEFAULT_API_GATEWAY_ACCOUNT_ROLE = True  # a fresh account has no API Gateway logging role: the stack sets one
+DEFAULT_RESERVED_CONCURRENCY = False  # a quota-10 account cannot reserve any (Lambda keeps 100 unreserved)
 ARCHIVE_EXPIRY_DAYS = 400  # > a year of history for training sets and audits; 0 keeps records forever
 QUALITY_SCHEDULE = "rate(1 hour)"
 QUALITY_LOOKBACK_DAYS = 7

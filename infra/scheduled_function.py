@@ -30,7 +30,7 @@ from infra.inference_api import ARCHITECTURE, MODEL_DIR, RUNTIME, function_role
 # `-c reserved_concurrency=true`: one run at a time, reserved from the account's pool. Off by default: Lambda keeps
 # 100 executions unreserved, so an account whose quota is 10 (new and sandbox accounts) cannot reserve any and the
 # deploy would fail. Correctness does not rest on it: the alert state's conditional write makes runs single-flight.
-RESERVED_CONCURRENCY = 1
+RESERVED_EXECUTIONS = 1
 DEAD_LETTER_RETENTION = Duration.days(14)
 SCHEDULE_RETRY_ATTEMPTS = 2  # EventBridge's delivery retries; the function's own retries are 0
 
@@ -103,7 +103,7 @@ def scheduled_function(
         role=role,
         log_group=log_group,
         retry_attempts=0,
-        reserved_concurrent_executions=RESERVED_CONCURRENCY if reserved_concurrency else None,
+        reserved_concurrent_executions=RESERVED_EXECUTIONS if reserved_concurrency else None,
         max_event_age=max_event_age,
         on_failure=destinations.SqsDestination(dead_letter_queue),
         environment={

@@ -111,8 +111,8 @@ class StackSettings:
     data_kms_key: bool = False
     bucket_versioning: bool = False
     s3_access_logs: bool = False
-    api_gateway_account_role: bool = True
-    reserved_concurrency: bool = False
+    api_gateway_account_role: bool = c.DEFAULT_API_GATEWAY_ACCOUNT_ROLE
+    reserved_concurrency: bool = c.DEFAULT_RESERVED_CONCURRENCY
     quality_schedule: str = c.QUALITY_SCHEDULE
     quality_lookback_days: int = c.QUALITY_LOOKBACK_DAYS
 
@@ -150,9 +150,13 @@ class StackSettings:
             bucket_versioning=_flag(node.try_get_context(c.CTX_BUCKET_VERSIONING), c.CTX_BUCKET_VERSIONING, False),
             s3_access_logs=_flag(node.try_get_context(c.CTX_S3_ACCESS_LOGS), c.CTX_S3_ACCESS_LOGS, False),
             api_gateway_account_role=_flag(
-                node.try_get_context(c.CTX_API_GATEWAY_ACCOUNT_ROLE), c.CTX_API_GATEWAY_ACCOUNT_ROLE, True
+                node.try_get_context(c.CTX_API_GATEWAY_ACCOUNT_ROLE),
+                c.CTX_API_GATEWAY_ACCOUNT_ROLE,
+                c.DEFAULT_API_GATEWAY_ACCOUNT_ROLE,
             ),
-            reserved_concurrency=_flag(node.try_get_context(c.CTX_RESERVED_CONCURRENCY), c.CTX_RESERVED_CONCURRENCY, False),
+            reserved_concurrency=_flag(
+                node.try_get_context(c.CTX_RESERVED_CONCURRENCY), c.CTX_RESERVED_CONCURRENCY, c.DEFAULT_RESERVED_CONCURRENCY
+            ),
             quality_schedule=_schedule(node.try_get_context(c.CTX_QUALITY_SCHEDULE), c.CTX_QUALITY_SCHEDULE, c.QUALITY_SCHEDULE),
             quality_lookback_days=_days(
                 node.try_get_context(c.CTX_QUALITY_LOOKBACK_DAYS), c.CTX_QUALITY_LOOKBACK_DAYS, c.QUALITY_LOOKBACK_DAYS, minimum=1

@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: infra.constants (plain names, no CDK) is the repository's
     sys.path.insert(0, str(REPO))
 
+from functions.contract.names import DEFAULT_MODEL  # noqa: E402
 from infra import constants as c  # noqa: E402
 
 DEFAULT_QUALIFIER = "hnb659fds"  # CDK v2's default bootstrap qualifier
@@ -174,12 +175,12 @@ class DeployOptions:
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> DeployOptions:
-        model = str(context.get(c.CTX_MODEL) or "").strip() or "iris"
+        model = str(context.get(c.CTX_MODEL) or "").strip() or DEFAULT_MODEL
         return cls(
             stack_name=str(context.get(c.CTX_STACK_NAME) or "").strip() or c.stack_name_for(model),
             api=str(context.get(c.CTX_API) or "rest").strip().lower(),
-            api_gateway_account_role=_flag(context, c.CTX_API_GATEWAY_ACCOUNT_ROLE, True),
-            reserved_concurrency=_flag(context, c.CTX_RESERVED_CONCURRENCY, False),
+            api_gateway_account_role=_flag(context, c.CTX_API_GATEWAY_ACCOUNT_ROLE, c.DEFAULT_API_GATEWAY_ACCOUNT_ROLE),
+            reserved_concurrency=_flag(context, c.CTX_RESERVED_CONCURRENCY, c.DEFAULT_RESERVED_CONCURRENCY),
             alert_email=str(context.get(c.CTX_ALERT_EMAIL) or "").strip() or None,
             slack_workspace_id=str(context.get(c.CTX_SLACK_WORKSPACE_ID) or "").strip() or None,
         )
