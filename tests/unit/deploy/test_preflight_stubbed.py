@@ -173,3 +173,70 @@ def test_account_checks_report_in_order_and_ask_chatbot_in_its_region(stubbed):
     assert [f.check for f in findings] == ["concurrency", "api gateway role", "alert e-mail", "slack"]
     assert [f.ready for f in findings] == [True, True, True, False]
     assert session.regions["chatbot"] == preflight.CHATBOT_REGION and session.regions["lambda"] == "eu-west-1"
+
+
+# --- every remaining branch: a refused or failed read is a warning line, never a refusal, and names what it skipped ---
+def test_the_default_where_the_opt_in_would_fit_says_so(stubbed):
+    lambda_client, stub = stubbed("lambda")
+    stub.add_response("get_account_settings", account_settings(1000, 1000))
+    finding = preflight.check_concurrency(lambda_client, options())
+    assert finding.ready and finding.line.endswith("-c reserved_concurrency=true would fit")
+
+
+def test_an_unreadable_concurrency_with_the_default_is_fine(stubbed):
+    lambda_client, stub = stubbed("lambda")
+    stub.add_client_error("get_account_settings", "AccessDeniedException", http_status_code=403)
+    finding = preflight.check_concurrency(lambda_client, options())
+    assert finding.ready and "nothing reserved (the default); account not read (AccessDeniedException)" in finding.line
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        ({}, "the stack sets it (account not read: AccessDeniedException)"),
+        (
+            {"api_gateway_account_role": "false"},
+            "not checked (AccessDeniedException); -c api_gateway_account_role=false needs one",
+        ),
+    ],
+)
+def test_an_unreadable_api_gateway_account_is_a_warning(stubbed, context, expected):
+    apigateway, stub = stubbed("apigateway")
+    stub.add_client_error("get_account", "AccessDeniedException", http_status_code=403)
+    finding = preflight.check_api_gateway_role(apigateway, options(**context))
+    assert finding.ready and expected in finding.line
+
+
+def test_an_unreadable_topic_is_a_warning_that_still_names_the_confirmation(stubbed):
+    cloudformation, stub = stubbed("cloudformation")
+    stub.add_client_error("describe_stacks", "AccessDenied", http_status_code=403)
+    finding = preflight.check_alert_email(cloudformation, None, options(alert_email="oncall@example.com"))
+    assert finding.ready and "not checked (AccessDenied)" in finding.line and "Subscription Confirmation" in finding.line
+
+
+def test_no_alert_email_asks_nothing(stubbed):
+    cloudformation, _ = stubbed("cloudformation")  # no response queued: any call would raise
+    finding = preflight.check_alert_email(cloudformation, None, options())
+    assert finding.ready and finding.line.startswith("alert e-mail: none")
+
+
+def test_an_unreachable_chatbot_is_a_warning_with_the_console_step(stubbed):
+    chatbot, stub = stubbed("chatbot")
+    stub.add_client_error("describe_slack_workspaces", "AccessDeniedException", http_status_code=403)
+    finding = preflight.check_slack_workspace(chatbot, options(slack_workspace_id="T0123456789"))
+    assert finding.ready and "not checked (AccessDeniedException)" in finding.line and "AWS Chatbot console" in finding.line
+
+
+def test_a_bad_flag_value_is_refused_by_name():
+    with pytest.raises(preflight.NotReady, match="-c api_gateway_account_role=perhaps: expected true or false"):
+        options(api_gateway_account_role="perhaps")
+
+
+def test_cdk_json_context_is_read_and_overridden_by_c_pairs(tmp_path):
+    cdk_json = tmp_path / "cdk.json"
+    cdk_json.write_text('{"app": "python3 app.py", "context": {"reserved_concurrency": "true", "model": "wine"}}')
+    context = preflight.deploy_context(cdk_json, ["model=iris"])
+    assert context == {"reserved_concurrency": "true", "model": "iris"}
+    assert preflight.DeployOptions.from_context(context).stack_name == "ServerlessInference-iris"
+    with pytest.raises(preflight.NotReady, match="expected key=value"):
+        preflight.deploy_context(cdk_json, ["model"])
