@@ -99,7 +99,7 @@ def check(session: Any, *, qualifier: str, want_bootstrap: bool) -> Ready:
     if not region:
         raise NotReady(f"no AWS region set (AWS_REGION, AWS_DEFAULT_REGION or the profile's region).\n{REGION_HELP}")
     # short timeouts and one attempt: a preflight that hangs is worse than none
-    config = Config(connect_timeout=3, read_timeout=3, retries={"max_attempts": 1, "mode": "standard"})
+    config = Config(connect_timeout=3, read_timeout=3, retries={"total_max_attempts": 1, "mode": "standard"})
     try:
         identity = session.client("sts", region_name=region, config=config).get_caller_identity()
     except ClientError as error:
@@ -335,7 +335,7 @@ def account_checks(session: Any, region: str, options: DeployOptions) -> list[Fi
     """The account-level checks, side by side (each is one or two short calls): their findings in a fixed order."""
     from botocore.config import Config
 
-    config = Config(connect_timeout=3, read_timeout=3, retries={"max_attempts": 1, "mode": "standard"})
+    config = Config(connect_timeout=3, read_timeout=3, retries={"total_max_attempts": 1, "mode": "standard"})
 
     def client(name: str, where: str = region) -> Any:
         return session.client(name, region_name=where, config=config)

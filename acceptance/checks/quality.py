@@ -18,6 +18,7 @@ from .archive import NAME_FEEDBACK
 from .monitor import next_minute, scheduled_event
 
 NAME = "6 quality run"
+INVOKE_READ_TIMEOUT_SECONDS = 330  # the function's own timeout is 5 minutes (infra/quality.py QUALITY_TIMEOUT)
 
 
 def judge_quality_run(summary: dict[str, Any], feedback_rows: int) -> CheckResult:
@@ -41,7 +42,7 @@ def check_quality_run(ctx: RunContext) -> list[CheckResult]:
     rule_arn = f"arn:aws:events:{ctx.region}:{ctx.account}:rule/{rules[0] if rules else 'schedule'}"
     # The function judges data up to the event's minute: the next minute takes in everything sent so far.
     end = next_minute(datetime.fromtimestamp(ctx.wall_ms() / 1000, tz=UTC))
-    reply = ctx.clients("lambda").invoke(
+    reply = ctx.clients("lambda", read_timeout=INVOKE_READ_TIMEOUT_SECONDS).invoke(
         FunctionName=functions[0],
         InvocationType="RequestResponse",
         Payload=json.dumps(scheduled_event(end, ctx.account, ctx.region, rule_arn)).encode(),

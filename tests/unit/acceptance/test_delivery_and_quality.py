@@ -218,3 +218,18 @@ def test_the_deploy_runs_the_preflight_with_the_options_first_and_stops_on_its_r
     (only,) = commands  # nothing built, nothing deployed
     assert only[1].endswith("scripts/deploy_preflight.py")
     assert "reserved_concurrency=true" in only and f"stack_name={name}" in only
+
+
+def test_a_long_synchronous_invoke_gets_its_own_client_tried_once() -> None:
+    """The quality run may take minutes: the default 60 s read timeout with retries would invoke it again."""
+    import boto3
+
+    from acceptance.aws import Clients
+    from acceptance.checks.quality import INVOKE_READ_TIMEOUT_SECONDS
+
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
+    clients = Clients(session, "eu-west-1")
+    default, long = clients("lambda"), clients("lambda", read_timeout=INVOKE_READ_TIMEOUT_SECONDS)
+    assert long is not default and clients("lambda", read_timeout=INVOKE_READ_TIMEOUT_SECONDS) is long
+    assert long.meta.config.read_timeout == INVOKE_READ_TIMEOUT_SECONDS > 300  # the quality function's 5-minute timeout
+    assert long.meta.config.retries["total_max_attempts"] == 1 and default.meta.config.read_timeout == 60
