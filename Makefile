@@ -24,6 +24,13 @@ WAF ?= false
 API_CONTEXT_JSON = "api": "$(API)", "waf": "$(WAF)"$(if $(API_AUTH),$(comma) "api_auth": "$(API_AUTH)")
 API_CONTEXT_ARGS = -c api=$(API) -c waf=$(WAF) $(if $(API_AUTH),-c api_auth=$(API_AUTH))
 comma := ,
+# One stack per model (docs/infrastructure.md): `make deploy MODEL=wine` deploys beside iris, not over it.
+# An existing stack keeps its name with STACK_NAME=ServerlessInference. CONTEXT="key=value ..." adds any other
+# documented setting (e.g. CONTEXT="reserved_concurrency=true data_kms_key=true"); the preflight checks the same set.
+STACK_NAME ?= ServerlessInference-$(MODEL)
+CONTEXT ?=
+DEPLOY_CONTEXT_ARGS = -c model=$(MODEL) -c stack_name=$(STACK_NAME) $(API_CONTEXT_ARGS) \
+	$(if $(ALERT_EMAIL),-c alert_email=$(ALERT_EMAIL)) $(foreach pair,$(CONTEXT),-c $(pair))
 
 export PYTHONPATH := $(CURDIR)
 # node 20 makes jsii print an end-of-life banner on every CDK call; silence that banner only.
@@ -124,8 +131,8 @@ layer: install-dev ## Lambda layer (onnxruntime, numpy, powertools, pydantic) fo
 synth: install-dev layer ## CloudFormation template in cdk.out/, offline, cdk-nag checked
 	CDK_CONTEXT_JSON='{"model": "$(MODEL)", $(API_CONTEXT_JSON)}' $(BIN)/python app.py
 
-preflight: install ## credentials, region and `cdk bootstrap`, checked in seconds before anything is built
-	$(BIN)/python scripts/deploy_preflight.py
+preflight: install ## every account-level prerequisite of this deploy (bootstrap, concurrency, API Gateway role, ...), in seconds
+	$(BIN)/python scripts/deploy_preflight.py $(DEPLOY_CONTEXT_ARGS)
 
 # The CDK CLI synthesizes the app on `bootstrap` whenever the directory has a cdk.json with an app (its
 # defineEnvironments; aws/aws-cdk discussion 23856), which would need the layer and the CDK library first. So it runs
@@ -136,9 +143,9 @@ bootstrap: install ## `cdk bootstrap` (once per account and region) through npx:
 		status=$$?; rm -rf "$$empty"; exit $$status
 
 # The preflight runs first, so a missing profile, region or bootstrap fails in seconds, before the layer build.
-deploy: preflight ## needs AWS credentials; ALERT_EMAIL=you@example.com subscribes you to alerts
+deploy: preflight ## stack $(STACK_NAME); needs AWS credentials; ALERT_EMAIL=you@example.com subscribes you to alerts
 	$(MAKE) --no-print-directory layer
-	npx --yes aws-cdk@2 deploy -c model=$(MODEL) $(API_CONTEXT_ARGS) $(if $(ALERT_EMAIL),-c alert_email=$(ALERT_EMAIL)) --outputs-file cdk-outputs.json
+	npx --yes aws-cdk@2 deploy $(STACK_NAME) $(DEPLOY_CONTEXT_ARGS) --outputs-file cdk-outputs.json
 
 clean: ## generated files: local logs and reports, builds, caches (not the virtualenv)
 	rm -rf .local .build cdk.out cdk-outputs.json validation-report.json .pytest_cache .mypy_cache .ruff_cache .hypothesis
@@ -159,9 +166,11 @@ training-set: install ## labelled rows of LOG_FILE as a CSV for `python -m model
 
 # --- acceptance (issue 13): a throw-away stack in a real AWS account, every AWS assumption checked, then deleted.
 # Needs AWS credentials (fails fast without); KEEP=1 keeps the stack, DRY_RUN=1 prints the plan and calls nothing.
+# ACCEPTANCE_CONTEXT="data_kms_key=true reserved_concurrency=true" deploys with those options, so they are proved too.
+ACCEPTANCE_CONTEXT ?=
 .PHONY: acceptance
 acceptance: install-dev
-	KEEP=$(KEEP) DRY_RUN=$(DRY_RUN) MODEL=$(MODEL) $(BIN)/python -m acceptance
+	KEEP=$(KEEP) DRY_RUN=$(DRY_RUN) MODEL=$(MODEL) ACCEPTANCE_CONTEXT="$(ACCEPTANCE_CONTEXT)" $(BIN)/python -m acceptance
 
 # --- bytecode (docs/infrastructure.md): a Lambda-like cold start with and without the shipped .pyc files.
 # Needs a CPython 3.12 (pyenv, uv or python3.12 on PATH); builds a layer for this machine's architecture under

@@ -4,10 +4,10 @@
 Context (all optional): -c model=iris -c alert_email=ops@example.com
 -c slack_workspace_id=T0... -c slack_channel_id=C0... -c log_retention_days=30
 -c tracing=true -c api_auth=iam|jwt -c api=rest|http -c waf=true -c retain_data=false -c snap_start=true -c layer_dir=.build/layer
--c stack_name=ServerlessInference-wine (one stack per model, side by side)
+-c stack_name=ServerlessInference (default ServerlessInference-<model>: one stack per model, side by side)
 
 Data settings: -c archive_expiry_days=400 -c data_kms_key=true -c bucket_versioning=true
--c s3_access_logs=true -c api_gateway_account_role=true -c quality_schedule="rate(1 hour)"
+-c s3_access_logs=true -c api_gateway_account_role=false -c reserved_concurrency=true -c quality_schedule="rate(1 hour)"
 -c quality_lookback_days=7 (docs/infrastructure.md says what each costs).
 
 The output goes to $CDK_OUTDIR (set by the CDK CLI) or ./cdk.out. cdk-nag's AwsSolutions and
@@ -83,6 +83,7 @@ def main() -> int:
             bucket_versioning=settings.bucket_versioning,
             s3_access_logs=settings.s3_access_logs,
             api_gateway_account_role=settings.api_gateway_account_role,
+            reserved_concurrency=settings.reserved_concurrency,
             quality_schedule=settings.quality_schedule,
             quality_lookback_days=settings.quality_lookback_days,
             # Environment-agnostic on purpose: nothing is looked up, so the template is the same for every

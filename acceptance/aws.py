@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 # Every call is bounded: a hung connection must not hold a throw-away stack (and its cost) open.
 CLIENT_CONFIG = Config(connect_timeout=10, read_timeout=60, retries={"mode": "standard", "max_attempts": 5})
-PREFLIGHT_CONFIG = Config(connect_timeout=5, read_timeout=5, retries={"mode": "standard", "max_attempts": 1})
+PREFLIGHT_CONFIG = Config(connect_timeout=5, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 1})
 
 
 class NoCredentialsError(RuntimeError):
@@ -58,10 +58,16 @@ class Clients:
         self._config = config
         self._clients: dict[str, Any] = {}
 
-    def __call__(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = self.session.client(service, region_name=self.region, config=self._config)
-        return self._clients[service]
+    def __call__(self, service: str, *, read_timeout: int | None = None) -> Any:
+        """The service's client; `read_timeout` gives a separate one for a long synchronous call, tried once (a retry
+        after a read timeout would run a Lambda function a second time)."""
+        key = f"{service}:{read_timeout}" if read_timeout else service
+        if key not in self._clients:
+            config = self._config
+            if read_timeout:
+                config = config.merge(Config(read_timeout=read_timeout, retries={"mode": "standard", "total_max_attempts": 1}))
+            self._clients[key] = self.session.client(service, region_name=self.region, config=config)
+        return self._clients[key]
 
 
 def new_session(profile: str | None = None) -> Any:

@@ -1,4 +1,4 @@
-"""`make acceptance` / `python -m acceptance`: settings from the environment (MODEL, KEEP, DRY_RUN, AWS_*)."""
+"""`make acceptance` / `python -m acceptance`: settings from the environment (MODEL, KEEP, DRY_RUN, ACCEPTANCE_CONTEXT, AWS_*)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,6 +39,23 @@ def _flag(env: Mapping[str, str], key: str) -> bool:
     return env.get(key, "").strip().lower() in _TRUE
 
 
+# The suite owns these: a throw-away stack under its own name, deleted with its data.
+RESERVED_CONTEXT = frozenset({c.CTX_MODEL, c.CTX_STACK_NAME, c.CTX_RETAIN_DATA})
+
+
+def parse_context(text: str) -> dict[str, str]:
+    """ACCEPTANCE_CONTEXT="data_kms_key=true reserved_concurrency=true": extra `-c key=value` for the deploy."""
+    context: dict[str, str] = {}
+    for pair in text.replace(",", " ").split():
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"ACCEPTANCE_CONTEXT: {pair!r} is not key=value")
+        if key in RESERVED_CONTEXT:
+            raise ConfigError(f"ACCEPTANCE_CONTEXT: {key} is set by the suite (use MODEL= for the model)")
+        context[key] = value
+    return context
+
+
 @dataclass(frozen=True)
 class RunConfig:
     stack_name: str
@@ -48,6 +65,7 @@ class RunConfig:
     dry_run: bool
     results_dir: Path
     started_at: datetime
+    extra_context: Mapping[str, str] = field(default_factory=dict)  # ACCEPTANCE_CONTEXT: the option under test
 
     @property
     def model_dir(self) -> Path:
@@ -68,6 +86,7 @@ class RunConfig:
             c.CTX_STACK_NAME: self.stack_name,
             c.CTX_RETAIN_DATA: "false",
             c.CTX_LOG_RETENTION_DAYS: str(LOG_RETENTION_DAYS),
+            **self.extra_context,
         }
 
     @classmethod
@@ -87,4 +106,5 @@ class RunConfig:
             dry_run=_flag(env, "DRY_RUN"),
             results_dir=Path(env.get("ACCEPTANCE_RESULTS_DIR", "").strip() or RESULTS_DIR),
             started_at=now or datetime.now(UTC),
+            extra_context=parse_context(env.get("ACCEPTANCE_CONTEXT", "")),
         )

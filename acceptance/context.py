@@ -32,7 +32,7 @@ class Sent:
 @dataclass
 class RunContext:
     config: RunConfig
-    clients: Callable[[str], Any]
+    clients: Callable[..., Any]  # (service, read_timeout=None) -> boto3 client (acceptance.aws.Clients)
     outputs: StackOutputs
     baseline: Baseline
     api: ApiClient

@@ -43,6 +43,16 @@ def run_command(command: Sequence[str], timeout: float) -> int:
         return -1
 
 
+PREFLIGHT_TIMEOUT_SECONDS = 60
+
+
+def preflight_command(config: RunConfig) -> list[str]:
+    """`make deploy`'s preflight with the run's own context: an account that cannot take the options is told so
+    in one line before the layer build and the deploy (e.g. reserved_concurrency=true in a quota-10 account)."""
+    context = [arg for key, value in config.cdk_context().items() for arg in ("-c", f"{key}={value}")]
+    return [sys.executable, str(REPO_ROOT / "scripts" / "deploy_preflight.py"), *context]
+
+
 def layer_command() -> list[str]:
     return [sys.executable, str(REPO_ROOT / "layers" / "build_layer.py")]
 
@@ -135,6 +145,8 @@ class Deployer:
     def deploy(self) -> StackOutputs:
         outputs_file = self.config.results_dir / f"{self.config.stack_name}-outputs.json"
         outputs_file.parent.mkdir(parents=True, exist_ok=True)
+        if self.runner(preflight_command(self.config), PREFLIGHT_TIMEOUT_SECONDS) != 0:
+            raise DeployError("the deploy preflight refused this account for these options; see its output above")
         # The stack checks an existing layer's architecture at synth; build one only when there is none.
         if not (LAYER_DIR / "python").is_dir() and self.runner(layer_command(), LAYER_TIMEOUT_SECONDS) != 0:
             raise DeployError("layer build failed (python layers/build_layer.py); see its output above")

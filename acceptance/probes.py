@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from functions.contract import prediction_log as log
-from functions.contract.model_artifact import Baseline
+from functions.contract.model_artifact import LOGS_INSIGHTS_MAX_JSON_FIELDS, Baseline
 
 from .compare import COUNT_DISTINCT_TOLERANCE
 from .monitor_queries import FALSE_SPELLINGS, TRUE_SPELLINGS
@@ -203,59 +203,90 @@ def contract_record(baseline: Baseline) -> dict[str, Any]:
     return dict(json.loads(line))
 
 
+def _same_value(expected: Any, got: str | None) -> bool:
+    """A field's value as Logs Insights returns it (text) against the value written."""
+    if got is None:
+        return False
+    if isinstance(expected, bool):
+        return got.strip().lower() in (TRUE_SPELLINGS if expected else FALSE_SPELLINGS)
+    if isinstance(expected, int | float):
+        number = _number(got)
+        return number is not None and abs(number - float(expected)) <= 1e-9 * max(1.0, abs(float(expected)))
+    return got == ("" if expected is None else str(expected))
+
+
+def _leaf_values(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        return {p: v for key, item in value.items() for p, v in _leaf_values(item, f"{prefix}{key}.").items()}
+    if isinstance(value, list):
+        return {p: v for index, item in enumerate(value) for p, v in _leaf_values(item, f"{prefix}{index}.").items()}
+    return {prefix.rstrip("."): value}
+
+
 def wide_record(run_id: str, widest: Baseline, n_fields: int = WIDE_FIELDS) -> Probe:
     name = "wide_record"
     contract = {**_head(run_id, f"{name}:contract"), **contract_record(widest)}
-    contract_paths = leaf_paths(contract)
+    written = _leaf_values(contract)
+    contract_paths = list(written)
     last = contract_paths[-1]
     synthetic = {**_head(run_id, f"{name}:cap"), **{f"f{i:03d}": i for i in range(n_fields)}}
     queries = {
-        "contract": f"{_filter(run_id, f'{name}:contract')}\n| stats count(*) as n, count({last}) as n_last",
+        "contract": f"{_filter(run_id, f'{name}:contract')}\n| fields " + ", ".join(contract_paths),
         "cap": f"{_filter(run_id, f'{name}:cap')}\n| fields " + ", ".join(f"f{i:03d}" for i in range(n_fields)),
     }
 
     def judge(results: Mapping[str, Rows]) -> ProbeOutcome:
         rows = row_dicts(results.get("contract", []))
         row = rows[0] if rows else {}
-        n, n_last = _number(row.get("n")), _number(row.get("n_last"))
+        wrong = [path for path, value in written.items() if not _same_value(value, row.get(path))]
         cap_rows = row_dicts(results.get("cap", []))
         extracted = sorted(int(k[1:]) for k in (cap_rows[0] if cap_rows else {}) if k.startswith("f") and k[1:].isdigit())
         # The two tags come first, so the cap is the tags plus the contiguous run of f-fields returned.
         contiguous = next((i for i, v in enumerate(extracted) if i != v), len(extracted))
+        cap = contiguous + 2
         cap_text = (
             f"all {n_fields + 2} fields of a {n_fields + 2}-field line were extracted"
             if contiguous == n_fields
-            else f"a {n_fields + 2}-field line: the first {contiguous + 2} fields were extracted"
-            f" (tags + f000..f{contiguous - 1:03d})"
+            else f"a {n_fields + 2}-field line: the first {cap} fields were extracted (tags + f000..f{contiguous - 1:03d})"
         )
         data = {
             "contract_fields": len(contract_paths),
             "last_field": last,
-            "n": n,
-            "n_last": n_last,
-            "extracted_prefix": contiguous + 2,
+            "wrong_fields": wrong,
+            "extracted_prefix": cap,
+            "loader_cap": LOGS_INSIGHTS_MAX_JSON_FIELDS,
         }
-        if n and n_last == n:
+        problems = []
+        if not rows:
+            problems.append("the widest line came back with no fields")
+        elif wrong:
+            problems.append(
+                f"{len(wrong)} of its {len(contract_paths)} fields came back missing or changed ({', '.join(wrong[:5])})"
+            )
+        if cap < LOGS_INSIGHTS_MAX_JSON_FIELDS:
+            problems.append(
+                f"only {cap} fields are extracted, below the {LOGS_INSIGHTS_MAX_JSON_FIELDS} the model loader allows a line"
+            )
+        if problems:
             return ProbeOutcome(
-                True,
-                f"the last field `{last}` of the widest model's line ({len(contract_paths)} fields) is extracted; {cap_text}",
-                data,
+                False, f"the widest model's line ({len(contract_paths)} fields): {'; '.join(problems)}; {cap_text}", data
             )
         return ProbeOutcome(
-            False,
-            f"the last field `{last}` of the widest line ({len(contract_paths)} fields) came back"
-            f" {n_last} of {n} times; {cap_text}",
+            True,
+            f"every one of the widest model's {len(contract_paths)} fields (last `{last}`) came back as written; {cap_text}",
             data,
         )
 
     return Probe(
         name,
-        "every field the monitor reads is within the per-event extraction cap",
+        "every field of the widest prediction line is extracted as written, and the extraction cap is at least the"
+        " loader's limit",
         [contract, synthetic],
         queries,
         judge,
         decision="the prediction line puts the fields the monitor reads first, and a model whose line exceeds the"
-        " 200-field cap is refused at load; the probe reads the widest line's last field and measures the cap",
+        f" {LOGS_INSIGHTS_MAX_JSON_FIELDS}-field cap is refused at load; the probe reads every field of the widest line"
+        " and fails when the measured cap is below that limit",
     )
 
 
@@ -308,18 +339,20 @@ def pct_quantiles(run_id: str, n: int = PCT_VALUES, seed: int = 13) -> Probe:
         )
         if missing:
             return ProbeOutcome(False, f"pct returned no value at levels {missing}; {summary}", data)
-        within = "within" if worst <= tolerance else "OUTSIDE"
-        return ProbeOutcome(True, f"{summary}: {within} the rank tolerance; the monitor reads no percentiles", data)
+        if worst > tolerance:
+            return ProbeOutcome(False, f"{summary}: OUTSIDE the rank tolerance, pct is not a quantile of the values", data)
+        return ProbeOutcome(True, f"{summary}: within the rank tolerance; the monitor reads no percentiles", data)
 
     query = f"{_filter(run_id, name)}\n| stats {terms}"
     return Probe(
         name,
-        "pct(field, p) answers a value at every decile; how it relates to DuckDB's quantiles is recorded",
+        "pct(field, p) answers, at every decile, a value whose rank among the values is within max(1/n, 1 %) of p",
         records,
         {name: query},
         judge,
         decision="the monitor reads no percentiles: a feature's distribution is counts of rows below the training cuts"
-        " (`Func.BELOW`), exact in both engines, because AWS does not document pct's method; the probe records it",
+        " (`Func.BELOW`), exact in both engines, because AWS does not document pct's method; the probe fails when pct is"
+        " not a quantile within one rank step, which rules it out of ad-hoc Insights questions too",
     )
 
 

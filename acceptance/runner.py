@@ -23,9 +23,11 @@ from .checks.alarms import check_alarms
 from .checks.api import check_api
 from .checks.archive import check_athena, check_feedback, check_s3
 from .checks.dashboard import check_dashboard
+from .checks.delivery import check_delivery
 from .checks.insights import check_monitor_queries, check_probes
 from .checks.log_contract import check_log_contract
 from .checks.monitor import check_monitor
+from .checks.quality import check_quality_run
 from .cloudwatch import LogReader, ProbeLog
 from .config import REPO_ROOT, RunConfig
 from .context import MONITOR_GB_SECONDS_PER_RUN, RunContext
@@ -38,11 +40,13 @@ from .teardown import Teardown
 CheckFn = Callable[[RunContext], list[CheckResult]]
 
 # Run order (the table is sorted by number): the archive check waits for Firehose's buffer after the first
-# traffic, so it runs once the earlier checks have spent most of that time; the monitor check owns three whole
-# windows and must not share them with other traffic; the dashboard comes last, when every metric has data.
+# traffic, so it runs once the earlier checks have spent most of that time; the quality run follows the feedback
+# line it judges; the monitor check owns three whole windows and must not share them with other traffic (its
+# schedule is paused meanwhile); the dashboard comes last, when every metric (the quality run's too) has data.
 CHECKS: tuple[tuple[str, str, CheckFn], ...] = (
     ("1 api", "every route; auth refused without credentials; the README's bad inputs", check_api),
     ("2 log contract", "a known request's records in CloudWatch within 120 s, equal to the local server's", check_log_contract),
+    ("2 log delivery delay", "30 lines: write -> first FilterLogEvents hit, p50/p99/max; all within 300 s", check_delivery),
     (
         "3 insights: monitor queries vs duckdb",
         "the monitor's queries over known traffic vs DuckDB on the same records",
@@ -53,12 +57,13 @@ CHECKS: tuple[tuple[str, str, CheckFn], ...] = (
     ("6 archive: records reach S3", "Firehose delivers contract lines within buffer + margin", check_s3),
     ("6 archive: athena types", "Athena on the Glue table returns them with the right types", check_athena),
     ("6 archive: feedback table", "a feedback line reaches its own table (skipped when absent)", check_feedback),
+    ("6 quality run", "the quality function, invoked as its own role, joins the feedback in Athena", check_quality_run),
     ("4 monitor", "scheduled-event invocations, EMF via GetMetricData, ALARM then recovery in the queue", check_monitor),
     ("7 dashboard", "the dashboard exists and every plotted metric exists (ListMetrics)", check_dashboard),
 )
 
 # The plan's expectations (no real run was possible where this was written: replace with measured figures).
-PLANNED_MINUTES = {"deploy": 8, "checks": 25, "teardown": 6}
+PLANNED_MINUTES = {"deploy": 8, "checks": 27, "teardown": 6}
 PLANNED_ALARMS = 9
 
 
@@ -69,8 +74,8 @@ def custom_metric_count(baseline: Baseline) -> int:
 
 def planned_usage(baseline: Baseline) -> Usage:
     minutes = sum(PLANNED_MINUTES.values())
-    rows = 3 + 220 + 300
-    requests = 45 + 1 + 17 + 15 + 1
+    rows = 3 + 30 + 220 + 300
+    requests = 45 + 1 + 30 + 17 + 15 + 1
     return Usage(
         api_requests=requests,
         inference_invocations=requests,
@@ -115,6 +120,7 @@ def plan(config: RunConfig, out: IO[str]) -> dict[str, Any]:
         "stack_name": config.stack_name,
         "model": config.model,
         "region": config.region or "(from your AWS profile)",
+        "context": dict(config.extra_context),
         "deploy": " ".join(deploy_command(config, config.results_dir / f"{config.stack_name}-outputs.json")),
         "checks": [{"name": name, "what": what} for name, what, _ in sorted(CHECKS, key=lambda c: c[0].split(" ")[0])],
         "teardown": "kept (KEEP=1)" if config.keep else "stack deleted, archive bucket emptied and deleted, log groups deleted",
@@ -122,7 +128,8 @@ def plan(config: RunConfig, out: IO[str]) -> dict[str, Any]:
         "expected_cost": cost,
     }
     out.write(f"acceptance plan (DRY_RUN=1: nothing is called)\n  stack   {config.stack_name} (model {config.model})\n")
-    out.write(f"  region  {document['region']}\n  deploy  {document['deploy']}\n  checks:\n")
+    options = " ".join(f"{k}={v}" for k, v in config.extra_context.items()) or "(defaults)"
+    out.write(f"  region  {document['region']}\n  options {options}\n  deploy  {document['deploy']}\n  checks:\n")
     out.writelines(f"    {c['name']:<38} {c['what']}\n" for c in document["checks"])
     out.write(f"  teardown  {document['teardown']}\n")
     out.write(f"  expected  ~{sum(PLANNED_MINUTES.values())} minutes; {describe(cost)}\n")
@@ -275,6 +282,7 @@ class Runner:
             "started_at": self.config.started_at.isoformat(timespec="seconds"),
             "commit": git_commit(),
             "api_type": self.api_type,
+            "context": dict(self.config.extra_context),  # the options this run proved (ACCEPTANCE_CONTEXT)
         }
         table.extra["cost"] = cost
         table.rows.sort(key=lambda r: r.name.split(" ")[0])

@@ -1,13 +1,14 @@
-"""Account-level API Gateway logging role: created by this stack only when asked for.
+"""Account-level API Gateway logging role: created by default, left alone with `-c api_gateway_account_role=false`.
 
-API Gateway writes access and execution logs through one role per account and region
-(`AWS::ApiGateway::Account`, a singleton). An application stack that owns it collides
-with every other stack doing the same, and deleting it would break their logging, so by
-default the stack leaves it alone: the account must already have the role (set once, by
-an earlier deploy with `-c api_gateway_account_role=true`, by a platform stack, or with
-`aws apigateway update-account`; see README "Deploy"). aws-cdk-lib's RestApi creates the
-role whenever `cloud_watch_role=True`; `detach_account_role` removes it from the tree,
-and the DependsOn it leaves on the stage, after the API construct is built.
+API Gateway writes REST access and execution logs through one role per account and region
+(`AWS::ApiGateway::Account`, a singleton); a stage with logging fails to deploy ("CloudWatch Logs role
+ARN must be set in account settings") in an account that has none, which is every fresh account. So
+the stack sets it (aws-cdk-lib's RestApi with `cloud_watch_role=True`), with the role retained on delete
+so the account setting never points at a deleted role, and other stacks setting the same kind of role
+(iris and wine side by side) do not break each other. An account whose role is managed elsewhere (a
+platform stack) deploys with `-c api_gateway_account_role=false`; `make preflight` then checks that the
+account has a role (`apigateway get-account`) before anything is built. `detach_account_role` removes
+the account resource, and the DependsOn it leaves on the stage, after the API construct is built.
 """
 
 from __future__ import annotations

@@ -341,14 +341,19 @@ class LogArchive(Construct):
             ],
         )
         if self.encryption_key is not None:
-            # SSE-KMS objects: Firehose encrypts through S3 only (kms:ViaService), for this bucket only.
+            # SSE-KMS objects: Firehose encrypts through S3 only (kms:ViaService), for this bucket only. The bucket has an
+            # S3 Bucket Key, so S3 asks KMS with the BUCKET's ARN as encryption context, not the object's (S3 User Guide,
+            # "Reducing the cost of SSE-KMS with Amazon S3 Bucket Keys"): an `<bucket>/*` condition alone would deny every
+            # put. The object form stays allowed too, for a put that opts out of the Bucket Key; both name this bucket only.
             policy.add_statements(
                 iam.PolicyStatement(
                     actions=["kms:GenerateDataKey", "kms:Decrypt"],
                     resources=[self.encryption_key.key_arn],
                     conditions={
                         "StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"},
-                        "StringLike": {"kms:EncryptionContext:aws:s3:arn": f"{self.bucket.bucket_arn}/*"},
+                        "StringLike": {
+                            "kms:EncryptionContext:aws:s3:arn": [self.bucket.bucket_arn, f"{self.bucket.bucket_arn}/*"]
+                        },
                     },
                 )
             )

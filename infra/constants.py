@@ -9,7 +9,7 @@ context keys, stack output keys and the layer build location.
 from __future__ import annotations
 
 # --- stack -----------------------------------------------------------------------
-STACK_NAME = "ServerlessInference"
+STACK_NAME = "ServerlessInference"  # the prefix: each model's stack is "<prefix>-<model>" (stack_name_for)
 STACK_DESCRIPTION = "Serverless ONNX inference API with prediction monitor, alerts, log archive and dashboard"
 
 # --- construct ids (one construct per component) ----------------------------------
@@ -32,7 +32,7 @@ CTX_LAYER_DIR = "layer_dir"  # built layer directory (holds python/); default LA
 CTX_LOG_RETENTION_DAYS = "log_retention_days"
 CTX_TRACING = "tracing"  # "true": X-Ray active tracing on the inference function
 CTX_API_AUTH = "api_auth"  # "api_key" (default) or "iam"
-CTX_STACK_NAME = "stack_name"  # default STACK_NAME; give each model its own to deploy several side by side
+CTX_STACK_NAME = "stack_name"  # default stack_name_for(model): one stack per model; set it to keep an older name
 CTX_RETAIN_DATA = "retain_data"  # "false": log groups and table are deleted with the stack (dev)
 CTX_SNAP_START = "snap_start"  # "true": Lambda SnapStart on the inference function, invoked through an alias
 # --- data settings (issue 9): each costs something, see docs/infrastructure.md ---
@@ -40,7 +40,8 @@ CTX_ARCHIVE_EXPIRY_DAYS = "archive_expiry_days"  # archived records deleted afte
 CTX_DATA_KMS_KEY = "data_kms_key"  # "true": one customer-managed key for log groups, archive bucket and Firehose
 CTX_BUCKET_VERSIONING = "bucket_versioning"  # "true": versioned archive bucket (old versions expire)
 CTX_S3_ACCESS_LOGS = "s3_access_logs"  # "true": server access logs of the archive bucket in a second bucket
-CTX_API_GATEWAY_ACCOUNT_ROLE = "api_gateway_account_role"  # "true": this stack sets the account's API Gateway logging role
+CTX_API_GATEWAY_ACCOUNT_ROLE = "api_gateway_account_role"  # "false": the account already has API Gateway's logging role
+CTX_RESERVED_CONCURRENCY = "reserved_concurrency"  # "true": monitor and quality reserve 1 execution each
 CTX_QUALITY_SCHEDULE = "quality_schedule"  # EventBridge expression for the quality function
 CTX_QUALITY_LOOKBACK_DAYS = "quality_lookback_days"
 
@@ -101,6 +102,14 @@ OUTPUT_WEB_ACL_ARN = "WebAclArn"  # only with waf=true
 OUTPUT_WAF_LOG_GROUP = "WafLogGroupName"
 OUTPUT_ACCESS_LOG_GROUP = "ApiAccessLogGroupName"
 # Defaults of the data settings
+# Defaults of the account-level settings; scripts/deploy_preflight.py reads the same ones to know what a deploy asks.
+DEFAULT_API_GATEWAY_ACCOUNT_ROLE = True  # a fresh account has no API Gateway logging role: the stack sets one
+DEFAULT_RESERVED_CONCURRENCY = False  # a quota-10 account cannot reserve any (Lambda keeps 100 unreserved)
 ARCHIVE_EXPIRY_DAYS = 400  # > a year of history for training sets and audits; 0 keeps records forever
 QUALITY_SCHEDULE = "rate(1 hour)"
 QUALITY_LOOKBACK_DAYS = 7
+
+
+def stack_name_for(model: str) -> str:
+    """The default stack name: one stack per model, so a second model is deployed beside the first, not over it."""
+    return f"{STACK_NAME}-{model}"

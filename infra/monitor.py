@@ -51,6 +51,7 @@ class Monitor(Construct):
         timeout: Duration = MONITOR_TIMEOUT,
         memory_mb: int = 512,
         log_level: str = "INFO",
+        reserved_concurrency: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         # Queries can take up to query_timeout_seconds, plus start-up and publishing; keep a 2x margin,
@@ -84,6 +85,7 @@ class Monitor(Construct):
             log_level=log_level,
             log_retention=log_retention,
             removal_policy=removal_policy,
+            reserved_concurrency=reserved_concurrency,
             environment={
                 names.ENV_INFERENCE_LOG_GROUP: inference_log_group.log_group_name,
                 names.ENV_ALERT_TOPIC_ARN: alerts.topic.topic_arn,

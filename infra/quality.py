@@ -65,6 +65,7 @@ class Quality(Construct):
         timeout: Duration = QUALITY_TIMEOUT,
         memory_mb: int = QUALITY_MEMORY_MB,
         log_level: str = "INFO",
+        reserved_concurrency: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.schedule_expression = schedule_expression
@@ -82,6 +83,7 @@ class Quality(Construct):
             log_level=log_level,
             log_retention=log_retention,
             removal_policy=removal_policy,
+            reserved_concurrency=reserved_concurrency,
             environment={
                 names.ENV_ALERT_TOPIC_ARN: alerts.topic.topic_arn,
                 names.ENV_ALERT_STATE_TABLE: alert_state_table.table_name,

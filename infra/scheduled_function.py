@@ -1,9 +1,9 @@
 """The scaffolding shared by the scheduled functions (monitor, quality): one place for their common settings.
 
-Each gets a dead-letter queue, its own log group and role, a function that is never retried and runs one at a
-time, and an EventBridge schedule. A failed run is not retried (the next scheduled run covers the same data);
-it lands in the dead-letter queue instead, both when Lambda fails the asynchronous invocation and when
-EventBridge cannot deliver the event at all.
+Each gets a dead-letter queue, its own log group and role, a function that is never retried (reserved to one
+run at a time only with `reserved_concurrency`), and an EventBridge schedule. A failed run is not retried (the
+next scheduled run covers the same data); it lands in the dead-letter queue instead, both when Lambda fails the
+asynchronous invocation and when EventBridge cannot deliver the event at all.
 
 The resources are created directly in the caller's construct (no construct of their own), so their logical
 ids stay those of the caller's children: "DeadLetterQueue", "FunctionLogs", "FunctionRole", "Function",
@@ -27,8 +27,10 @@ from constructs import Construct
 from functions.contract import names
 from infra.inference_api import ARCHITECTURE, MODEL_DIR, RUNTIME, function_role
 
-# One run at a time: a delayed asynchronous retry can never overlap the next scheduled run (nor notify twice).
-RESERVED_CONCURRENCY = 1
+# `-c reserved_concurrency=true`: one run at a time, reserved from the account's pool. Off by default: Lambda keeps
+# 100 executions unreserved, so an account whose quota is 10 (new and sandbox accounts) cannot reserve any and the
+# deploy would fail. Correctness does not rest on it: the alert state's conditional write makes runs single-flight.
+RESERVED_EXECUTIONS = 1
 DEAD_LETTER_RETENTION = Duration.days(14)
 SCHEDULE_RETRY_ATTEMPTS = 2  # EventBridge's delivery retries; the function's own retries are 0
 
@@ -75,6 +77,7 @@ def scheduled_function(
     log_retention: logs.RetentionDays,
     removal_policy: RemovalPolicy,
     environment: dict[str, str],
+    reserved_concurrency: bool = False,
 ) -> ScheduledFunction:
     """Dead-letter queue, log group, role and function in `scope`; `environment` follows the common variables."""
     dead_letter_queue = sqs.Queue(
@@ -100,7 +103,7 @@ def scheduled_function(
         role=role,
         log_group=log_group,
         retry_attempts=0,
-        reserved_concurrent_executions=RESERVED_CONCURRENCY,
+        reserved_concurrent_executions=RESERVED_EXECUTIONS if reserved_concurrency else None,
         max_event_age=max_event_age,
         on_failure=destinations.SqsDestination(dead_letter_queue),
         environment={

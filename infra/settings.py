@@ -111,7 +111,8 @@ class StackSettings:
     data_kms_key: bool = False
     bucket_versioning: bool = False
     s3_access_logs: bool = False
-    api_gateway_account_role: bool = False
+    api_gateway_account_role: bool = c.DEFAULT_API_GATEWAY_ACCOUNT_ROLE
+    reserved_concurrency: bool = c.DEFAULT_RESERVED_CONCURRENCY
     quality_schedule: str = c.QUALITY_SCHEDULE
     quality_lookback_days: int = c.QUALITY_LOOKBACK_DAYS
 
@@ -130,7 +131,7 @@ class StackSettings:
         api = ApiOptions.from_context(node)  # api, api_auth (default per API type), JWT, CORS, WAF, throttling, quotas
         api_auth: ApiAuth = api.auth
         return cls(
-            stack_name=_text(node.try_get_context(c.CTX_STACK_NAME)) or c.STACK_NAME,
+            stack_name=_text(node.try_get_context(c.CTX_STACK_NAME)) or c.stack_name_for(model),
             model=model,
             layer_dir=layer if layer.is_absolute() else repo_root / layer,
             alert_email=email,
@@ -149,7 +150,12 @@ class StackSettings:
             bucket_versioning=_flag(node.try_get_context(c.CTX_BUCKET_VERSIONING), c.CTX_BUCKET_VERSIONING, False),
             s3_access_logs=_flag(node.try_get_context(c.CTX_S3_ACCESS_LOGS), c.CTX_S3_ACCESS_LOGS, False),
             api_gateway_account_role=_flag(
-                node.try_get_context(c.CTX_API_GATEWAY_ACCOUNT_ROLE), c.CTX_API_GATEWAY_ACCOUNT_ROLE, False
+                node.try_get_context(c.CTX_API_GATEWAY_ACCOUNT_ROLE),
+                c.CTX_API_GATEWAY_ACCOUNT_ROLE,
+                c.DEFAULT_API_GATEWAY_ACCOUNT_ROLE,
+            ),
+            reserved_concurrency=_flag(
+                node.try_get_context(c.CTX_RESERVED_CONCURRENCY), c.CTX_RESERVED_CONCURRENCY, c.DEFAULT_RESERVED_CONCURRENCY
             ),
             quality_schedule=_schedule(node.try_get_context(c.CTX_QUALITY_SCHEDULE), c.CTX_QUALITY_SCHEDULE, c.QUALITY_SCHEDULE),
             quality_lookback_days=_days(

@@ -84,7 +84,8 @@ class InferenceStack(cdk.Stack):
         data_kms_key: bool = False,
         bucket_versioning: bool = False,
         s3_access_logs: bool = False,
-        api_gateway_account_role: bool = False,
+        api_gateway_account_role: bool = c.DEFAULT_API_GATEWAY_ACCOUNT_ROLE,
+        reserved_concurrency: bool = c.DEFAULT_RESERVED_CONCURRENCY,
         quality_schedule: str = c.QUALITY_SCHEDULE,
         quality_lookback_days: int = c.QUALITY_LOOKBACK_DAYS,
         repo_root: Path = REPO_ROOT,
@@ -143,6 +144,7 @@ class InferenceStack(cdk.Stack):
             alerts=self.alerts,
             log_retention=log_retention,
             removal_policy=removal_policy,
+            reserved_concurrency=reserved_concurrency,
         )
         self.archive = LogArchive(
             self,
@@ -168,6 +170,7 @@ class InferenceStack(cdk.Stack):
             removal_policy=removal_policy,
             schedule_expression=quality_schedule,
             lookback_days=quality_lookback_days,
+            reserved_concurrency=reserved_concurrency,
         )
         self.observability = Observability(
             self,

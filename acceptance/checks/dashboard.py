@@ -1,4 +1,8 @@
-"""7. Dashboard: it exists, and every metric its widgets plot exists (ListMetrics), so no graph is empty by typo."""
+"""7. Dashboard: it exists, and every metric its widgets plot exists (ListMetrics), so no graph is empty by typo.
+
+EMF metrics reach ListMetrics a few minutes after the run that emitted them (the quality run is the check just
+before), so missing metrics are asked again, a bounded number of times, before the row fails.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from ..context import RunContext
 from ..results import CheckResult, Status
 
 NAME = "7 dashboard"
+METRIC_ATTEMPTS = 10
+METRIC_RETRY_SECONDS = 30  # 10 x 30 s: EMF metrics usually list within a few minutes
 
 
 @dataclass(frozen=True, order=True)
@@ -61,12 +67,19 @@ def check_dashboard(ctx: RunContext) -> list[CheckResult]:
     cloudwatch = ctx.clients("cloudwatch")
     body = json.loads(cloudwatch.get_dashboard(DashboardName=dashboards[0])["DashboardBody"])
     metrics, log_groups = dashboard_metrics(body)
-    missing = [m.label() for m in metrics if not metric_exists(cloudwatch, m)]
+    absent = list(metrics)
+    for attempt in range(METRIC_ATTEMPTS):
+        absent = [m for m in absent if not metric_exists(cloudwatch, m)]
+        ctx.usage.cloudwatch_requests += len(absent)
+        if not absent or attempt == METRIC_ATTEMPTS - 1:
+            break
+        ctx.sleep(METRIC_RETRY_SECONDS)
+    missing = [m.label() for m in absent]
     logs = ctx.clients("logs")
     for group in log_groups:
         if not logs.describe_log_groups(logGroupNamePrefix=group).get("logGroups"):
             missing.append(f"log group {group}")
-    ctx.usage.cloudwatch_requests += len(metrics) + 1
+    ctx.usage.cloudwatch_requests += 1
     summary = f"{len(body.get('widgets', []))} widgets, {len(metrics)} metrics, {len(log_groups)} log queries"
     if missing:
         return [

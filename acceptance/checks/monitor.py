@@ -1,9 +1,10 @@
 """4. Monitor: invoke it with a scheduled-event payload for windows of known traffic, read its EMF metrics back
 with GetMetricData, and see an outlier episode's ALARM and then its recovery arrive in the suite's queue.
 
-The EventBridge schedule keeps running the monitor every minute during the check; its runs judge overlapping
-windows and may publish the ALARM first. That is fine: the check asks that the evaluation of the outlier window
-names `outlier_ratio`, and that one ALARM and one recovery message for it reach the topic, whoever sent them.
+The monitor's EventBridge schedule is disabled for the check (and enabled again after it, whatever happened):
+otherwise a scheduled run can collide with the check's own invocation (throttled under reserved concurrency,
+which trips the throttle alarm) or publish the ALARM for a window the check has not judged yet. Every run during
+the check is then one the check started, for a window it chose.
 """
 
 from __future__ import annotations
@@ -118,8 +119,17 @@ def check_monitor(ctx: RunContext) -> list[CheckResult]:
     rules = ctx.resource_ids("AWS::Events::Rule", "Monitor")
     if not functions:
         return [CheckResult(NAME, Status.ERROR, "no monitor function among the stack's resources")]
-    function = functions[0]
-    rule_arn = f"arn:aws:events:{ctx.region}:{ctx.account}:rule/{rules[0] if rules else 'schedule'}"
+    if not rules:
+        return [CheckResult(NAME, Status.ERROR, "no monitor schedule among the stack's resources")]
+    events = ctx.clients("events")
+    events.disable_rule(Name=rules[0])
+    try:
+        return _judge_monitor(ctx, functions[0], f"arn:aws:events:{ctx.region}:{ctx.account}:rule/{rules[0]}")
+    finally:
+        events.enable_rule(Name=rules[0])
+
+
+def _judge_monitor(ctx: RunContext, function: str, rule_arn: str) -> list[CheckResult]:
     problems: list[str] = []
     notes: list[str] = []
     first_at = _now(ctx)

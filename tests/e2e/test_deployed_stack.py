@@ -2,7 +2,7 @@
 
 Either API type (REST or HTTP) and any authentication (API key, IAM, JWT) is read from the stack outputs.
 Point the tests at a stack with the file written by `cdk deploy --outputs-file cdk-outputs.json`:
-  STACK_OUTPUTS_FILE=cdk-outputs.json  [STACK_NAME=ServerlessInference]
+  STACK_OUTPUTS_FILE=cdk-outputs.json  [STACK_NAME=ServerlessInference-iris; default: the file's only stack]
 or by hand:
   STACK_API_URL=https://….execute-api….amazonaws.com/v1/  and one of
   STACK_API_KEY=<key value> | STACK_JWT=<token> | STACK_API_AUTH=iam (signs with the usual AWS credentials)
@@ -40,7 +40,7 @@ from infra.constants import (
     OUTPUT_API_URL,
     OUTPUT_USER_POOL_CLIENT_ID,
     OUTPUT_USER_POOL_ID,
-    STACK_NAME,
+    stack_name_for,
 )
 
 pytestmark = pytest.mark.e2e
@@ -74,7 +74,11 @@ def _outputs() -> dict[str, str]:
     if not path:
         return {}
     document = json.loads(Path(path).read_text(encoding="utf-8"))
-    return dict(document.get(os.environ.get("STACK_NAME", STACK_NAME), {}))
+    if os.environ.get("STACK_NAME"):
+        return dict(document.get(os.environ["STACK_NAME"], {}))
+    if len(document) == 1:  # `make deploy` writes the one stack it deployed
+        return dict(next(iter(document.values())))
+    return dict(document.get(stack_name_for(os.environ.get("MODEL") or "iris"), {}))
 
 
 def _api_key(outputs: dict[str, str]) -> str | None:

@@ -5,7 +5,7 @@ alerts, no tracing, no SnapStart, environment-agnostic) and wine with the
 alternatives (IAM auth, Slack, tracing, SnapStart through the `live` alias,
 90-day retention, data not retained, a concrete account and region, the data
 settings: customer-managed key, versioning, access logs, no expiry, the account-level
-API Gateway role, a 6-hour quality schedule). A third synth puts iris and wine side by
+API Gateway role left to the account, reserved concurrency, a 6-hour quality schedule). A third synth puts iris and wine side by
 side in one app. The layer is a stub directory: synth must not depend on `make layer`.
 """
 
@@ -91,7 +91,8 @@ def wine(tmp_path_factory: pytest.TempPathFactory, stub_layer_dir: Path) -> Synt
         data_kms_key=True,
         bucket_versioning=True,
         s3_access_logs=True,
-        api_gateway_account_role=True,
+        api_gateway_account_role=False,  # the account already has API Gateway's logging role
+        reserved_concurrency=True,
         quality_schedule="rate(6 hours)",
         quality_lookback_days=14,
         # As under the CDK CLI with a profile: concrete account and region (finding ids then hold literals).

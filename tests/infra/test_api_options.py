@@ -422,7 +422,7 @@ def test_cdk_nag_reasons_never_call_an_api_key_authentication(synth):
 def test_app_synthesizes_http_api_with_jwt(tmp_path, stub_layer_dir):
     result = run_app(tmp_path, {"layer_dir": str(stub_layer_dir), "api": "http", "api_auth": "jwt"})
     assert result.returncode == 0, result.stderr[-3000:]
-    template = json.loads((tmp_path / "out" / f"{c.STACK_NAME}.template.json").read_text())
+    template = json.loads((tmp_path / "out" / f"{c.stack_name_for('iris')}.template.json").read_text())
     assert resources(template, "AWS::ApiGatewayV2::Api") and resources(template, "AWS::Cognito::UserPool")
 
 

@@ -50,7 +50,7 @@ Assumptions, with sources:
   (hashicorp/terraform-provider-aws#47111, confirmed with AWS Support, 2026-03). What the template can get wrong is
   checked: the destination is a log group of this stack, named `aws-waf-logs-*` for WAF, its ARN without `:*`.
 - REST access logs are written through the account-level API Gateway role (`AWS::ApiGateway::Account`). When the
-  stack owns it (`api_gateway_account_role=true`) the role's trust and policy are checked; otherwise it is an account
+  stack owns it (the default, `api_gateway_account_role=true`) the role's trust and policy are checked; otherwise it is an account
   precondition the README's deploy section documents (infra/account.py).
 Arrows whose resource side lives outside the template are listed in `Walk.external` with the reason above, and the
 tests pin that list per configuration: a new one cannot appear unnoticed.
@@ -476,7 +476,7 @@ def check_rest_stage(walk: Walk, stage_id: str) -> None:
     accounts = resources(walk.template, "AWS::ApiGateway::Account")
     if not accounts:
         assert not walk.account_role_expected, f"{arrow}: the stack should own the account-level role, the template has none"
-        walk.external.append((arrow, "account-level API Gateway role (README deploy; infra/account.py)"))
+        walk.external.append((arrow, "account-level API Gateway role (make preflight checks it; infra/account.py)"))
     for account in accounts.values():
         role = logical_id(account["Properties"]["CloudWatchRoleArn"]) or "?"
         assert allows(walk.trust(role), "sts:AssumeRole", "*", service="apigateway.amazonaws.com"), (
@@ -760,7 +760,7 @@ def walk_arrows(template: dict[str, Any], stack: Any) -> Walk:
     walk = Walk(template, stack.stack_name)
     if not str(stack.region).startswith("${"):  # a concrete environment renders account and region as literals
         walk.region, walk.account = stack.region, stack.account
-    walk.account_role_expected = bool(getattr(stack, "api_gateway_account_role", False))
+    walk.account_role_expected = bool(getattr(stack, "api_gateway_account_role", True))
     for logical, resource in template["Resources"].items():
         check = CHECKS.get(resource["Type"])
         if check is not None:
@@ -886,7 +886,7 @@ def test_an_unknown_environment_reference_is_an_unchecked_arrow(iris):
 
 
 # --- every API front door (issue 11): the session's combinations app, walked like the default stacks ----------------
-ACCOUNT_ROLE = "account-level API Gateway role (README deploy; infra/account.py)"
+ACCOUNT_ROLE = "account-level API Gateway role (make preflight checks it; infra/account.py)"
 HTTP_DELIVERY = "vended log delivery: CloudWatch Logs writes the log group's resource policy at deploy"
 WAF_DELIVERY = "vended log delivery: WAF writes the log group's resource policy at deploy"
 
@@ -932,7 +932,8 @@ def test_every_arrow_of_each_api_combination_is_permitted_on_both_sides(api_comb
     assert count["WAF association"] == count["WAF logging"] == int(options.waf)
     # the rest of the service is the same whatever the API
     assert count["alarm"] >= 14 and count["EventBridge"] == 2 and count["Logs subscription"] == count["Firehose"] == 2
-    expected_external = {ACCOUNT_ROLE if rest else HTTP_DELIVERY} | ({WAF_DELIVERY} if options.waf else set())
+    # REST: the stack owns the account-level logging role by default, so only the HTTP API's delivery is external
+    expected_external = (set() if rest else {HTTP_DELIVERY}) | ({WAF_DELIVERY} if options.waf else set())
     assert {reason for _, reason in walk.external} == expected_external
 
 
@@ -942,10 +943,21 @@ def test_the_snap_start_alias_is_what_the_http_api_may_invoke(api_combinations):
     assert "LiveAlias" in arrow
 
 
-def test_wine_owns_the_account_role_and_its_access_log_arrow_is_checked(wine):
-    walk = walk_arrows(wine.json, wine.stack)
+def test_the_default_owns_the_account_role_and_its_access_log_arrow_is_checked(iris):
+    """The default stack needs no account-level prerequisite beyond `cdk bootstrap`: every side of every arrow
+    is in its template (the API Gateway logging role included), and nothing reserves concurrency."""
+    walk = walk_arrows(iris.json, iris.stack)
     assert any(a.startswith("REST access log") for a in walk.arrows)
-    assert walk.external == []  # every resource side is in wine's template
+    assert walk.external == []  # the account role's side is in the template, as is everything else
+    assert not [
+        f for f in resources(iris.json, "AWS::Lambda::Function").values() if "ReservedConcurrentExecutions" in f["Properties"]
+    ]
+
+
+def test_the_opt_out_leaves_the_account_role_to_the_account(wine):
+    """`-c api_gateway_account_role=false`: the role is the account's (make preflight checks it exists)."""
+    walk = walk_arrows(wine.json, wine.stack)
+    assert {reason for _, reason in walk.external} == {ACCOUNT_ROLE}  # everything else is in wine's template
 
 
 # --- the same walk must fail on each API combination when one side is removed ----------------------------------------
@@ -1086,13 +1098,16 @@ def test_the_walk_fails_when_the_stack_should_own_the_account_role_but_does_not(
     owning = SimpleNamespace(
         stack_name=stack.stack_name, region=stack.region, account=stack.account, api_gateway_account_role=True
     )
+    broken = _copy(api_combinations, "RestKey")
+    broken["Resources"] = {k: v for k, v in broken["Resources"].items() if v["Type"] != "AWS::ApiGateway::Account"}
+    walk_arrows(api_combinations.templates["RestKey"], owning)  # the intact template passes
     with pytest.raises(AssertionError, match="should own the account-level role"):
-        walk_arrows(api_combinations.templates["RestKey"], owning)
+        walk_arrows(broken, owning)
 
 
-def test_the_walk_fails_when_api_gateway_cannot_assume_the_account_role(wine):
+def test_the_walk_fails_when_api_gateway_cannot_assume_the_account_role(iris):
     with pytest.raises(AssertionError, match="cannot be assumed by API Gateway"):
-        walk_arrows(_without(wine.json, lambda s: "apigateway.amazonaws.com" in principal_services(s)), wine.stack)
+        walk_arrows(_without(iris.json, lambda s: "apigateway.amazonaws.com" in principal_services(s)), iris.stack)
 
 
 def test_an_unknown_api_resource_type_is_unclassified(api_combinations):

@@ -58,8 +58,14 @@ def test_firehose_kms_use_only_through_s3_for_this_bucket(wine):
     (kms,) = [s for s in role_statements(wine.json, role_id) if "kms:GenerateDataKey" in actions(s)]
     assert set(kms["Condition"]) == {"StringEquals", "StringLike"}
     assert flatten(kms["Condition"]["StringEquals"]["kms:ViaService"]) == "s3.<AWS::Region>.amazonaws.com"
-    bucket_id, _ = only(wine.json, "AWS::S3::Bucket", "LogArchiveBucket")
-    assert flatten(kms["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"]) == f"<{bucket_id}.Arn>/*"
+    bucket_id, bucket = only(wine.json, "AWS::S3::Bucket", "LogArchiveBucket")
+    (rule,) = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["BucketKeyEnabled"] is True
+    # With an S3 Bucket Key, S3 calls KMS with the bucket's ARN as encryption context (not the object's): the grant
+    # must name it, or Firehose's GenerateDataKey is denied for every record.
+    contexts = [flatten(v) for v in kms["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"]]
+    assert f"<{bucket_id}.Arn>" in contexts
+    assert set(contexts) <= {f"<{bucket_id}.Arn>", f"<{bucket_id}.Arn>/*"}  # this bucket only
 
 
 def test_logs_role_puts_records_only(synthesized):
@@ -96,10 +102,18 @@ def test_monitor_has_exactly_the_table_actions_it_calls(synthesized):
     }
 
 
-def test_monitor_and_quality_run_one_at_a_time(synthesized):
+def test_no_function_reserves_concurrency_by_default(iris):
+    """A fresh account's quota may be 10, and Lambda keeps 100 unreserved: any reservation would fail its deploy."""
+    for fn in resources(iris.json, "AWS::Lambda::Function").values():
+        assert "ReservedConcurrentExecutions" not in fn["Properties"]
+
+
+def test_reserved_concurrency_opt_in_runs_monitor_and_quality_one_at_a_time(wine):
     for handler in (c.MONITOR_HANDLER, c.QUALITY_HANDLER):
-        _, fn = function(synthesized.json, handler)
+        _, fn = function(wine.json, handler)
         assert fn["Properties"]["ReservedConcurrentExecutions"] == 1
+    _, inference = function(wine.json, c.INFERENCE_HANDLER)
+    assert "ReservedConcurrentExecutions" not in inference["Properties"]
 
 
 # --- KMS: service grants carry source conditions --------------------------------------------------------------------
@@ -298,18 +312,24 @@ def test_iris_and_wine_side_by_side_share_no_physical_name(side_by_side):
     assert not set(iris) & set(wine), sorted(set(iris) & set(wine))
     assert len(iris) >= 17  # database, workgroup, topic, dashboard, 14 alarms, API, two filters
     for template in side_by_side.templates.values():
-        assert not resources(template, "AWS::ApiGateway::Account")  # nobody owns the account setting by default
+        # Each sets the account's logging role to a role of its own, retained: deleting one never unsets the other's.
+        _, account = only(template, "AWS::ApiGateway::Account")
+        role_id = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
+        assert template["Resources"][role_id]["DeletionPolicy"] == "Retain"
 
 
-def test_account_logging_role_only_when_asked_for(iris, wine):
-    assert not resources(iris.json, "AWS::ApiGateway::Account")
-    assert not [r for r in resources(iris.json, "AWS::IAM::Role") if "CloudWatchRole" in r]
-    _, stage = only(iris.json, "AWS::ApiGateway::Stage")
-    assert "DependsOn" not in stage or not [d for d in stage["DependsOn"] if "Account" in d]
-    account_id, account = only(wine.json, "AWS::ApiGateway::Account")
+def test_account_logging_role_by_default_and_left_alone_on_opt_out(iris, wine):
+    """A fresh account has no API Gateway logging role: the default stack sets one, so its stage can log."""
+    account_id, account = only(iris.json, "AWS::ApiGateway::Account")
     assert account["DeletionPolicy"] == "Retain"
+    role_id = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
+    assert iris.json["Resources"][role_id]["DeletionPolicy"] == "Retain"
+    _, stage = only(iris.json, "AWS::ApiGateway::Stage")
+    assert account_id in stage["DependsOn"]  # the stage is created after the account has the role
+    assert not resources(wine.json, "AWS::ApiGateway::Account")  # -c api_gateway_account_role=false
+    assert not [r for r in resources(wine.json, "AWS::IAM::Role") if "CloudWatchRole" in r]
     _, wine_stage = only(wine.json, "AWS::ApiGateway::Stage")
-    assert account_id in wine_stage["DependsOn"]
+    assert "DependsOn" not in wine_stage or not [d for d in wine_stage["DependsOn"] if "Account" in d]
 
 
 # --- data settings -----------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from functions.contract.model_artifact import ModelArtifactError
 from infra.alerts import Alerts
 from infra.asset_files import asset_hash, function_asset_files
 from infra.bytecode import Interpreter
-from infra.constants import LAYER_PACKAGES, LAYER_PYTHON_VERSION, STACK_NAME
+from infra.constants import LAYER_PACKAGES, LAYER_PYTHON_VERSION, stack_name_for
 from infra.inference_api import RUNTIME
 from infra.settings import StackSettings, retention
 
@@ -252,20 +252,23 @@ def test_data_settings_defaults_and_overrides():
         False,
         False,
     )
-    assert defaults.api_gateway_account_role is False
+    assert defaults.api_gateway_account_role is True  # a fresh account has no role: the stack sets one
+    assert defaults.reserved_concurrency is False  # a quota-10 account cannot reserve any
+    assert defaults.stack_name == "ServerlessInference-iris"
     assert (defaults.quality_schedule, defaults.quality_lookback_days) == ("rate(1 hour)", 7)
     context = {
         "archive_expiry_days": "0",
         "data_kms_key": "true",
         "bucket_versioning": "yes",
         "s3_access_logs": "1",
-        "api_gateway_account_role": "true",
+        "api_gateway_account_role": "false",
+        "reserved_concurrency": "true",
         "quality_schedule": "cron(0 6 * * ? *)",
         "quality_lookback_days": "30",
     }
     settings = StackSettings.from_context(cdk.App(context=context).node, REPO_ROOT)
     assert settings.archive_expiry_days == 0 and settings.data_kms_key and settings.bucket_versioning
-    assert settings.s3_access_logs and settings.api_gateway_account_role
+    assert settings.s3_access_logs and not settings.api_gateway_account_role and settings.reserved_concurrency
     assert (settings.quality_schedule, settings.quality_lookback_days) == ("cron(0 6 * * ? *)", 30)
 
 
@@ -321,7 +324,7 @@ def test_app_without_layer_says_run_make_layer(tmp_path):
     result = run_app(tmp_path, {"layer_dir": str(tmp_path / "missing")})
     assert result.returncode == 2
     assert "run `make layer`" in result.stderr
-    assert not (tmp_path / "out" / f"{STACK_NAME}.template.json").exists()
+    assert not list((tmp_path / "out").glob("*.template.json"))
 
 
 def test_app_reports_bad_context_in_one_line(tmp_path, stub_layer_dir):
@@ -336,7 +339,7 @@ def test_app_synthesizes_offline_into_cdk_outdir(tmp_path, stub_layer_dir):
     """`python app.py` with no credentials and a bogus endpoint: any AWS call would fail."""
     result = run_app(tmp_path, {"layer_dir": str(stub_layer_dir), "model": "wine", "alert_email": "ops@example.com"})
     assert result.returncode == 0, result.stderr[-3000:]
-    template = json.loads((tmp_path / "out" / f"{STACK_NAME}.template.json").read_text())
+    template = json.loads((tmp_path / "out" / f"{stack_name_for('wine')}.template.json").read_text())
     assert "predictions_wine" in json.dumps(template)
 
 

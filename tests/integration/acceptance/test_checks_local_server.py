@@ -151,3 +151,21 @@ def test_insights_check_compares_the_monitor_queries_with_duckdb(
         assert result.summary.startswith("3 of ") and any(o.startswith("DIFF window.outliers") for o in result.observations)
     else:
         assert result.data["comparisons"] and ctx.shared["window_requests"] == 11
+
+
+def test_delivery_delay_row_over_http_and_moto(
+    served: tuple[str, str], clients: Callable[[str], Any], iris_artifact: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """The delivery-delay row end to end: lines shipped at once (as this harness does) are found on the first polls."""
+    from acceptance.checks import delivery
+
+    monkeypatch.setattr(delivery, "REQUESTS", 8)
+    monkeypatch.setattr(delivery, "SEND_INTERVAL_SECONDS", 0.05)
+    monkeypatch.setattr(delivery, "POLL_SECONDS", 0.05)
+    url, group = served
+    [result] = delivery.check_delivery(context(clients, iris_artifact.baseline, url, group))
+    assert result.status is Status.PASS, result.summary
+    assert result.data["sent"] == result.data["seen"] == 8
+    assert result.data["later_than_monitor_period"] == 0
+    with capsys.disabled():
+        print(f"\n  {result.status.value:<5} {result.name}: {result.summary}")

@@ -53,3 +53,14 @@ def test_acceptance_in_a_real_account(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     done = subprocess.run([sys.executable, "-m", "acceptance"], env=env, timeout=3 * 3600, check=False)
     assert done.returncode == 0
+
+
+def test_dry_run_with_acceptance_context_plans_the_option(tmp_path: Path) -> None:
+    done, _ = run({"DRY_RUN": "1", "ACCEPTANCE_CONTEXT": "data_kms_key=true reserved_concurrency=true"}, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "options data_kms_key=true reserved_concurrency=true" in done.stdout
+    assert "-c data_kms_key=true -c reserved_concurrency=true" in done.stdout
+    for row in ("2 log delivery delay", "6 quality run"):
+        assert row in done.stdout
+    refused, _ = run({"DRY_RUN": "1", "ACCEPTANCE_CONTEXT": "stack_name=mine"}, tmp_path)
+    assert refused.returncode == 2 and "set by the suite" in refused.stderr

@@ -56,10 +56,26 @@ class FakeLambda:
         return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(summary).encode())}
 
 
-def make_ctx(clock: Clock, fake_lambda: FakeLambda, messages: dict[str, bool]) -> RunContext:
+class FakeEvents:
+    """EventBridge: records when the schedule was switched, relative to the monitor invocations."""
+
+    def __init__(self, fake_lambda: FakeLambda) -> None:
+        self.fake_lambda = fake_lambda
+        self.calls: list[tuple[str, str, int]] = []  # (action, rule, invocations so far)
+
+    def disable_rule(self, *, Name: str) -> None:  # noqa: N803
+        self.calls.append(("disable", Name, len(self.fake_lambda.events)))
+
+    def enable_rule(self, *, Name: str) -> None:  # noqa: N803
+        self.calls.append(("enable", Name, len(self.fake_lambda.events)))
+
+
+def make_ctx(clock: Clock, fake_lambda: FakeLambda, messages: dict[str, bool], events: Any = None) -> RunContext:
     def clients(service: str) -> Any:
         if service == "lambda":
             return fake_lambda
+        if service == "events" and events is not None:
+            return events
         cloudwatch = mock.Mock()
         stamp = datetime(2026, 11, 25, 18, 3, tzinfo=UTC)
         cloudwatch.get_metric_data.return_value = {
@@ -138,3 +154,32 @@ def test_fails_when_the_recovery_message_never_arrives() -> None:
     clock = Clock()
     [result] = monitor_check.check_monitor(make_ctx(clock, FakeLambda(clock), {"alarm": True}))
     assert result.status is Status.FAIL and any("no recovery (OK) message" in o for o in result.observations)
+
+
+def test_the_schedule_is_paused_for_the_check_and_resumed_after() -> None:
+    """No scheduled run can collide with the check's invocations (throttling, an ALARM for an unjudged window)."""
+    clock = Clock()
+    fake = FakeLambda(clock)
+    events = FakeEvents(fake)
+    [result] = monitor_check.check_monitor(make_ctx(clock, fake, {"alarm": True, "ok": True}, events))
+    assert result.status is Status.PASS
+    assert events.calls == [("disable", "rule", 0), ("enable", "rule", 6)]
+
+
+def test_the_schedule_is_resumed_when_the_check_crashes() -> None:
+    clock = Clock()
+    fake = FakeLambda(clock)
+    events = FakeEvents(fake)
+    ctx = make_ctx(clock, fake, {"alarm": True, "ok": True}, events)
+    ctx.queue.wait_for.side_effect = RuntimeError("queue gone")
+    with pytest.raises(RuntimeError):
+        monitor_check.check_monitor(ctx)
+    assert [call[0] for call in events.calls] == ["disable", "enable"]
+
+
+def test_no_schedule_among_the_resources_is_an_error() -> None:
+    clock = Clock()
+    ctx = make_ctx(clock, FakeLambda(clock), {})
+    ctx.resources = [r for r in ctx.resources if r["ResourceType"] != "AWS::Events::Rule"]
+    [result] = monitor_check.check_monitor(ctx)
+    assert result.status is Status.ERROR and "schedule" in result.summary

@@ -46,6 +46,28 @@ def test_stack_names_and_context() -> None:
         cfg.RunConfig.from_env({"MODEL": "nope"})
 
 
+def test_acceptance_context_deploys_the_option_under_test() -> None:
+    """ACCEPTANCE_CONTEXT="data_kms_key=true ...": the throw-away stack is deployed with it, so the option is proved."""
+    name = cfg.new_stack_name()
+    env = {"ACCEPTANCE_STACK_NAME": name, "ACCEPTANCE_CONTEXT": "data_kms_key=true, reserved_concurrency=true"}
+    config = cfg.RunConfig.from_env(env)
+    assert config.cdk_context() == {
+        "model": "iris",
+        "stack_name": name,
+        "retain_data": "false",
+        "log_retention_days": "1",
+        "data_kms_key": "true",
+        "reserved_concurrency": "true",
+    }
+    from acceptance.deploy import deploy_command
+
+    command = deploy_command(config, config.results_dir / "out.json")
+    assert " ".join(command).count("-c data_kms_key=true") == 1
+    for bad in ("data_kms_key", "stack_name=ServerlessInference", "model=wine", "retain_data=true"):
+        with pytest.raises(cfg.ConfigError, match="ACCEPTANCE_CONTEXT"):
+            cfg.RunConfig.from_env({"ACCEPTANCE_STACK_NAME": name, "ACCEPTANCE_CONTEXT": bad})
+
+
 def test_teardown_refuses_stacks_it_did_not_name() -> None:
     with pytest.raises(TeardownRefused):
         Teardown(lambda _: None, c.STACK_NAME)

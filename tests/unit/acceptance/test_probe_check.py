@@ -40,8 +40,9 @@ class FakeProbeInsights:
             for r in mine:
                 groups[(r["kind"], r.get("label"))] = groups.get((r["kind"], r.get("label")), 0) + 1
             return [cells(kind=k, **({"label": lab} if lab else {}), n=n) for (k, lab), n in groups.items()]
-        if name == "wide_record:contract":
-            return [cells(n=len(mine), n_last=len(mine))]
+        if name == "wide_record:contract":  # `fields` of every leaf, as text
+            flat = p._leaf_values(mine[0])
+            return [cells(**{k: str(v).lower() if isinstance(v, bool) else v for k, v in flat.items()})]
         if name == "wide_record:cap":
             return [cells(**{f"f{i:03d}": i for i in range(198)})]
         if name == "pct_quantile":

@@ -55,18 +55,37 @@ def test_missing_by_field_counts_or_drops() -> None:
     assert "grouped by `message` alone" in probe.decision
 
 
-def test_wide_record_checks_the_widest_contract_line_and_reports_the_cap(wine_artifact: Any) -> None:
+def _as_insights_returns(record: dict[str, Any]) -> list[dict[str, str]]:
+    """A `fields` row of every leaf of `record`, values as text the way Logs Insights answers."""
+    flat = p._leaf_values(record)
+    return cells(**{k: ("true" if v is True else "false" if v is False else v) for k, v in flat.items()})
+
+
+def test_wide_record_judges_every_field_of_the_widest_line_and_the_cap(wine_artifact: Any) -> None:
     probe = p.wide_record("r", wine_artifact.baseline)
     contract, synthetic = probe.records
-    last = p.leaf_paths(contract)[-1]
-    assert f"count({last})" in probe.queries["contract"]
+    paths = p.leaf_paths(contract)
+    assert all(path in probe.queries["contract"] for path in paths)  # every field is read back, not only the last
     assert len(p.leaf_paths(synthetic)) == p.WIDE_FIELDS + 2
+    exact = [_as_insights_returns(contract)]
     capped = cells(**{f"f{i:03d}": i for i in range(198)})
-    outcome = probe.judge({"contract": [cells(n=1, n_last=1)], "cap": [capped]})
+    outcome = probe.judge({"contract": exact, "cap": [capped]})
     assert outcome.passed and "the first 200 fields were extracted" in outcome.observed
+    assert f"every one of the widest model's {len(paths)} fields" in outcome.observed
     everything = cells(**{f"f{i:03d}": i for i in range(p.WIDE_FIELDS)})
-    assert "all 302 fields" in probe.judge({"contract": [cells(n=1, n_last=1)], "cap": [everything]}).observed
-    assert not probe.judge({"contract": [cells(n=1, n_last=0)], "cap": [capped]}).passed
+    assert "all 302 fields" in probe.judge({"contract": exact, "cap": [everything]}).observed
+    # a middle field missing (not the last one): the old judge, reading only the last field, passed this
+    middle = paths[len(paths) // 2]
+    dropped = [[cell for cell in exact[0] if cell["field"] != middle]]
+    outcome = probe.judge({"contract": dropped, "cap": [capped]})
+    assert not outcome.passed and middle in outcome.observed
+    changed = [[{**cell, "value": "999"} if cell["field"] == middle else cell for cell in exact[0]]]
+    assert not probe.judge({"contract": changed, "cap": [capped]}).passed
+    # a cap below the loader's 200 fails: a model the loader accepts could lose fields
+    older_docs_cap = cells(**{f"f{i:03d}": i for i in range(98)})
+    outcome = probe.judge({"contract": exact, "cap": [older_docs_cap]})
+    assert not outcome.passed and "only 100 fields are extracted, below the 200" in outcome.observed
+    assert not probe.judge({"contract": [], "cap": [everything]}).passed
 
 
 def test_pct_against_duckdb_quantiles() -> None:
@@ -78,9 +97,14 @@ def test_pct_against_duckdb_quantiles() -> None:
     as_cont = probe.judge({"pct_quantile": [cells(**{f"p{q}": v for q, v in zip(p.PCT_LEVELS, expected["cont"], strict=True)})]})
     assert as_cont.passed and f"quantile_cont at {len(p.PCT_LEVELS)}/" in as_cont.observed
     assert "within the rank tolerance" in as_cont.observed
-    shifted = [max(values)] * len(p.PCT_LEVELS)  # every level answered with the maximum: recorded, the monitor reads no pct
+    shifted = [max(values)] * len(p.PCT_LEVELS)  # every level answered with the maximum: not a quantile
     far = probe.judge({"pct_quantile": [cells(**{f"p{q}": v for q, v in zip(p.PCT_LEVELS, shifted, strict=True)})]})
-    assert far.passed and "OUTSIDE the rank tolerance" in far.observed and far.data["rank_error_max"] > far.data["tolerance"]
+    assert not far.passed and "OUTSIDE the rank tolerance" in far.observed
+    assert far.data["rank_error_max"] > far.data["tolerance"]
+    ordered = sorted(values)  # one rank step off at every level: still within max(1/n, 1 %)
+    one_step = [ordered[min(len(ordered) - 1, round(q / 100 * len(ordered)))] for q in p.PCT_LEVELS]
+    near = probe.judge({"pct_quantile": [cells(**{f"p{q}": v for q, v in zip(p.PCT_LEVELS, one_step, strict=True)})]})
+    assert near.passed, near.observed
     assert not probe.judge({"pct_quantile": []}).passed  # no answer at all: pct is not usable
     assert "no percentiles" in probe.decision
 
