@@ -120,6 +120,15 @@ def load_sklearn_dataset(name: str) -> TrainingData:
     )
 
 
+def _csv_number(path: Path, line: int, column: str, text: str) -> float:
+    """One feature cell as a float, or a refusal naming the line and column a person fixes in the file."""
+    try:
+        return float(text)
+    except ValueError:
+        what = "an empty cell" if not text.strip() else f"{text!r}, not a number"
+        raise TrainingDataError(f"{path}: line {line}, column {column!r}: {what}; every feature value must be a number") from None
+
+
 def load_csv_dataset(path: Path, *, target: str, name: str, description: str) -> TrainingData:
     """A CSV with a header row: numeric feature columns and one label column named `target`."""
     with path.open(newline="", encoding="utf-8") as handle:
@@ -141,10 +150,10 @@ def load_csv_dataset(path: Path, *, target: str, name: str, description: str) ->
     if any(not label for label in raw_labels):
         raise TrainingDataError(f"{path}: empty value in the label column {target!r}")
     label_names = sorted(set(raw_labels))
-    try:
-        x = np.array([[float(row[i]) for i in feature_columns] for row in body], dtype=np.float64)
-    except ValueError as error:
-        raise TrainingDataError(f"{path}: every feature column must be numeric ({error})") from None
+    x = np.array(
+        [[_csv_number(path, number, header[i], row[i]) for i in feature_columns] for number, row in enumerate(body, start=2)],
+        dtype=np.float64,
+    )
     if not np.isfinite(x).all():
         raise TrainingDataError(f"{path}: feature values must be finite numbers (found NaN or infinity)")
     return TrainingData(
@@ -696,6 +705,14 @@ def train(
     )
 
 
+def refuse_to_overwrite(out_dir: Path, *, force: bool) -> None:
+    """A model folder is served and deployed by name: replacing it silently would swap the model under its users."""
+    if not force and out_dir.is_dir() and any(out_dir.iterdir()):
+        raise TrainingDataError(
+            f"{out_dir} already holds files (a model?); pass --force to replace them, or choose another --name or --out"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="iris", help="a data set scikit-learn ships")
@@ -710,6 +727,7 @@ def main() -> None:
         "--outlier-rate", type=float, default=OUTLIER_TARGET_RATE, help="share of cross-validated training rows flagged"
     )
     parser.add_argument("--owner", default="ml-platform")
+    parser.add_argument("--force", action="store_true", help="replace the model already in the output folder")
     args = parser.parse_args()
     try:
         if args.csv:
@@ -720,6 +738,7 @@ def main() -> None:
         else:
             data = load_sklearn_dataset(args.dataset)
         out_dir = args.out or MODELS_DIR / data.name
+        refuse_to_overwrite(out_dir, force=args.force)
         baseline = train(data, out_dir, seed=args.seed, nu=args.nu, owner=args.owner, outlier_target_rate=args.outlier_rate)
     except (TrainingDataError, OSError) as error:
         print(f"models.train: {error}", file=sys.stderr)
