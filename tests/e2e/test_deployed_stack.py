@@ -73,8 +73,16 @@ def _outputs() -> dict[str, str]:
     path = os.environ.get("STACK_OUTPUTS_FILE")
     if not path:
         return {}
-    document = json.loads(Path(path).read_text(encoding="utf-8"))
-    return dict(document.get(os.environ.get("STACK_NAME", STACK_NAME), {}))
+    stack = os.environ.get("STACK_NAME", STACK_NAME)
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        pytest.skip(f"STACK_OUTPUTS_FILE={path}: no such file (make deploy writes cdk-outputs.json)")
+    except json.JSONDecodeError as error:
+        pytest.skip(f"STACK_OUTPUTS_FILE={path}: not JSON ({error}); it is the file `cdk deploy --outputs-file` writes")
+    if stack not in document:
+        pytest.skip(f"STACK_OUTPUTS_FILE={path} has no stack {stack!r} (stacks: {', '.join(document) or 'none'}); set STACK_NAME")
+    return dict(document[stack])
 
 
 def _api_key(outputs: dict[str, str]) -> str | None:
