@@ -135,14 +135,16 @@ def load_csv_dataset(path: Path, *, target: str, name: str, description: str) ->
         rows = list(csv.reader(handle))
     if not rows:
         raise TrainingDataError(f"{path}: empty file, expected a header row")
-    header, body = rows[0], [row for row in rows[1:] if row]
+    header = rows[0]
+    numbered = [(number, row) for number, row in enumerate(rows[1:], start=2) if row]  # file line numbers
+    body = [row for _, row in numbered]
     if target not in header:
         raise TrainingDataError(f"{path}: no column named {target!r} (columns: {', '.join(header)})")
     if header.count(target) > 1:
         raise TrainingDataError(f"{path}: {header.count(target)} columns are named {target!r}")
     target_index = header.index(target)
     feature_columns = [i for i in range(len(header)) if i != target_index]
-    for number, row in enumerate(body, start=2):
+    for number, row in numbered:
         if len(row) != len(header):
             raise TrainingDataError(f"{path}: line {number} has {len(row)} values, the header has {len(header)}")
     keys = checked_feature_keys([header[i] for i in feature_columns], where=str(path))
@@ -151,7 +153,7 @@ def load_csv_dataset(path: Path, *, target: str, name: str, description: str) ->
         raise TrainingDataError(f"{path}: empty value in the label column {target!r}")
     label_names = sorted(set(raw_labels))
     x = np.array(
-        [[_csv_number(path, number, header[i], row[i]) for i in feature_columns] for number, row in enumerate(body, start=2)],
+        [[_csv_number(path, number, header[i], row[i]) for i in feature_columns] for number, row in numbered],
         dtype=np.float64,
     )
     if not np.isfinite(x).all():

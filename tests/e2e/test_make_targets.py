@@ -167,9 +167,9 @@ def train(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_training_on_an_empty_cell_names_its_line_and_column(tmp_path: Path) -> None:
-    data = write_csv(tmp_path / "d.csv", ["1,2,x", "3,,y", "5,6,x"])
+    data = write_csv(tmp_path / "d.csv", ["1,2,x", "", "3,,y", "5,6,x"])  # a blank line does not shift the count
     done = train("--csv", str(data), "--target", "species", "--out", str(tmp_path / "out"))
-    assert_one_line(done, f"{data}: line 3, column 'b': an empty cell")
+    assert_one_line(done, f"{data}: line 4, column 'b': an empty cell")
     assert not (tmp_path / "out").exists()
 
 
