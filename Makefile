@@ -51,7 +51,8 @@ LOCAL_STAMP := $(VENV)/.installed-local
 DEV_STAMP := $(VENV)/.installed-dev
 PIP := $(BIN)/python -m pip install --disable-pip-version-check --progress-bar off
 # pip's full output goes to $(VENV)/install.log; the terminal gets one line per package fetched, and the log's tail on failure.
-PIP_PROGRESS = 2>&1 | tee $(VENV)/install.log | awk '/^Collecting /{n++; printf "  %3d packages: %s\n", n, $$2; fflush()}' \
+PIP_PROGRESS = 2>&1 | tee $(VENV)/install.log | awk '/^(Collecting|Processing) /{n++; printf "  %3d packages: %s\n", n, $$2; fflush()} \
+	/^Installing collected packages/{printf "  unpacking %d packages into $(VENV) (the longest step; no output until it ends)\n", n; fflush()}' \
 	|| { tail -n 20 $(VENV)/install.log; echo "install failed: the whole log is in $(VENV)/install.log"; exit 1; }
 
 .DEFAULT_GOAL := help
