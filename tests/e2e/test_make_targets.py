@@ -30,8 +30,8 @@ def make(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
 
 
 def own_lines(stderr: str) -> list[str]:
-    """stderr without make's own `make: *** [...] Error N` line."""
-    return [line for line in stderr.splitlines() if line.strip() and not line.startswith("make: ***")]
+    """stderr without make's own `make: *** [...] Error N` line (`make[1]: ***` when run under a make, as in `make test`)."""
+    return [line for line in stderr.splitlines() if line.strip() and not re.match(r"make(\[\d+\])?: \*\*\*", line)]
 
 
 def assert_one_line(done: subprocess.CompletedProcess[str], *expected: str) -> str:
