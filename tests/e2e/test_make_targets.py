@@ -3,12 +3,16 @@ mistakes a first session makes end in one line that says what to do, never in a 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,6 +87,31 @@ def test_make_monitor_judges_the_model_dir_it_is_given(outside_wine: tuple[Path,
                 f"STATE_FILE={tmp_path / 's.json'}", f"ALERT_FILE={tmp_path / 'a.jsonl'}")  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert re.search(r"^model wine \(version [0-9a-f]+\), window ", done.stdout, flags=re.MULTILINE), done.stdout[:1000]
+
+
+def test_make_serve_serves_the_model_dir_it_is_given(outside_wine: tuple[Path, Path], tmp_path: Path) -> None:
+    folder, _ = outside_wine
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stamps = ["-o", ".venv/.installed-local", "-o", ".venv/.installed-dev"]
+    command = ["make", "--no-print-directory", *stamps, f"BIN={Path(sys.executable).parent}", "serve", f"PORT={port}",
+               f"MODEL_DIR={folder}", f"LOG_FILE={tmp_path / 'p.jsonl'}"]  # fmt: skip
+    server = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as reply:
+                    health = json.loads(reply.read())
+                    break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "make serve did not start"
+                time.sleep(0.1)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # make and the server it started: the group this test created
+        server.wait(timeout=10)
+    assert health["model"] == "wine"  # the default model is iris
 
 
 @pytest.mark.parametrize("target", ONLY_UNDER_MODELS)
