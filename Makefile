@@ -108,6 +108,8 @@ monitor: install ## one monitor evaluation over LOG_FILE (WINDOW_END=now|last|<I
 
 ##@ Model
 train: model-under-models install ## retrain the shipped models (both, or MODEL=iris|wine): same bytes, same version
+	@$(if $(filter-out iris wine,$(MODEL)),echo "make train retrains the shipped models (iris, wine) from scikit-learn's data; \
+		retrain $(MODEL) from its data: python -m models.train --csv <file> --target <column> --out models/$(MODEL) --force" >&2; exit 2)
 	$(if $(MODEL_CHOSEN),$(BIN)/python -m models.train --dataset $(MODEL) --force,\
 		$(BIN)/python -m models.train --dataset iris --force && $(BIN)/python -m models.train --dataset wine --force)
 

@@ -222,3 +222,9 @@ def test_the_deployed_stack_tests_skip_with_a_reason_when_the_outputs_file_is_mi
     assert done.returncode == 0, done.stdout[-3000:]
     assert "FileNotFoundError" not in done.stdout and "failed" not in done.stdout and "error" not in done.stdout
     assert f"STACK_OUTPUTS_FILE={missing}: no such file" in done.stdout
+
+
+def test_make_train_names_the_way_to_retrain_a_model_it_does_not_ship() -> None:
+    done = make("train", "MODEL=flowers", timeout=30)
+    assert_one_line(done, "make train retrains the shipped models (iris, wine)", "--out models/flowers --force")
+    assert done.stdout == ""
