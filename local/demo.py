@@ -52,7 +52,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from functions.contract.model_artifact import Baseline, FeatureBaseline, load_model_artifact
+from functions.contract.model_artifact import Baseline, FeatureBaseline, ModelArtifactError, load_model_artifact
 from functions.quality.report import CHECK_ACCURACY, CHECK_RECALL_PREFIX, MIN_CLASS_ROWS
 from local import monitor as local_monitor
 from local import quality as local_quality
@@ -449,7 +449,10 @@ def main(argv: list[str] | None = None) -> int:
     log_file = args.workdir / "predictions.jsonl"
     for name in ("predictions.jsonl", "alerts.jsonl", "alert_state.json", "confusion_matrix.png"):
         (args.workdir / name).unlink(missing_ok=True)
-    baseline = load_model_artifact(args.model_dir).baseline
+    try:
+        baseline = load_model_artifact(args.model_dir).baseline
+    except ModelArtifactError as error:
+        raise DemoError(f"demo: {error} (MODEL=<name under models/> or MODEL_DIR=<a folder models.train wrote>)") from None
     rng = random.Random(args.seed)
     source = real_rows(args.model_dir, baseline)
     drifted = drifted_feature(baseline)

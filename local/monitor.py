@@ -42,7 +42,7 @@ from functions.contract import names
 from functions.contract.model_artifact import Baseline, ModelArtifactError, load_baseline
 from functions.monitor.adapters import FilePublisher, JsonFileStateStore, Publisher, StateStore, StateStoreError
 from functions.monitor.aggregates import WindowAggregates, feature_cuts
-from functions.monitor.alerts import window_text
+from functions.monitor.alerts import iso, window_text
 from functions.monitor.checks import Evaluation
 from functions.monitor.local_sql import read_json_call, read_row, readable, render_sql, sql_string
 from functions.monitor.service import Monitor, PublishError, RunResult
@@ -127,9 +127,10 @@ def describe(result: RunResult, metrics: list[tuple[str, float, str]], out: IO[s
     w = e.window
     out.write(f"model {e.model} (version {e.model_version}), window {window_text(w.start_ms, w.end_ms)}\n")
     skipped = f", {w.unreadable_lines} unreadable line(s) skipped" if w.unreadable_lines else ""
+    unchanged = " (unchanged: stale window, below)" if result.decision is not None and result.decision.stale else ""
     out.write(
         f"rows {w.rows}, requests {w.requests}, rejected {w.rejected}, failed {w.failed}, outliers {w.outliers}{skipped}\n"
-        f"window verdict {e.overall.value}; alert state {result.status}\n"
+        f"window verdict {e.overall.value}; alert state {result.status}{unchanged}\n"
     )
     for c in e.checks:
         because = c.condition or c.detail
@@ -139,7 +140,13 @@ def describe(result: RunResult, metrics: list[tuple[str, float, str]], out: IO[s
     if decision is None:
         out.write("nothing judged: alert state left unchanged, nothing notified\n")
     elif decision.stale:
-        out.write("stale window (not after the last judged one): nothing decided, nothing notified\n")
+        last = decision.state.last_window_end_ms
+        out.write(
+            f"stale window: it ends at {iso(w.end_ms)}, not after the last window this alert state judged"
+            f"{f' ({iso(last)})' if last is not None else ''}. Its verdict is above; the alert state only moves forward"
+            " (so no message is sent twice or out of order), so it is left as it was and nothing is notified."
+            " To judge a log again as a fresh history: --state-file <new file> (make monitor STATE_FILE=.local/replay.json)\n"
+        )
     else:
         if result.notification is not None:
             names_ = ", ".join(f"{t.check.check} -> {t.current}" for t in result.notification.transitions)

@@ -211,8 +211,9 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
         if args.training_set:
             written = export_training_set(baseline, runner, start_ms, end_ms, Path(args.training_set))
             out.write(
-                f"{written} labelled rows written to {args.training_set}; retrain with: python -m models.train "
-                f"--csv {args.training_set} --target {HOLDOUT_LABEL_COLUMN} --name {baseline.model_name}\n"
+                f"{written} labelled rows written to {args.training_set}; retrain into a new folder with: python -m models.train "
+                f"--csv {args.training_set} --target {HOLDOUT_LABEL_COLUMN} --name {baseline.model_name} "
+                f"--out .local/{baseline.model_name}-retrained (then MODEL_DIR=.local/{baseline.model_name}-retrained)\n"
             )
             return 0
         job = QualityJob(

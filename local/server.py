@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import errno
 import json
 import os
 import sys
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.contract import names
+from functions.contract.model_artifact import ModelArtifactError
 from local.api_gateway import FakeContext, api_event
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -186,8 +188,19 @@ def main() -> None:
     limits = ServerLimits(
         connection_limit=args.connection_limit, channel_timeout_s=args.channel_timeout, max_header_bytes=args.max_header_bytes
     )
-    handler = load_handler(model=args.model, model_dir=args.model_dir, log_file=args.log_file)
-    server = make_server(handler, args.host, args.port, limits)
+    model_dir = args.model_dir or str(REPO_ROOT / "models" / args.model)
+    try:
+        handler = load_handler(model=args.model, model_dir=model_dir, log_file=args.log_file)
+    except ModelArtifactError as error:
+        raise SystemExit(f"serve: {error} (MODEL=<name under models/> or MODEL_DIR=<a folder models.train wrote>)") from None
+    try:
+        server = make_server(handler, args.host, args.port, limits)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        raise SystemExit(
+            f"serve: port {args.port} on {args.host} is in use (another `make serve`?); stop it or pick another: PORT=8001"
+        ) from None
     print(
         json.dumps({"message": "serving", "url": f"http://{args.host}:{server.server_port}", "log_file": str(args.log_file)}),
         file=sys.stderr,

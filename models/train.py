@@ -120,20 +120,31 @@ def load_sklearn_dataset(name: str) -> TrainingData:
     )
 
 
+def _csv_number(path: Path, line: int, column: str, text: str) -> float:
+    """One feature cell as a float, or a refusal naming the line and column a person fixes in the file."""
+    try:
+        return float(text)
+    except ValueError:
+        what = "an empty cell" if not text.strip() else f"{text!r}, not a number"
+        raise TrainingDataError(f"{path}: line {line}, column {column!r}: {what}; every feature value must be a number") from None
+
+
 def load_csv_dataset(path: Path, *, target: str, name: str, description: str) -> TrainingData:
     """A CSV with a header row: numeric feature columns and one label column named `target`."""
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     if not rows:
         raise TrainingDataError(f"{path}: empty file, expected a header row")
-    header, body = rows[0], [row for row in rows[1:] if row]
+    header = rows[0]
+    numbered = [(number, row) for number, row in enumerate(rows[1:], start=2) if row]  # file line numbers
+    body = [row for _, row in numbered]
     if target not in header:
         raise TrainingDataError(f"{path}: no column named {target!r} (columns: {', '.join(header)})")
     if header.count(target) > 1:
         raise TrainingDataError(f"{path}: {header.count(target)} columns are named {target!r}")
     target_index = header.index(target)
     feature_columns = [i for i in range(len(header)) if i != target_index]
-    for number, row in enumerate(body, start=2):
+    for number, row in numbered:
         if len(row) != len(header):
             raise TrainingDataError(f"{path}: line {number} has {len(row)} values, the header has {len(header)}")
     keys = checked_feature_keys([header[i] for i in feature_columns], where=str(path))
@@ -141,10 +152,10 @@ def load_csv_dataset(path: Path, *, target: str, name: str, description: str) ->
     if any(not label for label in raw_labels):
         raise TrainingDataError(f"{path}: empty value in the label column {target!r}")
     label_names = sorted(set(raw_labels))
-    try:
-        x = np.array([[float(row[i]) for i in feature_columns] for row in body], dtype=np.float64)
-    except ValueError as error:
-        raise TrainingDataError(f"{path}: every feature column must be numeric ({error})") from None
+    x = np.array(
+        [[_csv_number(path, number, header[i], row[i]) for i in feature_columns] for number, row in numbered],
+        dtype=np.float64,
+    )
     if not np.isfinite(x).all():
         raise TrainingDataError(f"{path}: feature values must be finite numbers (found NaN or infinity)")
     return TrainingData(
@@ -696,6 +707,14 @@ def train(
     )
 
 
+def refuse_to_overwrite(out_dir: Path, *, force: bool) -> None:
+    """A model folder is served and deployed by name: replacing it silently would swap the model under its users."""
+    if not force and out_dir.is_dir() and any(out_dir.iterdir()):
+        raise TrainingDataError(
+            f"{out_dir} already holds files (a model?); pass --force to replace them, or choose another --name or --out"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="iris", help="a data set scikit-learn ships")
@@ -710,6 +729,7 @@ def main() -> None:
         "--outlier-rate", type=float, default=OUTLIER_TARGET_RATE, help="share of cross-validated training rows flagged"
     )
     parser.add_argument("--owner", default="ml-platform")
+    parser.add_argument("--force", action="store_true", help="replace the model already in the output folder")
     args = parser.parse_args()
     try:
         if args.csv:
@@ -720,6 +740,7 @@ def main() -> None:
         else:
             data = load_sklearn_dataset(args.dataset)
         out_dir = args.out or MODELS_DIR / data.name
+        refuse_to_overwrite(out_dir, force=args.force)
         baseline = train(data, out_dir, seed=args.seed, nu=args.nu, owner=args.owner, outlier_target_rate=args.outlier_rate)
     except (TrainingDataError, OSError) as error:
         print(f"models.train: {error}", file=sys.stderr)

@@ -1,6 +1,6 @@
-"""1. API: every route answers, a request without credentials is refused, bad input answers as the README says.
+"""1. API: every route answers, a request without credentials is refused, bad input answers as docs/api.md says.
 
-The bad-input cases are the README's error table as data (`error_cases`); a unit test keeps the two in step and
+The bad-input cases are the error table of docs/api.md as data (`error_cases`); a unit test keeps the two in step and
 runs every case against the handler in-process, so a failure here is AWS (API Gateway, Lambda) differing from
 the local behaviour, not a wrong expectation.
 """
@@ -18,7 +18,7 @@ from ..results import CheckResult, Status
 NAME = "1 api"
 BODY_OVER_LIMIT_BYTES = 1_200_001  # above MAX_BODY_BYTES (1 MiB), below API Gateway's 10 MB
 AUTH_REFUSED = (401, 403)
-# README error rows no HTTP client can produce through API Gateway: a direct (non-proxy) invocation, and a bug.
+# Error table rows no HTTP client can produce through API Gateway: a direct (non-proxy) invocation, and a bug.
 # Both are covered in-process by tests/integration/inference (SAM-generated events, a predictor that raises).
 NOT_REACHABLE_OVER_HTTP = frozenset({(400, "not_an_api_gateway_event"), (500, "internal_error")})
 UNSCORABLE_VALUE = 3.0e38  # finite, inside float32, yet every shipped model's output is NaN for it
@@ -32,7 +32,7 @@ class Case:
     path: str
     body: bytes | None
     status: int
-    error: str | tuple[str, ...] | None  # the body's `error` code (or the codes the README allows); None for success
+    error: str | tuple[str, ...] | None  # the body's `error` code (or the codes the error table allows); None for success
     content_type: str | None = "application/json"
 
 
@@ -41,7 +41,7 @@ def _rows(baseline: Baseline, count: int) -> list[list[float]]:
 
 
 def error_cases(baseline: Baseline, max_rows: int = 1000) -> list[Case]:
-    """The README's error table, one case per class of bad input."""
+    """The error table of docs/api.md, one case per class of bad input."""
     n = baseline.n_features
     good = baseline.medians
 
@@ -97,7 +97,7 @@ def error_cases(baseline: Baseline, max_rows: int = 1000) -> list[Case]:
 
 
 def route_cases(baseline: Baseline) -> list[Case]:
-    """The README's routes, each with a request it must answer 200."""
+    """The documented routes (docs/api.md), each with a request it must answer 200."""
     two = json.dumps({"data": _rows(baseline, 2)}).encode()
     return [
         Case("GET /health", "GET", "/health", None, 200, None),
@@ -137,7 +137,7 @@ def check_api(ctx: RunContext) -> list[CheckResult]:
         problems.append(
             f"/health serves version {health.get('model_version')!r}, the repository has {ctx.baseline.model_version}"
         )
-    # Routes the deployed API documents beyond the README's (e.g. added since): each must answer without a 5xx.
+    # Routes the deployed API documents beyond docs/api.md's: each must answer without a 5xx.
     document = ctx.api.request("GET", "/openapi.json").json() or {}
     known = {c.path for c in cases}
     for path, methods in sorted((document.get("paths") or {}).items()):
@@ -145,7 +145,7 @@ def check_api(ctx: RunContext) -> list[CheckResult]:
             if method.lower() not in HTTP_METHODS or path in known or "{" in path:
                 continue
             reply = ctx.api.request(method.upper(), path, b"{}" if method.lower() == "post" else None)
-            notes.append(f"{method.upper()} {path} (not in the README's table) answered {reply.status}")
+            notes.append(f"{method.upper()} {path} (not in the routes table of docs/api.md) answered {reply.status}")
             if reply.status >= 500:
                 problems.append(f"{method.upper()} {path} answered {reply.status}")
     for path, method in (("/health", "GET"), ("/predict", "POST")):

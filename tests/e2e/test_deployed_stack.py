@@ -73,12 +73,21 @@ def _outputs() -> dict[str, str]:
     path = os.environ.get("STACK_OUTPUTS_FILE")
     if not path:
         return {}
-    document = json.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        pytest.skip(f"STACK_OUTPUTS_FILE={path}: no such file (make deploy writes cdk-outputs.json)")
+    except json.JSONDecodeError as error:
+        pytest.skip(f"STACK_OUTPUTS_FILE={path}: not JSON ({error}); it is the file `cdk deploy --outputs-file` writes")
     if os.environ.get("STACK_NAME"):
-        return dict(document.get(os.environ["STACK_NAME"], {}))
-    if len(document) == 1:  # `make deploy` writes the one stack it deployed
-        return dict(next(iter(document.values())))
-    return dict(document.get(stack_name_for(os.environ.get("MODEL") or "iris"), {}))
+        stack = os.environ["STACK_NAME"]
+    elif len(document) == 1:  # `make deploy` writes the one stack it deployed
+        stack = next(iter(document))
+    else:
+        stack = stack_name_for(os.environ.get("MODEL") or "iris")
+    if stack not in document:
+        pytest.skip(f"STACK_OUTPUTS_FILE={path} has no stack {stack!r} (stacks: {', '.join(document) or 'none'}); set STACK_NAME")
+    return dict(document[stack])
 
 
 def _api_key(outputs: dict[str, str]) -> str | None:

@@ -1,4 +1,5 @@
-"""The README's local path, as a reader runs it: `make serve`, every README curl against it, `make monitor` on that log."""
+"""The README's local path, as a reader runs it: `make serve`, every local curl of the README and the API page against
+it, `make monitor` on that log."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.docs.test_docs import README, curl_commands
+from tests.unit.docs.test_docs import API_DOC, README, curl_commands
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL = "localhost:8000"
@@ -62,7 +63,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path
 
 
 def local_curls() -> list[list[str]]:
-    return [words for words in curl_commands(README) if any(LOCAL in w for w in words)]
+    return [words for path in (README, API_DOC) for words in curl_commands(path) if any(LOCAL in w for w in words)]
 
 
 def test_the_readme_has_local_curls() -> None:

@@ -1,4 +1,4 @@
-"""The API check's expectations are right: they cover every row of the README's error table, and the handler,
+"""The API check's expectations are right: they cover every row of the error table in docs/api.md, and the handler,
 run in-process with real API Gateway events, answers each case as expected. A deployed API that answers
 otherwise is then AWS differing from local behaviour, not a wrong test."""
 
@@ -20,13 +20,13 @@ from acceptance.local_reference import reference
 from functions.contract import names
 from local.api_gateway import FakeContext, api_event
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+API_DOC = Path(__file__).resolve().parents[3] / "docs" / "api.md"
 
 
 def readme_error_rows() -> set[tuple[int, str]]:
-    """(status, error) pairs of the README's bad-input table, e.g. `| no body | 400 | `empty_body` | ... |`."""
+    """(status, error) pairs of the API page's bad-input table, e.g. `| no body | 400 | `empty_body` | ... |`."""
     pairs = set()
-    for line in README.read_text(encoding="utf-8").splitlines():
+    for line in API_DOC.read_text(encoding="utf-8").splitlines():
         match = re.match(r"^\|[^|]+\|\s*(\d{3})\s*\|\s*([^|]+)\|", line)
         if match:
             for code in re.findall(r"`([a-z_]+)`", match.group(2)):
@@ -42,7 +42,7 @@ def test_every_readme_error_row_has_a_case(iris_artifact: Any) -> None:
         for case in error_cases(iris_artifact.baseline)
         for code in ((case.error,) if isinstance(case.error, str) else case.error or ())
     }
-    assert rows - NOT_REACHABLE_OVER_HTTP <= covered, f"README rows without an acceptance case: {rows - covered}"
+    assert rows - NOT_REACHABLE_OVER_HTTP <= covered, f"error table rows without an acceptance case: {rows - covered}"
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 README = REPO / "README.md"
+API_DOC = REPO / "docs" / "api.md"  # routes, the error table, feedback, the log line
+DEPLOY_DOC = REPO / "docs" / "deploy.md"  # the stack outputs list
 DOCS = [README, *sorted((REPO / "docs").glob("*.md"))]
 
 
@@ -65,8 +67,9 @@ def test_the_curl_check_catches_a_missing_header() -> None:
     assert sends_json_content_type([*words, "-H", "Content-Type: application/json"])
 
 
-def test_readme_documents_curl_examples() -> None:
-    assert len(curl_commands(README)) >= 5  # the parser finds them (a parser that finds none would pass the check above)
+def test_the_docs_have_curl_examples() -> None:
+    assert curl_commands(README)  # the first 10 minutes call the local API
+    assert len(curl_commands(API_DOC)) + len(curl_commands(DEPLOY_DOC)) >= 5  # the parser finds them (none would pass)
 
 
 def test_the_readme_starts_with_exactly_two_commands() -> None:
@@ -92,16 +95,16 @@ def test_the_stack_outputs_list_names_every_output() -> None:
     from infra import constants
 
     outputs = {value for name, value in vars(constants).items() if name.startswith("OUTPUT_")}
-    text = README.read_text(encoding="utf-8")
+    text = DEPLOY_DOC.read_text(encoding="utf-8")
     listed = text[text.index("The outputs (`cdk-outputs.json`) hold") :].split("\n\n")[0]
     missing = sorted(o for o in outputs if f"`{o}`" not in listed)
-    assert not missing, f"README's stack outputs list lacks {missing}"
+    assert not missing, f"docs/deploy.md's stack outputs list lacks {missing}"
 
 
 def error_table() -> dict[str, tuple[int, str]]:
-    """README error table: input cell -> (status, error code)."""
+    """The error table of docs/api.md: input cell -> (status, error code)."""
     rows = {}
-    for line in README.read_text(encoding="utf-8").splitlines():
+    for line in API_DOC.read_text(encoding="utf-8").splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 4 and cells[1].isdigit() and cells[2].startswith("`"):
             rows[cells[0]] = (int(cells[1]), cells[2].strip("`"))
@@ -109,7 +112,7 @@ def error_table() -> dict[str, tuple[int, str]]:
 
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-BODIES = {  # the start of a README error table input cell -> a body of that kind
+BODIES = {  # the start of an error table input cell -> a body of that kind
     "invalid JSON": "{not json",
     "`{}`, missing `data`": "{}",
     "extra keys": '{"data": [[1, 2, 3, 4]], "model": "x"}',
@@ -128,7 +131,7 @@ def test_the_error_table_names_the_code_the_parser_returns(documented_input: str
 
     table = error_table()
     rows = [cell for cell in table if cell.startswith(documented_input)]
-    assert len(rows) == 1, f"README's error table needs one row starting {documented_input!r} (rows: {sorted(table)})"
+    assert len(rows) == 1, f"docs/api.md's error table needs one row starting {documented_input!r} (rows: {sorted(table)})"
     status, code = table[rows[0]]
     with pytest.raises(RequestRejected) as refused:
         parse_rows(BODIES[documented_input], feature_names=FEATURES, max_rows=1000)
@@ -141,7 +144,13 @@ PLACEHOLDERS = {"x_all", "y_all", "x_train", "x_test", "y_test", "my_classifier_
 def test_the_pipeline_snippet_imports_what_it_uses_and_matches_the_signatures() -> None:
     from models import train
 
-    snippet = next(text for language, text in code_blocks(README) if language == "python" and "export_model_folder(" in text)
+    snippets = [
+        text for path in DOCS for language, text in code_blocks(path) if language == "python" and "export_model_folder(" in text
+    ]
+    if not snippets and not (REPO / "docs" / "models.md").exists():
+        pytest.skip("the pipeline snippet lives in docs/models.md, not written yet")  # PENDING_PAGES in test_links.py
+    assert snippets, "no doc shows export_model_folder(...) with your own pipelines"
+    snippet = snippets[0]
     tree = ast.parse(snippet)
     defined = {
         alias.asname or alias.name
