@@ -69,6 +69,7 @@ KEY_REASON = "reason"
 KEY_ERROR_TYPE = "error_type"  # failed lines: the exception class name, never its message
 KEY_LABEL = "label"  # feedback lines: the true label, one of the model's labels
 KEY_LABEL_INDEX = "label_index"  # feedback lines: its index in the model's label order
+KEY_CALLER = "caller"  # prediction lines behind a Function URL: the signing IAM principal's ARN (last key)
 
 # GET /predict/test and /predict/test/label answer a built-in sample (the training medians): health probes,
 # not traffic. They are logged like any prediction, and the monitor leaves them out of every window.
@@ -318,6 +319,18 @@ def _assembled_lines(
             )
         )
     return lines
+
+
+def with_caller(lines: list[str], caller: str | None) -> list[str]:
+    """The lines with `"caller":<arn>` as their last key; unchanged when there is no caller.
+
+    Last, so the monitor's fields keep their places (Logs Insights extracts a capped number of fields per line, in
+    order) and the line's fixed format stays one %-format.
+    """
+    if caller is None:
+        return lines
+    tail = f',"{KEY_CALLER}":{quoted_text(caller)}}}'
+    return [line[:-1] + tail for line in lines]
 
 
 def rejected_line(
