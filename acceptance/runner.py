@@ -63,8 +63,11 @@ PLANNED_ALARMS = 9
 
 
 def custom_metric_count(baseline: Baseline) -> int:
-    """EMF metrics the stack publishes: inference (5 + ColdStart + one per class), monitor (5 + two per feature)."""
-    return 6 + len(baseline.label_names) + 5 + 2 * baseline.n_features
+    """Custom metrics the stack publishes: the inference log group's metric filters (7 + one per class,
+    infra/line_metrics.py) and the cold start's EMF, the monitor's EMF (5 + two per feature)."""
+    from infra.line_metrics import line_metrics  # infra needs aws-cdk-lib, installed wherever acceptance deploys
+
+    return len(line_metrics(baseline.label_names)) + 1 + 5 + 2 * baseline.n_features
 
 
 def planned_usage(baseline: Baseline) -> Usage:

@@ -274,7 +274,9 @@ class InferenceApi(Construct):
             deploy_options=apigw.StageOptions(
                 stage_name=stage_name,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
-                access_log_format=apigw.AccessLogFormat.custom(api_access_log.REST_FORMAT),
+                access_log_format=apigw.AccessLogFormat.custom(
+                    api_access_log.REST_WAF_FORMAT if options.waf else api_access_log.REST_FORMAT
+                ),
                 logging_level=apigw.MethodLoggingLevel.ERROR,  # INFO would log request bodies' metadata at every call
                 data_trace_enabled=False,  # never log payloads through API Gateway
                 throttling_rate_limit=options.rate_limit,
@@ -419,9 +421,14 @@ class InferenceApi(Construct):
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """`execute-api:Invoke` on every route of the deployed stage (needed with `ApiAuth.IAM`), or
-        `lambda:InvokeFunctionUrl` on the Function URL."""
+        on the Function URL both `lambda:InvokeFunctionUrl` and `lambda:InvokeFunction`: AWS requires the two for
+        function URLs created since October 2025 (Lambda guide, "Control access to Lambda function URLs")."""
         if self.function_url is not None:
-            return self.function_url.grant_invoke_url(grantee)
+            return iam.Grant.add_to_principal(
+                grantee=grantee,
+                actions=["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"],
+                resource_arns=[self.invoke_target.function_arn],
+            )
         if self.rest_api is not None:
             arn = self.rest_api.arn_for_execute_api(stage=self.rest_api.deployment_stage.stage_name)
         else:

@@ -152,8 +152,9 @@ def test_queue_predicates() -> None:
     assert not is_monitor_alert("OK", "outlier_ratio")(cut)
 
 
-def test_custom_metric_count_matches_the_readme_figures(iris_artifact: Any, wine_artifact: Any) -> None:
+def test_custom_metric_count_matches_the_cost_page(iris_artifact: Any, wine_artifact: Any) -> None:
     from acceptance.runner import custom_metric_count
 
-    assert custom_metric_count(iris_artifact.baseline) == 22  # README "What it costs": 9 inference + 13 monitor
-    assert custom_metric_count(wine_artifact.baseline) == 40
+    # docs/cost.md: 10 metric filters + ColdStart for iris (7 + 3 classes), monitor 5 + 2 per feature
+    assert custom_metric_count(iris_artifact.baseline) == 10 + 1 + 13
+    assert custom_metric_count(wine_artifact.baseline) == 10 + 1 + 31
