@@ -146,7 +146,9 @@ def measure(model: str = "iris", requests: int = 2000) -> tuple[Measured, dict[s
         run(url_handler, [], event)
     url_records = url_stdout.getvalue().splitlines()
     assert all(json.loads(line)["caller"] == CALLER for line in url_records)
-    caller_bytes = statistics.mean(len(line.encode()) - len(line[: line.rindex(',"caller":')].encode()) - 1 for line in url_records)
+    caller_bytes = statistics.mean(
+        len(line.encode()) - len(line[: line.rindex(',"caller":')].encode()) - 1 for line in url_records
+    )
 
     baseline = load_model_artifact(REPO / "models" / model).baseline
     counts = [1] + [0] * (len(baseline.label_names) - 1)
@@ -156,7 +158,11 @@ def measure(model: str = "iris", requests: int = 2000) -> tuple[Measured, dict[s
         labels=baseline.label_names,
     ).prediction(rows=1, outliers=0, latency_ms=0.123, class_counts=counts)
     # the smaller alternative: one dimension, and only the class that was predicted (EMF leaves the others out)
-    small = RequestMetrics(namespace=names.METRICS_NAMESPACE, dimensions={names.MODEL_DIMENSION: baseline.model_name}, labels=[baseline.label_names[0]])
+    small = RequestMetrics(
+        namespace=names.METRICS_NAMESPACE,
+        dimensions={names.MODEL_DIMENSION: baseline.model_name},
+        labels=[baseline.label_names[0]],
+    )
     small_emf = small.prediction(rows=1, outliers=0, latency_ms=0.123, class_counts=[1])
     access = access_log_bytes()
     measured = Measured(
@@ -179,7 +185,7 @@ def money(dollars: float) -> str:
     return f"${dollars:,.2f}" if dollars < 100 else f"${dollars:,.0f}"
 
 
-def render(m: Measured, counts: FixedCounts = FixedCounts()) -> str:
+def render(m: Measured, counts: FixedCounts | None = None) -> str:
     """docs/cost.md's generated part: every table, from the byte counts and the prices."""
     out: list[str] = []
     out.append(f"Prices: {PRICES_READ}. Bytes: `Measured()` in `infra/api_pricing.py`, printed by `bench/api_cost.py`.\n")
@@ -188,12 +194,14 @@ def render(m: Measured, counts: FixedCounts = FixedCounts()) -> str:
     out.append(f"| caller's IAM ARN on the line (Function URL only) | row | +{m.caller_bytes:g} B |")
     out.append(f"| metrics beside the lines (metric filters count the lines) | request | {m.metrics_bytes:g} B |")
     out.append(f"| START/END/REPORT (system log level WARN) | invocation | {m.platform_bytes:g} B |")
-    out.append(f"| \"model loaded\" line + ColdStart EMF document | cold start | {m.cold_start_bytes:g} B |")
+    out.append(f'| "model loaded" line + ColdStart EMF document | cold start | {m.cold_start_bytes:g} B |')
     out.append(f"| access log, REST API (widest identity) | request | {m.rest_access_log_bytes:g} B |")
     out.append(f"| access log, REST API with WAF (+ its verdict) | request | {m.rest_waf_access_log_bytes:g} B |")
     out.append(f"| access log, HTTP API (widest identity) | request | {m.http_access_log_bytes:g} B |")
     out.append(f"| prediction lines gzip-compressed in batches of 100 | row | {m.gzip_bytes_per_record:g} B |")
-    out.append(f"| response body | 1-row request | {m.response_bytes_1_row:g} B (+{m.response_bytes_per_extra_row:g} per extra row) |")
+    out.append(
+        f"| response body | 1-row request | {m.response_bytes_1_row:g} B (+{m.response_bytes_per_extra_row:g} per extra row) |"
+    )
     out.append(f"| the EMF document the filters replaced (2 dimensions, every class) | request | {m.emf_bytes:g} B |")
     out.append(f"| a smaller EMF document (1 dimension, the predicted class only) | request | {m.small_emf_bytes:g} B |")
     out.append("\n#### Metrics: EMF per request or metric filters on the lines (ingestion + storage, one-row requests)\n")
@@ -235,12 +243,11 @@ def render(m: Measured, counts: FixedCounts = FixedCounts()) -> str:
     )
     out.append("#### Fixed monthly cost (iris, whichever front door)\n")
     out.append("| Item | before traffic | at steady traffic |\n| --- | --- | --- |")
+    counts = counts or FixedCounts()
     idle, busy = fixed_monthly_stack(counts, traffic=False), fixed_monthly_stack(counts, traffic=True)
     for (item, before), (_, after) in zip(idle, busy, strict=True):
         out.append(f"| {item} | {before:.2f} | {after:.2f} |")
-    out.append(
-        f"| **Total** | **{sum(v for _, v in idle):.2f}** | **{sum(v for _, v in busy):.2f}** |"
-    )
+    out.append(f"| **Total** | **{sum(v for _, v in idle):.2f}** | **{sum(v for _, v in busy):.2f}** |")
     return "\n".join(out) + "\n"
 
 

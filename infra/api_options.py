@@ -53,6 +53,26 @@ WAF_RATE_LIMIT_MIN = 10  # WAFv2's minimum for a rate-based rule
 # Function URL: concurrent executions reserved for (and capping) the function. At ~2 ms billed per one-row request,
 # 10 environments answer up to ~5,000 requests a second; the account must keep 100 unreserved (scripts/deploy_preflight.py).
 DEFAULT_URL_CONCURRENCY = 10
+LAMBDA_MIN_UNRESERVED = 100  # Lambda refuses a reservation that leaves the account fewer unreserved executions
+
+
+def url_concurrency_problem(options: ApiOptions, unreserved: int, reserved_elsewhere: int = 0) -> str | None:
+    """For the deploy preflight (GetAccountSettings' UnreservedConcurrentExecutions): why a Function URL's
+    reservation would fail the deploy, with the fix; None when it fits or the front door is not a Function URL."""
+    if options.api_type is not ApiType.URL:
+        return None
+    left = unreserved - reserved_elsewhere - options.url_concurrency
+    if left >= LAMBDA_MIN_UNRESERVED:
+        return None
+    most = unreserved - reserved_elsewhere - LAMBDA_MIN_UNRESERVED
+    fix = f"-c {c.CTX_URL_CONCURRENCY}={most}" if most >= 1 else f"-c {c.CTX_API}=http (a stage throttle reserves nothing)"
+    return (
+        f"{c.CTX_API}=url reserves {options.url_concurrency} executions for the inference function, but the account has "
+        f"{unreserved} unreserved"
+        + (f" ({reserved_elsewhere} more reserved by this stack)" if reserved_elsewhere else "")
+        + f" and Lambda keeps {LAMBDA_MIN_UNRESERVED} unreserved: use {fix}, or ask for a higher concurrency quota "
+        "(Service Quotas: Lambda, Concurrent executions)"
+    )
 
 
 def _text(value: Any) -> str | None:

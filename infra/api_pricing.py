@@ -184,7 +184,11 @@ def monthly_lines(
     ]
     if not url:
         lines.append(
-            Line("Log ingestion, access logs", access / GB * p.log_ingestion_gb, f"{access_line:g} B = {access / GB:,.2f} GB x $0.50")
+            Line(
+                "Log ingestion, access logs",
+                access / GB * p.log_ingestion_gb,
+                f"{access_line:g} B = {access / GB:,.2f} GB x $0.50",
+            )
         )
     lines += [
         Line(

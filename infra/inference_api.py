@@ -259,6 +259,7 @@ class InferenceApi(Construct):
         removal_policy: RemovalPolicy,
     ) -> None:
         options = self.options
+        assert self.access_log_group is not None  # every API Gateway front door has one
         self.rest_api = self.api = apigw.LambdaRestApi(
             self,
             "RestApi",
@@ -352,6 +353,7 @@ class InferenceApi(Construct):
 
     def _build_http(self, api_name: str) -> None:
         options = self.options
+        assert self.access_log_group is not None
         cors = (
             apigwv2.CorsPreflightOptions(
                 allow_origins=list(options.cors_origins),

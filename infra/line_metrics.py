@@ -31,6 +31,7 @@ from functions.contract import names
 from functions.contract import prediction_log as contract
 from functions.contract.json_text import compact_json
 
+ONE_MINUTE = Duration.minutes(1)
 MAX_FILTERS_PER_LOG_GROUP = 100  # CloudWatch Logs quota (PutMetricFilter reference)
 DIMENSIONS = {names.MODEL_DIMENSION: f"$.{contract.KEY_MODEL}"}
 
@@ -111,10 +112,7 @@ def line_metrics(labels: Sequence[str]) -> list[LineMetric]:
         LineMetric(names.METRIC_REJECTED, (_is(contract.MESSAGE_REJECTED),)),
         LineMetric(names.METRIC_FAILED, (_is(contract.MESSAGE_FAILED),)),
         LineMetric(names.METRIC_FEEDBACK_LABELS, (_is(contract.MESSAGE_FEEDBACK),)),
-        *(
-            LineMetric(names.class_metric(label), (_is(prediction, Match(contract.KEY_PREDICTION, label)),))
-            for label in labels
-        ),
+        *(LineMetric(names.class_metric(label), (_is(prediction, Match(contract.KEY_PREDICTION, label)),)) for label in labels),
     ]
     if len(found) > MAX_FILTERS_PER_LOG_GROUP:
         raise ValueError(f"{len(labels)} labels need {len(found)} metric filters; a log group takes {MAX_FILTERS_PER_LOG_GROUP}")
@@ -134,7 +132,7 @@ def totals(metrics: Iterable[LineMetric], records: Iterable[Mapping[str, Any]]) 
 
 
 def inference_metric(
-    metric_name: str, model: str, *, statistic: str = "Sum", period: Duration = Duration.minutes(1), label: str | None = None
+    metric_name: str, model: str, *, statistic: str = "Sum", period: Duration = ONE_MINUTE, label: str | None = None
 ) -> cw.Metric:
     """A metric the filters publish, with their one dimension (the model)."""
     return cw.Metric(

@@ -18,6 +18,10 @@ A prediction line (417 bytes for iris, with a 32-character request id;
      "features":{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2},
      "probabilities":[0.979,0.021,0.0]}
 
+Behind a Lambda Function URL (no access log) the line ends with the signing IAM principal::
+
+     ...,"probabilities":[0.979,0.021,0.0],"caller":"arn:aws:sts::123456789012:assumed-role/client/session"}
+
 A rejected line::
 
     {"message":"rejected","timestamp":…,"request_id":"…","endpoint":"/predict",
@@ -92,6 +96,8 @@ PREDICTION_KEYS = (
     KEY_FEATURES,
     KEY_PROBABILITIES,
 )
+# Keys a prediction line carries only in some deployments: `caller` behind a Function URL (after every other key).
+OPTIONAL_PREDICTION_KEYS = (KEY_CALLER,)
 REJECTED_KEYS = (
     KEY_MESSAGE,
     KEY_TIMESTAMP,

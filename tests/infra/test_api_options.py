@@ -120,9 +120,7 @@ def test_settings_carry_the_api_options_and_auth(stub_layer_dir):
 
 
 # --- access log: one JSON object per request with the caller's identity ------------------------------------------
-@pytest.mark.parametrize(
-    "log_format", [api_access_log.REST_FORMAT, api_access_log.REST_WAF_FORMAT, api_access_log.HTTP_FORMAT]
-)
+@pytest.mark.parametrize("log_format", [api_access_log.REST_FORMAT, api_access_log.REST_WAF_FORMAT, api_access_log.HTTP_FORMAT])
 def test_access_log_format_is_json_with_identity_fields(log_format):
     fields = json.loads(log_format)  # valid JSON even before API Gateway fills it in
     for key in ("requestId", "ip", "status", "userArn", "jwtSub"):
@@ -392,7 +390,9 @@ def test_url_alarms_use_function_url_metrics(synth, name):
     assert stats["errors"]["Metric"]["MetricName"] == "Url5xxCount"
     assert stats["requests"]["Metric"]["MetricName"] == "UrlRequestCount"
     dimensions = [{"Name": "FunctionName", "Value": {"Ref": function_id(template)}}]
-    assert all(stat["Metric"]["Namespace"] == "AWS/Lambda" and stat["Metric"]["Dimensions"] == dimensions for stat in stats.values())
+    assert all(
+        stat["Metric"]["Namespace"] == "AWS/Lambda" and stat["Metric"]["Dimensions"] == dimensions for stat in stats.values()
+    )
     latency = _alarm(template, "ApiP99Latency")
     assert (latency["MetricName"], latency["ExtendedStatistic"]) == ("UrlRequestLatency", "p99")
 
@@ -541,10 +541,15 @@ def test_cost_lines_add_up_and_follow_the_option():
             lines = monthly_lines(option, 1e8, rows)
             assert scenario(option, 1e8, rows).variable == pytest.approx(sum(line.dollars for line in lines))
     rest, waf, http, url = (scenario(option, 1e6, 1) for option in ApiOption)
-    assert waf.total - rest.total == pytest.approx(0.60 + 8.0)  # $0.60 per million inspected + web ACL and 3 rules
     m = Measured()
-    access = (m.rest_access_log_bytes - m.http_access_log_bytes) * 0.50 / 1e9 * 1e6 * (1 + m.storage_ratio * 0.06)
-    assert rest.total - http.total == pytest.approx(3.50 - 1.00 + access)  # the request charge and the access log
+
+    def access(extra_bytes: float) -> float:  # ingestion and compressed storage of a longer access-log line
+        return extra_bytes * 0.50 / 1e9 * 1e6 * (1 + m.storage_ratio * 0.06)
+
+    # $0.60 per million inspected + web ACL and 3 rules + the WAF's verdict in the access log
+    assert waf.total - rest.total == pytest.approx(0.60 + 8.0 + access(m.rest_waf_access_log_bytes - m.rest_access_log_bytes))
+    # the request charge and the access log
+    assert rest.total - http.total == pytest.approx(3.50 - 1.00 + access(m.rest_access_log_bytes - m.http_access_log_bytes))
     assert rest.dominant == "API Gateway REST requests"
     # a Function URL: no API Gateway line, no access log, the caller on each line
     url_items = {line.item for line in monthly_lines(ApiOption.URL, 1e6, 1)}
@@ -596,3 +601,25 @@ def test_make_synth_passes_the_api_choice_as_context(make_args, expected):
     context = json.loads(match.group(1))
     assert context == expected
     ApiOptions.from_context(cdk.App(context=context).node)  # and the options accept it
+
+
+@pytest.mark.parametrize(
+    ("api", "concurrency", "unreserved", "elsewhere", "says"),
+    [
+        ("url", 10, 1000, 0, None),
+        ("url", 10, 110, 0, None),  # exactly 100 left
+        ("url", 10, 109, 0, "url_concurrency=9"),
+        ("url", 10, 110, 2, "url_concurrency=8"),  # monitor and quality reserve 1 each
+        ("url", 10, 10, 0, "api=http"),  # a new account's quota of 10: nothing can be reserved
+        ("http", 10, 10, 0, None),  # API Gateway throttles; the function reserves nothing
+    ],
+)
+def test_preflight_says_when_the_function_url_reservation_cannot_fit(api, concurrency, unreserved, elsewhere, says):
+    from infra.api_options import url_concurrency_problem
+
+    options = ApiOptions.from_context(cdk.App(context={"api": api, "url_concurrency": str(concurrency)}).node)
+    problem = url_concurrency_problem(options, unreserved, elsewhere)
+    if says is None:
+        assert problem is None
+    else:
+        assert problem is not None and says in problem and "Lambda keeps 100 unreserved" in problem

@@ -454,6 +454,7 @@ def test_glue_table_columns_follow_the_model(synthesized):
     assert fields == list(model_baseline.feature_names)
     assert columns["probabilities"] == "array<double>"
     assert columns["is_outlier"] == "boolean"
+    assert columns["caller"] == "string"  # Function URL deployments write it; the JSON SerDe reads null elsewhere
     serde = table_input["StorageDescriptor"]["SerdeInfo"]
     assert serde["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
     for json_key, column in RENAMED_KEYS.items():  # reserved words in Athena SQL
