@@ -568,7 +568,11 @@ def test_dashboard_panels_derive_from_the_baseline(synthesized):
         assert metric in body
     assert f'"{names.METRICS_NAMESPACE}"' in body
     assert f'"{names.MODEL_DIMENSION}","{model_baseline.model_name}"' in body
-    assert '"service","monitor"' in body and '"service","inference"' in body
+    assert '"service","monitor"' in body
+    # the inference function's metrics are its log group's metric filters: the model is their one dimension
+    assert '"service","inference"' not in body
+    for label in model_baseline.label_names:
+        assert f'"{names.class_metric(label)}","{names.MODEL_DIMENSION}","{model_baseline.model_name}"' in body
 
 
 # --- outputs ------------------------------------------------------------------------------------------------
