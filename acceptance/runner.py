@@ -30,7 +30,7 @@ from .cloudwatch import LogReader, ProbeLog
 from .config import REPO_ROOT, RunConfig
 from .context import MONITOR_GB_SECONDS_PER_RUN, RunContext
 from .cost import Usage, describe, estimate
-from .deploy import API_TYPE_HTTP, Deployer, StackOutputs, deploy_command, require_bootstrap, stack_resources
+from .deploy import API_TYPE_HTTP, API_TYPE_URL, Deployer, StackOutputs, deploy_command, require_bootstrap, stack_resources
 from .http_api import ApiClient, sigv4_signer
 from .results import CheckResult, ResultTable, Status
 from .teardown import Teardown
@@ -242,7 +242,8 @@ class Runner:
         if outputs.api_key_id:
             key = clients("apigateway").get_api_key(apiKey=outputs.api_key_id, includeValue=True)["value"]
             return ApiClient(outputs.api_url, api_key=key)
-        return ApiClient(outputs.api_url, signer=sigv4_signer(self.session, clients.region))
+        service = "lambda" if outputs.api_type == API_TYPE_URL else "execute-api"
+        return ApiClient(outputs.api_url, signer=sigv4_signer(self.session, clients.region, service))
 
     def _finish(
         self, clients: Clients, table: ResultTable, usage: Usage, queue: AlertQueue, probe_log: ProbeLog, born: float

@@ -70,6 +70,19 @@ def test_outputs_by_constant_keys_with_optional_api_key_and_type() -> None:
     parsed = StackOutputs.parse(outputs)
     assert parsed.api_type == "REST" and parsed.api_key_id is None and parsed.api_url == "x/"
     assert StackOutputs.parse({**outputs, "ApiType": "http", c.OUTPUT_API_KEY_ID: "k"}).api_type == "HTTP"
+    assert StackOutputs.parse({**outputs, "ApiType": "url"}).api_type == "URL"
+
+
+def test_a_function_url_is_signed_for_lambda_not_execute_api() -> None:
+    import boto3
+
+    from acceptance.http_api import sigv4_signer
+
+    session = boto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret", region_name="us-east-1")
+    url = "https://abc.lambda-url.us-east-1.on.aws/predict"
+    for service in ("lambda", "execute-api"):
+        headers = sigv4_signer(session, "us-east-1", service)("POST", url, b"{}", {"content-type": "application/json"})
+        assert f"/us-east-1/{service}/aws4_request" in headers["Authorization"]
 
 
 def test_cost_grows_with_use_and_charges_athena_minimum() -> None:
