@@ -17,7 +17,7 @@ WINDOW_MINUTES ?= 2
 # Reports, bench output and other generated files stay under .local/ (git-ignored); a bare REPORT=r.png lands there.
 LOCAL_DIR ?= .local
 REPORT_PATH = $(if $(filter /%,$(REPORT)),$(REPORT),$(if $(findstring /,$(REPORT)),$(REPORT),$(LOCAL_DIR)/$(REPORT)))
-# API front door (docs/api.md): API=rest|http, API_AUTH=api_key|iam|jwt (default per API), WAF=true (REST only)
+# API front door (docs/api.md): API=rest|http|url, API_AUTH=api_key|iam|jwt (default per API; url: iam), WAF=true (REST only)
 API ?= rest
 API_AUTH ?=
 WAF ?= false
