@@ -2,7 +2,7 @@
 
 Runs the inference handler in-process (the model's own data set rows) and measures: the prediction line per row,
 the same line with the caller's IAM ARN (Function URL), the bytes a cold start writes (Powertools' "model loaded"
-line and its ColdStart EMF document), the per-request EMF document the metric filters replaced (for the
+line and its ColdStart EMF document), the per-request EMF document (the alternative to the metric filters)d (for the
 comparison table), the response body for 1 and 100 rows, the gzip size of the prediction lines in batches of 100
 (what Firehose, S3 and CloudWatch's compressed storage see), and each API type's access-log line with the caller's
 identity filled in with typical values. The prices and the arithmetic are `infra/api_pricing.py`.
@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from infra.api_pricing import (  # noqa: E402
+    MEASURED_ON,
     PRICES_READ,
     ApiOption,
     FixedCounts,
@@ -188,7 +189,8 @@ def money(dollars: float) -> str:
 def render(m: Measured, counts: FixedCounts | None = None) -> str:
     """docs/cost.md's generated part: every table, from the byte counts and the prices."""
     out: list[str] = []
-    out.append(f"Prices: {PRICES_READ}. Bytes: `Measured()` in `infra/api_pricing.py`, printed by `bench/api_cost.py`.\n")
+    out.append(f"Prices: {PRICES_READ}.\n")
+    out.append(f"Bytes: `Measured()` in `infra/api_pricing.py`, measured by `python bench/api_cost.py` ({MEASURED_ON}).\n")
     out.append("| bytes | per | value |\n| --- | --- | --- |")
     out.append(f"| prediction line (incl. newline) | row | {m.record_bytes:g} B |")
     out.append(f"| caller's IAM ARN on the line (Function URL only) | row | +{m.caller_bytes:g} B |")
@@ -202,8 +204,10 @@ def render(m: Measured, counts: FixedCounts | None = None) -> str:
     out.append(
         f"| response body | 1-row request | {m.response_bytes_1_row:g} B (+{m.response_bytes_per_extra_row:g} per extra row) |"
     )
-    out.append(f"| the EMF document the filters replaced (2 dimensions, every class) | request | {m.emf_bytes:g} B |")
-    out.append(f"| a smaller EMF document (1 dimension, the predicted class only) | request | {m.small_emf_bytes:g} B |")
+    out.append(f"| the alternative: an EMF document per request (2 dimensions, every class) | request | {m.emf_bytes:g} B |")
+    out.append(
+        f"| the alternative: a smaller EMF document (1 dimension, the predicted class only) | request | {m.small_emf_bytes:g} B |"
+    )
     out.append("\n#### Metrics: EMF per request or metric filters on the lines (ingestion + storage, one-row requests)\n")
     out.append("| Metrics from | bytes per request | 1 M | 100 M | 1 B |\n| --- | --- | --- | --- | --- |")
     for label, size in (
