@@ -34,7 +34,7 @@ LOCAL_DIR ?= .local
 STATE_FILE ?= $(LOCAL_DIR)/alert_state.json
 ALERT_FILE ?= $(LOCAL_DIR)/alerts.jsonl
 REPORT_PATH = $(if $(filter /%,$(REPORT)),$(REPORT),$(if $(findstring /,$(REPORT)),$(REPORT),$(LOCAL_DIR)/$(REPORT)))
-# API front door (docs/api.md): API=rest|http, API_AUTH=api_key|iam|jwt (default per API), WAF=true (REST only)
+# API front door (docs/api.md): API=rest|http|url, API_AUTH=api_key|iam|jwt (default per API; url: iam), WAF=true (REST only)
 API ?= rest
 API_AUTH ?=
 WAF ?= false

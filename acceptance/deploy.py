@@ -24,6 +24,7 @@ LAYER_TIMEOUT_SECONDS = 20 * 60
 OUTPUT_API_TYPE = getattr(c, "OUTPUT_API_TYPE", "ApiType")
 API_TYPE_REST = "REST"
 API_TYPE_HTTP = "HTTP"
+API_TYPE_URL = "URL"  # Lambda Function URL: SigV4 for the service "lambda", no API Gateway
 
 LAYER_DIR = REPO_ROOT / c.LAYER_BUILD_DIR
 BOOTSTRAP_STACK = "CDKToolkit"
@@ -106,7 +107,7 @@ class StackOutputs:
         return cls(
             api_url=outputs[c.OUTPUT_API_URL].rstrip("/") + "/",
             api_key_id=outputs.get(c.OUTPUT_API_KEY_ID) or None,
-            api_type=API_TYPE_HTTP if "HTTP" in api_type else API_TYPE_REST,
+            api_type=API_TYPE_URL if api_type == API_TYPE_URL else API_TYPE_HTTP if "HTTP" in api_type else API_TYPE_REST,
             alert_topic_arn=outputs[c.OUTPUT_ALERT_TOPIC_ARN],
             inference_log_group=outputs[c.OUTPUT_INFERENCE_LOG_GROUP],
             monitor_log_group=outputs[c.OUTPUT_MONITOR_LOG_GROUP],

@@ -26,8 +26,8 @@ class Reply:
             return None
 
 
-def sigv4_signer(session: Any, region: str) -> Signer:
-    """IAM-authorised APIs (`-c api_auth=iam`): sign each request as execute-api."""
+def sigv4_signer(session: Any, region: str, service: str = "execute-api") -> Signer:
+    """IAM-authorised APIs (`-c api_auth=iam`): sign each request for execute-api, or for `lambda` (Function URL)."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
 
@@ -35,7 +35,7 @@ def sigv4_signer(session: Any, region: str) -> Signer:
 
     def sign(method: str, url: str, body: bytes | None, headers: dict[str, str]) -> dict[str, str]:
         request = AWSRequest(method=method, url=url, data=body or b"", headers=headers)
-        SigV4Auth(credentials, "execute-api", region).add_auth(request)
+        SigV4Auth(credentials, service, region).add_auth(request)
         return dict(request.headers.items())
 
     return sign

@@ -32,7 +32,7 @@ from .cloudwatch import LogReader, ProbeLog
 from .config import REPO_ROOT, RunConfig
 from .context import MONITOR_GB_SECONDS_PER_RUN, RunContext
 from .cost import Usage, describe, estimate
-from .deploy import API_TYPE_HTTP, Deployer, StackOutputs, deploy_command, require_bootstrap, stack_resources
+from .deploy import API_TYPE_HTTP, API_TYPE_URL, Deployer, StackOutputs, deploy_command, require_bootstrap, stack_resources
 from .http_api import ApiClient, sigv4_signer
 from .results import CheckResult, ResultTable, Status
 from .teardown import Teardown
@@ -68,8 +68,11 @@ PLANNED_ALARMS = 9
 
 
 def custom_metric_count(baseline: Baseline) -> int:
-    """EMF metrics the stack publishes: inference (5 + ColdStart + one per class), monitor (5 + two per feature)."""
-    return 6 + len(baseline.label_names) + 5 + 2 * baseline.n_features
+    """Custom metrics the stack publishes: the inference log group's metric filters (7 + one per class,
+    infra/line_metrics.py) and the cold start's EMF, the monitor's EMF (5 + two per feature)."""
+    from infra.line_metrics import line_metrics  # infra needs aws-cdk-lib, installed wherever acceptance deploys
+
+    return len(line_metrics(baseline.label_names)) + 1 + 5 + 2 * baseline.n_features
 
 
 def planned_usage(baseline: Baseline) -> Usage:
@@ -246,7 +249,8 @@ class Runner:
         if outputs.api_key_id:
             key = clients("apigateway").get_api_key(apiKey=outputs.api_key_id, includeValue=True)["value"]
             return ApiClient(outputs.api_url, api_key=key)
-        return ApiClient(outputs.api_url, signer=sigv4_signer(self.session, clients.region))
+        service = "lambda" if outputs.api_type == API_TYPE_URL else "execute-api"
+        return ApiClient(outputs.api_url, signer=sigv4_signer(self.session, clients.region, service))
 
     def _finish(
         self, clients: Clients, table: ResultTable, usage: Usage, queue: AlertQueue, probe_log: ProbeLog, born: float

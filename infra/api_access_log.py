@@ -5,9 +5,11 @@ for SigV4 callers, and the JWT's subject. Fields that do not apply to a request 
 written as "-" by API Gateway, so every line has the same keys and one Logs Insights query reads both API
 types, e.g. `stats count(*) by apiKeyId, userArn, jwtSub`.
 
-Each field costs ingestion on every request ($0.50/GB: ~$0.2 per million requests for the whole line, measured by
-bench/api_cost.py), so the line holds what answers "who, what, how did it end, how long" and nothing twice (the
-IAM caller's account is inside its ARN; the stage is fixed per API).
+Each field costs ingestion on every request ($0.50/GB: ~$0.13 per million requests for the whole line, measured
+by bench/api_cost.py, docs/cost.md), so the line holds what answers "who, what, how did it end, how long" and
+nothing twice or constant: the IAM caller's account is inside its ARN; the stage is fixed per API; the request
+time is the log event's own timestamp; the resource is the proxy route (`/{proxy+}`) on every request; the
+function's own time is the prediction line's `latency_ms`; the response size follows from the status and rows.
 
 Variables: REST https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-variables-for-access-logging.html,
 HTTP https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html (checked 2026-11).
@@ -20,14 +22,11 @@ import json
 # Shared by both API types (variable names are identical in the two references).
 _COMMON = {
     "requestId": "$context.requestId",
-    "requestTime": "$context.requestTimeEpoch",
     "ip": "$context.identity.sourceIp",
     "method": "$context.httpMethod",
     "path": "$context.path",
     "status": "$context.status",
-    "responseLength": "$context.responseLength",
     "latencyMs": "$context.responseLatency",
-    "integrationLatencyMs": "$context.integrationLatency",
     # --- caller identity -------------------------------------------------------------------------------
     "userArn": "$context.identity.userArn",  # SigV4 (api_auth=iam): the IAM user or assumed-role ARN
     "jwtSub": "$context.authorizer.claims.sub",  # api_auth=jwt: the token's subject
@@ -35,13 +34,11 @@ _COMMON = {
 }
 REST_FIELDS = {
     **_COMMON,
-    "resource": "$context.resourcePath",
     "apiKeyId": "$context.identity.apiKeyId",  # api_auth=api_key: which client key (per-client quotas)
-    "wafResponse": "$context.wafResponseCode",  # waf=true: WAF_ALLOW / WAF_BLOCK
 }
+REST_WAF_FIELDS = {**REST_FIELDS, "wafResponse": "$context.wafResponseCode"}  # waf=true only: WAF_ALLOW / WAF_BLOCK
 HTTP_FIELDS = {
     **_COMMON,
-    "resource": "$context.routeKey",
     "authorizerError": "$context.authorizer.error",  # why a JWT was refused (expired, wrong audience)
 }
 IDENTITY_FIELDS = ("apiKeyId", "userArn", "jwtSub")
@@ -57,4 +54,5 @@ def render(fields: dict[str, str]) -> str:
 
 
 REST_FORMAT = render(REST_FIELDS)
+REST_WAF_FORMAT = render(REST_WAF_FIELDS)
 HTTP_FORMAT = render(HTTP_FIELDS)

@@ -1,4 +1,4 @@
-"""API Gateway metrics for alarms and the dashboard, whichever API type fronts the function.
+"""Front-door metrics for alarms and the dashboard, whichever API type (or Function URL) fronts the function.
 
 REST and HTTP APIs publish different metrics in the same `AWS/ApiGateway` namespace:
 
@@ -63,3 +63,51 @@ class ApiMetrics:
             label="5xx rate",
             period=period,
         )
+
+
+URL_NAMESPACE = "AWS/Lambda"
+
+
+@dataclass(frozen=True)
+class FunctionUrlMetrics:
+    """The same five for a Lambda Function URL: Lambda publishes UrlRequestCount, Url4xxCount, Url5xxCount and
+    UrlRequestLatency in AWS/Lambda; the FunctionName dimension aggregates the URL of $LATEST and of any alias."""
+
+    function_name: str
+
+    def _metric(self, name: str, statistic: str, period: Duration, label: str | None) -> cw.Metric:
+        return cw.Metric(
+            namespace=URL_NAMESPACE,
+            metric_name=name,
+            dimensions_map={"FunctionName": self.function_name},
+            statistic=statistic,
+            period=period,
+            label=label,
+        )
+
+    def metric_count(self, *, statistic: str = "Sum", period: Duration, label: str | None = None) -> cw.Metric:
+        return self._metric("UrlRequestCount", statistic, period, label)
+
+    def metric_client_error(self, *, statistic: str = "Sum", period: Duration, label: str | None = None) -> cw.Metric:
+        return self._metric("Url4xxCount", statistic, period, label)
+
+    def metric_server_error(self, *, statistic: str = "Sum", period: Duration, label: str | None = None) -> cw.Metric:
+        return self._metric("Url5xxCount", statistic, period, label)
+
+    def metric_latency(self, *, statistic: str = "Average", period: Duration, label: str | None = None) -> cw.Metric:
+        return self._metric("UrlRequestLatency", statistic, period, label)
+
+    def server_error_rate(self, period: Duration) -> cw.IMetric:
+        """Share of requests answered 5xx: Sum(Url5xxCount) / Sum(UrlRequestCount), as for HTTP APIs."""
+        return cw.MathExpression(
+            expression="IF(requests > 0, errors / requests, 0)",
+            using_metrics={
+                "errors": self.metric_server_error(statistic="Sum", period=period),
+                "requests": self.metric_count(statistic="Sum", period=period),
+            },
+            label="5xx rate",
+            period=period,
+        )
+
+
+FrontDoorMetrics = ApiMetrics | FunctionUrlMetrics

@@ -7,6 +7,9 @@ naming the key instead of a CloudFormation error at deploy time:
   (Cognito user-pool authorizer: REST APIs verify JWTs only from Cognito user pools); `waf=true` adds a web ACL.
 - `api=http`: `api_auth=jwt` (default; any OIDC issuer, or a Cognito user pool the stack creates) or `iam`.
   HTTP APIs have no API keys, usage plans or WAF association, so those settings are refused.
+- `api=url`: a Lambda Function URL, `api_auth=iam` only (SigV4: callers inside AWS). No API Gateway, so no request
+  charge, no access log (the function writes the caller into each prediction line), no stage throttle: the function's
+  reserved concurrency (`url_concurrency`) caps it instead.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from infra import constants as c
 class ApiType(enum.Enum):
     REST = "rest"
     HTTP = "http"
+    URL = "url"  # Lambda Function URL: no API Gateway
 
 
 class ApiAuth(enum.Enum):
@@ -46,6 +50,29 @@ DEFAULT_BURST_LIMIT = 200
 # the stage limit: one client cannot take the whole stage, and a batch client behind one NAT is not cut off.
 DEFAULT_WAF_RATE_LIMIT = 6000
 WAF_RATE_LIMIT_MIN = 10  # WAFv2's minimum for a rate-based rule
+# Function URL: concurrent executions reserved for (and capping) the function. At ~2 ms billed per one-row request,
+# 10 environments answer up to ~5,000 requests a second; the account must keep 100 unreserved (scripts/deploy_preflight.py).
+DEFAULT_URL_CONCURRENCY = 10
+LAMBDA_MIN_UNRESERVED = 100  # Lambda refuses a reservation that leaves the account fewer unreserved executions
+
+
+def url_concurrency_problem(options: ApiOptions, unreserved: int, reserved_elsewhere: int = 0) -> str | None:
+    """For the deploy preflight (GetAccountSettings' UnreservedConcurrentExecutions): why a Function URL's
+    reservation would fail the deploy, with the fix; None when it fits or the front door is not a Function URL."""
+    if options.api_type is not ApiType.URL:
+        return None
+    left = unreserved - reserved_elsewhere - options.url_concurrency
+    if left >= LAMBDA_MIN_UNRESERVED:
+        return None
+    most = unreserved - reserved_elsewhere - LAMBDA_MIN_UNRESERVED
+    fix = f"-c {c.CTX_URL_CONCURRENCY}={most}" if most >= 1 else f"-c {c.CTX_API}=http (a stage throttle reserves nothing)"
+    return (
+        f"{c.CTX_API}=url reserves {options.url_concurrency} executions for the inference function, but the account has "
+        f"{unreserved} unreserved"
+        + (f" ({reserved_elsewhere} more reserved by this stack)" if reserved_elsewhere else "")
+        + f" and Lambda keeps {LAMBDA_MIN_UNRESERVED} unreserved: use {fix}, or ask for a higher concurrency quota "
+        "(Service Quotas: Lambda, Concurrent executions)"
+    )
 
 
 def _text(value: Any) -> str | None:
@@ -106,6 +133,7 @@ class ApiOptions:
     burst_limit: int = DEFAULT_BURST_LIMIT
     quota_limit: int | None = None  # requests per key per quota period (REST with API key)
     quota_period: QuotaPeriod = QuotaPeriod.MONTH
+    url_concurrency: int = DEFAULT_URL_CONCURRENCY  # Function URL only: reserved concurrency of the function
 
     def __post_init__(self) -> None:
         self.validate()
@@ -120,6 +148,9 @@ class ApiOptions:
 
     def validate(self) -> None:
         """Refuse combinations AWS cannot build, with the reason and the alternative."""
+        if self.api_type is ApiType.URL:
+            self._validate_url()
+            return
         http = self.api_type is ApiType.HTTP
         if http and self.auth is ApiAuth.API_KEY:
             raise ValueError(
@@ -162,10 +193,28 @@ class ApiOptions:
         if self.waf_rate_limit < WAF_RATE_LIMIT_MIN:
             raise ValueError(f"context '{c.CTX_WAF_RATE_LIMIT}': at least {WAF_RATE_LIMIT_MIN}")
 
+    def _validate_url(self) -> None:
+        url = f"{c.CTX_API}=url"
+        if self.auth is not ApiAuth.IAM:
+            raise ValueError(
+                f"context '{c.CTX_API_AUTH}': a Function URL authenticates with {c.CTX_API_AUTH}=iam (SigV4) only; "
+                f"use {c.CTX_API}=http for JWT or {c.CTX_API}=rest for API keys"
+            )
+        for refused, key, instead in (
+            (self.waf, c.CTX_WAF, f"{c.CTX_API}=rest with {c.CTX_WAF}=true"),
+            (bool(self.cors_origins), c.CTX_CORS_ORIGINS, f"{c.CTX_API}=http (browsers cannot sign SigV4 requests)"),
+            (self.quota_limit is not None, c.CTX_API_QUOTA_LIMIT, f"{c.CTX_API}=rest with API keys"),
+            (self.jwt_issuer is not None or bool(self.jwt_audience), c.CTX_JWT_ISSUER, f"{c.CTX_API}=http"),
+        ):
+            if refused:
+                raise ValueError(f"context '{key}': not available with {url} (no API Gateway); use {instead}")
+        if self.url_concurrency < 1:
+            raise ValueError(f"context '{c.CTX_URL_CONCURRENCY}': at least 1")
+
     @classmethod
     def from_context(cls, node: Node) -> ApiOptions:
         api_type = _enum(ApiType, _text(node.try_get_context(c.CTX_API)) or ApiType.REST.value, c.CTX_API)
-        default_auth = ApiAuth.JWT if api_type is ApiType.HTTP else ApiAuth.API_KEY
+        default_auth = {ApiType.HTTP: ApiAuth.JWT, ApiType.URL: ApiAuth.IAM}.get(api_type, ApiAuth.API_KEY)
         auth = _enum(ApiAuth, _text(node.try_get_context(c.CTX_API_AUTH)) or default_auth.value, c.CTX_API_AUTH)
         period = _text(node.try_get_context(c.CTX_API_QUOTA_PERIOD)) or QuotaPeriod.MONTH.value
         return cls(
@@ -185,4 +234,8 @@ class ApiOptions:
             or DEFAULT_BURST_LIMIT,
             quota_limit=_positive_int(node.try_get_context(c.CTX_API_QUOTA_LIMIT), c.CTX_API_QUOTA_LIMIT, None),
             quota_period=_enum(QuotaPeriod, period.upper(), c.CTX_API_QUOTA_PERIOD),
+            url_concurrency=_positive_int(
+                node.try_get_context(c.CTX_URL_CONCURRENCY), c.CTX_URL_CONCURRENCY, DEFAULT_URL_CONCURRENCY
+            )
+            or DEFAULT_URL_CONCURRENCY,
         )

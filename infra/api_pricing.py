@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 GB = 1e9  # AWS prices logs, Firehose and S3 per GB = 10^9 bytes
+MEASURED_ON = "iris, 2,000 one-row requests in-process, x86_64 CPython 3.11 (2 cores), 2026-12-06"
 PRICES_READ = "2026-11 (us-east-1 list prices; check aws.amazon.com/<service>/pricing before relying on them)"
 
 
@@ -46,6 +47,16 @@ class Prices:
     waf_rules: int = 3  # rate-based rule + 2 AWS managed rule groups (infra/waf.py)
     waf_request: float = 0.60 / 1e6
     cognito_mau_free: int = 10_000  # Lite tier: then $0.0055 per MAU
+    # Fixed costs. Custom metrics are prorated by the hour and metered only in hours that receive data
+    # (CloudWatch pricing page): a metric filter that matches nothing, or a function that publishes nothing, costs $0.
+    custom_metric_month: float = 0.30  # first 10,000 metrics
+    alarm_metric_month: float = 0.10  # standard resolution, per metric in the alarm (a math alarm pays for each)
+    dashboard_month: float = 3.00  # beyond the account's 3 free dashboards
+    kms_key_month: float = 1.00
+    lambda_request_arm: float = 0.20 / 1e6
+    athena_minimum_bytes: float = 10e6  # each query bills at least 10 MB
+    athena_tb: float = 5.00
+    s3_put_thousand: float = 0.005
 
 
 PRICES = Prices()
@@ -53,27 +64,40 @@ PRICES = Prices()
 
 @dataclass(frozen=True)
 class Measured:
-    """Bytes per unit, measured by bench/api_cost.py (iris, this machine, 2026-11-25); defaults are those figures."""
+    """Bytes per unit, measured by bench/api_cost.py (iris, 2,000 one-row requests, 2026-12-06); docs/cost.md shows them."""
 
-    record_bytes: float = 400.6  # one prediction line incl. newline (before this wave's `confidence` key: +~20 B)
-    emf_bytes: float = 626.0  # the EMF line per request
-    platform_bytes: float = 255.0  # START/END/REPORT lines per invocation (estimate from their fixed format)
-    access_log_bytes: float = 381.0  # one access-log line with the caller's identity (widest: an IAM role ARN)
-    gzip_bytes_per_record: float = 45.6  # prediction lines gzip-compressed in batches of 100
-    response_bytes_1_row: float = 241.7  # body of a 1-row /predict answer
-    response_bytes_per_extra_row: float = 135.6
-    response_header_bytes: float = 250.0  # estimate: status line + API Gateway's headers
+    record_bytes: float = 420.5  # one prediction line incl. newline
+    caller_bytes: float = 77.0  # added to each line behind a Function URL: `,"caller":"<IAM role session ARN>"`
+    metrics_bytes: float = 0.0  # per request beside the lines: 0 with metric filters (an EMF document: ~626 B)
+    platform_bytes: float = 0.0  # START/END/REPORT per invocation: 0 at system log level WARN (~255 B at INFO)
+    cold_start_bytes: float = 478.0  # per cold start: Powertools' "model loaded" line and the ColdStart EMF document
+    rest_access_log_bytes: float = 260.0  # REST access-log line, widest identity (an IAM role ARN)
+    rest_waf_access_log_bytes: float = 278.0  # the same with the WAF's verdict (waf=true)
+    http_access_log_bytes: float = 264.0  # HTTP API access-log line, widest identity
+    emf_bytes: float = 652.0  # for the comparison: the per-request EMF document the metric filters replaced
+    small_emf_bytes: float = 450.0  # ... and the smallest EMF alternative (one dimension, the predicted class only)
+    gzip_bytes_per_record: float = 48.8  # prediction lines gzip-compressed in batches of 100
+    response_bytes_1_row: float = 241.9  # body of a 1-row /predict answer
+    response_bytes_per_extra_row: float = 135.8
+    response_header_bytes: float = 250.0  # estimate: status line + the front door's headers
     billed_ms_1_row: float = 2.0
     billed_ms_100_rows: float = 3.0
     memory_gb: float = 1769 / 1024
     init_seconds: float = 0.6
     cold_start_share: float = 0.01
+    insights_scans: int = 6  # times the monitor reads each prediction line: 2 overlapping windows x 3 queries (iris)
+
+    @property
+    def storage_ratio(self) -> float:
+        """CloudWatch bills stored logs compressed: estimated with gzip's ratio on the prediction lines."""
+        return self.gzip_bytes_per_record / self.record_bytes
 
 
 class ApiOption(Enum):
     REST = "REST API (API key, IAM or Cognito JWT)"
     REST_WAF = "REST API + WAF"
     HTTP = "HTTP API (JWT or IAM)"
+    URL = "Lambda Function URL (IAM)"
 
 
 def tiered(count: float, tiers: tuple[tuple[float, float], ...]) -> float:
@@ -95,28 +119,50 @@ class Line:
     arithmetic: str
 
 
+def insights_bytes(predictions: float, m: Measured = Measured()) -> float:
+    """Bytes Logs Insights bills the monitor for: with the field index on `message`, only the prediction lines."""
+    return m.insights_scans * predictions * m.record_bytes
+
+
+def metrics_bytes_cost(bytes_per_request: float, requests: float, m: Measured = Measured(), p: Prices = PRICES) -> float:
+    """Ingestion and (compressed) storage of a per-request metrics document."""
+    ingested = bytes_per_request * requests / GB
+    return ingested * p.log_ingestion_gb + ingested * m.storage_ratio * p.log_storage_gb_month
+
+
 def monthly_lines(
     option: ApiOption, predictions: float, rows_per_request: int, m: Measured = Measured(), p: Prices = PRICES
 ) -> list[Line]:
     """Every traffic-dependent cost line for `predictions` rows a month sent `rows_per_request` at a time."""
     requests = predictions / rows_per_request
     rest = option in (ApiOption.REST, ApiOption.REST_WAF)
-    lines = [
-        Line(
-            "API Gateway " + ("REST" if rest else "HTTP") + " requests",
-            tiered(requests, p.rest_tiers if rest else p.http_tiers),
-            f"{requests:,.0f} requests, tiered " + ("$3.50/2.80/2.38 per M" if rest else "$1.00/0.90 per M"),
+    url = option is ApiOption.URL
+    lines = []
+    if not url:
+        lines.append(
+            Line(
+                "API Gateway " + ("REST" if rest else "HTTP") + " requests",
+                tiered(requests, p.rest_tiers if rest else p.http_tiers),
+                f"{requests:,.0f} requests, tiered " + ("$3.50/2.80/2.38 per M" if rest else "$1.00/0.90 per M"),
+            )
         )
-    ]
     if option is ApiOption.REST_WAF:
         lines.append(Line("WAF requests", requests * p.waf_request, f"{requests:,.0f} x $0.60/M (+ $8/month fixed)"))
     billed_ms = m.billed_ms_1_row if rows_per_request == 1 else m.billed_ms_100_rows
     gb_seconds = requests * billed_ms / 1000 * m.memory_gb
     cold = requests * m.cold_start_share
     init_gb_seconds = cold * m.init_seconds * m.memory_gb
-    ingested = requests * (rows_per_request * m.record_bytes + m.emf_bytes + m.platform_bytes)
-    access = requests * m.access_log_bytes
-    records = predictions * m.record_bytes
+    line_bytes = m.record_bytes + (m.caller_bytes if url else 0.0)
+    per_request = m.metrics_bytes + m.platform_bytes + m.cold_start_share * m.cold_start_bytes
+    ingested = requests * (rows_per_request * line_bytes + per_request)
+    access_line = {
+        ApiOption.REST: m.rest_access_log_bytes,
+        ApiOption.REST_WAF: m.rest_waf_access_log_bytes,
+        ApiOption.HTTP: m.http_access_log_bytes,
+        ApiOption.URL: 0.0,
+    }[option]
+    access = requests * access_line
+    scanned = insights_bytes(predictions, m)
     response = m.response_bytes_1_row + (rows_per_request - 1) * m.response_bytes_per_extra_row
     transfer_gb = max(0.0, requests * (response + m.response_header_bytes) / GB - p.transfer_out_free_gb)
     lines += [
@@ -131,10 +177,31 @@ def monthly_lines(
             init_gb_seconds * p.lambda_gb_second_arm,
             f"{m.cold_start_share:.0%} of invocations x {m.init_seconds} s x {m.memory_gb:.3f} GB",
         ),
-        Line("Log ingestion, inference group", ingested / GB * p.log_ingestion_gb, f"{ingested / GB:,.2f} GB x $0.50"),
-        Line("Log ingestion, access logs", access / GB * p.log_ingestion_gb, f"{access / GB:,.2f} GB x $0.50"),
-        Line("Log storage (30 days)", (ingested + access) / GB * p.log_storage_gb_month, "ingested GB x $0.03 (upper bound)"),
-        Line("Logs Insights scans", 4 * records / GB * p.insights_scan_gb, f"4 x {records / GB:,.2f} GB x $0.005"),
+        Line(
+            "Log ingestion, inference group",
+            ingested / GB * p.log_ingestion_gb,
+            f"{rows_per_request} x {line_bytes:g} B + {per_request:.1f} B per request = {ingested / GB:,.2f} GB x $0.50",
+        ),
+    ]
+    if not url:
+        lines.append(
+            Line(
+                "Log ingestion, access logs",
+                access / GB * p.log_ingestion_gb,
+                f"{access_line:g} B = {access / GB:,.2f} GB x $0.50",
+            )
+        )
+    lines += [
+        Line(
+            "Log storage (30 days)",
+            (ingested + access) * m.storage_ratio / GB * p.log_storage_gb_month,
+            f"ingested GB x {m.storage_ratio:.2f} (compressed, gzip's ratio) x $0.03",
+        ),
+        Line(
+            "Logs Insights scans",
+            scanned / GB * p.insights_scan_gb,
+            f"{m.insights_scans} x {predictions * m.record_bytes / GB:,.2f} GB of prediction lines x $0.005",
+        ),
         Line(
             "Firehose ingestion",
             predictions * m.gzip_bytes_per_record / GB * p.firehose_gb,
@@ -148,6 +215,46 @@ def monthly_lines(
         Line("Data transfer out", transfer_gb * p.transfer_out_gb, f"{transfer_gb:,.1f} GB beyond 100 GB free x $0.09"),
     ]
     return lines
+
+
+@dataclass(frozen=True)
+class FixedCounts:
+    """What the stack runs whatever the traffic (iris, default context); tests/infra checks the alarm metrics against
+    the template and the inference metrics against infra/line_metrics.py."""
+
+    alarm_metrics: int = 16  # 14 alarms; the 5xx rate (HTTP API, Function URL) and the monitor self-check use 2 metrics
+    inference_metrics: int = 8  # at traffic: Requests, Predictions, Outliers, LatencyMs, 3 classes, ColdStart
+    monitor_metrics_idle: int = 1  # WindowRows: published every minute, traffic or not
+    monitor_metrics: int = 14  # at traffic: + 4 ratios/accuracy, 4 drift + 4 mean shift, checks in alarm
+    quality_metrics_idle: int = 1  # LabelledRows = 0, hourly
+    quality_metrics: int = 9  # with labels: + accuracy, fraction, delay, unmatched, checks in alarm, 3 recalls
+    dashboards: int = 1
+    kms_keys: int = 1
+    monitor_runs: int = 43_200  # one a minute
+    monitor_gb_seconds: float = 43_200 * 1.5 * 0.5  # ~1.5 s at 512 MB
+    quality_queries: int = 720  # hourly Athena query at the 10 MB minimum
+    archive_puts: int = 8_640  # Firehose: one object per 5 minutes, only while records arrive
+
+
+def fixed_monthly_stack(counts: FixedCounts = FixedCounts(), *, traffic: bool, p: Prices = PRICES) -> list[tuple[str, float]]:
+    """The stack's monthly cost that does not grow with traffic: before any request, and at steady traffic."""
+    metrics = (
+        counts.inference_metrics + counts.monitor_metrics + counts.quality_metrics
+        if traffic
+        else counts.monitor_metrics_idle + counts.quality_metrics_idle
+    )
+    return [
+        (f"custom metrics ({metrics} with data every hour)", metrics * p.custom_metric_month),
+        (f"alarms ({counts.alarm_metrics} alarm metrics)", counts.alarm_metrics * p.alarm_metric_month),
+        ("dashboard", counts.dashboards * p.dashboard_month),
+        ("KMS key", counts.kms_keys * p.kms_key_month),
+        (
+            "monitor Lambda (one run a minute)",
+            counts.monitor_gb_seconds * p.lambda_gb_second_arm + counts.monitor_runs * p.lambda_request_arm,
+        ),
+        ("quality query (Athena, hourly)", counts.quality_queries * p.athena_minimum_bytes / 1e12 * p.athena_tb),
+        ("archive S3 PUTs", counts.archive_puts / 1000 * p.s3_put_thousand if traffic else 0.0),
+    ]
 
 
 def fixed_monthly(option: ApiOption, p: Prices = PRICES) -> float:

@@ -89,6 +89,7 @@ _SCALAR_TYPES = {
     contract.KEY_LATENCY_MS: "double",
     contract.KEY_LABEL: "string",
     contract.KEY_LABEL_INDEX: "int",
+    contract.KEY_CALLER: "string",  # Function URL deployments; null elsewhere (the access log names the caller)
 }
 
 
@@ -98,11 +99,11 @@ def glue_name(text: str) -> str:
 
 
 def prediction_keys() -> tuple[str, ...]:
-    """The contract's prediction keys; `confidence` (new this wave) is added if the contract does not list it yet."""
+    """The contract's prediction keys, then the optional ones (`caller`: a column that is null where lines lack it)."""
     keys = tuple(contract.PREDICTION_KEYS)
     if contract.KEY_CONFIDENCE not in keys:
         keys += (contract.KEY_CONFIDENCE,)
-    return keys
+    return keys + tuple(contract.OPTIONAL_PREDICTION_KEYS)
 
 
 def _columns(keys: tuple[str, ...], types: dict[str, str]) -> list[glue.CfnTable.ColumnProperty]:

@@ -84,7 +84,8 @@ ARCHIVE_ERROR_PREFIX = "errors"
 ATHENA_RESULTS_PREFIX = "athena-results"
 
 # --- API options (issue 11: REST or HTTP API, API key / IAM / JWT, WAF; see infra/api_options.py) ---------------
-CTX_API = "api"  # "rest" (default) or "http"
+CTX_API = "api"  # "rest" (default), "http" or "url" (Lambda Function URL)
+CTX_URL_CONCURRENCY = "url_concurrency"  # api=url: reserved concurrency of the inference function (its throttle)
 CTX_JWT_ISSUER = "jwt_issuer"  # with api_auth=jwt: the issuer URL; absent = the stack creates a Cognito user pool
 CTX_JWT_AUDIENCE = "jwt_audience"  # HTTP API JWT audiences (comma-separated), e.g. the app client id
 CTX_CORS_ORIGINS = "cors_origins"  # HTTP API only: allowed origins (comma-separated); none = no CORS

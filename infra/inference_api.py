@@ -11,8 +11,15 @@ Two front doors for the same function (`infra.api_options` validates the choice)
 - **HTTP API** (`-c api=http`): payload format 2.0, less than a third of the price per request ($1.00 vs $3.50
   per million), `api_auth=jwt` (any OIDC issuer; default a Cognito user pool the stack creates) or `iam`.
   Stage `$default`, so paths reach the function without a stage prefix.
+- **Function URL** (`-c api=url`): no API Gateway at all (no request charge), `AWS_IAM` auth (SigV4 callers inside
+  AWS), payload 2.0 events, throttled by the function's reserved concurrency (`url_concurrency`).
 
-Both log every request to an access log group with the caller's identity (`infra.api_access_log`).
+The APIs log every request to an access log group with the caller's identity (`infra.api_access_log`); a Function
+URL has no access log, so the function writes the caller into each prediction line (`LOG_CALLER`).
+
+Metrics come from metric filters on the function's own lines (`infra.line_metrics`), and the function's platform
+lines (START/END/REPORT) are dropped by Lambda's system log level WARN (advanced logging controls, JSON format):
+both are bytes the log group would otherwise ingest on every request.
 
 With `snap_start=True` the function gets Lambda SnapStart: a deployment that changes the
 function publishes a new version (Lambda initialises it and snapshots the execution
@@ -40,9 +47,10 @@ from functions.contract import prediction_log as contract
 from infra import api_access_log
 from infra import constants as c
 from infra.api_cognito import ApiUserPool
-from infra.api_metrics import ApiMetrics
+from infra.api_metrics import ApiMetrics, FunctionUrlMetrics
 from infra.api_options import ApiAuth, ApiOptions, ApiType
 from infra.constants import INFERENCE_HANDLER, LAMBDA_TASK_ROOT, MODEL_ASSET_DIR
+from infra.line_metrics import LineMetricFilters
 from infra.waf import ApiWebAcl
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12  # matches the layer's cp312 wheels (infra.constants.LAYER_PYTHON_VERSION)
@@ -114,6 +122,7 @@ class InferenceApi(Construct):
         snap_start: bool = False,
         options: ApiOptions | None = None,
         cloud_watch_role: bool = True,
+        labels: tuple[str, ...] | list[str] = (),
     ) -> None:
         """`options` decides the front door; without it, a REST API with `auth` and the throttle arguments."""
         super().__init__(scope, construct_id)
@@ -136,6 +145,9 @@ class InferenceApi(Construct):
             field_index_policies=[logs.FieldIndexPolicy(fields=[contract.KEY_MESSAGE])],
         )
         self.role = function_role(self, self.log_group, "Inference function: writes its own log group only")
+        # The function's metrics, counted from the lines it writes (one filter per metric; per class from `labels`).
+        self.line_metrics = LineMetricFilters(self, "LineMetrics", log_group=self.log_group, labels=labels)
+        url = options.api_type is ApiType.URL
 
         self.function = lambda_.Function(
             self,
@@ -157,8 +169,17 @@ class InferenceApi(Construct):
                 names.ENV_METRICS_NAMESPACE: names.METRICS_NAMESPACE,
                 names.ENV_TRACING_ENABLED: "true" if tracing else "false",
                 names.ENV_LOG_LEVEL: log_level,
+                **({names.ENV_LOG_CALLER: "true"} if url else {}),
             },
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
+            # Advanced logging controls: JSON format lets Lambda filter by level; WARN drops the INFO-level platform
+            # lines (START, END, REPORT: ~255 B an invocation) and keeps timeouts, crashes and init errors. INFO
+            # keeps the contract lines (no `level` key: Lambda does not filter them) and Powertools' INFO lines.
+            logging_format=lambda_.LoggingFormat.JSON,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            application_log_level_v2=lambda_.ApplicationLogLevel[log_level.upper()],
+            # A Function URL has no stage throttle: reserved concurrency caps the function (and reserves it).
+            reserved_concurrent_executions=options.url_concurrency if url else None,
         )
         # What API Gateway invokes: the function itself ($LATEST), or with SnapStart the alias on the published
         # version, the only thing Lambda restores from a snapshot. Alarms and the dashboard keep using the
@@ -181,7 +202,11 @@ class InferenceApi(Construct):
                 "The function is published as `current_version` and invoked through the `live` alias.",
             )
 
-        self.access_log_group = logs.LogGroup(self, "AccessLogs", retention=log_retention, removal_policy=removal_policy)
+        self.function_url: lambda_.FunctionUrl | None = None
+        # Behind a Function URL there is no access log: the prediction lines carry the caller.
+        self.access_log_group: logs.LogGroup | None = (
+            None if url else logs.LogGroup(self, "AccessLogs", retention=log_retention, removal_policy=removal_policy)
+        )
         # JWT issuer: a Cognito user pool created here unless the operator named an issuer.
         self.user_pool: ApiUserPool | None = None
         if options.creates_user_pool:
@@ -192,13 +217,16 @@ class InferenceApi(Construct):
         self.rest_api: apigw.RestApi | None = None
         self.execution_log_group: logs.LogGroup | None = None  # REST only: HTTP APIs have no execution logs
         self.http_api: apigwv2.HttpApi | None = None
-        self.api: apigw.RestApi | apigwv2.HttpApi  # the front door; cdk-nag acknowledgements attach here
+        self.api: apigw.RestApi | apigwv2.HttpApi | lambda_.FunctionUrl  # the front door; cdk-nag acknowledgements attach here
+        self.metrics: ApiMetrics | FunctionUrlMetrics
         # API Gateway metrics are keyed by ApiName (REST) or ApiId (HTTP); a unique name keeps two deployed models apart.
         api_name = f"{Stack.of(self).stack_name}-{model_name}"
         if options.api_type is ApiType.REST:
             self._build_rest(api_name, stage_name, tracing, cloud_watch_role, log_retention, removal_policy)
-        else:
+        elif options.api_type is ApiType.HTTP:
             self._build_http(api_name)
+        else:
+            self._build_url()
 
     # --- REST API -------------------------------------------------------------------------------------------
     def _rest_method_options(self) -> apigw.MethodOptions:
@@ -231,6 +259,7 @@ class InferenceApi(Construct):
         removal_policy: RemovalPolicy,
     ) -> None:
         options = self.options
+        assert self.access_log_group is not None  # every API Gateway front door has one
         self.rest_api = self.api = apigw.LambdaRestApi(
             self,
             "RestApi",
@@ -246,7 +275,9 @@ class InferenceApi(Construct):
             deploy_options=apigw.StageOptions(
                 stage_name=stage_name,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
-                access_log_format=apigw.AccessLogFormat.custom(api_access_log.REST_FORMAT),
+                access_log_format=apigw.AccessLogFormat.custom(
+                    api_access_log.REST_WAF_FORMAT if options.waf else api_access_log.REST_FORMAT
+                ),
                 logging_level=apigw.MethodLoggingLevel.ERROR,  # INFO would log request bodies' metadata at every call
                 data_trace_enabled=False,  # never log payloads through API Gateway
                 throttling_rate_limit=options.rate_limit,
@@ -301,6 +332,12 @@ class InferenceApi(Construct):
                 removal_policy=removal_policy,
             )
 
+    # --- Function URL ---------------------------------------------------------------------------------------
+    def _build_url(self) -> None:
+        """The URL on what API Gateway would invoke (the alias with SnapStart); callers need lambda:InvokeFunctionUrl."""
+        self.function_url = self.api = self.invoke_target.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)
+        self.metrics = FunctionUrlMetrics(self.function.function_name)
+
     # --- HTTP API -------------------------------------------------------------------------------------------
     def _http_authorizer(self) -> apigwv2.IHttpRouteAuthorizer:
         if self.options.auth is ApiAuth.IAM:
@@ -316,6 +353,7 @@ class InferenceApi(Construct):
 
     def _build_http(self, api_name: str) -> None:
         options = self.options
+        assert self.access_log_group is not None
         cors = (
             apigwv2.CorsPreflightOptions(
                 allow_origins=list(options.cors_origins),
@@ -357,15 +395,21 @@ class InferenceApi(Construct):
     def url(self) -> str:
         if self.rest_api is not None:
             return self.rest_api.url
+        if self.function_url is not None:
+            return self.function_url.url  # ends with "/"
         return f"{self.http_api.api_endpoint}/"  # type: ignore[union-attr]
 
     def outputs(self) -> dict[str, tuple[str, str]]:
         """Stack outputs that say how to call this API (type, auth, where tokens come from)."""
         found = {
-            c.OUTPUT_API_TYPE: (self.api_type.value, "rest or http: REST API (v1 stage) or HTTP API (payload 2.0)"),
+            c.OUTPUT_API_TYPE: (
+                self.api_type.value,
+                "rest, http or url: REST API (v1 stage), HTTP API (payload 2.0) or Lambda Function URL (payload 2.0)",
+            ),
             c.OUTPUT_API_AUTH: (self.auth.value, "api_key (x-api-key header), iam (SigV4) or jwt (Authorization header)"),
-            c.OUTPUT_ACCESS_LOG_GROUP: (self.access_log_group.log_group_name, "API access log, one JSON line per request"),
         }
+        if self.access_log_group is not None:
+            found[c.OUTPUT_ACCESS_LOG_GROUP] = (self.access_log_group.log_group_name, "API access log, one JSON line per request")
         if self.user_pool is not None:
             found[c.OUTPUT_USER_POOL_ID] = (self.user_pool.user_pool.user_pool_id, "Cognito user pool issuing the API's JWTs")
             found[c.OUTPUT_USER_POOL_CLIENT_ID] = (
@@ -378,7 +422,15 @@ class InferenceApi(Construct):
         return found
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """`execute-api:Invoke` on every route of the deployed stage (needed with `ApiAuth.IAM`)."""
+        """`execute-api:Invoke` on every route of the deployed stage (needed with `ApiAuth.IAM`), or
+        on the Function URL both `lambda:InvokeFunctionUrl` and `lambda:InvokeFunction`: AWS requires the two for
+        function URLs created since October 2025 (Lambda guide, "Control access to Lambda function URLs")."""
+        if self.function_url is not None:
+            return iam.Grant.add_to_principal(
+                grantee=grantee,
+                actions=["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"],
+                resource_arns=[self.invoke_target.function_arn],
+            )
         if self.rest_api is not None:
             arn = self.rest_api.arn_for_execute_api(stage=self.rest_api.deployment_stage.stage_name)
         else:

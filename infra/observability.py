@@ -20,7 +20,8 @@ from constructs import Construct
 from functions.contract import names
 from functions.contract.model_artifact import Baseline
 from infra.alerts import alarm_name_prefix
-from infra.api_metrics import ApiMetrics
+from infra.api_metrics import FrontDoorMetrics
+from infra.line_metrics import inference_metric
 
 SERVICE_DIMENSION = "service"  # added by Powertools Metrics from POWERTOOLS_SERVICE_NAME
 FIVE_MINUTES = Duration.minutes(5)
@@ -47,7 +48,10 @@ def schedule_period(expression: str) -> Duration:
 def emf_metric(
     metric_name: str, service: str, model: str, *, statistic: str = "Sum", period: Duration = ONE_MINUTE, label: str | None = None
 ) -> cw.Metric:
-    """A metric the functions publish as EMF, with the contract's {service, model} dimensions."""
+    """A metric the monitor and quality functions publish as EMF, with the contract's {service, model} dimensions.
+
+    The inference function's metrics come from metric filters on its lines, keyed by model only (infra.line_metrics).
+    """
     return cw.Metric(
         namespace=names.METRICS_NAMESPACE,
         metric_name=metric_name,
@@ -66,7 +70,7 @@ class Observability(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        api: ApiMetrics,  # REST or HTTP API stage metrics (infra.api_metrics)
+        api: FrontDoorMetrics,  # REST or HTTP API stage, or Function URL, metrics (infra.api_metrics)
         inference_function: lambda_.IFunction,
         inference_log_group: logs.ILogGroup,
         monitor_function: lambda_.IFunction,
@@ -181,7 +185,7 @@ class Observability(Construct):
         self.failed_requests = alarm(
             "InferenceFailedRequests",
             "Accepted requests the service could not answer (JSON 500, one 'failed' line each): see the log's error_type",
-            metric=emf_metric(names.METRIC_FAILED, names.INFERENCE_SERVICE, model, period=FIVE_MINUTES),
+            metric=inference_metric(names.METRIC_FAILED, model, period=FIVE_MINUTES),
             threshold=1,
             evaluation_periods=1,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -256,7 +260,7 @@ class Observability(Construct):
                 f"(FILL(windowrows, 0) / {window_minutes}) / (FILL(predicted, 0) / {minutes}), 1)"
             ),
             using_metrics={
-                "predicted": emf_metric(names.METRIC_PREDICTIONS, names.INFERENCE_SERVICE, model, period=SELF_CHECK_PERIOD),
+                "predicted": inference_metric(names.METRIC_PREDICTIONS, model, period=SELF_CHECK_PERIOD),
                 "windowrows": emf_metric(
                     names.METRIC_WINDOW_ROWS, names.MONITOR_SERVICE, model, statistic="Average", period=SELF_CHECK_PERIOD
                 ),
@@ -274,17 +278,16 @@ class Observability(Construct):
 
     def _widgets(
         self,
-        api: ApiMetrics,  # REST or HTTP API stage metrics (infra.api_metrics)
+        api: FrontDoorMetrics,  # REST or HTTP API stage, or Function URL, metrics (infra.api_metrics)
         inference_function: lambda_.IFunction,
         inference_log_group: logs.ILogGroup,
         monitor_function: lambda_.IFunction,
         baseline: Baseline,
     ) -> list[cw.IWidget]:
         model = baseline.model_name
-        inference = (names.INFERENCE_SERVICE, model)
         monitor = (names.MONITOR_SERVICE, model)
-        predictions = emf_metric(names.METRIC_PREDICTIONS, *inference, label="predicted rows")
-        outliers = emf_metric(names.METRIC_OUTLIERS, *inference, label="outlier rows")
+        predictions = inference_metric(names.METRIC_PREDICTIONS, model, label="predicted rows")
+        outliers = inference_metric(names.METRIC_OUTLIERS, model, label="outlier rows")
         header = cw.TextWidget(
             markdown=(
                 f"# Inference: model `{model}` version `{baseline.model_version}`\n"
@@ -300,7 +303,7 @@ class Observability(Construct):
                 title="Request rate (per minute)",
                 left=[
                     api.metric_count(statistic="Sum", period=ONE_MINUTE, label="API requests"),
-                    emf_metric(names.METRIC_REQUESTS, *inference, label="handled requests"),
+                    inference_metric(names.METRIC_REQUESTS, model, label="handled requests"),
                     predictions,
                 ],
                 width=8,
@@ -310,7 +313,7 @@ class Observability(Construct):
                 left=[
                     api.metric_latency(statistic=stat, period=ONE_MINUTE, label=f"API {stat}") for stat in ("p50", "p90", "p99")
                 ]
-                + [emf_metric(names.METRIC_LATENCY, *inference, statistic="p99", label="handler p99")],
+                + [inference_metric(names.METRIC_LATENCY, model, statistic="p99", label="handler p99")],
                 width=8,
             ),
             cw.GraphWidget(
@@ -318,7 +321,7 @@ class Observability(Construct):
                 left=[
                     api.metric_client_error(statistic="Sum", period=ONE_MINUTE, label="API 4xx"),
                     api.metric_server_error(statistic="Sum", period=ONE_MINUTE, label="API 5xx"),
-                    emf_metric(names.METRIC_REJECTED, *inference, label="rejected requests"),
+                    inference_metric(names.METRIC_REJECTED, model, label="rejected requests"),
                     inference_function.metric_errors(statistic="Sum", period=ONE_MINUTE, label="function errors"),
                 ],
                 right=[emf_metric(names.METRIC_REJECTED_RATIO, *monitor, statistic="Maximum", label="rejected ratio (monitor)")],
@@ -343,7 +346,7 @@ class Observability(Construct):
             ),
             cw.GraphWidget(
                 title="Predicted class counts",
-                left=[emf_metric(names.class_metric(label), *inference, label=label) for label in baseline.label_names],
+                left=[inference_metric(names.class_metric(label), model, label=label) for label in baseline.label_names],
                 stacked=True,
                 width=8,
             ),

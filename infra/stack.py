@@ -133,6 +133,7 @@ class InferenceStack(cdk.Stack):
             tracing=tracing,
             snap_start=snap_start,
             options=api,
+            labels=self.baseline.label_names,
         )
         self.api_gateway_account_role = api_gateway_account_role
         self.monitor = Monitor(

@@ -18,6 +18,7 @@ ENV_TRACING_ENABLED = "TRACING_ENABLED"  # "true" imports the X-Ray tracer (cost
 ENV_PREDICTION_LOG_FILE = "PREDICTION_LOG_FILE"  # local only: also append prediction records here
 ENV_MAX_ROWS = "MAX_ROWS_PER_REQUEST"
 ENV_MAX_BODY_BYTES = "MAX_BODY_BYTES"
+ENV_LOG_CALLER = "LOG_CALLER"  # "true" behind a Function URL (no access log): the caller's IAM ARN on each prediction line
 
 # Monitor function
 ENV_INFERENCE_LOG_GROUP = "INFERENCE_LOG_GROUP"

@@ -18,6 +18,10 @@ A prediction line (417 bytes for iris, with a 32-character request id;
      "features":{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2},
      "probabilities":[0.979,0.021,0.0]}
 
+Behind a Lambda Function URL (no access log) the line ends with the signing IAM principal::
+
+     ...,"probabilities":[0.979,0.021,0.0],"caller":"arn:aws:sts::123456789012:assumed-role/client/session"}
+
 A rejected line::
 
     {"message":"rejected","timestamp":…,"request_id":"…","endpoint":"/predict",
@@ -78,6 +82,7 @@ KEY_REASON = "reason"
 KEY_ERROR_TYPE = "error_type"  # failed lines: the exception class name, never its message
 KEY_LABEL = "label"  # feedback lines: the true label, one of the model's labels
 KEY_LABEL_INDEX = "label_index"  # feedback lines: its index in the model's label order
+KEY_CALLER = "caller"  # prediction lines behind a Function URL: the signing IAM principal's ARN (last key)
 
 # GET /predict/test and /predict/test/label answer a built-in sample (the training medians): health probes,
 # not traffic. They are logged like any prediction, and the monitor leaves them out of every window.
@@ -100,6 +105,8 @@ PREDICTION_KEYS = (
     KEY_FEATURES,
     KEY_PROBABILITIES,
 )
+# Keys a prediction line carries only in some deployments: `caller` behind a Function URL (after every other key).
+OPTIONAL_PREDICTION_KEYS = (KEY_CALLER,)
 REJECTED_KEYS = (
     KEY_MESSAGE,
     KEY_TIMESTAMP,
@@ -327,6 +334,18 @@ def _assembled_lines(
             )
         )
     return lines
+
+
+def with_caller(lines: list[str], caller: str | None) -> list[str]:
+    """The lines with `"caller":<arn>` as their last key; unchanged when there is no caller.
+
+    Last, so the monitor's fields keep their places (Logs Insights extracts a capped number of fields per line, in
+    order) and the line's fixed format stays one %-format.
+    """
+    if caller is None:
+        return lines
+    tail = f',"{KEY_CALLER}":{quoted_text(caller)}}}'
+    return [line[:-1] + tail for line in lines]
 
 
 def rejected_line(

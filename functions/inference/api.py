@@ -20,7 +20,7 @@ from aws_lambda_powertools.event_handler.api_gateway import APIGatewayRestResolv
 from functions.contract.json_text import compact_json, echoed  # noqa: E402
 from functions.contract.model_artifact import Baseline  # noqa: E402
 from functions.contract.prediction_log import LogUnavailable  # noqa: E402
-from functions.inference.events import NOT_AN_API_EVENT, NotAnApiEvent, http_api_reply, rest_event  # noqa: E402
+from functions.inference.events import NOT_AN_API_EVENT, NotAnApiEvent, caller_arn, http_api_reply, rest_event  # noqa: E402
 from functions.inference.prediction_service import PredictionService, RequestFailed  # noqa: E402
 from functions.inference.request_parsing import MAX_ROWS_PER_REQUEST, RequestRejected  # noqa: E402
 
@@ -80,7 +80,8 @@ def inference_resolver() -> APIGatewayRestResolver:
 class InferenceApi:
     """Routes, the one place where domain errors become HTTP replies, and the event adapter."""
 
-    def __init__(self, service: PredictionService) -> None:
+    def __init__(self, service: PredictionService, *, log_caller: bool = False) -> None:
+        """`log_caller`: write the request's IAM caller into its prediction lines (Function URL: no access log)."""
         self.service = service
         self.app = app = inference_resolver()
         self.routes: dict[str, list[str]] = {}  # path -> methods: 405 with Allow, and the OpenAPI test
@@ -95,6 +96,9 @@ class InferenceApi:
             self.routes.setdefault(path, []).append(method)
             return app.route(path, method=method, include_in_schema=False)
 
+        def caller() -> str | None:
+            return caller_arn(app.current_event.raw_event) if log_caller else None
+
         def post(endpoint: str, labels_only: bool) -> Response:
             """Body and content type come from the raw event: Powertools' merged header view costs ~7 µs a request."""
             raw = app.current_event.raw_event
@@ -104,8 +108,12 @@ class InferenceApi:
                 content_type=_content_type(raw),
                 labels_only=labels_only,
                 is_base64=bool(raw.get("isBase64Encoded")),
+                caller=caller(),
             )
             return _json_text(200, reply)
+
+        def sample(endpoint: str, labels_only: bool) -> Response:
+            return _json_text(200, service.predict_sample(endpoint=endpoint, labels_only=labels_only, caller=caller()))
 
         # Powertools tries routes in the order they were added: the hot one first.
         route("POST", "/predict")(lambda: post("/predict", labels_only=False))
@@ -113,12 +121,8 @@ class InferenceApi:
         route("GET", "/metadata")(lambda: _json(200, metadata))
         route("GET", "/label")(lambda: _json(200, labels))
         route("POST", "/predict/label")(lambda: post("/predict/label", labels_only=True))
-        route("GET", "/predict/test")(
-            lambda: _json_text(200, service.predict_sample(endpoint="/predict/test", labels_only=False))
-        )
-        route("GET", "/predict/test/label")(
-            lambda: _json_text(200, service.predict_sample(endpoint="/predict/test/label", labels_only=True))
-        )
+        route("GET", "/predict/test")(lambda: sample("/predict/test", labels_only=False))
+        route("GET", "/predict/test/label")(lambda: sample("/predict/test/label", labels_only=True))
 
         @route("POST", "/feedback")
         def post_feedback() -> Response:

@@ -1,4 +1,6 @@
-"""Which event reached the function: API Gateway REST (payload 1.0), HTTP API (payload 2.0), or neither.
+"""Which event reached the function: API Gateway REST (payload 1.0), HTTP API or Function URL (payload 2.0), or neither.
+
+A Lambda Function URL sends the HTTP API's payload 2.0 (stage and route key `$default`), so it takes the same path.
 
 One resolver serves both: an HTTP API event is reshaped into the REST one the
 routes already answer, and the reply back into the 2.0 response format, so a
@@ -118,6 +120,21 @@ def rest_event(event: Any) -> tuple[Mapping[str, Any], bool]:
         "the event is not an API Gateway proxy event: send it through the REST API (payload 1.0) "
         "or the HTTP API (payload 2.0), or invoke with such an event"
     )
+
+
+def caller_arn(event: Mapping[str, Any]) -> str | None:
+    """The IAM principal that signed the request: `authorizer.iam.userArn` in payload 2.0 (Function URL, HTTP API
+    with IAM auth), `identity.userArn` in a REST event; None when the request was not SigV4-signed."""
+    context = event.get("requestContext")
+    if not isinstance(context, dict):
+        return None
+    authorizer = context.get("authorizer")
+    iam = authorizer.get("iam") if isinstance(authorizer, dict) else None
+    arn = iam.get("userArn") if isinstance(iam, dict) else None
+    if arn is None:
+        identity = context.get("identity")
+        arn = identity.get("userArn") if isinstance(identity, dict) else None
+    return arn if isinstance(arn, str) and arn else None
 
 
 def http_api_reply(reply: dict[str, Any]) -> dict[str, Any]:

@@ -24,12 +24,12 @@ from functions.contract.prediction_log import PredictionLogWriter  # noqa: E402
 from functions.inference.api import InferenceApi  # noqa: E402
 from functions.inference.onnx_model import OnnxModel  # noqa: E402
 from functions.inference.prediction_service import PredictionService  # noqa: E402
-from functions.inference.request_metrics import RequestMetrics  # noqa: E402
+from functions.inference.request_metrics import LinesAreTheMetrics  # noqa: E402
 from functions.inference.settings import InferenceSettings  # noqa: E402
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]  # Any: Lambda passes a LambdaContext, tests a stand-in
 
-# Powertools Metrics only carries the cold-start metric; request metrics go through RequestMetrics (see there why).
+# Powertools Metrics only carries the cold-start metric; request metrics are metric filters on the lines.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 
@@ -44,15 +44,11 @@ def create_handler(settings: InferenceSettings, stdout: IO[str] = sys.stdout) ->
         model=OnnxModel(artifact),
         baseline=baseline,
         log=PredictionLogWriter(stdout, settings.prediction_log_file),
-        metrics=RequestMetrics(
-            namespace=settings.metrics_namespace,
-            dimensions={MODEL_DIMENSION: baseline.model_name, "service": settings.service_name},
-            labels=baseline.label_names,
-        ),
+        metrics=LinesAreTheMetrics(),  # metric filters count the lines (infra/line_metrics.py)
         max_rows=settings.max_rows,
         max_body_bytes=settings.max_body_bytes,
     )
-    api = InferenceApi(service)
+    api = InferenceApi(service, log_caller=settings.log_caller)
     logger.info(
         "model loaded",
         extra={"model": baseline.model_name, "model_version": baseline.model_version, "model_dir": str(artifact.directory)},

@@ -29,6 +29,7 @@ from functions.contract.prediction_log import (
     quoted_id,
     quoted_text,
     rejected_line,
+    with_caller,
 )
 from functions.inference.onnx_model import BatchPrediction, RowPrediction
 from functions.inference.request_parsing import MAX_DETAILS, RequestRejected, parse_labels, parse_rows_array
@@ -265,9 +266,10 @@ class PredictionService:
         content_type: str | None,
         labels_only: bool,
         is_base64: bool = False,
+        caller: str | None = None,
     ) -> str:
         """Answer a POST with the reply's JSON text; every outcome leaves exactly one log record per row,
-        or one `rejected` or `failed` record."""
+        or one `rejected` or `failed` record. `caller` (an IAM ARN) ends each prediction line when given."""
         started = self.timer()
         job_id = self.new_id()
         try:
@@ -275,17 +277,17 @@ class PredictionService:
             body = decode_body(body, is_base64)
             check_body_size(body, self.max_body_bytes)
             rows = parse_rows_array(body, feature_names=self.baseline.feature_names, max_rows=self.max_rows)
-            return self._answer(job_id, started, endpoint, rows.values, rows.array, labels_only)
+            return self._answer(job_id, started, endpoint, rows.values, rows.array, labels_only, caller)
         except RequestRejected as rejection:
             self._record_rejection(job_id, endpoint, rejection)
             raise
         except Exception as error:
             raise self._failure(endpoint, error, job_id) from error
 
-    def predict_sample(self, *, endpoint: str, labels_only: bool) -> str:
+    def predict_sample(self, *, endpoint: str, labels_only: bool, caller: str | None = None) -> str:
         job_id = self.new_id()
         try:
-            return self._answer(job_id, self.timer(), endpoint, self.sample, None, labels_only)
+            return self._answer(job_id, self.timer(), endpoint, self.sample, None, labels_only, caller)
         except Exception as error:
             raise self._failure(endpoint, error, job_id) from error
 
@@ -406,15 +408,24 @@ class PredictionService:
         rows: list[list[float]],
         array: np.ndarray | None,
         labels_only: bool,
+        caller: str | None = None,
     ) -> str:
         reply = self._replies[labels_only]
         if len(rows) == 1 and reply is not None:
-            return self._predict_one(job_id, started, endpoint, rows[0], reply)
+            return self._predict_one(job_id, started, endpoint, rows[0], reply, caller)
         if array is None:
             array = np.array(rows, dtype=np.float32)
-        return compact_json(self._predict(job_id, started, endpoint, rows, array, labels_only))
+        return compact_json(self._predict(job_id, started, endpoint, rows, array, labels_only, caller))
 
-    def _predict_one(self, job_id: str, started: float, endpoint: str, values: list[float], reply: OneRowReplyFormat) -> str:
+    def _predict_one(
+        self,
+        job_id: str,
+        started: float,
+        endpoint: str,
+        values: list[float],
+        reply: OneRowReplyFormat,
+        caller: str | None = None,
+    ) -> str:
         """The one-row request, the common one: what `_predict` does for one row, in plain Python numbers.
 
         Byte for byte the same log line, metrics and reply as `_predict` (`test_one_row_path` compares them
@@ -441,13 +452,20 @@ class PredictionService:
         class_counts = [0] * len(self._quoted_labels)
         class_counts[class_index] = 1
         self.log.write(
-            [line],
+            with_caller([line], caller),
             self.metrics.prediction(rows=1, outliers=int(is_outlier), latency_ms=latency_ms, class_counts=class_counts),
         )
         return reply.reply(request, quoted_label, probabilities, is_outlier, score)
 
     def _predict(
-        self, job_id: str, started: float, endpoint: str, rows: list[list[float]], array: np.ndarray, labels_only: bool
+        self,
+        job_id: str,
+        started: float,
+        endpoint: str,
+        rows: list[list[float]],
+        array: np.ndarray,
+        labels_only: bool,
+        caller: str | None = None,
     ) -> dict[str, Any]:
         result = self.model.predict(array)
         probabilities = rounded(result.probabilities, 4)
@@ -475,20 +493,23 @@ class PredictionService:
         latency_ms = (self.timer() - started) * 1000.0
 
         self.log.write(
-            prediction_lines(
-                timestamp_ms=self.clock_ms(),
-                request_id=job_id,
-                endpoint=endpoint,
-                model=self.baseline.model_name,
-                model_version=self.baseline.model_version,
-                feature_names=self.baseline.feature_names,
-                rows=rows,
-                labels=labels,
-                class_indices=class_index,
-                probabilities=probabilities,
-                is_outlier=outlier_flags,
-                outlier_scores=outlier_scores,
-                latency_ms=latency_ms,
+            with_caller(
+                prediction_lines(
+                    timestamp_ms=self.clock_ms(),
+                    request_id=job_id,
+                    endpoint=endpoint,
+                    model=self.baseline.model_name,
+                    model_version=self.baseline.model_version,
+                    feature_names=self.baseline.feature_names,
+                    rows=rows,
+                    labels=labels,
+                    class_indices=class_index,
+                    probabilities=probabilities,
+                    is_outlier=outlier_flags,
+                    outlier_scores=outlier_scores,
+                    latency_ms=latency_ms,
+                ),
+                caller,
             ),
             self.metrics.prediction(
                 rows=len(rows), outliers=sum(outlier_flags), latency_ms=latency_ms, class_counts=class_counts

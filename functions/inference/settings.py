@@ -46,6 +46,7 @@ class InferenceSettings(NamedTuple):
     max_body_bytes: int
     service_name: str
     metrics_namespace: str
+    log_caller: bool = False  # behind a Function URL: the caller's IAM ARN on each prediction line (no access log)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> InferenceSettings:
@@ -61,4 +62,5 @@ class InferenceSettings(NamedTuple):
             ),
             service_name=env.get(names.ENV_SERVICE_NAME) or names.INFERENCE_SERVICE,
             metrics_namespace=env.get(names.ENV_METRICS_NAMESPACE) or names.METRICS_NAMESPACE,
+            log_caller=_flag(env.get(names.ENV_LOG_CALLER, "false"), names.ENV_LOG_CALLER),
         )

@@ -155,16 +155,18 @@ def stack(request: pytest.FixtureRequest) -> DeployedApi:
 
 
 def _sign(request: urllib.request.Request, url: str) -> None:
-    """SigV4 for execute-api with the caller's AWS credentials (api_auth=iam)."""
+    """SigV4 with the caller's AWS credentials (api_auth=iam): for execute-api, or for lambda (Function URL)."""
     import boto3
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
 
     session = boto3.Session()
     host = urlparse(url).hostname or ""
-    region = host.split(".")[2] if ".execute-api." in host else session.region_name  # <id>.execute-api.<region>.amazonaws.com
+    # <id>.execute-api.<region>.amazonaws.com or <id>.lambda-url.<region>.on.aws
+    url_host = ".lambda-url." in host
+    region = host.split(".")[2] if ".execute-api." in host or url_host else session.region_name
     signed = AWSRequest(method=request.get_method(), url=url, data=request.data, headers=dict(request.header_items()))
-    SigV4Auth(session.get_credentials(), "execute-api", region).add_auth(signed)
+    SigV4Auth(session.get_credentials(), "lambda" if url_host else "execute-api", region).add_auth(signed)
     for name, value in signed.headers.items():
         request.add_header(name, value)
 

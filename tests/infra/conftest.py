@@ -138,11 +138,13 @@ COMBINATIONS: dict[str, ApiOptions] = {
     "HttpJwt": ApiOptions(api_type=ApiType.HTTP, auth=ApiAuth.JWT, cors_origins=("https://app.example.com",)),
     "HttpJwtIssuer": ApiOptions(api_type=ApiType.HTTP, auth=ApiAuth.JWT, jwt_issuer=OIDC_ISSUER, jwt_audience=("inference",)),
     "HttpIam": ApiOptions(api_type=ApiType.HTTP, auth=ApiAuth.IAM),
+    "UrlIam": ApiOptions(api_type=ApiType.URL, auth=ApiAuth.IAM, url_concurrency=5),
 }
 # Stack properties besides the API options, to cover their combination with an API type.
 EXTRA: dict[str, dict[str, Any]] = {"HttpIam": {"snap_start": True}}  # SnapStart: the HTTP integration invokes the alias
 REST = [name for name, options in COMBINATIONS.items() if options.api_type is ApiType.REST]
 HTTP = [name for name, options in COMBINATIONS.items() if options.api_type is ApiType.HTTP]
+URL = [name for name, options in COMBINATIONS.items() if options.api_type is ApiType.URL]
 
 
 @dataclass

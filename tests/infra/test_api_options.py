@@ -15,12 +15,14 @@ import aws_cdk as cdk
 import pytest
 from cfnlint.api import ManualArgs, lint_file
 
+from functions.contract import names
 from infra import api_access_log
 from infra import constants as c
 from infra.api_options import ApiAuth, ApiOptions, ApiType, QuotaPeriod
+from infra.line_metrics import line_metrics
 from infra.settings import StackSettings
 from infra.waf import MANAGED_RULE_GROUPS, REDACTED_HEADERS, WAF_LOG_GROUP_PREFIX
-from tests.infra.conftest import COGNITO_ISSUER, COMBINATIONS, EXTRA, HTTP, OIDC_ISSUER, REST, ApiCombinations
+from tests.infra.conftest import COGNITO_ISSUER, COMBINATIONS, EXTRA, HTTP, OIDC_ISSUER, REST, URL, ApiCombinations
 from tests.infra.test_lint_and_nag import CFN_LINT_IGNORED
 from tests.infra.test_packaging import run_app
 
@@ -98,6 +100,11 @@ def test_context_is_parsed_into_options():
         ({"api_quota_limit": "lots"}, "not a whole number"),
         ({"api_quota_period": "YEAR"}, "api_quota_period"),
         ({"waf": "true", "waf_rate_limit": "5"}, "below the minimum 10"),
+        ({"api": "url", "api_auth": "jwt"}, "a Function URL authenticates with api_auth=iam"),
+        ({"api": "url", "api_auth": "api_key"}, "a Function URL authenticates with api_auth=iam"),
+        ({"api": "url", "waf": "true"}, "context 'waf': not available with api=url"),
+        ({"api": "url", "cors_origins": "https://x.example.com"}, "browsers cannot sign"),
+        ({"api": "url", "url_concurrency": "0"}, "below the minimum 1"),
         ({"waf": "maybe"}, "context 'waf'"),
     ],
 )
@@ -113,7 +120,7 @@ def test_settings_carry_the_api_options_and_auth(stub_layer_dir):
 
 
 # --- access log: one JSON object per request with the caller's identity ------------------------------------------
-@pytest.mark.parametrize("log_format", [api_access_log.REST_FORMAT, api_access_log.HTTP_FORMAT])
+@pytest.mark.parametrize("log_format", [api_access_log.REST_FORMAT, api_access_log.REST_WAF_FORMAT, api_access_log.HTTP_FORMAT])
 def test_access_log_format_is_json_with_identity_fields(log_format):
     fields = json.loads(log_format)  # valid JSON even before API Gateway fills it in
     for key in ("requestId", "ip", "status", "userArn", "jwtSub"):
@@ -129,6 +136,8 @@ def test_rest_access_log_names_the_key_id(synth):
         assert fields["apiKeyId"] == "$context.identity.apiKeyId"
         assert fields["userArn"] == "$context.identity.userArn"
         assert fields["jwtSub"] == "$context.authorizer.claims.sub"
+        # the WAF's verdict only where a WAF is: elsewhere it would be "-" on every line, billed per byte
+        assert ("wafResponse" in fields) == COMBINATIONS[name].waf, name
 
 
 # --- REST ------------------------------------------------------------------------------------------------------
@@ -317,6 +326,88 @@ def test_http_iam_has_no_authorizer_resource(synth):
     assert not resources(template, "AWS::Cognito::UserPool")
 
 
+def test_url_options_default_to_iam_and_ten_reserved_environments():
+    url = ApiOptions.from_context(cdk.App(context={"api": "url"}).node)
+    assert (url.api_type, url.auth, url.url_concurrency) == (ApiType.URL, ApiAuth.IAM, 10)
+    assert ApiOptions.from_context(cdk.App(context={"api": "url", "url_concurrency": "3"}).node).url_concurrency == 3
+
+
+# --- Function URL -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", URL)
+def test_function_url_is_iam_only_throttled_by_reserved_concurrency_and_logs_the_caller(synth, name):
+    template = synth.templates[name]
+    _, url = only(template, "AWS::Lambda::Url")
+    assert url["Properties"]["AuthType"] == "AWS_IAM"
+    assert url["Properties"]["TargetFunctionArn"] == {"Fn::GetAtt": [function_id(template), "Arn"]}
+    function = template["Resources"][function_id(template)]["Properties"]
+    assert function["ReservedConcurrentExecutions"] == COMBINATIONS[name].url_concurrency
+    assert function["Environment"]["Variables"][names.ENV_LOG_CALLER] == "true"  # no access log: the lines name the caller
+    assert not [r for r in template["Resources"].values() if r["Type"].startswith("AWS::ApiGateway")]
+    assert not resources(template, "AWS::Lambda::Permission") or all(
+        "apigateway" not in json.dumps(p) for p in resources(template, "AWS::Lambda::Permission").values()
+    )
+    assert not [k for k in resources(template, "AWS::Logs::LogGroup") if "AccessLogs" in k]
+    assert template["Outputs"][c.OUTPUT_API_TYPE]["Value"] == "url"
+    assert c.OUTPUT_ACCESS_LOG_GROUP not in template["Outputs"]
+    url_id, _ = only(template, "AWS::Lambda::Url")
+    assert template["Outputs"][c.OUTPUT_API_URL]["Value"] == {"Fn::GetAtt": [url_id, "FunctionUrl"]}
+
+
+def test_only_the_function_url_sets_reserved_concurrency_and_the_caller(synth):
+    for name in (*REST, *HTTP):
+        function = synth.templates[name]["Resources"][function_id(synth.templates[name])]["Properties"]
+        assert "ReservedConcurrentExecutions" not in function, name  # API Gateway's stage throttle instead
+        assert names.ENV_LOG_CALLER not in function["Environment"]["Variables"], name
+
+
+@pytest.mark.parametrize("name", list(COMBINATIONS))
+def test_platform_lines_are_dropped_and_metrics_are_filters_on_the_lines(synth, name):
+    template = synth.templates[name]
+    function = template["Resources"][function_id(template)]["Properties"]
+    assert function["LoggingConfig"]["LogFormat"] == "JSON"
+    assert function["LoggingConfig"]["SystemLogLevel"] == "WARN"  # START/END/REPORT are INFO
+    assert function["LoggingConfig"]["ApplicationLogLevel"] == "INFO"
+    group = function["LoggingConfig"]["LogGroup"]
+    filters = {
+        f["Properties"]["MetricTransformations"][0]["MetricName"]: f["Properties"]
+        for f in resources(template, "AWS::Logs::MetricFilter").values()
+        if f["Properties"]["LogGroupName"] == group
+    }
+    expected = {metric.name: metric for metric in line_metrics(("setosa", "versicolor", "virginica"))}
+    assert set(filters) == set(expected)
+    for metric_name, props in filters.items():
+        assert props["FilterPattern"] == expected[metric_name].pattern()
+        (transformation,) = props["MetricTransformations"]
+        assert transformation["Dimensions"] == [{"Key": "model", "Value": "$.model"}]
+        assert transformation["MetricNamespace"] == names.METRICS_NAMESPACE
+
+
+@pytest.mark.parametrize("name", URL)
+def test_url_alarms_use_function_url_metrics(synth, name):
+    template = synth.templates[name]
+    five_xx = _alarm(template, "Api5xxRate")
+    stats = {m["Id"]: m["MetricStat"] for m in five_xx["Metrics"] if "MetricStat" in m}
+    assert stats["errors"]["Metric"]["MetricName"] == "Url5xxCount"
+    assert stats["requests"]["Metric"]["MetricName"] == "UrlRequestCount"
+    dimensions = [{"Name": "FunctionName", "Value": {"Ref": function_id(template)}}]
+    assert all(
+        stat["Metric"]["Namespace"] == "AWS/Lambda" and stat["Metric"]["Dimensions"] == dimensions for stat in stats.values()
+    )
+    latency = _alarm(template, "ApiP99Latency")
+    assert (latency["MetricName"], latency["ExtendedStatistic"]) == ("UrlRequestLatency", "p99")
+
+
+def test_grant_invoke_on_a_function_url_gives_both_actions_aws_requires(synth):
+    from aws_cdk import aws_iam as iam
+
+    stack = synth.stacks["UrlIam"]
+    role = iam.Role(cdk.Stack(cdk.App(), "Probe"), "Caller", assumed_by=iam.AccountRootPrincipal())
+    grant = stack.inference.grant_invoke(role)
+    statement = stack.resolve(grant.principal_statements[0].to_statement_json())
+    assert sorted(statement["Action"]) == ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"]
+    assert statement["Resource"] == {"Fn::GetAtt": [function_id(synth.templates["UrlIam"]), "Arn"]}
+
+
 def test_grant_invoke_targets_the_api_of_each_type(synth):
     from aws_cdk import aws_iam as iam
 
@@ -443,20 +534,47 @@ def test_api_gateway_tiers():
 
 
 def test_cost_lines_add_up_and_follow_the_option():
-    from infra.api_pricing import ApiOption, monthly_lines, scenario
+    from infra.api_pricing import ApiOption, Measured, monthly_lines, scenario
 
     for option in ApiOption:
         for rows in (1, 100):
             lines = monthly_lines(option, 1e8, rows)
             assert scenario(option, 1e8, rows).variable == pytest.approx(sum(line.dollars for line in lines))
-    rest, waf, http = (scenario(option, 1e6, 1) for option in (ApiOption.REST, ApiOption.REST_WAF, ApiOption.HTTP))
-    assert waf.total - rest.total == pytest.approx(0.60 + 8.0)  # $0.60 per million inspected + web ACL and 3 rules
-    assert rest.total - http.total == pytest.approx(3.50 - 1.00)  # only the API Gateway line differs
+    rest, waf, http, url = (scenario(option, 1e6, 1) for option in ApiOption)
+    m = Measured()
+
+    def access(extra_bytes: float) -> float:  # ingestion and compressed storage of a longer access-log line
+        return extra_bytes * 0.50 / 1e9 * 1e6 * (1 + m.storage_ratio * 0.06)
+
+    # $0.60 per million inspected + web ACL and 3 rules + the WAF's verdict in the access log
+    assert waf.total - rest.total == pytest.approx(0.60 + 8.0 + access(m.rest_waf_access_log_bytes - m.rest_access_log_bytes))
+    # the request charge and the access log
+    assert rest.total - http.total == pytest.approx(3.50 - 1.00 + access(m.rest_access_log_bytes - m.http_access_log_bytes))
     assert rest.dominant == "API Gateway REST requests"
+    # a Function URL: no API Gateway line, no access log, the caller on each line
+    url_items = {line.item for line in monthly_lines(ApiOption.URL, 1e6, 1)}
+    assert not any(item.startswith("API Gateway") or "access log" in item for item in url_items)
+    assert url.total < 1.00 and http.total <= 1.75 and rest.total <= 4.25  # the targets (docs/cost.md)
     # 100 rows per request: API Gateway is paid once per 100 rows; the prediction records dominate.
     assert scenario(ApiOption.REST, 1e9, 100).dominant == "Log ingestion, inference group"
     init = next(line for line in monthly_lines(ApiOption.HTTP, 1e6, 1) if line.item.startswith("Lambda INIT"))
     assert init.dollars == pytest.approx(1e6 * 0.01 * 0.6 * 1769 / 1024 * 0.0000133334)
+
+
+def test_fixed_cost_counts_match_the_template(synth):
+    from infra.api_pricing import FixedCounts
+
+    counts = FixedCounts()
+    for name in ("HttpIam", "UrlIam"):
+        alarms = resources(synth.templates[name], "AWS::CloudWatch::Alarm").values()
+        metrics = sum(
+            sum(1 for m in a["Properties"]["Metrics"] if "MetricStat" in m) if "Metrics" in a["Properties"] else 1 for a in alarms
+        )
+        assert metrics == counts.alarm_metrics, name
+        assert len(resources(synth.templates[name], "AWS::CloudWatch::Dashboard")) == counts.dashboards
+    steady = [m for m in line_metrics(("setosa", "versicolor", "virginica"))]
+    on_event = {names.METRIC_REJECTED, names.METRIC_FAILED, names.METRIC_FEEDBACK_LABELS}
+    assert len([m for m in steady if m.name not in on_event]) + 1 == counts.inference_metrics  # + Powertools ColdStart
 
 
 @pytest.mark.parametrize(
@@ -483,3 +601,25 @@ def test_make_synth_passes_the_api_choice_as_context(make_args, expected):
     context = json.loads(match.group(1))
     assert context == expected
     ApiOptions.from_context(cdk.App(context=context).node)  # and the options accept it
+
+
+@pytest.mark.parametrize(
+    ("api", "concurrency", "unreserved", "elsewhere", "says"),
+    [
+        ("url", 10, 1000, 0, None),
+        ("url", 10, 110, 0, None),  # exactly 100 left
+        ("url", 10, 109, 0, "url_concurrency=9"),
+        ("url", 10, 110, 2, "url_concurrency=8"),  # monitor and quality reserve 1 each
+        ("url", 10, 10, 0, "api=http"),  # a new account's quota of 10: nothing can be reserved
+        ("http", 10, 10, 0, None),  # API Gateway throttles; the function reserves nothing
+    ],
+)
+def test_preflight_says_when_the_function_url_reservation_cannot_fit(api, concurrency, unreserved, elsewhere, says):
+    from infra.api_options import url_concurrency_problem
+
+    options = ApiOptions.from_context(cdk.App(context={"api": api, "url_concurrency": str(concurrency)}).node)
+    problem = url_concurrency_problem(options, unreserved, elsewhere)
+    if says is None:
+        assert problem is None
+    else:
+        assert problem is not None and says in problem and "Lambda keeps 100 unreserved" in problem

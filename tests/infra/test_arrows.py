@@ -65,6 +65,7 @@ from typing import Any
 
 import pytest
 
+from functions.contract import names
 from infra.api_options import ApiAuth, ApiType
 from tests.infra.conftest import COMBINATIONS
 from tests.infra.test_stack import as_list, flatten, resources
@@ -95,6 +96,8 @@ ARROW_SOURCES = {
     "AWS::Chatbot::SlackChannelConfiguration",
     "AWS::S3::Bucket",
     "AWS::Logs::LogGroup",
+    "AWS::Logs::MetricFilter",
+    "AWS::Lambda::Url",
 }
 # ... and types that act on nothing by themselves (policies, passive stores, configuration).
 NO_ARROWS = {
@@ -735,7 +738,34 @@ def check_log_group(walk: Walk, group_id: str) -> None:
     walk.arrows.append(arrow)
 
 
+URL_CALLERS = "Function URL callers: IAM principals outside the stack, granted by InferenceApi.grant_invoke"
+
+
+def check_metric_filter(walk: Walk, filter_id: str) -> None:
+    """CloudWatch Logs publishes a filter's metric itself (no role): the filter must read a log group of this stack
+    and write the namespace the dashboard and alarms read."""
+    props = walk.props(filter_id)
+    group = logical_id(props["LogGroupName"])
+    arrow = f"Logs metric filter {filter_id}: {group} -> CloudWatch metrics"
+    assert walk.type_of(group) == "AWS::Logs::LogGroup", f"{arrow}: reads no log group of this stack"
+    (transformation,) = props["MetricTransformations"]
+    assert transformation["MetricNamespace"] == names.METRICS_NAMESPACE, arrow
+    walk.arrows.append(arrow)
+
+
+def check_function_url(walk: Walk, url_id: str) -> None:
+    props = walk.props(url_id)
+    target = logical_id(props["TargetFunctionArn"])
+    arrow = f"Function URL {url_id} -> {target}"
+    assert walk.type_of(target) in ("AWS::Lambda::Function", "AWS::Lambda::Alias"), f"{arrow}: no function"
+    assert props["AuthType"] == "AWS_IAM", f"{arrow}: every caller must sign (SigV4)"
+    walk.external.append((arrow, URL_CALLERS))
+    walk.arrows.append(arrow)
+
+
 CHECKS = {
+    "AWS::Logs::MetricFilter": check_metric_filter,
+    "AWS::Lambda::Url": check_function_url,
     "AWS::CloudWatch::Alarm": check_alarm,
     "AWS::Events::Rule": check_rule,
     "AWS::ApiGateway::Method": check_method,
@@ -922,18 +952,24 @@ def test_every_arrow_of_each_api_combination_is_permitted_on_both_sides(api_comb
         "JWT authorizer",
     )
     prefixes += ("REST execution log", "WAF association", "WAF logging", "alarm", "EventBridge", "Logs subscription", "Firehose")
+    prefixes += ("Function URL", "Logs metric filter")
     count = {prefix: sum(a.startswith(prefix) for a in walk.arrows) for prefix in prefixes}
     rest, jwt = options.api_type is ApiType.REST, options.auth is ApiAuth.JWT
+    http, url = options.api_type is ApiType.HTTP, options.api_type is ApiType.URL
     assert count["API Gateway"] == (2 if rest else 0)  # ANY / and ANY /{proxy+}, each on every stage
-    assert count["HTTP API"] == (0 if rest else 1)  # one integration, checked for each of its 4 routes
-    assert (count["REST access log"], count["HTTP access log"]) == ((1, 0) if rest else (0, 1))
+    assert count["HTTP API"] == int(http)  # one integration, checked for each of its 4 routes
+    assert count["Function URL"] == int(url)
+    assert count["Logs metric filter"] == 10  # iris: 7 metrics + one per class (infra.line_metrics)
+    assert (count["REST access log"], count["HTTP access log"]) == (int(rest), int(http))
     assert count["REST execution log"] == int(rest)  # HTTP APIs have no execution logs
     assert (count["Cognito authorizer"], count["JWT authorizer"]) == ((int(rest and jwt), int(not rest and jwt)))
     assert count["WAF association"] == count["WAF logging"] == int(options.waf)
     # the rest of the service is the same whatever the API
     assert count["alarm"] >= 14 and count["EventBridge"] == 2 and count["Logs subscription"] == count["Firehose"] == 2
-    # REST: the stack owns the account-level logging role by default, so only the HTTP API's delivery is external
-    expected_external = (set() if rest else {HTTP_DELIVERY}) | ({WAF_DELIVERY} if options.waf else set())
+    # REST: the stack owns the account-level logging role by default, so it is not external
+    expected_external = (set() if rest else {URL_CALLERS if url else HTTP_DELIVERY}) | (
+        {WAF_DELIVERY} if options.waf else set()
+    )
     assert {reason for _, reason in walk.external} == expected_external
 
 
@@ -1114,3 +1150,19 @@ def test_an_unknown_api_resource_type_is_unclassified(api_combinations):
     broken = _copy(api_combinations, "HttpJwt")
     broken["Resources"]["Link"] = {"Type": "AWS::ApiGatewayV2::VpcLink", "Properties": {}}
     assert unclassified(broken) == {"AWS::ApiGatewayV2::VpcLink"}
+
+
+def test_the_walk_fails_when_a_metric_filter_writes_another_namespace(api_combinations):
+    broken = _copy(api_combinations, "UrlIam")
+    (metric_filter, *_) = _of_type(broken, "AWS::Logs::MetricFilter")
+    metric_filter["Properties"]["MetricTransformations"][0]["MetricNamespace"] = "Elsewhere"
+    with pytest.raises(AssertionError, match="Logs metric filter"):
+        _walk(api_combinations, "UrlIam", broken)
+
+
+def test_the_walk_fails_on_a_function_url_anyone_may_call(api_combinations):
+    broken = _copy(api_combinations, "UrlIam")
+    (url,) = _of_type(broken, "AWS::Lambda::Url")
+    url["Properties"]["AuthType"] = "NONE"
+    with pytest.raises(AssertionError, match="every caller must sign"):
+        _walk(api_combinations, "UrlIam", broken)

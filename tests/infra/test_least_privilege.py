@@ -238,8 +238,16 @@ def test_failed_requests_alarm(iris):
         if a["Properties"].get("MetricName") == names.METRIC_FAILED
     ]
     assert alarm["Namespace"] == names.METRICS_NAMESPACE
-    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"service": names.INFERENCE_SERVICE, "model": "iris"}
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"model": "iris"}
     assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    # what publishes it: the metric filter on the inference log group's "failed" lines, keyed by the line's model
+    (published,) = [
+        f["Properties"]
+        for f in resources(iris.json, "AWS::Logs::MetricFilter").values()
+        if f["Properties"]["MetricTransformations"][0]["MetricName"] == names.METRIC_FAILED
+    ]
+    assert published["FilterPattern"] == '{ $.message = "failed" }'
+    assert published["MetricTransformations"][0]["Dimensions"] == [{"Key": "model", "Value": "$.model"}]
 
 
 def test_self_check_alarm_compares_window_rows_with_predictions(iris):

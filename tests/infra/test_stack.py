@@ -88,7 +88,10 @@ def test_inference_function_runtime_memory_and_environment(iris):
     assert "TracingConfig" not in props or props["TracingConfig"]["Mode"] == "PassThrough"
     log_group_id, log_group = only(template, "AWS::Logs::LogGroup", "InferenceApiFunctionLogs")
     assert props["LoggingConfig"]["LogGroup"] == {"Ref": log_group_id}
-    assert props["LoggingConfig"].get("LogFormat", "Text") == "Text"  # raw JSON lines, as the contract and filter expect
+    # JSON format, for log-level filtering: Lambda does not re-encode lines that are JSON already ("Configuring JSON
+    # and plain text log formats"), so the contract lines stay as written; WARN drops START/END/REPORT (docs/cost.md)
+    assert props["LoggingConfig"]["LogFormat"] == "JSON"
+    assert props["LoggingConfig"]["SystemLogLevel"] == "WARN"
     (index_policy,) = log_group["Properties"]["FieldIndexPolicies"]
     assert index_policy == {"Fields": ["message"]}
 
@@ -454,6 +457,7 @@ def test_glue_table_columns_follow_the_model(synthesized):
     assert fields == list(model_baseline.feature_names)
     assert columns["probabilities"] == "array<double>"
     assert columns["is_outlier"] == "boolean"
+    assert columns["caller"] == "string"  # Function URL deployments write it; the JSON SerDe reads null elsewhere
     serde = table_input["StorageDescriptor"]["SerdeInfo"]
     assert serde["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
     for json_key, column in RENAMED_KEYS.items():  # reserved words in Athena SQL
@@ -567,7 +571,11 @@ def test_dashboard_panels_derive_from_the_baseline(synthesized):
         assert metric in body
     assert f'"{names.METRICS_NAMESPACE}"' in body
     assert f'"{names.MODEL_DIMENSION}","{model_baseline.model_name}"' in body
-    assert '"service","monitor"' in body and '"service","inference"' in body
+    assert '"service","monitor"' in body
+    # the inference function's metrics are its log group's metric filters: the model is their one dimension
+    assert '"service","inference"' not in body
+    for label in model_baseline.label_names:
+        assert f'"{names.class_metric(label)}","{names.MODEL_DIMENSION}","{model_baseline.model_name}"' in body
 
 
 # --- outputs ------------------------------------------------------------------------------------------------

@@ -13,9 +13,11 @@ import pytest
 
 from functions.inference.handler import create_handler
 from functions.inference.settings import InferenceSettings
+from infra.line_metrics import line_metrics, totals
 from local.api_gateway import FakeContext, api_event
 
 MODELS = Path(__file__).resolve().parents[3] / "models"
+IRIS_LABELS = ("setosa", "versicolor", "virginica")
 
 
 @dataclass
@@ -38,6 +40,10 @@ class LambdaUnderTest:
 
     def emf(self) -> list[dict[str, Any]]:
         return [line for line in self.lines() if "_aws" in line]
+
+    def metrics(self, labels: tuple[str, ...] = IRIS_LABELS) -> dict[str, list[float]]:
+        """What the stack's metric filters would publish for the lines written so far (infra.line_metrics)."""
+        return totals(line_metrics(labels), self.lines())
 
     def clear(self) -> None:
         self.stdout.seek(0)

@@ -49,9 +49,11 @@ def test_predict_returns_probabilities_and_logs_each_row(iris_lambda: LambdaUnde
         (body["job_id"], 0, "/predict"),
         (body["job_id"], 1, "/predict"),
     ]
-    (emf,) = iris_lambda.emf()
-    assert emf["Predictions"] == [2.0]
-    assert emf["PredictedClass_setosa"] == [1.0]
+    assert iris_lambda.emf() == []  # no metrics document beside the lines: metric filters count them
+    metrics = iris_lambda.metrics()
+    assert sum(metrics["Predictions"]) == 2 and sum(metrics["Requests"]) == 1
+    assert sum(metrics["PredictedClass_setosa"]) == 1 and sum(metrics["PredictedClass_versicolor"]) == 1
+    assert metrics["LatencyMs"] == [records[0]["latency_ms"]]
 
 
 def test_predict_label(iris_lambda: LambdaUnderTest) -> None:
@@ -152,8 +154,8 @@ def test_bad_input_gets_a_4xx_json_reply_and_one_rejected_record(
     (record,) = iris_lambda.records("rejected")
     assert (record["request_id"], record["status"], record["endpoint"]) == (reply["job_id"], status, path)
     assert record["reason"] == reply["message"]
-    (emf,) = iris_lambda.emf()
-    assert emf["RejectedRequests"] == [1.0]
+    metrics = iris_lambda.metrics()
+    assert (sum(metrics["RejectedRequests"]), sum(metrics["Requests"]), metrics["Predictions"]) == (1, 1, [])
 
 
 def test_unknown_route_is_a_json_404_with_one_rejected_record(iris_lambda: LambdaUnderTest) -> None:

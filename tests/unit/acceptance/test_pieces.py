@@ -92,6 +92,19 @@ def test_outputs_by_constant_keys_with_optional_api_key_and_type() -> None:
     parsed = StackOutputs.parse(outputs)
     assert parsed.api_type == "REST" and parsed.api_key_id is None and parsed.api_url == "x/"
     assert StackOutputs.parse({**outputs, "ApiType": "http", c.OUTPUT_API_KEY_ID: "k"}).api_type == "HTTP"
+    assert StackOutputs.parse({**outputs, "ApiType": "url"}).api_type == "URL"
+
+
+def test_a_function_url_is_signed_for_lambda_not_execute_api() -> None:
+    import boto3
+
+    from acceptance.http_api import sigv4_signer
+
+    session = boto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret", region_name="us-east-1")
+    url = "https://abc.lambda-url.us-east-1.on.aws/predict"
+    for service in ("lambda", "execute-api"):
+        headers = sigv4_signer(session, "us-east-1", service)("POST", url, b"{}", {"content-type": "application/json"})
+        assert f"/us-east-1/{service}/aws4_request" in headers["Authorization"]
 
 
 def test_cost_grows_with_use_and_charges_athena_minimum() -> None:
@@ -174,8 +187,9 @@ def test_queue_predicates() -> None:
     assert not is_monitor_alert("OK", "outlier_ratio")(cut)
 
 
-def test_custom_metric_count_matches_the_readme_figures(iris_artifact: Any, wine_artifact: Any) -> None:
+def test_custom_metric_count_matches_the_cost_page(iris_artifact: Any, wine_artifact: Any) -> None:
     from acceptance.runner import custom_metric_count
 
-    assert custom_metric_count(iris_artifact.baseline) == 22  # README "What it costs": 9 inference + 13 monitor
-    assert custom_metric_count(wine_artifact.baseline) == 40
+    # docs/cost.md: 10 metric filters + ColdStart for iris (7 + 3 classes), monitor 5 + 2 per feature
+    assert custom_metric_count(iris_artifact.baseline) == 10 + 1 + 13
+    assert custom_metric_count(wine_artifact.baseline) == 10 + 1 + 31
