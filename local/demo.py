@@ -52,7 +52,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from functions.contract.model_artifact import Baseline, FeatureBaseline, load_model_artifact
+from functions.contract.model_artifact import Baseline, FeatureBaseline, ModelArtifactError, load_model_artifact
 from functions.quality.report import CHECK_ACCURACY, CHECK_RECALL_PREFIX, MIN_CLASS_ROWS
 from local import monitor as local_monitor
 from local import quality as local_quality
@@ -525,4 +525,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except (DemoError, ModelArtifactError) as error:  # a model folder that cannot be served: one line, no traceback
+        print(f"local.demo: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.contract import names
+from functions.contract.model_artifact import ModelArtifactError
 from local.api_gateway import FakeContext, api_event
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -166,4 +167,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ModelArtifactError as error:  # a model folder that cannot be served: one line, no traceback
+        print(f"local.server: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
