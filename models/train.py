@@ -417,22 +417,31 @@ def export_onnx(classifier: Any, outlier_detector: Any, sample: np.ndarray) -> t
         options={id(_final_estimator(classifier)): {"zipmap": False}},
         initial_types=None,
     )
+    return _stable_bytes(classifier_onnx), export_detector(outlier_detector, sample)
+
+
+def export_detector(outlier_detector: Any, sample: np.ndarray) -> bytes:
+    """The outlier detector alone (its `scores` output carries a ThresholdedDetector's threshold)."""
+    sample32 = sample[:1].astype(np.float32)
     if isinstance(outlier_detector, ThresholdedDetector):
         detector_onnx = to_onnx(outlier_detector.detector, sample32, target_opset=ONNX_OPSET)
         shift_scores(detector_onnx, outlier_detector.threshold)
         onnx.checker.check_model(detector_onnx)
     else:
         detector_onnx = to_onnx(outlier_detector, sample32, target_opset=ONNX_OPSET)
-    for model in (classifier_onnx, detector_onnx):
-        # skl2onnx lists opset imports in set order (varies with PYTHONHASHSEED): sort them so
-        # the bytes, and so the content-hash version, are the same on every run.
-        opsets = sorted((o.domain, o.version) for o in model.opset_import)
-        del model.opset_import[:]
-        for domain, version in opsets:
-            model.opset_import.add(domain=domain, version=version)
-        model.producer_name = "models/train.py"
-        model.producer_version = skl2onnx.__version__
-    return classifier_onnx.SerializeToString(), detector_onnx.SerializeToString()
+    return _stable_bytes(detector_onnx)
+
+
+def _stable_bytes(model: onnx.ModelProto) -> bytes:
+    # skl2onnx lists opset imports in set order (varies with PYTHONHASHSEED): sort them so
+    # the bytes, and so the content-hash version, are the same on every run.
+    opsets = sorted((o.domain, o.version) for o in model.opset_import)
+    del model.opset_import[:]
+    for domain, version in opsets:
+        model.opset_import.add(domain=domain, version=version)
+    model.producer_name = "models/train.py"
+    model.producer_version = skl2onnx.__version__
+    return model.SerializeToString()
 
 
 def onnx_predict(classifier_bytes: bytes, detector_bytes: bytes, x: np.ndarray) -> dict[str, np.ndarray]:
