@@ -190,4 +190,4 @@ import-model: install ## ONNX=model.onnx DATA=reference.csv TARGET=label NAME=ch
 TORCH_VERSION ?= 2.13.0
 test-frameworks: install-dev ## import tests for frameworks too large for `make test` (PyTorch through torch.onnx.export)
 	@$(BIN)/python -c 'import torch' 2>/dev/null || $(PIP) torch==$(TORCH_VERSION)
-	$(BIN)/python -m pytest -q tests/frameworks
+	FRAMEWORK_TESTS=1 $(BIN)/python -m pytest -q tests/frameworks
