@@ -24,6 +24,7 @@ from typing import Any
 
 from functions.contract import prediction_log as log
 from functions.contract.model_artifact import Baseline
+from functions.monitor.insights import render_parse
 
 from .compare import COUNT_DISTINCT_TOLERANCE
 from .monitor_queries import FALSE_SPELLINGS, TRUE_SPELLINGS
@@ -209,9 +210,15 @@ def wide_record(run_id: str, widest: Baseline, n_fields: int = WIDE_FIELDS) -> P
     contract_paths = leaf_paths(contract)
     last = contract_paths[-1]
     synthetic = {**_head(run_id, f"{name}:cap"), **{f"f{i:03d}": i for i in range(n_fields)}}
+    # A wide model's features past the cap: the monitor reads them with its own `parse @message` (insights.py).
+    past_cap = f"f{n_fields - 1:03d}"
+    nested = {**_head(run_id, f"{name}:parse"), log.KEY_FEATURES: {f"f{i:03d}": i for i in range(n_fields)}}
+    parse = render_parse(f"{log.KEY_FEATURES}.{past_cap}", "v_last")
     queries = {
         "contract": f"{_filter(run_id, f'{name}:contract')}\n| stats count(*) as n, count({last}) as n_last",
         "cap": f"{_filter(run_id, f'{name}:cap')}\n| fields " + ", ".join(f"f{i:03d}" for i in range(n_fields)),
+        "parse": f"{_filter(run_id, f'{name}:parse')}\n| {parse}\n| stats count(*) as n, count(v_last) as n_parsed,"
+        " sum(v_last) as s_parsed",
     }
 
     def judge(results: Mapping[str, Rows]) -> ProbeOutcome:
@@ -228,34 +235,44 @@ def wide_record(run_id: str, widest: Baseline, n_fields: int = WIDE_FIELDS) -> P
             else f"a {n_fields + 2}-field line: the first {contiguous + 2} fields were extracted"
             f" (tags + f000..f{contiguous - 1:03d})"
         )
+        parsed_rows = row_dicts(results.get("parse", []))
+        parsed = parsed_rows[0] if parsed_rows else {}
+        n_nested, n_parsed, s_parsed = (_number(parsed.get(k)) for k in ("n", "n_parsed", "s_parsed"))
+        parsed_ok = bool(n_nested) and n_parsed == n_nested and s_parsed == (n_fields - 1) * n_nested
+        parse_text = f"`features.{past_cap}` (field {n_fields + 2} of its line) read with `parse @message`: " + (
+            "the value came back" if parsed_ok else f"{n_parsed} of {n_nested} values, sum {s_parsed}"
+        )
         data = {
             "contract_fields": len(contract_paths),
             "last_field": last,
             "n": n,
             "n_last": n_last,
             "extracted_prefix": contiguous + 2,
+            "parsed_past_cap": parsed_ok,
         }
-        if n and n_last == n:
+        if n and n_last == n and parsed_ok:
             return ProbeOutcome(
                 True,
-                f"the last field `{last}` of the widest model's line ({len(contract_paths)} fields) is extracted; {cap_text}",
+                f"the last field `{last}` of the widest model's line ({len(contract_paths)} fields) is extracted; "
+                f"{cap_text}; {parse_text}",
                 data,
             )
         return ProbeOutcome(
             False,
             f"the last field `{last}` of the widest line ({len(contract_paths)} fields) came back"
-            f" {n_last} of {n} times; {cap_text}",
+            f" {n_last} of {n} times; {cap_text}; {parse_text}",
             data,
         )
 
     return Probe(
         name,
         "every field the monitor reads is within the per-event extraction cap",
-        [contract, synthetic],
+        [contract, synthetic, nested],
         queries,
         judge,
-        decision="the prediction line puts the fields the monitor reads first, and a model whose line exceeds the"
-        " 200-field cap is refused at load; the probe reads the widest line's last field and measures the cap",
+        decision="the prediction line puts the fields the monitor reads first; a wide model's features past the"
+        " 200-field cap are read with `parse @message`; the probe reads the widest line's last field, measures the"
+        " cap and parses a feature past it",
     )
 
 

@@ -57,16 +57,22 @@ def test_missing_by_field_counts_or_drops() -> None:
 
 def test_wide_record_checks_the_widest_contract_line_and_reports_the_cap(wine_artifact: Any) -> None:
     probe = p.wide_record("r", wine_artifact.baseline)
-    contract, synthetic = probe.records
+    contract, synthetic, nested = probe.records
     last = p.leaf_paths(contract)[-1]
     assert f"count({last})" in probe.queries["contract"]
-    assert len(p.leaf_paths(synthetic)) == p.WIDE_FIELDS + 2
+    assert len(p.leaf_paths(synthetic)) == p.WIDE_FIELDS + 2 == len(p.leaf_paths(nested))
+    assert '"f299":(?<v_last>' in probe.queries["parse"]  # the monitor's own parse of a feature past the cap
     capped = cells(**{f"f{i:03d}": i for i in range(198)})
-    outcome = probe.judge({"contract": [cells(n=1, n_last=1)], "cap": [capped]})
+    parsed = cells(n=1, n_parsed=1, s_parsed=p.WIDE_FIELDS - 1)
+    outcome = probe.judge({"contract": [cells(n=1, n_last=1)], "cap": [capped], "parse": [parsed]})
     assert outcome.passed and "the first 200 fields were extracted" in outcome.observed
+    assert "read with `parse @message`: the value came back" in outcome.observed
     everything = cells(**{f"f{i:03d}": i for i in range(p.WIDE_FIELDS)})
-    assert "all 302 fields" in probe.judge({"contract": [cells(n=1, n_last=1)], "cap": [everything]}).observed
-    assert not probe.judge({"contract": [cells(n=1, n_last=0)], "cap": [capped]}).passed
+    wide = probe.judge({"contract": [cells(n=1, n_last=1)], "cap": [everything], "parse": [parsed]})
+    assert "all 302 fields" in wide.observed
+    assert not probe.judge({"contract": [cells(n=1, n_last=0)], "cap": [capped], "parse": [parsed]}).passed
+    not_parsed = probe.judge({"contract": [cells(n=1, n_last=1)], "cap": [capped], "parse": [cells(n=1, n_parsed=0)]})
+    assert not not_parsed.passed and "0.0 of 1.0 values" in not_parsed.observed
 
 
 def test_pct_against_duckdb_quantiles() -> None:
