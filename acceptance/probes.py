@@ -238,7 +238,7 @@ def wide_record(run_id: str, widest: Baseline, n_fields: int = WIDE_FIELDS) -> P
         parsed_rows = row_dicts(results.get("parse", []))
         parsed = parsed_rows[0] if parsed_rows else {}
         n_nested, n_parsed, s_parsed = (_number(parsed.get(k)) for k in ("n", "n_parsed", "s_parsed"))
-        parsed_ok = bool(n_nested) and n_parsed == n_nested and s_parsed == (n_fields - 1) * n_nested
+        parsed_ok = n_nested is not None and n_nested > 0 and n_parsed == n_nested and s_parsed == (n_fields - 1) * n_nested
         parse_text = f"`features.{past_cap}` (field {n_fields + 2} of its line) read with `parse @message`: " + (
             "the value came back" if parsed_ok else f"{n_parsed} of {n_nested} values, sum {s_parsed}"
         )

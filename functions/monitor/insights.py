@@ -143,9 +143,9 @@ def render_parse(field: str, parsed: str) -> str:
 
 def _scalar_text(head: str, specs: Sequence[AggregateSpec], parsed: Mapping[str, str] | None = None) -> str:
     parsed = parsed or {}
-    read = {s.field for s in specs if s.field in parsed}
-    parses = "".join(f"\n| {render_parse(field, parsed[field])}" for field in sorted(read, key=list(parsed).index))
-    shown = [dataclasses.replace(s, field=parsed[s.field]) if s.field in parsed else s for s in specs]
+    read = [field for field in parsed if any(s.field == field for s in specs)]  # in feature order
+    parses = "".join(f"\n| {render_parse(field, parsed[field])}" for field in read)
+    shown = [dataclasses.replace(s, field=parsed[s.field]) if s.field is not None and s.field in parsed else s for s in specs]
     below = [s for s in shown if s.func is Func.BELOW]
     fields = ("\n| fields " + ",\n  ".join(render_indicator(s) for s in below)) if below else ""
     return head + parses + fields + "\n| stats " + ",\n  ".join(render_aggregate(s) for s in shown)
