@@ -134,7 +134,12 @@ def classifier_outputs(model: onnx.ModelProto, where: str) -> ClassifierOutputs:
         candidates = named[:1]
     if len(candidates) != 1:
         single = [o.name for o in graph.output if o.type.tensor_type.elem_type == TensorProto.FLOAT]
-        hint = " (one value per row: a regression model, not a classifier)" if single and not candidates else ""
+        hint = (
+            " (one value per row: a regression model, or a binary classifier giving one probability; export both "
+            "class probabilities)"
+            if single and not candidates
+            else ""
+        )
         raise ModelImportError(
             f"{where}: cannot tell which output holds the class probabilities{hint}; found {found}. Expected a "
             f"(rows, classes) float tensor (named one of {', '.join(PROBABILITY_NAMES)} when there are several) or a ZipMap"
@@ -163,6 +168,8 @@ def contract_classifier(model: onnx.ModelProto, outputs: ClassifierOutputs, n_cl
     for node in graph.node:  # free the two names: converters often use them for their own outputs
         node.input[:] = [renamed.get(name, name) for name in node.input]
         node.output[:] = [renamed.get(name, name) for name in node.output]
+    for value in (*graph.input, *graph.initializer):
+        value.name = renamed.get(value.name, value.name)
     source = renamed.get(outputs.probabilities, outputs.probabilities)
     kept = _needed_nodes(graph, {source})
     del graph.node[:]
@@ -281,6 +288,12 @@ def inspect_and_contract(onnx_path: Path, width: int, data_labels: list[str], la
         if len(labels) != n_classes:
             raise ModelImportError(f"--labels names {len(labels)} classes, the model gives {n_classes} probabilities")
         label_names = [_label_text(label) for label in labels]
+        unknown = sorted({_label_text(label) for label in data_labels} - set(label_names))
+        if unknown or len(set(label_names)) != len(label_names):
+            raise ModelImportError(
+                f"--labels {', '.join(label_names)}: must be distinct and name every reference label "
+                f"(missing: {', '.join(unknown) or 'none'})"
+            )
     else:
         label_names = class_order(outputs.class_labels, data_labels, n_classes, where)
     contracted = contract_classifier(model, outputs, n_classes)

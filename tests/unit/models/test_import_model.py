@@ -117,7 +117,9 @@ def test_a_regression_model_is_refused_naming_its_output(tmp_path: Path) -> None
     model = LinearRegression().fit(x, np.arange(len(x)) % 7)
     onnx_path = tmp_path / "reg.onnx"
     onnx_path.write_bytes(to_onnx(model, x[:1].astype(np.float32), target_opset=17).SerializeToString())
-    with pytest.raises(ModelImportError, match=r"regression model, not a classifier\); found variable tensor\(float\)"):
+    with pytest.raises(
+        ModelImportError, match=r"a regression model, or a binary classifier .*\); found variable tensor\(float\)"
+    ):
         import_model(onnx_path, write_csv(tmp_path / "ref.csv", x, y), tmp_path / "out", target="label", name="reg")
     assert not (tmp_path / "out").exists()
 
@@ -162,6 +164,8 @@ def test_a_graph_without_class_names_takes_the_reference_labels_sorted_or_labels
     assert sorted_labels["model"]["imported"]["classes_from"] == "the reference labels, sorted"
     given = import_model(onnx_path, csv_path, tmp_path / "b", target="label", name="hand", labels=["upgrade", "stay", "churn"])
     assert given["labels"] == ["upgrade", "stay", "churn"]
+    with pytest.raises(ModelImportError, match=r"--labels up, stay, churn: must be distinct .*\(missing: upgrade\)"):
+        import_model(onnx_path, csv_path, tmp_path / "c", target="label", name="hand", labels=["up", "stay", "churn"])
     labels, _ = served(tmp_path / "b", x[:5])
     logits = x[:5].astype(np.float32) @ np.linspace(-1, 1, 12).reshape(4, 3)
     expected = np.array(["upgrade", "stay", "churn"])[logits.argmax(axis=1)]
@@ -200,3 +204,17 @@ def test_the_command_line_writes_the_folder_and_reports_it(tmp_path: Path, capsy
     out = capsys.readouterr().out
     document: dict[str, Any] = json.loads((tmp_path / "churn" / "baseline.json").read_text())
     assert f"churn {document['model']['version']}: imported churn.onnx" in out and "hold-out accuracy" in out
+
+
+def test_a_graph_input_named_like_a_service_output_is_renamed_with_its_readers(tmp_path: Path) -> None:
+    x, y = dataset()
+    model = _matmul_model(4, 3, softmax=True)
+    model.graph.input[0].name = "label"  # the service's output name, taken by the converter for its input
+    model.graph.node[0].input[0] = "label"
+    onnx_path = tmp_path / "odd.onnx"
+    onnx.save(model, str(onnx_path))
+    import_model(onnx_path, write_csv(tmp_path / "ref.csv", x, y), tmp_path / "odd", target="label", name="odd")
+    labels, probabilities = served(tmp_path / "odd", x[:3])
+    logits = x[:3].astype(np.float32) @ np.linspace(-1, 1, 12).reshape(4, 3)
+    assert labels == [LABELS[i] for i in logits.argmax(axis=1)]
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
