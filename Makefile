@@ -241,3 +241,20 @@ bench-lambda: model-under-models install-dev ## cold start of layer + asset with
 	@mkdir -p $(LOCAL_DIR)
 	{ echo "# make bench-lambda, $$(date -u +%Y-%m-%dT%H:%MZ), $$(uname -m), $$(nproc) cores, $$($(BIN)/python -V)"; \
 	  $(BIN)/python bench/lambda_cold_start.py --model $(MODEL) --runs $(RUNS); } | tee $(LOCAL_DIR)/bench-lambda.txt
+
+# --- bring your own model (docs/models.md): an existing ONNX classifier imported as it is ---
+ONNX ?=
+DATA ?=
+TARGET ?= label
+NAME ?=
+.PHONY: import-model test-frameworks
+import-model: install ## ONNX=model.onnx DATA=reference.csv TARGET=label NAME=churn -> models/$(NAME)/
+	@test -n "$(ONNX)" -a -n "$(DATA)" -a -n "$(NAME)" || \
+		{ echo "usage: make import-model ONNX=path/model.onnx DATA=reference.csv TARGET=label NAME=churn"; exit 2; }
+	$(BIN)/python -m models.import_model --onnx $(ONNX) --data $(DATA) --target $(TARGET) --name $(NAME)
+
+# PyTorch is large and not in any requirements file: this target installs the pinned CPU build on first use.
+TORCH_VERSION ?= 2.13.0
+test-frameworks: install-dev ## import tests for frameworks too large for `make test` (PyTorch through torch.onnx.export)
+	@$(BIN)/python -c 'import torch' 2>/dev/null || $(PIP) torch==$(TORCH_VERSION)
+	FRAMEWORK_TESTS=1 $(BIN)/python -m pytest -q tests/frameworks

@@ -24,6 +24,7 @@ from typing import Any
 
 from functions.contract import prediction_log as log
 from functions.contract.model_artifact import LOGS_INSIGHTS_MAX_JSON_FIELDS, Baseline
+from functions.monitor.insights import render_parse
 
 from .compare import COUNT_DISTINCT_TOLERANCE
 from .monitor_queries import FALSE_SPELLINGS, TRUE_SPELLINGS
@@ -230,9 +231,15 @@ def wide_record(run_id: str, widest: Baseline, n_fields: int = WIDE_FIELDS) -> P
     contract_paths = list(written)
     last = contract_paths[-1]
     synthetic = {**_head(run_id, f"{name}:cap"), **{f"f{i:03d}": i for i in range(n_fields)}}
+    # A wide model's features past the cap: the monitor reads them with its own `parse @message` (insights.py).
+    past_cap = f"f{n_fields - 1:03d}"
+    nested = {**_head(run_id, f"{name}:parse"), log.KEY_FEATURES: {f"f{i:03d}": i for i in range(n_fields)}}
+    parse = render_parse(f"{log.KEY_FEATURES}.{past_cap}", "v_last")
     queries = {
         "contract": f"{_filter(run_id, f'{name}:contract')}\n| fields " + ", ".join(contract_paths),
         "cap": f"{_filter(run_id, f'{name}:cap')}\n| fields " + ", ".join(f"f{i:03d}" for i in range(n_fields)),
+        "parse": f"{_filter(run_id, f'{name}:parse')}\n| {parse}\n| stats count(*) as n, count(v_last) as n_parsed,"
+        " sum(v_last) as s_parsed",
     }
 
     def judge(results: Mapping[str, Rows]) -> ProbeOutcome:
@@ -249,12 +256,20 @@ def wide_record(run_id: str, widest: Baseline, n_fields: int = WIDE_FIELDS) -> P
             if contiguous == n_fields
             else f"a {n_fields + 2}-field line: the first {cap} fields were extracted (tags + f000..f{contiguous - 1:03d})"
         )
+        parsed_rows = row_dicts(results.get("parse", []))
+        parsed = parsed_rows[0] if parsed_rows else {}
+        n_nested, n_parsed, s_parsed = (_number(parsed.get(k)) for k in ("n", "n_parsed", "s_parsed"))
+        parsed_ok = n_nested is not None and n_nested > 0 and n_parsed == n_nested and s_parsed == (n_fields - 1) * n_nested
+        parse_text = f"`features.{past_cap}` (field {n_fields + 2} of its line) read with `parse @message`: " + (
+            "the value came back" if parsed_ok else f"{n_parsed} of {n_nested} values, sum {s_parsed}"
+        )
         data = {
             "contract_fields": len(contract_paths),
             "last_field": last,
             "wrong_fields": wrong,
             "extracted_prefix": cap,
             "loader_cap": LOGS_INSIGHTS_MAX_JSON_FIELDS,
+            "parsed_past_cap": parsed_ok,
         }
         problems = []
         if not rows:
@@ -265,28 +280,34 @@ def wide_record(run_id: str, widest: Baseline, n_fields: int = WIDE_FIELDS) -> P
             )
         if cap < LOGS_INSIGHTS_MAX_JSON_FIELDS:
             problems.append(
-                f"only {cap} fields are extracted, below the {LOGS_INSIGHTS_MAX_JSON_FIELDS} the model loader allows a line"
+                f"only {cap} fields are extracted, below the {LOGS_INSIGHTS_MAX_JSON_FIELDS} the monitor's query plan assumes"
             )
+        if not parsed_ok:
+            problems.append("a feature past the cap did not come back through `parse @message`")
         if problems:
             return ProbeOutcome(
-                False, f"the widest model's line ({len(contract_paths)} fields): {'; '.join(problems)}; {cap_text}", data
+                False,
+                f"the widest model's line ({len(contract_paths)} fields): {'; '.join(problems)}; {cap_text}; {parse_text}",
+                data,
             )
         return ProbeOutcome(
             True,
-            f"every one of the widest model's {len(contract_paths)} fields (last `{last}`) came back as written; {cap_text}",
+            f"every one of the widest model's {len(contract_paths)} fields (last `{last}`) came back as written; {cap_text};"
+            f" {parse_text}",
             data,
         )
 
     return Probe(
         name,
-        "every field of the widest prediction line is extracted as written, and the extraction cap is at least the"
-        " loader's limit",
-        [contract, synthetic],
+        "every field of the widest prediction line is extracted as written, the extraction cap is at least what the"
+        " monitor's query plan assumes, and a feature past the cap is read with `parse @message`",
+        [contract, synthetic, nested],
         queries,
         judge,
-        decision="the prediction line puts the fields the monitor reads first, and a model whose line exceeds the"
-        f" {LOGS_INSIGHTS_MAX_JSON_FIELDS}-field cap is refused at load; the probe reads every field of the widest line"
-        " and fails when the measured cap is below that limit",
+        decision="the prediction line puts the fields the monitor reads first; the monitor reads the first"
+        f" {LOGS_INSIGHTS_MAX_JSON_FIELDS} fields by name and a wide model's features past them with `parse @message`;"
+        " the probe reads every field of the widest line, fails when the measured cap is below that number, and parses"
+        " a feature past it",
     )
 
 

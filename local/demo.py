@@ -528,4 +528,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except (DemoError, ModelArtifactError) as error:  # a model folder that cannot be served: one line, no traceback
+        print(f"local.demo: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -214,4 +214,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ModelArtifactError as error:  # a model folder that cannot be served: one line, no traceback
+        print(f"local.server: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -29,12 +29,17 @@ FEATURE_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # (Amazon CloudWatch Logs User Guide, "Supported logs and discovered fields", section "Fields in JSON logs",
 # https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL_AnalyzeLogData-discoverable-fields.html,
 # checked 2026-11-25; older versions of the page said 100). A prediction line flattens to its fixed keys,
-# one `features.<name>` per feature and one `probabilities.<i>` per label: past the cap the monitor would
-# silently read nothing for the last fields, so such a model is refused when it is loaded.
+# then one `features.<name>` per feature, then one `probabilities.<i>` per label. The monitor reads the
+# features past the cap with `parse @message` instead (functions/monitor/insights.py), so the cap does not
+# bound the feature count.
 LOGS_INSIGHTS_MAX_JSON_FIELDS = 200
 PREDICTION_LINE_FIXED_KEYS = tuple(
     dict.fromkeys(key for key in (*PREDICTION_KEYS, KEY_CONFIDENCE) if key not in (KEY_FEATURES, KEY_PROBABILITIES))
 )
+# The widest model the whole path takes: training, import, serving, the demo, synth and the monitor. The one
+# limit, checked wherever a model folder is written or loaded. The monitor's Logs Insights plan for it (one
+# query per ~7 features, run a few at a time) is tested at exactly this width (tests/unit/monitor).
+MAX_FEATURES = 200
 
 
 class ModelArtifactError(ValueError):
@@ -184,20 +189,31 @@ def _number(value: Any, where: str) -> float:
     return float(value)
 
 
-def log_fields_per_prediction(n_features: int, n_labels: int) -> int:
-    """JSON fields one prediction line flattens to in Logs Insights."""
-    return len(PREDICTION_LINE_FIXED_KEYS) + n_features + n_labels
+def feature_field_position(index: int) -> int:
+    """1-based position of feature `index`'s field in a prediction line, as Logs Insights counts extracted fields."""
+    return len(PREDICTION_LINE_FIXED_KEYS) + index + 1
 
 
-def check_log_field_cap(n_features: int, n_labels: int) -> None:
-    fields = log_fields_per_prediction(n_features, n_labels)
-    if fields > LOGS_INSIGHTS_MAX_JSON_FIELDS:
+def check_feature_limit(n_features: int) -> None:
+    """The one feature limit (MAX_FEATURES); the message carries both numbers."""
+    if n_features > MAX_FEATURES:
         raise ModelArtifactError(
-            f"a prediction line of this model has {fields} JSON fields ({len(PREDICTION_LINE_FIXED_KEYS)} fixed, "
-            f"{n_features} features, {n_labels} probabilities), more than the {LOGS_INSIGHTS_MAX_JSON_FIELDS} "
-            "CloudWatch Logs Insights extracts per event: the monitor could not read all of them. "
-            "Use fewer features or labels."
+            f"the model has {n_features} features; at most {MAX_FEATURES} can be served and monitored "
+            "(functions/contract/model_artifact.py MAX_FEATURES). Use fewer features."
         )
+
+
+def check_feature_names(names: list[str] | tuple[str, ...]) -> None:
+    """Feature names become JSON keys in the log and field names in Logs Insights and SQL."""
+    for index, name in enumerate(names):
+        if not isinstance(name, str) or not FEATURE_NAME_PATTERN.match(name):
+            raise ModelArtifactError(
+                f"features[{index}]: feature name {name!r} must match {FEATURE_NAME_PATTERN.pattern} "
+                "(lower-case letters, digits and _, starting with a letter)"
+            )
+    if len(set(names)) != len(names):
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        raise ModelArtifactError(f"feature names must be unique, repeated: {', '.join(duplicates)}")
 
 
 def _parse_holdout(raw: Any) -> HoldoutQuality | None:
@@ -299,6 +315,7 @@ def parse_baseline(document: dict[str, Any]) -> Baseline:
     if not isinstance(raw_features, list) or not raw_features:
         raise ModelArtifactError("baseline: 'features' must be a non-empty list")
     features = []
+    check_feature_limit(len(raw_features))
     for index, raw in enumerate(raw_features):
         where = f"baseline.features[{index}]"
         name = _require(raw, "name", where)
@@ -324,7 +341,6 @@ def parse_baseline(document: dict[str, Any]) -> Baseline:
     names = tuple(f.name for f in features)
     if len(set(names)) != len(names):
         raise ModelArtifactError("baseline: feature names must be unique")
-    check_log_field_cap(len(names), len(labels))
 
     distribution = _require(document, "prediction_distribution", "baseline")
     if not isinstance(distribution, dict) or set(distribution) != set(labels):
@@ -376,13 +392,19 @@ def parse_baseline(document: dict[str, Any]) -> Baseline:
 
 
 def load_baseline(path: Path) -> Baseline:
+    """Every refusal is one line that starts with the file: `models/x/baseline.json: baseline.features[0]: ...`."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as error:
         raise ModelArtifactError(f"model folder {path.parent}: missing {path.name}") from error
     except json.JSONDecodeError as error:
         raise ModelArtifactError(f"{path}: not valid JSON ({error})") from error
-    return parse_baseline(document)
+    try:
+        return parse_baseline(document)
+    except ModelArtifactError as error:
+        raise ModelArtifactError(f"{path}: {error}") from None
+    except (TypeError, AttributeError, ValueError) as error:  # a value of the wrong JSON type deep in the document
+        raise ModelArtifactError(f"{path}: not a valid baseline ({type(error).__name__}: {error})") from None
 
 
 def load_model_artifact(directory: str | Path) -> ModelArtifact:

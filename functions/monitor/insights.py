@@ -20,15 +20,23 @@ AWS source):
 Limits that shape the rendering:
 - `queryString` is at most 10,000 characters (StartQuery API reference).
 - AWS documents no maximum number of aggregations in one `stats`: we cap it at `MAX_AGGREGATIONS_PER_QUERY`
-  (100, our choice) and split the per-feature aggregates over several queries that run concurrently.
+  (100, our choice) and split the per-feature aggregates over several queries (`plan_query_groups`).
   Queries per window: 2 grouped + ceil(features x (3 + cuts) / 100) or more when the text binds first
-  (iris 3, wine 4). Each query scans the window's log bytes once, so bytes scanned per window = queries x
-  the window's log volume; a model needing more than `MAX_QUERIES_PER_WINDOW` is refused at cold start.
+  (iris 3, wine 4, 200 features ~31). Each query scans the window's log bytes once, so bytes scanned per
+  window = queries x the window's log volume. At most `MAX_CONCURRENT_QUERIES` run at once (the account's
+  quota, 30 per the StartQuery reference, is shared with dashboards and people); the rest wait their turn.
+- Logs Insights extracts at most 200 JSON fields per event, counted in the order they appear in the line
+  (model_artifact.LOGS_INSIGHTS_MAX_JSON_FIELDS). A prediction line's fixed keys come first, then the
+  features: a feature whose field lies past the cap is read with `parse @message` and a regular expression
+  bounded to the `features` object (CWL_QuerySyntax-Parse), under its own field name. Should AWS extract
+  nothing for it either, the feature's count is 0 and the data-quality check alarms naming it: never judged
+  healthy on values not read.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -36,7 +44,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.contract import prediction_log as log
-from functions.contract.model_artifact import Baseline
+from functions.contract.model_artifact import (
+    LOGS_INSIGHTS_MAX_JSON_FIELDS,
+    Baseline,
+    ModelArtifactError,
+    check_feature_limit,
+    feature_field_position,
+)
 
 from .aggregates import (
     ALIAS_CLASS_COUNTS,
@@ -47,11 +61,12 @@ from .aggregates import (
     Func,
     WindowAggregates,
     build_specs,
+    feature_field,
 )
 
 MAX_QUERY_CHARS = 10_000
 MAX_AGGREGATIONS_PER_QUERY = 100
-MAX_QUERIES_PER_WINDOW = 8  # the account's concurrent-query quota is shared with dashboards and people
+MAX_CONCURRENT_QUERIES = 8  # the account's concurrent-query quota (30) is shared with dashboards and people
 GROUP_COUNT_ALIAS = "n"
 # StartQuery takes epoch seconds and both ends are inclusive; records are then cut exactly by their own ms timestamp.
 INGEST_SLACK_SECONDS = 5
@@ -111,30 +126,40 @@ def render_aggregate(spec: AggregateSpec) -> str:
     raise ValueError(f"{spec.alias}: {spec.func} is not a scalar aggregate")
 
 
-def _scalar_text(head: str, specs: Sequence[AggregateSpec]) -> str:
-    below = [s for s in specs if s.func is Func.BELOW]
+def parsed_feature_fields(baseline: Baseline, max_fields: int = LOGS_INSIGHTS_MAX_JSON_FIELDS) -> dict[str, str]:
+    """`features.<name>` -> the field a query reads instead, for each feature whose field lies past the cap."""
+    return {
+        feature_field(name): f"v{index}"
+        for index, name in enumerate(baseline.feature_names)
+        if feature_field_position(index) > max_fields
+    }
+
+
+def render_parse(field: str, parsed: str) -> str:
+    """The value of `features.<name>` from the raw line, within the flat `features` object (numbers only)."""
+    name = field.split(".", 1)[1]
+    return f'parse @message /"{log.KEY_FEATURES}":\\{{[^}}]*"{name}":(?<{parsed}>[^,}}]+)/'
+
+
+def _scalar_text(head: str, specs: Sequence[AggregateSpec], parsed: Mapping[str, str] | None = None) -> str:
+    parsed = parsed or {}
+    read = [field for field in parsed if any(s.field == field for s in specs)]  # in feature order
+    parses = "".join(f"\n| {render_parse(field, parsed[field])}" for field in read)
+    shown = [dataclasses.replace(s, field=parsed[s.field]) if s.field is not None and s.field in parsed else s for s in specs]
+    below = [s for s in shown if s.func is Func.BELOW]
     fields = ("\n| fields " + ",\n  ".join(render_indicator(s) for s in below)) if below else ""
-    return head + fields + "\n| stats " + ",\n  ".join(render_aggregate(s) for s in specs)
+    return head + parses + fields + "\n| stats " + ",\n  ".join(render_aggregate(s) for s in shown)
 
 
-def render_queries(
-    baseline: Baseline,
-    start_ms: int,
-    end_ms: int,
+def plan_query_groups(
+    head: str,
+    scalar: Sequence[AggregateSpec],
+    parsed: Mapping[str, str],
     *,
     max_aggregations: int = MAX_AGGREGATIONS_PER_QUERY,
     max_chars: int = MAX_QUERY_CHARS,
-    max_queries: int = MAX_QUERIES_PER_WINDOW,
-) -> tuple[InsightsQuery, ...]:
-    """All queries for one window: scalar prediction aggregates split into chunks, plus two grouped count queries."""
-    specs = build_specs(baseline)
-    scalar = [s for s in specs if s.func is not Func.COUNT_BY]
-    grouped = {s.alias: s for s in specs if s.func is Func.COUNT_BY}
-    if set(grouped) != {ALIAS_CLASS_COUNTS, ALIAS_OUTLIER_GROUPS, ALIAS_MESSAGE_COUNTS}:
-        raise ValueError(f"unexpected grouped aggregates: {sorted(grouped)}")
-
-    head = _filter(baseline, [log.MESSAGE_PREDICTION], start_ms, end_ms)
-    # Keep each feature's terms together, so one feature is never split across queries.
+) -> list[list[AggregateSpec]]:
+    """Scalar specs in query-sized groups, in order; a feature's specs are never split across two queries."""
     units: list[list[AggregateSpec]] = []
     for spec in scalar:
         if spec.feature is not None and units and units[-1][0].feature == spec.feature:
@@ -144,15 +169,39 @@ def render_queries(
     chunks: list[list[AggregateSpec]] = []
     for unit in units:
         candidate = [*chunks[-1], *unit] if chunks else unit
-        if chunks and len(candidate) <= max_aggregations and len(_scalar_text(head, candidate)) <= max_chars:
+        if chunks and len(candidate) <= max_aggregations and len(_scalar_text(head, candidate, parsed)) <= max_chars:
             chunks[-1] = candidate
             continue
-        if len(unit) > max_aggregations or len(_scalar_text(head, unit)) > max_chars:
+        if len(unit) > max_aggregations or len(_scalar_text(head, unit, parsed)) > max_chars:
             raise FeatureLimitError(f"feature {unit[0].feature!r} alone does not fit one Logs Insights query")
         chunks.append(list(unit))
+    return chunks
 
+
+def render_queries(
+    baseline: Baseline,
+    start_ms: int,
+    end_ms: int,
+    *,
+    max_aggregations: int = MAX_AGGREGATIONS_PER_QUERY,
+    max_chars: int = MAX_QUERY_CHARS,
+) -> tuple[InsightsQuery, ...]:
+    """All queries for one window: scalar prediction aggregates split into chunks, plus two grouped count queries."""
+    try:
+        check_feature_limit(baseline.n_features)
+    except ModelArtifactError as error:
+        raise FeatureLimitError(f"model '{baseline.model_name}': {error}") from None
+    specs = build_specs(baseline)
+    scalar = [s for s in specs if s.func is not Func.COUNT_BY]
+    grouped = {s.alias: s for s in specs if s.func is Func.COUNT_BY}
+    if set(grouped) != {ALIAS_CLASS_COUNTS, ALIAS_OUTLIER_GROUPS, ALIAS_MESSAGE_COUNTS}:
+        raise ValueError(f"unexpected grouped aggregates: {sorted(grouped)}")
+
+    head = _filter(baseline, [log.MESSAGE_PREDICTION], start_ms, end_ms)
+    parsed = parsed_feature_fields(baseline)
+    chunks = plan_query_groups(head, scalar, parsed, max_aggregations=max_aggregations, max_chars=max_chars)
     queries = [
-        InsightsQuery(name=f"aggregates-{index}", text=_scalar_text(head, chunk), specs=tuple(chunk), grouped=False)
+        InsightsQuery(name=f"aggregates-{index}", text=_scalar_text(head, chunk, parsed), specs=tuple(chunk), grouped=False)
         for index, chunk in enumerate(chunks, start=1)
     ]
     queries.append(
@@ -172,12 +221,6 @@ def render_queries(
             grouped=True,
         )
     )
-    if len(queries) > max_queries:
-        raise FeatureLimitError(
-            f"model '{baseline.model_name}' has {baseline.n_features} features: its window needs {len(queries)} "
-            f"Logs Insights queries, the monitor runs at most {max_queries} per window. "
-            "Monitor fewer features or raise MAX_QUERIES_PER_WINDOW."
-        )
     return tuple(queries)
 
 
@@ -244,11 +287,12 @@ def _error_code(error: Exception) -> str | None:
 
 @dataclass
 class InsightsRunner:
-    """Runs a window's queries concurrently; every wait and retry is bounded."""
+    """Runs a window's queries, at most `max_concurrent` at a time; every wait and retry is bounded."""
 
     client: Any  # boto3 "logs" client
     log_group: str
     timeout_seconds: float
+    max_concurrent: int = MAX_CONCURRENT_QUERIES
     poll_interval_seconds: float = 1.0
     max_start_attempts: int = 4
     backoff_seconds: float = 1.0
@@ -285,12 +329,18 @@ class InsightsRunner:
         """Query name -> complete result rows. Raises QueryError on any failure, status or timeout."""
         deadline = self.clock() + self.timeout_seconds
         pending: dict[str, str] = {}
-        try:
-            for query in queries:
-                pending[query.name] = self._start(query, start_ms, end_ms)
-        except QueryError:
-            self._stop_all(pending)
-            raise
+        waiting = list(queries)
+
+        def start_more() -> None:
+            try:
+                while waiting and len(pending) < self.max_concurrent:
+                    query = waiting.pop(0)
+                    pending[query.name] = self._start(query, start_ms, end_ms)
+            except QueryError:
+                self._stop_all(pending)
+                raise
+
+        start_more()
         results: dict[str, list[list[dict[str, str]]]] = {}
         throttled = 0
         while pending:
@@ -315,6 +365,7 @@ class InsightsRunner:
                 elif status not in PENDING_STATUSES:
                     self._stop_all(pending)
                     raise QueryError(f"Logs Insights query {name}: unknown status {status!r}")
+            start_more()
             if not pending:
                 break
             if self.clock() >= deadline:

@@ -45,6 +45,8 @@ class FakeProbeInsights:
             return [cells(**{k: str(v).lower() if isinstance(v, bool) else v for k, v in flat.items()})]
         if name == "wide_record:cap":
             return [cells(**{f"f{i:03d}": i for i in range(198)})]
+        if name == "wide_record:parse":
+            return [cells(n=len(mine), n_parsed=len(mine), s_parsed=(p.WIDE_FIELDS - 1) * len(mine))]
         if name == "pct_quantile":
             disc = p.duckdb_quantiles([r["v"] for r in mine], p.PCT_LEVELS)["disc"]
             return [cells(**{f"p{q}": v for q, v in zip(p.PCT_LEVELS, disc, strict=True)})]

@@ -63,29 +63,34 @@ def _as_insights_returns(record: dict[str, Any]) -> list[dict[str, str]]:
 
 def test_wide_record_judges_every_field_of_the_widest_line_and_the_cap(wine_artifact: Any) -> None:
     probe = p.wide_record("r", wine_artifact.baseline)
-    contract, synthetic = probe.records
+    contract, synthetic, nested = probe.records
     paths = p.leaf_paths(contract)
     assert all(path in probe.queries["contract"] for path in paths)  # every field is read back, not only the last
-    assert len(p.leaf_paths(synthetic)) == p.WIDE_FIELDS + 2
+    assert len(p.leaf_paths(synthetic)) == p.WIDE_FIELDS + 2 == len(p.leaf_paths(nested))
+    assert '"f299":(?<v_last>' in probe.queries["parse"]  # the monitor's own parse of a feature past the cap
+    parsed = {"parse": [cells(n=1, n_parsed=1, s_parsed=p.WIDE_FIELDS - 1)]}
     exact = [_as_insights_returns(contract)]
     capped = cells(**{f"f{i:03d}": i for i in range(198)})
-    outcome = probe.judge({"contract": exact, "cap": [capped]})
+    outcome = probe.judge({"contract": exact, "cap": [capped], **parsed})
     assert outcome.passed and "the first 200 fields were extracted" in outcome.observed
     assert f"every one of the widest model's {len(paths)} fields" in outcome.observed
+    assert "read with `parse @message`: the value came back" in outcome.observed
     everything = cells(**{f"f{i:03d}": i for i in range(p.WIDE_FIELDS)})
-    assert "all 302 fields" in probe.judge({"contract": exact, "cap": [everything]}).observed
-    # a middle field missing (not the last one): the old judge, reading only the last field, passed this
+    assert "all 302 fields" in probe.judge({"contract": exact, "cap": [everything], **parsed}).observed
+    # a middle field missing (not the last one): a judge reading only the last field would pass this
     middle = paths[len(paths) // 2]
     dropped = [[cell for cell in exact[0] if cell["field"] != middle]]
-    outcome = probe.judge({"contract": dropped, "cap": [capped]})
+    outcome = probe.judge({"contract": dropped, "cap": [capped], **parsed})
     assert not outcome.passed and middle in outcome.observed
     changed = [[{**cell, "value": "999"} if cell["field"] == middle else cell for cell in exact[0]]]
-    assert not probe.judge({"contract": changed, "cap": [capped]}).passed
-    # a cap below the loader's 200 fails: a model the loader accepts could lose fields
+    assert not probe.judge({"contract": changed, "cap": [capped], **parsed}).passed
+    # a cap below the 200 the query plan assumes fails: features between the two would be lost
     older_docs_cap = cells(**{f"f{i:03d}": i for i in range(98)})
-    outcome = probe.judge({"contract": exact, "cap": [older_docs_cap]})
+    outcome = probe.judge({"contract": exact, "cap": [older_docs_cap], **parsed})
     assert not outcome.passed and "only 100 fields are extracted, below the 200" in outcome.observed
-    assert not probe.judge({"contract": [], "cap": [everything]}).passed
+    assert not probe.judge({"contract": [], "cap": [everything], **parsed}).passed
+    not_parsed = probe.judge({"contract": exact, "cap": [capped], "parse": [cells(n=1, n_parsed=0)]})
+    assert not not_parsed.passed and "0.0 of 1.0 values" in not_parsed.observed
 
 
 def test_pct_against_duckdb_quantiles() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from functions.contract.model_artifact import (
-    LOGS_INSIGHTS_MAX_JSON_FIELDS,
+    MAX_FEATURES,
     PREDICTION_LINE_FIXED_KEYS,
     ModelArtifactError,
     load_model_artifact,
@@ -199,17 +199,36 @@ def test_the_field_count_is_what_a_prediction_line_really_flattens_to() -> None:
     )
 
 
-def test_a_model_within_the_logs_insights_field_cap_loads_and_one_past_it_is_refused() -> None:
-    room = LOGS_INSIGHTS_MAX_JSON_FIELDS - len(PREDICTION_LINE_FIXED_KEYS)
-    assert parse_baseline(wide_document(room - 2, 2)).n_features == room - 2
-    with pytest.raises(ModelArtifactError, match=rf"{LOGS_INSIGHTS_MAX_JSON_FIELDS + 1} JSON fields .* more than the 200"):
-        parse_baseline(wide_document(room - 1, 2))
-    with pytest.raises(ModelArtifactError, match="Logs Insights extracts per event"):
-        parse_baseline(wide_document(4, room))
+def test_a_model_at_the_feature_limit_loads_and_one_past_it_is_refused() -> None:
+    """One limit, whatever the label count: features past the Logs Insights field cap are parsed by the monitor."""
+    assert parse_baseline(wide_document(MAX_FEATURES, 40)).n_features == MAX_FEATURES
+    with pytest.raises(ModelArtifactError, match=rf"has {MAX_FEATURES + 1} features; at most {MAX_FEATURES}"):
+        parse_baseline(wide_document(MAX_FEATURES + 1, 2))
 
 
-def test_the_field_cap_is_checked_when_a_folder_is_loaded(tmp_path: Path) -> None:
+def test_the_feature_limit_is_checked_when_a_folder_is_loaded_and_the_message_names_the_file(tmp_path: Path) -> None:
     folder = copy_model(tmp_path)
-    (folder / "baseline.json").write_text(json.dumps(wide_document(LOGS_INSIGHTS_MAX_JSON_FIELDS, 3)))
-    with pytest.raises(ModelArtifactError, match="more than the 200"):
+    (folder / "baseline.json").write_text(json.dumps(wide_document(MAX_FEATURES + 1, 3)))
+    with pytest.raises(ModelArtifactError, match=rf"^{folder / 'baseline.json'}: the model has {MAX_FEATURES + 1} features"):
+        load_model_artifact(folder)
+
+
+def test_an_invalid_feature_name_in_a_folder_is_one_line_naming_the_folder_and_file(tmp_path: Path) -> None:
+    folder = copy_model(tmp_path)
+    document = iris_document()
+    document["features"][0]["name"] = "mean radius"
+    (folder / "baseline.json").write_text(json.dumps(document))
+    with pytest.raises(ModelArtifactError) as raised:
+        load_model_artifact(folder)
+    message = str(raised.value)
+    assert message.startswith(f"{folder / 'baseline.json'}: baseline.features[0]: feature name 'mean radius'")
+    assert "\n" not in message
+
+
+def test_a_wrongly_typed_value_is_a_model_artifact_error_naming_the_file(tmp_path: Path) -> None:
+    folder = copy_model(tmp_path)
+    document = iris_document()
+    document["features"][0] = "sepal_length"  # a string where an object belongs
+    (folder / "baseline.json").write_text(json.dumps(document))
+    with pytest.raises(ModelArtifactError, match=rf"^{folder / 'baseline.json'}: "):
         load_model_artifact(folder)

@@ -11,7 +11,7 @@ import pytest
 from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
 
-from functions.contract.model_artifact import load_model_artifact
+from functions.contract.model_artifact import MAX_FEATURES, load_model_artifact
 from functions.inference.onnx_model import OnnxModel
 from models.train import (
     OUTLIER_TARGET_RATE,
@@ -21,7 +21,9 @@ from models.train import (
     check_export,
     default_classifier,
     expected_calibration_error,
+    export_model_folder,
     export_onnx,
+    flipped_outlier_flags,
     load_csv_dataset,
     load_sklearn_dataset,
     onnx_predict,
@@ -237,12 +239,27 @@ def test_csv_training_refuses_a_ragged_file_and_a_label_too_rare_to_calibrate(tm
         train(data, tmp_path / "few")
 
 
-def test_training_refuses_a_model_whose_log_line_exceeds_the_logs_insights_field_cap(tmp_path: Path) -> None:
+def test_training_refuses_a_model_past_the_feature_limit_before_training(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    names = [f"f{i}" for i in range(190)]
-    data = TrainingData("wide", "", "test", rng.normal(size=(100, 190)), np.arange(100) % 2, names, ["a", "b"])
-    with pytest.raises(TrainingDataError, match="205 JSON fields"):
+    width = MAX_FEATURES + 1
+    names = [f"f{i}" for i in range(width)]
+    data = TrainingData("wide", "", "test", rng.normal(size=(100, width)), np.arange(100) % 2, names, ["a", "b"])
+    with pytest.raises(TrainingDataError, match=rf"has {width} features; at most {MAX_FEATURES}"):
         train(data, tmp_path / "wide")
+    assert not (tmp_path / "wide").exists()
+
+
+def test_export_refuses_a_feature_name_the_service_would_refuse(tmp_path: Path) -> None:
+    """TrainingData built by hand (not through the CSV loader) with an invalid name never becomes a folder."""
+    iris = load_sklearn_dataset("iris")
+    data = TrainingData("bad", "", "hand-made", iris.x, iris.y, ["mean radius", *iris.feature_names[1:]], iris.label_names)
+    classifier, detector, _ = train_models(iris.x, iris.y, seed=42, nu=0.1)
+    with pytest.raises(TrainingDataError, match=r"hand-made: features\[0\]: feature name 'mean radius' must match"):
+        export_model_folder(
+            tmp_path / "bad", data=data, classifier=classifier, outlier_detector=detector, x_train=iris.x,
+            x_test=iris.x, y_test=iris.y, owner="t",
+        )  # fmt: skip
+    assert not (tmp_path / "bad").exists()
 
 
 def test_the_main_entry_point_turns_a_refusal_into_a_one_line_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -285,3 +302,24 @@ def test_an_export_that_disagrees_with_scikit_learn_is_refused() -> None:
     other, _, _ = train_models(data.x, data.y, seed=42, nu=0.1, classifier=RandomForestClassifier(n_estimators=5, random_state=0))
     with pytest.raises(TrainingDataError, match="the ONNX export disagrees with scikit-learn"):
         check_export(other, detector, classifier_bytes, detector_bytes, data.x)
+
+
+def test_outlier_flags_flipped_away_from_the_boundary_count_and_rounding_near_it_does_not() -> None:
+    reference = np.array([-50.0, -0.0004, 0.0003, 20.0, 80.0])
+    rounded = reference + np.array([0.0005, 0.0005, -0.0005, 0.0, 0.0])  # two boundary rows cross zero
+    assert flipped_outlier_flags(rounded, reference) == (0, pytest.approx(0.0005 / 80))
+    wrong = reference.copy()
+    wrong[3] = -20.0  # a clear inlier becomes an outlier
+    flipped, relative = flipped_outlier_flags(wrong, reference)
+    assert flipped == 1 and relative == pytest.approx(0.5)
+
+
+def test_a_large_training_set_fits_the_detector_on_a_bounded_seeded_sample() -> None:
+    from models.train import MAX_DETECTOR_ROWS, calibrate_detector, default_detector
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(MAX_DETECTOR_ROWS + 1000, 3))
+    y = np.arange(len(x)) % 2
+    detector, report = calibrate_detector(default_detector(0.1), x, y, seed=1)
+    assert report["fit_rows"] == f"a seeded sample of {MAX_DETECTOR_ROWS} of the {len(x)} training rows"
+    assert detector.detector[-1].fit_status_ == 0 and detector.detector[0].n_samples_seen_ == MAX_DETECTOR_ROWS

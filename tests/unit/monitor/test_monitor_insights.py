@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import re
 from pathlib import Path
@@ -13,13 +12,11 @@ import numpy as np
 import pytest
 from botocore.stub import ANY, Stubber
 
-from functions.contract.model_artifact import Baseline, ModelArtifact, parse_baseline
+from functions.contract.model_artifact import Baseline, ModelArtifact
 from functions.monitor.aggregates import AggregateError, WindowAggregates, build_specs
 from functions.monitor.insights import (
     MAX_AGGREGATIONS_PER_QUERY,
-    MAX_QUERIES_PER_WINDOW,
     MAX_QUERY_CHARS,
-    FeatureLimitError,
     InsightsEngine,
     InsightsRunner,
     QueryError,
@@ -48,7 +45,7 @@ def test_query_limits_and_split(iris_artifact: ModelArtifact, wine_artifact: Mod
     iris_queries = render_queries(iris_artifact.baseline, START_MS, END_MS)
     wine_queries = render_queries(wine_artifact.baseline, START_MS, END_MS)
     assert [q.name for q in iris_queries] == ["aggregates-1", "outliers-and-classes", "messages"]
-    assert len(wine_queries) <= MAX_QUERIES_PER_WINDOW and wine_queries[-2].name == "outliers-and-classes"
+    assert wine_queries[-2].name == "outliers-and-classes"
     for query in (*iris_queries, *wine_queries):
         assert len(query.text) <= MAX_QUERY_CHARS
         assert query.text.split("| stats", 1)[1].count(" as ") <= MAX_AGGREGATIONS_PER_QUERY
@@ -80,22 +77,6 @@ def test_indicator_is_one_below_the_cut_and_zero_at_or_above() -> None:
     """Evaluate the rendered arithmetic the way Logs Insights documents ceil/greatest/least."""
     for cut, x, expected in ((5.0, 4.9, 1), (5.0, 5.0, 0), (5.0, 5.1, 0), (-1.5, -1.6, 1), (0.3, 0.2999999, 1)):
         assert min(1, max(0, math.ceil(cut - x))) == expected
-
-
-def many_features_baseline(base: Baseline, n_features: int) -> Baseline:
-    document: dict[str, Any] = copy.deepcopy(base.document)
-    template = document["features"][0]
-    document["features"] = [dict(template, name=f"feature_{i:03d}") for i in range(n_features)]
-    return parse_baseline(document)
-
-
-def test_too_many_features_is_refused_at_start_up(iris_artifact: ModelArtifact) -> None:
-    assert len(render_queries(many_features_baseline(iris_artifact.baseline, 30), 0, 1)) <= MAX_QUERIES_PER_WINDOW
-    wide = many_features_baseline(iris_artifact.baseline, 60)
-    with pytest.raises(FeatureLimitError, match="60 features"):
-        render_queries(wide, 0, 1)
-    with pytest.raises(FeatureLimitError):
-        InsightsEngine(wide, InsightsRunner(client=None, log_group="g", timeout_seconds=1))
 
 
 def test_parse_scalar_strings_missing_fields_and_empty_results(iris_artifact: ModelArtifact) -> None:
