@@ -54,6 +54,7 @@ from typing import Any
 
 from functions.contract.model_artifact import Baseline, FeatureBaseline, ModelArtifactError, load_model_artifact
 from functions.quality.report import CHECK_ACCURACY, CHECK_RECALL_PREFIX, MIN_CLASS_ROWS
+from local import MODEL_FOLDER_HINT
 from local import monitor as local_monitor
 from local import quality as local_quality
 
@@ -452,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         baseline = load_model_artifact(args.model_dir).baseline
     except ModelArtifactError as error:
-        raise DemoError(f"demo: {error} (MODEL=<name under models/> or MODEL_DIR=<a folder models.train wrote>)") from None
+        raise DemoError(f"{error} {MODEL_FOLDER_HINT}") from None
     rng = random.Random(args.seed)
     source = real_rows(args.model_dir, baseline)
     drifted = drifted_feature(baseline)

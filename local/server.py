@@ -29,6 +29,7 @@ from typing import Any
 
 from functions.contract import names
 from functions.contract.model_artifact import ModelArtifactError
+from local import MODEL_FOLDER_HINT
 from local.api_gateway import FakeContext, api_event
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -189,10 +190,7 @@ def main() -> None:
         connection_limit=args.connection_limit, channel_timeout_s=args.channel_timeout, max_header_bytes=args.max_header_bytes
     )
     model_dir = args.model_dir or str(REPO_ROOT / "models" / args.model)
-    try:
-        handler = load_handler(model=args.model, model_dir=model_dir, log_file=args.log_file)
-    except ModelArtifactError as error:
-        raise SystemExit(f"serve: {error} (MODEL=<name under models/> or MODEL_DIR=<a folder models.train wrote>)") from None
+    handler = load_handler(model=args.model, model_dir=model_dir, log_file=args.log_file)
     try:
         server = make_server(handler, args.host, args.port, limits)
     except OSError as error:
@@ -217,5 +215,5 @@ if __name__ == "__main__":
     try:
         main()
     except ModelArtifactError as error:  # a model folder that cannot be served: one line, no traceback
-        print(f"local.server: {error}", file=sys.stderr)
+        print(f"local.server: {error} {MODEL_FOLDER_HINT}", file=sys.stderr)
         raise SystemExit(2) from None

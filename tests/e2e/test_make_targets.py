@@ -164,7 +164,8 @@ def test_make_serve_and_demo_on_a_bad_model_folder_say_what_is_wrong(target: str
     shutil.copytree(REPO / "models" / "iris", folder)
     (folder / "classifier.onnx").unlink()
     done = make(target, f"MODEL_DIR={folder}", f"LOG_FILE={tmp_path / 'p.jsonl'}", f"DEMO_DIR={tmp_path / 'demo'}", timeout=60)
-    assert_one_line(done, f"{target}: model folder {folder}", "classifier.onnx", "MODEL_DIR=")
+    module = {"serve": "local.server", "demo": "local.demo"}[target]
+    assert_one_line(done, f"{module}: model folder {folder}", "classifier.onnx", "MODEL_DIR=")
 
 
 def test_the_second_look_at_a_window_shows_its_verdict_and_says_what_stale_means(

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from local import MODEL_FOLDER_HINT
+
 REPO = Path(__file__).resolve().parents[3]
 
 
@@ -29,5 +31,5 @@ def test_an_invalid_feature_name_is_one_line_naming_the_file(tmp_path: Path, com
     assert result.returncode == 2
     assert result.stderr.strip() == (
         f"{module}: {folder / 'baseline.json'}: baseline.features[0]: feature name 'mean radius' must match "
-        "^[a-z][a-z0-9_]{0,62}$"
+        "^[a-z][a-z0-9_]{0,62}$ " + MODEL_FOLDER_HINT
     )
