@@ -65,9 +65,10 @@ serve: install ## the inference handler on http://127.0.0.1:$(PORT), records to 
 monitor: install ## one monitor evaluation over $(LOG_FILE)
 	$(BIN)/python -m local.monitor --log-file $(LOG_FILE) --model-dir $(MODEL_DIR) --window-end $(WINDOW_END) --window-minutes $(WINDOW_MINUTES) --alert-file $(LOCAL_DIR)/alerts.jsonl --state-file $(LOCAL_DIR)/alert_state.json $(if $(REPORT),--report $(REPORT_PATH))
 
-train: install ## retrain both shipped models (reproducible: same bytes, same version)
+train: install ## retrain the shipped models (reproducible: same bytes, same version)
 	$(BIN)/python -m models.train --dataset iris
 	$(BIN)/python -m models.train --dataset wine
+	$(BIN)/python -m models.train --dataset diabetes
 
 # ---- tests and checks --------------------------------------------------------------------------------------
 test: install-dev ## the whole suite: unit, integration (moto server), infra (CDK), e2e (local stack)

@@ -698,7 +698,16 @@ def train(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", choices=sorted(DATASETS), default="iris", help="a data set scikit-learn ships")
+    from models import regression  # regression models (docs/regression.md)
+
+    parser.add_argument(
+        "--dataset", choices=sorted([*DATASETS, *regression.REGRESSION_DATASETS]), default="iris",
+        help="a data set scikit-learn ships (diabetes: a regression model)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--task", choices=("classification", "regression"), default="classification",
+        help="with --csv: regression when the target is a number to estimate",
+    )  # fmt: skip
     parser.add_argument("--csv", type=Path, help="train on your own CSV instead (header row, numeric features)")
     parser.add_argument("--target", default="label", help="with --csv: the label column")
     parser.add_argument("--name", help="with --csv: model name (default: the file's stem)")
@@ -712,6 +721,20 @@ def main() -> None:
     parser.add_argument("--owner", default="ml-platform")
     args = parser.parse_args()
     try:
+        if args.csv and args.task == "regression" or not args.csv and args.dataset in regression.REGRESSION_DATASETS:
+            if args.csv:
+                data = regression.load_regression_csv(
+                    args.csv, target=args.target, name=args.name or feature_key(args.csv.stem),
+                    description=args.description or f"Trained on {args.csv.name}",
+                )  # fmt: skip
+            else:
+                data = regression.load_diabetes_dataset()
+            out_dir = args.out or MODELS_DIR / data.name
+            baseline = regression.train_regression(
+                data, out_dir, seed=args.seed, nu=args.nu, owner=args.owner, outlier_target_rate=args.outlier_rate
+            )
+            print(regression.summary_line(baseline, out_dir))
+            return
         if args.csv:
             name = args.name or feature_key(args.csv.stem)
             data = load_csv_dataset(
