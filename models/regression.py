@@ -37,7 +37,6 @@ from models.train import (
     HOLDOUT_FILE,
     HOLDOUT_LABEL_COLUMN,
     ONNX_OPSET,
-    ONNX_TOLERANCE,
     OUTLIER_TARGET_RATE,
     QUANTILE_LEVELS,
     ThresholdedDetector,
@@ -209,9 +208,9 @@ def train_regression(
         y_train,
         cv=KFold(n_splits=CV_FOLDS, shuffle=True, random_state=seed),
     )
-    reference = errors_summary(
-        np.concatenate([out_of_fold, test_out["prediction"]]), np.concatenate([y_train, y_test])
-    ) | {"source": f"{CV_FOLDS}-fold out-of-fold predictions on the training split, plus the hold-out"}
+    reference = errors_summary(np.concatenate([out_of_fold, test_out["prediction"]]), np.concatenate([y_train, y_test])) | {
+        "source": f"{CV_FOLDS}-fold out-of-fold predictions on the training split, plus the hold-out"
+    }
     holdout = errors_summary(test_out["prediction"], y_test) | {
         "outlier_rate": round(float((test_out["decision"] < 0).mean()), 4)
     }

@@ -721,7 +721,7 @@ def main() -> None:
     parser.add_argument("--owner", default="ml-platform")
     args = parser.parse_args()
     try:
-        if args.csv and args.task == "regression" or not args.csv and args.dataset in regression.REGRESSION_DATASETS:
+        if (args.csv and args.task == "regression") or (not args.csv and args.dataset in regression.REGRESSION_DATASETS):
             if args.csv:
                 data = regression.load_regression_csv(
                     args.csv, target=args.target, name=args.name or feature_key(args.csv.stem),

@@ -447,7 +447,9 @@ def regression_prediction_lines(
     ]
 
 
-def regression_feedback_lines(*, timestamp_ms: int, model: str, model_version: str, items: Sequence[tuple[str, int, float]]) -> list[str]:
+def regression_feedback_lines(
+    *, timestamp_ms: int, model: str, model_version: str, items: Sequence[tuple[str, int, float]]
+) -> list[str]:
     """One line per (job_id, row, true value): `label` is a number, there is no label_index."""
     return [
         compact_json(

@@ -24,7 +24,7 @@ def test_prediction_reply_and_line_carry_a_number(diabetes: LambdaUnderTest) -> 
     assert [set(p) for p in reply["predictions"]] == [{"prediction", "is_outlier", "outlier_score"}] * 2
     value = reply["predictions"][0]["prediction"]
     assert isinstance(value, float) and 25.0 < value < 350.0  # the target's range
-    (first, second) = diabetes.records("prediction")
+    first, _ = diabetes.records("prediction")
     assert first["prediction"] == value and first["request_id"] == reply["job_id"]
     assert not {"class_index", "confidence", "probabilities"} & set(first)
     assert first["features"]["age"] == 0.03
