@@ -744,7 +744,7 @@ def main() -> None:
             data = load_sklearn_dataset(args.dataset)
         out_dir = args.out or MODELS_DIR / data.name
         baseline = train(data, out_dir, seed=args.seed, nu=args.nu, owner=args.owner, outlier_target_rate=args.outlier_rate)
-    except (TrainingDataError, OSError) as error:
+    except (TrainingDataError, regression.TrainingDataError, OSError) as error:  # run as __main__: two classes
         print(f"models.train: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     model, holdout = baseline["model"], baseline["holdout"]
