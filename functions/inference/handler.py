@@ -43,7 +43,7 @@ def create_handler(settings: InferenceSettings, stdout: IO[str] = sys.stdout) ->
     if baseline.is_regression:  # one number per row (docs/regression.md)
         from functions.inference.regression import RegressionOnnxModel, RegressionPredictionService
 
-        model: OnnxModel | RegressionOnnxModel = RegressionOnnxModel(artifact)
+        model: Any = RegressionOnnxModel(artifact)  # its own batch type: RegressionPredictionService reads it
         service_class: type[PredictionService] = RegressionPredictionService
     else:
         model, service_class = OnnxModel(artifact), PredictionService

@@ -248,6 +248,13 @@ def regression_metric_points(evaluation: QualityEvaluation) -> list[tuple[str, f
     return points
 
 
+def regression_summary(current: object) -> dict[str, float | None]:
+    """MAE, RMSE and R² for the run summary when the judged figures are a regression model's; else nothing."""
+    if not isinstance(current, RegressionVersionQuality):
+        return {}
+    return {"mae": current.mae, "rmse": current.rmse, "r2": current.r2}
+
+
 def _figure(value: float | None, digits: str = ".4g") -> str:
     return "n/a" if value is None else format(value, digits)
 

@@ -17,7 +17,7 @@ from functions.contract.schedule import scheduled_minute
 
 from . import sql
 from .alerting import CheckStateStore, Notification, Publisher, Transition, build_notification, check_ids, decide, state_updates
-from .regression import evaluate_regression, parse_regression_rows, regression_metric_points
+from .regression import evaluate_regression, parse_regression_rows, regression_metric_points, regression_summary
 from .report import DEFAULT_Z, QualityEvaluation, evaluate, metric_points, parse_rows
 
 MetricSink = Callable[[str, float, str], None]  # (name, value, unit) -> None
@@ -75,7 +75,7 @@ class QualityRunResult:
             "predicted_rows": current.predicted_rows if current else 0,
             "labelled_rows": current.labelled_rows if current else 0,
             "accuracy": current.accuracy if current else None,
-            **({"mae": current.mae, "rmse": current.rmse, "r2": current.r2} if hasattr(current, "mae") else {}),
+            **regression_summary(current),
             "unmatched_feedback": current.unmatched_feedback if current else 0,
             "alarms": [c.check for c in e.alarms],
             "not_judged": [c.check for c in e.checks if not c.judged],

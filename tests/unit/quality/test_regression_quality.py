@@ -17,13 +17,14 @@ from functions.quality import sql
 from functions.quality.local_engine import DuckDbRunner
 from functions.quality.regression import (
     CHECK_MAE,
+    RegressionVersionQuality,
     CHECK_R2,
     CHECK_RMSE,
     evaluate_regression,
     parse_regression_rows,
     regression_metric_points,
 )
-from functions.quality.report import State, report_text
+from functions.quality.report import QualityEvaluation, State, report_text
 from functions.quality.service import AthenaSource
 from local.quality import DuckDbSource, main
 
@@ -37,9 +38,7 @@ def diabetes() -> Baseline:
     return load_model_artifact(MODELS / "diabetes").baseline
 
 
-def write_traffic(
-    path: Path, baseline: Baseline, predictions: np.ndarray, actual: np.ndarray | None, *, extra: list[str] = ()
-) -> None:
+def write_traffic(path: Path, baseline: Baseline, predictions: np.ndarray, actual: np.ndarray | None) -> None:
     """One request per row; a feedback line with the true value for each row when `actual` is given."""
     lines: list[str] = []
     for i, value in enumerate(predictions):
@@ -54,10 +53,12 @@ def write_traffic(
                 timestamp_ms=START_MS + 60_000 + i, model=baseline.model_name, model_version=baseline.model_version,
                 items=[(job, 0, float(actual[i]))],
             )  # fmt: skip
-    path.write_text("\n".join([*lines, *extra]) + "\n", encoding="utf-8")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def judged(baseline: Baseline, path: Path, min_labelled: int | None = None):  # type: ignore[no-untyped-def]
+def judged(
+    baseline: Baseline, path: Path, min_labelled: int | None = None
+) -> tuple[QualityEvaluation, dict[str, RegressionVersionQuality]]:
     rows = DuckDbSource(DuckDbRunner(path), regression=True).read(baseline.model_name, START_MS, END_MS)
     versions = parse_regression_rows(rows)
     return evaluate_regression(baseline, versions, START_MS, END_MS, min_labelled=min_labelled), versions
