@@ -17,9 +17,9 @@ from functions.quality import sql
 from functions.quality.local_engine import DuckDbRunner
 from functions.quality.regression import (
     CHECK_MAE,
-    RegressionVersionQuality,
     CHECK_R2,
     CHECK_RMSE,
+    RegressionVersionQuality,
     evaluate_regression,
     parse_regression_rows,
     regression_metric_points,
