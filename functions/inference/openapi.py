@@ -79,7 +79,6 @@ REGRESSION_OPERATIONS: dict[tuple[str, str], tuple[str, str | None, int, str]] =
     ),
 }
 NO_LABEL_ROUTES = (("GET", "/label"), ("POST", "/predict/label"), ("GET", "/predict/test/label"))
-NO_LABEL = "A regression model has no label: 404 no_label_for_regression (use POST /predict)"
 
 
 def openapi_document(baseline: Baseline, max_rows: int, routes: dict[str, list[str]]) -> dict[str, Any]:
@@ -127,12 +126,7 @@ def openapi_document(baseline: Baseline, max_rows: int, routes: dict[str, list[s
     for path, methods in routes.items():
         for method in methods:
             if regression and (method, path) in NO_LABEL_ROUTES:
-                paths.setdefault(path, {})[method.lower()] = {
-                    "summary": NO_LABEL,
-                    "operationId": f"{method.lower()}_{path.strip('/').replace('/', '_')}",
-                    "responses": {"404": _response(NO_LABEL, "ErrorResponse")},
-                }
-                continue
+                continue  # not part of a regression model's API: they answer 404 like any unknown route
             if (method, path) not in operations:
                 continue
             summary, request, status, response = operations[(method, path)]
@@ -157,7 +151,13 @@ def openapi_document(baseline: Baseline, max_rows: int, routes: dict[str, list[s
             "title": f"{baseline.model_name} inference API",
             "version": baseline.model_version,
             "summary": f"ONNX {'regressor' if regression else 'classifier'} with an outlier detector; every prediction is logged",
-            "description": baseline.description,
+            "description": baseline.description
+            + (
+                " A regression model: POST /predict answers a number per row; the label routes (/label, /predict/label, "
+                "/predict/test/label) answer 404 no_label_for_regression."
+                if regression
+                else ""
+            ),
         },
         "paths": paths,
         "components": {"schemas": components},
