@@ -367,7 +367,7 @@ def evaluate(args: argparse.Namespace, started: float, title: str, report: Path 
     return summary
 
 
-def judge_quality(args: argparse.Namespace, picture: Path) -> dict[str, Any]:
+def judge_quality(args: argparse.Namespace, picture: Path, figures: str = "realized accuracy") -> dict[str, Any]:
     """One realized-quality run over the demo's log, through the `make quality` CLI (alerts to the demo's alert file)."""
     summary_file = args.workdir / "quality_summary.json"
     summary_file.unlink(missing_ok=True)
@@ -383,7 +383,7 @@ def judge_quality(args: argparse.Namespace, picture: Path) -> dict[str, Any]:
     out = io.StringIO()
     if local_quality.main(argv, out=out) != 0 or not summary_file.is_file():
         raise DemoError("the quality check could not read the demo's log")
-    print("\n=== quality: realized quality on the labelled rows ===")
+    print(f"\n=== quality: {figures} on the labelled rows ===")
     for line in out.getvalue().splitlines():
         if not line.startswith("confusion matrix drawn to"):
             print(line)
@@ -448,7 +448,7 @@ def regression_concept_drift_phase(args: argparse.Namespace, port: int, baseline
         status, reply = call(port, "POST", "/feedback", body)
         if status != 202:
             raise DemoError(f"feedback was refused: {status} {reply}")
-    quality = judge_quality(args, args.workdir / "confusion_matrix.png")
+    quality = judge_quality(args, args.workdir / "confusion_matrix.png", "realized MAE, RMSE and R²")
     print(f"\nconcept drift: per-minute monitor {monitor['status']}, realized quality {quality['status']}")
     failures = []
     if monitor["status"] != "OK":
