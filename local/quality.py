@@ -206,7 +206,8 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
             written = export_training_set(baseline, runner, start_ms, end_ms, Path(args.training_set))
             out.write(
                 f"{written} labelled rows written to {args.training_set}; retrain with: python -m models.train "
-                f"--csv {args.training_set} --target {HOLDOUT_LABEL_COLUMN} --name {baseline.model_name}\n"
+                f"--csv {args.training_set} --target {HOLDOUT_LABEL_COLUMN} --name {baseline.model_name}"
+                + (" --task regression\n" if baseline.is_regression else "\n")
             )
             return 0
         job = QualityJob(

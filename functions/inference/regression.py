@@ -28,7 +28,7 @@ from functions.inference.prediction_service import (
 )
 from functions.inference.request_parsing import RequestRejected, parse_labels
 
-PREDICTION_DIGITS = 6  # significant enough for any target scale the reply and the log carry
+PREDICTION_DIGITS = 7  # significant digits the reply and the log carry: float32's own precision (~7.2 digits)
 
 
 class RegressionBatch(NamedTuple):

@@ -474,7 +474,8 @@ def check_data_quality(window: WindowAggregates, baseline: Baseline) -> CheckRes
     problems: list[str] = []
     worst = 0.0
     if window.rows:
-        for feature in window.features:
+        output = (window.prediction,) if window.prediction is not None else ()  # a regressor's numeric prediction
+        for feature in (*window.features, *output):
             missing = (window.rows - feature.count) / window.rows
             worst = max(worst, missing)
             if missing > t.unreadable_ratio:

@@ -54,6 +54,6 @@ def test_estimates_are_logged_and_answered_as_numbers() -> None:
             endpoint="/predict", body='{"data": [[0,0,0,0,0,0,0,0,0,0]]}', content_type="application/json", labels_only=False
         )
     )
-    assert reply["predictions"] == [{"prediction": 151.123, "is_outlier": False, "outlier_score": -0.5}]
+    assert reply["predictions"] == [{"prediction": 151.1235, "is_outlier": False, "outlier_score": -0.5}]
     (line,) = [json.loads(x) for x in stream.getvalue().splitlines() if x.startswith('{"message":"prediction"')]
-    assert line["prediction"] == 151.123 and line["request_id"] == reply["job_id"]
+    assert line["prediction"] == 151.1235 and line["request_id"] == reply["job_id"]

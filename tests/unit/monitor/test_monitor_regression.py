@@ -3,6 +3,7 @@ Logs Insights and by DuckDB from the same aggregate definition."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -100,3 +101,13 @@ def test_small_window_is_not_judged(diabetes_artifact: ModelArtifact) -> None:
     checks = {c.check: c for c in evaluate(baseline, window).checks}
     assert checks[CHECK_PREDICTION_DRIFT].status is Status.INSUFFICIENT_DATA
     assert checks[CHECK_PREDICTION_MEAN_SHIFT].status is Status.INSUFFICIENT_DATA
+
+
+def test_predictions_missing_from_rows_are_a_data_quality_alarm(diabetes_artifact: ModelArtifact) -> None:
+    baseline = diabetes_artifact.baseline
+    window = numpy_aggregates(baseline, sample_traffic(baseline, 200, np.random.default_rng(3)))
+    assert window.prediction is not None
+    broken = dataclasses.replace(window, prediction=dataclasses.replace(window.prediction, count=150))
+    checks = {c.check: c for c in evaluate(baseline, broken).checks}
+    assert checks["data_quality"].status is Status.ALARM and "'prediction' missing in 50 of 200" in checks["data_quality"].detail
+    assert {c.check: c for c in evaluate(baseline, window).checks}["data_quality"].status is Status.OK

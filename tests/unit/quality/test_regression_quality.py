@@ -148,3 +148,15 @@ def test_local_cli_judges_a_regression_log(diabetes: Baseline, tmp_path: Path) -
     summary = json.loads(out.getvalue().strip().splitlines()[-1])  # the alert is printed first
     assert code == 0 and summary["status"] == "ALARM" and CHECK_MAE in summary["alarms"] and summary["mae"] > 0
     assert (tmp_path / "alerts.jsonl").read_text(encoding="utf-8").count("\n") == 1
+
+
+def test_the_training_set_export_writes_true_values_and_says_task_regression(diabetes: Baseline, tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    write_traffic(path, diabetes, *holdout_like(diabetes, 40, 0.0, seed=6))
+    out, csv_file = io.StringIO(), tmp_path / "labelled.csv"
+    code = main(["--log-file", str(path), "--model-dir", str(MODELS / "diabetes"), "--end", "last",
+                 "--training-set", str(csv_file)], out)  # fmt: skip
+    assert code == 0 and "40 labelled rows" in out.getvalue() and out.getvalue().rstrip().endswith("--task regression")
+    header, *rows = csv_file.read_text(encoding="utf-8").splitlines()
+    assert header.split(",")[-1] == "label" and len(rows) == 40
+    assert all(math.isfinite(float(row.split(",")[-1])) for row in rows)
