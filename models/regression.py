@@ -9,6 +9,7 @@ shares, and hold-out MAE, RMSE and R² (the realized-quality reference) instead 
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import math
@@ -46,6 +47,7 @@ from models.train import (
     checked_feature_keys,
     default_detector,
     describe,
+    feature_key,
     feature_statistics,
     load_csv_dataset,
     resolve_trained_at,
@@ -286,6 +288,27 @@ def write_regression_holdout(path: Path, feature_names: list[str], x: np.ndarray
     lines = [",".join([*feature_names, HOLDOUT_LABEL_COLUMN])]
     lines += [",".join([*(repr(float(v)) for v in row), repr(float(target))]) for row, target in zip(x, y, strict=True)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def asked_for(args: argparse.Namespace) -> bool:
+    """`models.train`'s arguments ask for a regression model: `--task regression` with `--csv`, or its data set."""
+    return bool(args.task == "regression") if args.csv else args.dataset in REGRESSION_DATASETS
+
+
+def train_from_args(args: argparse.Namespace, models_dir: Path) -> str:
+    """Train from `models.train`'s arguments; the summary line it prints."""
+    if args.csv:
+        data = load_regression_csv(
+            args.csv, target=args.target, name=args.name or feature_key(args.csv.stem),
+            description=args.description or f"Trained on {args.csv.name}",
+        )  # fmt: skip
+    else:
+        data = load_diabetes_dataset()
+    out_dir = args.out or models_dir / data.name
+    baseline = train_regression(
+        data, out_dir, seed=args.seed, nu=args.nu, owner=args.owner, outlier_target_rate=args.outlier_rate
+    )
+    return summary_line(baseline, out_dir)
 
 
 def summary_line(baseline: dict[str, Any], out_dir: Path) -> str:

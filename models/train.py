@@ -721,19 +721,8 @@ def main() -> None:
     parser.add_argument("--owner", default="ml-platform")
     args = parser.parse_args()
     try:
-        if (args.csv and args.task == "regression") or (not args.csv and args.dataset in regression.REGRESSION_DATASETS):
-            if args.csv:
-                data = regression.load_regression_csv(
-                    args.csv, target=args.target, name=args.name or feature_key(args.csv.stem),
-                    description=args.description or f"Trained on {args.csv.name}",
-                )  # fmt: skip
-            else:
-                data = regression.load_diabetes_dataset()
-            out_dir = args.out or MODELS_DIR / data.name
-            baseline = regression.train_regression(
-                data, out_dir, seed=args.seed, nu=args.nu, owner=args.owner, outlier_target_rate=args.outlier_rate
-            )
-            print(regression.summary_line(baseline, out_dir))
+        if regression.asked_for(args):  # a number to estimate: models/regression.py
+            print(regression.train_from_args(args, MODELS_DIR))
             return
         if args.csv:
             name = args.name or feature_key(args.csv.stem)
