@@ -62,7 +62,10 @@ class RegressionOnnxModel:
         probe = np.array([baseline.medians], dtype=np.float32)
         self._run_regressor = fast_runner(self._regressor, self._regressor_outputs, {self._regressor_input: probe})
         self._run_detector = fast_runner(self._detector, ["scores"], {self._detector_input: probe})
-        answer = self.predict(probe)
+        try:
+            answer = self.predict(probe)
+        except ValueError as error:  # more than one value per row
+            raise ModelArtifactError(f"{artifact.classifier_path}: {error}") from error
         if answer.prediction.shape != (1,):
             raise ModelArtifactError(
                 f"{artifact.classifier_path}: a regression model must give one value per row, "

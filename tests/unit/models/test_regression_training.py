@@ -114,3 +114,16 @@ def test_a_classifier_baseline_without_task_is_a_classifier() -> None:
     assert "task" not in document
     baseline = parse_baseline(document)
     assert not baseline.is_regression and baseline.prediction_stats is None
+
+
+def test_a_regressor_with_two_outputs_per_row_is_refused_at_load(tmp_path: Path) -> None:
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import LinearRegression
+
+    folder = tmp_path / "two"
+    shutil.copytree(DIABETES, folder)
+    x = load_diabetes_dataset().x.astype(np.float32)
+    two = LinearRegression().fit(x, np.column_stack([x[:, 0], x[:, 1]]))
+    (folder / "classifier.onnx").write_bytes(to_onnx(two, x[:1], target_opset=17).SerializeToString())
+    with pytest.raises(ModelArtifactError, match="2 values per row, expected 1"):
+        RegressionOnnxModel(load_model_artifact(folder))
