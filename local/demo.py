@@ -11,6 +11,11 @@
    accuracy and the recall of the class the labels moved to;
 6. draw the drifted window against the training baseline and the confusion matrix (PNGs) and stop the server.
 
+A regression model (docs/regression.md) runs the same phases: the drifted feature is the one whose shift moves the
+model's answers most, so the output-drift checks (prediction_drift, prediction_mean_shift) fire with the feature's;
+the concept drift is true values that are now one target standard deviation higher than the held-out ones, so the
+quality check alarms on realized MAE, RMSE and R².
+
 Normal traffic is real rows, never values drawn feature by feature (that breaks the relations between
 features and the outlier detector rightly flags such rows). The rows come from the data the model was
 trained on when it can be found (the scikit-learn data set, or the CSV named in baseline.json), resampled;
@@ -66,6 +71,7 @@ DRIFT_STDS = 1.5  # the drifted phase's location shift, in training standard dev
 BAD_BODIES = ('{"data": [[1, 2]]}', '{"data": [["x"]]}', "{}", '{"data": [[NaN]]}')
 HOLDOUT_LABEL = "label"  # the held-out file's last column: the true class
 RELABEL_SHARE = 0.7  # the concept-drift phase's share of one class's rows that now carry another label
+TRUTH_SHIFT_STDS = 1.0  # regression: the concept-drift phase raises the true values by this many target sd
 FEEDBACK_BATCH = 1000  # POST /feedback takes at most 1,000 labels per call
 
 
@@ -185,11 +191,12 @@ def real_rows(model_dir: Path, baseline: Baseline) -> RealRows:
     """The training data when it can be found (resampled), else the held-out rows saved with the model."""
     source = training_source(baseline)
     if isinstance(source, str):
+        from models.regression import REGRESSION_DATASETS, load_diabetes_dataset
         from models.train import DATASETS, load_sklearn_dataset
 
         name = source.removeprefix(SKLEARN_SOURCE_PREFIX)
-        if name in DATASETS:
-            data = load_sklearn_dataset(name)
+        if name in DATASETS or name in REGRESSION_DATASETS:
+            data = load_sklearn_dataset(name) if name in DATASETS else load_diabetes_dataset()
             if list(data.feature_names) == list(baseline.feature_names):
                 return RealRows(data.x.tolist(), f"{source} (the training data, resampled)", resample=True)
     elif isinstance(source, Path):
@@ -253,15 +260,32 @@ def too_few_to_judge(drift: Drift) -> str | None:
     )
 
 
-def feedback_bodies(references: list[tuple[str, int]], labels: list[str], size: int = FEEDBACK_BATCH) -> list[dict[str, Any]]:
+def feedback_bodies(references: list[tuple[str, int]], labels: Sequence[Any], size: int = FEEDBACK_BATCH) -> list[dict[str, Any]]:
     """`POST /feedback` bodies: one label per (job_id, row) a prediction answered, at most `size` per call."""
     items = [{"job_id": job, "row": row, "label": label} for (job, row), label in zip(references, labels, strict=True)]
     return [{"labels": items[start : start + size]} for start in range(0, len(items), size)]
 
 
-def drifted_feature(baseline: Baseline) -> FeatureBaseline:
-    """The first feature that varies in training (a constant feature cannot be shifted by standard deviations)."""
-    return next((f for f in baseline.features if f.std > 0), baseline.features[0])
+def drifted_feature(baseline: Baseline, model_dir: Path | None = None) -> FeatureBaseline:
+    """The first feature that varies in training (a constant feature cannot be shifted by standard deviations).
+
+    For a regression model, the feature whose shift moves the model's answer most (on the training medians): the
+    demo's drift then shows in the output-drift checks too, as a real upstream change would."""
+    varying = [f for f in baseline.features if f.std > 0] or [baseline.features[0]]
+    if not baseline.is_regression or model_dir is None:
+        return varying[0]
+    import numpy as np
+
+    from functions.contract.model_artifact import load_model_artifact
+    from functions.inference.regression import RegressionOnnxModel
+
+    model = RegressionOnnxModel(load_model_artifact(model_dir))
+    medians = baseline.medians
+    rows = np.array([medians] * (len(varying) + 1), dtype=np.float32)
+    for index, feature in enumerate(varying, start=1):
+        rows[index, baseline.feature_names.index(feature.name)] += DRIFT_STDS * feature.std
+    answers = model.predict(rows).prediction.astype(np.float64)
+    return varying[int(np.argmax(np.abs(answers[1:] - answers[0])))]
 
 
 def send_rows(port: int, rows: list[list[float]], min_requests: int) -> tuple[list[tuple[str, int, str]], int]:
@@ -275,7 +299,10 @@ def send_rows(port: int, rows: list[list[float]], min_requests: int) -> tuple[li
         status, reply = call(port, "POST", "/predict", {"data": rows[start : start + batch]})
         if status != 200:
             raise DemoError(f"normal traffic was refused: {status} {reply}")
-        answered += [(reply["job_id"], row, p["label"]) for row, p in enumerate(reply["predictions"])]
+        # a classifier answers a label, a regression model a number (`prediction`)
+        answered += [
+            (reply["job_id"], row, str(p.get("label", p.get("prediction")))) for row, p in enumerate(reply["predictions"])
+        ]
     return answered, -(-len(rows) // batch)
 
 
@@ -341,7 +368,7 @@ def evaluate(args: argparse.Namespace, started: float, title: str, report: Path 
     return summary
 
 
-def judge_quality(args: argparse.Namespace, picture: Path) -> dict[str, Any]:
+def judge_quality(args: argparse.Namespace, picture: Path, figures: str = "realized accuracy") -> dict[str, Any]:
     """One realized-quality run over the demo's log, through the `make quality` CLI (alerts to the demo's alert file)."""
     summary_file = args.workdir / "quality_summary.json"
     summary_file.unlink(missing_ok=True)
@@ -357,7 +384,7 @@ def judge_quality(args: argparse.Namespace, picture: Path) -> dict[str, Any]:
     out = io.StringIO()
     if local_quality.main(argv, out=out) != 0 or not summary_file.is_file():
         raise DemoError("the quality check could not read the demo's log")
-    print("\n=== quality: realized accuracy on the labelled rows ===")
+    print(f"\n=== quality: {figures} on the labelled rows ===")
     for line in out.getvalue().splitlines():
         if not line.startswith("confusion matrix drawn to"):
             print(line)
@@ -397,6 +424,39 @@ def concept_drift_phase(args: argparse.Namespace, port: int, baseline: Baseline,
     quality = judge_quality(args, args.workdir / "confusion_matrix.png")
     print(f"\nconcept drift: per-minute monitor {monitor['status']}, realized quality {quality['status']}")
     return concept_drift_failures(monitor, quality, drift.target)
+
+
+def regression_concept_drift_phase(args: argparse.Namespace, port: int, baseline: Baseline, rng: random.Random) -> list[str]:
+    """Phase 4 for a regression model: held-out rows, then their true values raised by one target sd (the world's
+    answers moved, the inputs did not). The monitor stays OK; realized MAE, RMSE and R² go to ALARM."""
+    holdout_file = args.model_dir / HOLDOUT_FILE
+    rows = read_csv_rows(holdout_file, baseline)
+    with holdout_file.open(newline="", encoding="utf-8") as handle:
+        table = [row for row in csv.reader(handle) if row]
+    truths = [float(row[table[0].index(HOLDOUT_LABEL)]) for row in table[1:]]
+    reference = baseline.document.get("quality_reference") or baseline.document.get("holdout") or {}
+    raise_by = TRUTH_SHIFT_STDS * math.sqrt(float(reference.get("target_variance") or 0.0))
+    order = rng.sample(range(len(rows)), len(rows))  # each held-out row once
+    started = time.time()
+    answered, requests = send_rows(port, [list(rows[i]) for i in order], baseline.thresholds.min_rows)
+    print(
+        f"\nphase 4: {len(answered)} held-out rows in {requests} requests, then their true values through POST /feedback, "
+        f"each raised by {raise_by:.4g} ({TRUTH_SHIFT_STDS:g} target sd: concept drift)"
+    )
+    monitor = evaluate(args, started, "held-out traffic (inputs like training)")
+    labels: list[Any] = [round(truths[i] + raise_by, 4) for i in order]
+    for body in feedback_bodies([(job, row) for job, row, _ in answered], labels):
+        status, reply = call(port, "POST", "/feedback", body)
+        if status != 202:
+            raise DemoError(f"feedback was refused: {status} {reply}")
+    quality = judge_quality(args, args.workdir / "confusion_matrix.png", "realized MAE, RMSE and R²")
+    print(f"\nconcept drift: per-minute monitor {monitor['status']}, realized quality {quality['status']}")
+    failures = []
+    if monitor["status"] != "OK":
+        failures.append(f"held-out traffic judged {monitor['status']} by the monitor: {monitor['alarms']}")
+    if quality["status"] != "ALARM" or "realized_mae" not in quality["alarms"]:
+        failures.append(f"raised true values judged {quality['status']} with alarms {quality['alarms']}, expected realized_mae")
+    return failures
 
 
 def concept_drift_failures(monitor: dict[str, Any], quality: dict[str, Any], target: str) -> list[str]:
@@ -456,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
         raise DemoError(f"{error} {MODEL_FOLDER_HINT}") from None
     rng = random.Random(args.seed)
     source = real_rows(args.model_dir, baseline)
-    drifted = drifted_feature(baseline)
+    drifted = drifted_feature(baseline, args.model_dir)
     drift_index = baseline.feature_names.index(drifted.name)
     min_rows = baseline.thresholds.min_rows
     failures: list[str] = []
@@ -494,6 +554,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"drift judged {second['status']} with alarms {sorted(alarms)}, "
                 f"expected rejected_ratio and a check on {drifted.name}"
             )
+        if baseline.is_regression and not alarms & {"prediction_drift", "prediction_mean_shift"}:
+            failures.append(f"a regression model's drift judged with alarms {sorted(alarms)}, expected an output-drift check")
 
         started = time.time()
         rows, requests = send(port, source.phase(args.rows, rng, min_rows), min_rows)
@@ -503,7 +565,10 @@ def main(argv: list[str] | None = None) -> int:
         if third["status"] != "OK" or not set(second["alarms"]) <= recovered:
             failures.append(f"recovery judged {third['status']}, recovered {sorted(recovered)}, alarms were {second['alarms']}")
 
-        drifted_concept = concept_drift_phase(args, port, baseline, rng)
+        if baseline.is_regression:
+            drifted_concept: list[str] | None = regression_concept_drift_phase(args, port, baseline, rng)
+        else:
+            drifted_concept = concept_drift_phase(args, port, baseline, rng)
         failures += drifted_concept or []
 
     records = [json.loads(line) for line in log_file.read_text().split("\n") if line]
@@ -517,13 +582,14 @@ def main(argv: list[str] | None = None) -> int:
     for alert in alerts:
         print(alert.get("subject", alert))
     print(f"\npicture of the drifted window: {shown(args.workdir / 'drift_report.png')}")
-    if drifted_concept is not None:
+    if drifted_concept is not None and not baseline.is_regression:
         print(f"picture of the confusion matrix: {shown(args.workdir / 'confusion_matrix.png')}")
     print(f"judge this log again: {monitor_command(args.model_dir, log_file)}")
     if failures:
         print("\nDEMO FAILED:\n  " + "\n  ".join(failures), file=sys.stderr)
         return 1
-    concept = "" if drifted_concept is None else ", relabelled held-out rows -> monitor OK, quality ALARM (alert sent)"
+    relabelled = "raised true values" if baseline.is_regression else "relabelled held-out rows"
+    concept = "" if drifted_concept is None else f", {relabelled} -> monitor OK, quality ALARM (alert sent)"
     print(f"\ndemo OK: normal -> OK, drift -> ALARM (alert sent), normal -> recovery notice sent{concept}")
     return 0
 

@@ -43,11 +43,12 @@ class LocalQualityError(RuntimeError):
 
 
 class DuckDbSource:
-    def __init__(self, runner: DuckDbRunner) -> None:
+    def __init__(self, runner: DuckDbRunner, regression: bool = False) -> None:
         self.runner = runner
+        self.sql = sql.QUALITY_REGRESSION_SQL if regression else sql.QUALITY_SQL
 
     def read(self, model: str, start_ms: int, end_ms: int) -> list[dict[str, object]]:
-        return self.runner.run(sql.QUALITY_SQL, sql.parameters(model, start_ms, end_ms))
+        return self.runner.run(self.sql, sql.parameters(model, start_ms, end_ms))
 
     def unreadable_lines(self, start_ms: int, end_ms: int) -> int:
         return self.runner.unreadable_lines()  # the whole file, as the local monitor counts them
@@ -124,7 +125,7 @@ def export_training_set(baseline: Baseline, runner: DuckDbRunner, start_ms: int,
 def write_confusion_picture(path: Path, evaluation: QualityEvaluation) -> bool:
     """PNG of the judged version's confusion matrix with its per-class recall; False when nothing is labelled."""
     current = evaluation.current
-    if current is None or not current.labelled_rows:
+    if current is None or not current.labelled_rows or not current.labels:  # a regression model has no confusion matrix
         return False
     import matplotlib
 
@@ -213,12 +214,13 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
             out.write(
                 f"{written} labelled rows written to {args.training_set}; retrain into a new folder with: python -m models.train "
                 f"--csv {args.training_set} --target {HOLDOUT_LABEL_COLUMN} --name {baseline.model_name} "
-                f"--out .local/{baseline.model_name}-retrained (then MODEL_DIR=.local/{baseline.model_name}-retrained)\n"
+                + ("--task regression " if baseline.is_regression else "")
+                + f"--out .local/{baseline.model_name}-retrained (then MODEL_DIR=.local/{baseline.model_name}-retrained)\n"
             )
             return 0
         job = QualityJob(
             baseline=baseline,
-            source=DuckDbSource(runner),
+            source=DuckDbSource(runner, baseline.is_regression),
             state_store=_state_store(args),
             publisher=_publisher(args, out),
             lookback_days=args.lookback_days,

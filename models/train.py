@@ -814,7 +814,16 @@ def refuse_to_overwrite(out_dir: Path, *, force: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", choices=sorted(DATASETS), default="iris", help="a data set scikit-learn ships")
+    from models import regression  # regression models (docs/regression.md)
+
+    parser.add_argument(
+        "--dataset", choices=sorted([*DATASETS, *regression.REGRESSION_DATASETS]), default="iris",
+        help="a data set scikit-learn ships (diabetes: a regression model)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--task", choices=("classification", "regression"), default="classification",
+        help="with --csv: regression when the target is a number to estimate",
+    )  # fmt: skip
     parser.add_argument("--csv", type=Path, help="train on your own CSV instead (header row, numeric features)")
     parser.add_argument("--target", default="label", help="with --csv: the label column")
     parser.add_argument("--name", help="with --csv: model name (default: the file's stem)")
@@ -829,6 +838,9 @@ def main() -> None:
     parser.add_argument("--force", action="store_true", help="replace the model already in the output folder")
     args = parser.parse_args()
     try:
+        if regression.asked_for(args):  # a number to estimate: models/regression.py
+            print(regression.train_from_args(args, MODELS_DIR))
+            return
         if args.csv:
             name = args.name or feature_key(args.csv.stem)
             data = load_csv_dataset(
@@ -841,7 +853,7 @@ def main() -> None:
         started = time.perf_counter()
         baseline = train(data, out_dir, seed=args.seed, nu=args.nu, owner=args.owner, outlier_target_rate=args.outlier_rate)
         seconds = time.perf_counter() - started
-    except (TrainingDataError, OSError) as error:
+    except (TrainingDataError, regression.TrainingDataError, OSError) as error:  # run as __main__: two classes
         print(f"models.train: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     model, holdout = baseline["model"], baseline["holdout"]

@@ -20,3 +20,9 @@ def iris_artifact() -> ModelArtifact:
 @pytest.fixture(scope="session")
 def wine_artifact() -> ModelArtifact:
     return load_model_artifact(MODELS_DIR / "wine")
+
+
+@pytest.fixture(scope="session")
+def diabetes_artifact() -> ModelArtifact:
+    """The shipped regression model (docs/regression.md)."""
+    return load_model_artifact(MODELS_DIR / "diabetes")

@@ -22,6 +22,11 @@ from functions.contract.names import BASELINE_FILE, CLASSIFIER_FILE, OUTLIER_DET
 from functions.contract.prediction_log import KEY_CONFIDENCE, KEY_FEATURES, KEY_PROBABILITIES, PREDICTION_KEYS
 
 SCHEMA_VERSION = 1
+# baseline.json's top-level `task`: a classifier (labels, probabilities) or a regressor (one number per row).
+# Absent means classification: every folder written before regression models existed is a classifier.
+TASK_CLASSIFICATION = "classification"
+TASK_REGRESSION = "regression"
+TASKS = (TASK_CLASSIFICATION, TASK_REGRESSION)
 # Feature names become JSON keys in the log and field names in Logs Insights and SQL.
 FEATURE_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -147,6 +152,14 @@ class Baseline(NamedTuple):
     thresholds: Thresholds
     document: dict[str, Any]  # the whole file, served as the model card by GET /metadata
     holdout: HoldoutQuality | None = None  # None for folders trained before hold-out figures were stored
+    task: str = TASK_CLASSIFICATION
+    # regression: the model's predictions on the training rows (the output-drift reference), and their cuts
+    prediction_stats: FeatureBaseline | None = None
+    prediction_buckets: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+
+    @property
+    def is_regression(self) -> bool:
+        return self.task == TASK_REGRESSION
 
     @property
     def n_features(self) -> int:
@@ -302,8 +315,13 @@ def parse_baseline(document: dict[str, Any]) -> Baseline:
     if version != SCHEMA_VERSION:
         raise ModelArtifactError(f"baseline: schema_version {version!r} is not supported (expected {SCHEMA_VERSION})")
     model = _require(document, "model", "baseline")
-    labels = tuple(_require(document, "labels", "baseline"))
-    if len(labels) < 2 or not all(isinstance(label, str) and label for label in labels):
+    task = document.get("task", TASK_CLASSIFICATION)
+    if task not in TASKS:
+        raise ModelArtifactError(f"baseline: 'task' must be one of {', '.join(TASKS)}, got {task!r}")
+    labels = tuple(document.get("labels") or ()) if task == TASK_REGRESSION else tuple(_require(document, "labels", "baseline"))
+    if task == TASK_REGRESSION and labels:
+        raise ModelArtifactError("baseline: a regression model has no 'labels' (it predicts a number)")
+    if task == TASK_CLASSIFICATION and (len(labels) < 2 or not all(isinstance(label, str) and label for label in labels)):
         raise ModelArtifactError(f"baseline: 'labels' must list at least 2 non-empty names, got {list(labels)!r}")
     if len(set(labels)) != len(labels):
         raise ModelArtifactError("baseline: 'labels' has duplicates")
@@ -342,12 +360,17 @@ def parse_baseline(document: dict[str, Any]) -> Baseline:
     if len(set(names)) != len(names):
         raise ModelArtifactError("baseline: feature names must be unique")
 
-    distribution = _require(document, "prediction_distribution", "baseline")
-    if not isinstance(distribution, dict) or set(distribution) != set(labels):
-        raise ModelArtifactError("baseline: 'prediction_distribution' must have one share per label")
-    shares = tuple(_number(distribution[label], "baseline.prediction_distribution") for label in labels)
-    if abs(sum(shares) - 1.0) > 1e-6:
-        raise ModelArtifactError(f"baseline: 'prediction_distribution' sums to {sum(shares)}, expected 1")
+    prediction_stats, prediction_buckets = None, None
+    if task == TASK_REGRESSION:
+        shares: tuple[float, ...] = ()
+        prediction_stats, prediction_buckets = parse_prediction_statistics(document, levels)
+    else:
+        distribution = _require(document, "prediction_distribution", "baseline")
+        if not isinstance(distribution, dict) or set(distribution) != set(labels):
+            raise ModelArtifactError("baseline: 'prediction_distribution' must have one share per label")
+        shares = tuple(_number(distribution[label], "baseline.prediction_distribution") for label in labels)
+        if abs(sum(shares) - 1.0) > 1e-6:
+            raise ModelArtifactError(f"baseline: 'prediction_distribution' sums to {sum(shares)}, expected 1")
 
     raw_thresholds = _require(document, "thresholds", "baseline")
     thresholds = Thresholds(
@@ -387,8 +410,41 @@ def parse_baseline(document: dict[str, Any]) -> Baseline:
         training_outlier_rate=_number(_require(document, "training_outlier_rate", "baseline"), "baseline.training_outlier_rate"),
         thresholds=thresholds,
         document=document,
-        holdout=_parse_holdout(document.get("holdout")),
+        holdout=None if task == TASK_REGRESSION else _parse_holdout(document.get("holdout")),
+        task=task,
+        prediction_stats=prediction_stats,
+        prediction_buckets=prediction_buckets,
     )
+
+
+def parse_prediction_statistics(
+    document: dict[str, Any], levels: tuple[float, ...]
+) -> tuple[FeatureBaseline, tuple[tuple[float, ...], tuple[float, ...]]]:
+    """A regression baseline's `prediction_statistics`: the training predictions' summary and drift cuts."""
+    where = "baseline.prediction_statistics"
+    raw = _require(document, "prediction_statistics", "baseline")
+    if not isinstance(raw, dict):
+        raise ModelArtifactError(f"{where}: expected an object")
+    quantiles = tuple(_number(v, f"{where}.quantiles") for v in _require(raw, "quantiles", where))
+    if len(quantiles) != len(levels) or any(b < a for a, b in pairwise(quantiles)):
+        raise ModelArtifactError(f"{where}: quantiles must not decrease and match quantile_levels")
+    stats = FeatureBaseline(
+        name="prediction",
+        count=int(_number(_require(raw, "count", where), f"{where}.count")),
+        mean=_number(_require(raw, "mean", where), f"{where}.mean"),
+        std=_number(_require(raw, "std", where), f"{where}.std"),
+        min=_number(_require(raw, "min", where), f"{where}.min"),
+        max=_number(_require(raw, "max", where), f"{where}.max"),
+        quantiles=quantiles,
+        display_name="prediction",
+    )
+    cuts = tuple(_number(v, f"{where}.drift_cuts") for v in _require(raw, "drift_cuts", where))
+    shares = tuple(_number(v, f"{where}.drift_shares_below") for v in _require(raw, "drift_shares_below", where))
+    if not cuts or len(cuts) != len(shares) or any(b <= a for a, b in pairwise(cuts)):
+        raise ModelArtifactError(f"{where}: drift_cuts must rise strictly and match drift_shares_below")
+    if any(b < a for a, b in pairwise(shares)) or not 0.0 <= shares[0] <= shares[-1] <= 1.0:
+        raise ModelArtifactError(f"{where}: drift_shares_below must rise within [0, 1]")
+    return stats, (cuts, shares)
 
 
 def load_baseline(path: Path) -> Baseline:

@@ -32,10 +32,20 @@ A failed line (an accepted request answered with a JSON 500; never the exception
     {"message":"failed","timestamp":…,"request_id":"…","endpoint":"/predict",
      "model":"iris","model_version":"…","status":500,"error_type":"RuntimeError"}
 
+A regression model's prediction line has no class_index, confidence or probabilities; `prediction` is the
+estimate, a number::
+
+    {"message":"prediction",…,"is_outlier":false,"outlier_score":-0.2,"prediction":151.2,"latency_ms":0.1,
+     "features":{"age":0.038,…}}
+
 A feedback line (one per labelled row; request_id is the prediction's job_id)::
 
     {"message":"feedback","timestamp":…,"request_id":"9f1c…","row":0,
      "model":"iris","model_version":"…","label":"setosa","label_index":0}
+
+and for a regression model the true value, a number, with no label_index::
+
+    {"message":"feedback",…,"model":"diabetes","model_version":"…","label":135.0}
 """
 
 from __future__ import annotations
@@ -70,7 +80,7 @@ KEY_ENDPOINT = "endpoint"
 KEY_MODEL = "model"
 KEY_MODEL_VERSION = "model_version"
 KEY_FEATURES = "features"  # object keyed by feature name, values as the client sent them
-KEY_PREDICTION = "prediction"  # label
+KEY_PREDICTION = "prediction"  # label; a number for a regression model
 KEY_CLASS_INDEX = "class_index"
 KEY_PROBABILITIES = "probabilities"  # list in label order
 KEY_IS_OUTLIER = "is_outlier"
@@ -80,7 +90,7 @@ KEY_CONFIDENCE = "confidence"  # top class probability of the row (label-free qu
 KEY_STATUS = "status"
 KEY_REASON = "reason"
 KEY_ERROR_TYPE = "error_type"  # failed lines: the exception class name, never its message
-KEY_LABEL = "label"  # feedback lines: the true label, one of the model's labels
+KEY_LABEL = "label"  # feedback lines: the true label, one of the model's labels (regression: the true value)
 KEY_LABEL_INDEX = "label_index"  # feedback lines: its index in the model's label order
 KEY_CALLER = "caller"  # prediction lines behind a Function URL: the signing IAM principal's ARN (last key)
 
@@ -433,6 +443,68 @@ class LogUnavailable(RuntimeError):
         super().__init__(message)
         self.message = message
         self.job_id: str | None = None
+
+
+REGRESSION_PREDICTION_KEYS = tuple(
+    key for key in PREDICTION_KEYS if key not in (KEY_CLASS_INDEX, KEY_CONFIDENCE, KEY_PROBABILITIES)
+)
+
+
+def regression_prediction_lines(
+    *,
+    timestamp_ms: int,
+    request_id: str,
+    endpoint: str,
+    model: str,
+    model_version: str,
+    feature_names: Sequence[str],
+    rows: Sequence[Sequence[float]],
+    predictions: Sequence[float],
+    is_outlier: Sequence[bool],
+    outlier_scores: Sequence[float],
+    latency_ms: float,
+) -> list[str]:
+    """A regression model's lines: `prediction` is the estimate (a number). Raises ValueError on a non-finite one."""
+    latency = round(latency_ms, 3)
+    return [
+        compact_json(
+            {
+                KEY_MESSAGE: MESSAGE_PREDICTION,
+                KEY_TIMESTAMP: timestamp_ms,
+                KEY_REQUEST_ID: request_id,
+                KEY_ROW: row_index,
+                KEY_ENDPOINT: endpoint,
+                KEY_MODEL: model,
+                KEY_MODEL_VERSION: model_version,
+                KEY_IS_OUTLIER: is_outlier[row_index],
+                KEY_OUTLIER_SCORE: outlier_scores[row_index],
+                KEY_PREDICTION: predictions[row_index],
+                KEY_LATENCY_MS: latency,
+                KEY_FEATURES: dict(zip(feature_names, values, strict=True)),
+            }
+        )
+        for row_index, values in enumerate(rows)
+    ]
+
+
+def regression_feedback_lines(
+    *, timestamp_ms: int, model: str, model_version: str, items: Sequence[tuple[str, int, float]]
+) -> list[str]:
+    """One line per (job_id, row, true value): `label` is a number, there is no label_index."""
+    return [
+        compact_json(
+            {
+                KEY_MESSAGE: MESSAGE_FEEDBACK,
+                KEY_TIMESTAMP: timestamp_ms,
+                KEY_REQUEST_ID: job_id,
+                KEY_ROW: row,
+                KEY_MODEL: model,
+                KEY_MODEL_VERSION: model_version,
+                KEY_LABEL: value,
+            }
+        )
+        for job_id, row, value in items
+    ]
 
 
 class PredictionLogWriter:

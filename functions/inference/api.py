@@ -42,8 +42,9 @@ def _error(code: str, message: str, job_id: str | None, details: list[dict[str, 
 
 def _metadata(baseline: Baseline, max_rows: int) -> dict[str, Any]:
     document = baseline.document
-    return {
+    metadata = {
         "model": document["model"],
+        "task": baseline.task,
         "input": [{"name": f.name, "mean": f.mean, "std": f.std, "min": f.min, "max": f.max} for f in baseline.features],
         "labels": list(baseline.label_names),
         "training_outlier_rate": baseline.training_outlier_rate,
@@ -51,6 +52,10 @@ def _metadata(baseline: Baseline, max_rows: int) -> dict[str, Any]:
         "thresholds": {key: float(value) for key, value in document["thresholds"].items()},
         "max_rows_per_request": max_rows,
     }
+    if baseline.prediction_stats is not None:  # regression: the training predictions, what output drift compares with
+        stats = baseline.prediction_stats
+        metadata["prediction_statistics"] = {"mean": stats.mean, "std": stats.std, "min": stats.min, "max": stats.max}
+    return metadata
 
 
 class NoCompressionCheckBuilder(ResponseBuilder):
@@ -119,8 +124,19 @@ class InferenceApi:
         route("POST", "/predict")(lambda: post("/predict", labels_only=False))
         route("GET", "/health")(lambda: _json(200, health))
         route("GET", "/metadata")(lambda: _json(200, metadata))
-        route("GET", "/label")(lambda: _json(200, labels))
-        route("POST", "/predict/label")(lambda: post("/predict/label", labels_only=True))
+        if baseline.is_regression:  # a number, not a label: the label routes answer 404 before reading any body
+            from functions.inference.regression import no_label_rejection
+
+            def no_label(endpoint: str) -> Response:
+                rejection = no_label_rejection(baseline.model_name)
+                service.record_rejection(endpoint=endpoint, rejection=rejection)
+                raise rejection
+
+            route("GET", "/label")(lambda: no_label("/label"))
+            route("POST", "/predict/label")(lambda: no_label("/predict/label"))
+        else:
+            route("GET", "/label")(lambda: _json(200, labels))
+            route("POST", "/predict/label")(lambda: post("/predict/label", labels_only=True))
         route("GET", "/predict/test")(lambda: sample("/predict/test", labels_only=False))
         route("GET", "/predict/test/label")(lambda: sample("/predict/test/label", labels_only=True))
 

@@ -40,8 +40,15 @@ def create_handler(settings: InferenceSettings, stdout: IO[str] = sys.stdout) ->
     artifact = load_model_artifact(settings.model_dir)
     baseline = artifact.baseline
     metrics.set_default_dimensions(**{MODEL_DIMENSION: baseline.model_name})
-    service = PredictionService(
-        model=OnnxModel(artifact),
+    if baseline.is_regression:  # one number per row (docs/regression.md)
+        from functions.inference.regression import RegressionOnnxModel, RegressionPredictionService
+
+        model: Any = RegressionOnnxModel(artifact)  # its own batch type: RegressionPredictionService reads it
+        service_class: type[PredictionService] = RegressionPredictionService
+    else:
+        model, service_class = OnnxModel(artifact), PredictionService
+    service = service_class(
+        model=model,
         baseline=baseline,
         log=PredictionLogWriter(stdout, settings.prediction_log_file),
         metrics=LinesAreTheMetrics(),  # metric filters count the lines (infra/line_metrics.py)

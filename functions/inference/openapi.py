@@ -61,14 +61,36 @@ def _response(description: str, model: str, headers: dict[str, Any] | None = Non
     return response
 
 
+# A regression model (docs/regression.md): a number per row, numeric feedback, no label routes.
+REGRESSION_OPERATIONS: dict[tuple[str, str], tuple[str, str | None, int, str]] = {
+    **OPERATIONS,
+    ("POST", "/predict"): ("Estimate (a number) and outlier flag per row", "PredictRequest", 200, "RegressionPredictResponse"),
+    ("GET", "/predict/test"): (
+        "Estimate for a built-in sample (each feature's training median)",
+        None,
+        200,
+        "RegressionPredictResponse",
+    ),
+    ("POST", "/feedback"): (
+        "True values for predicted rows (latest value per row wins)",
+        "RegressionFeedbackRequest",
+        202,
+        "FeedbackResponse",
+    ),
+}
+NO_LABEL_ROUTES = (("GET", "/label"), ("POST", "/predict/label"), ("GET", "/predict/test/label"))
+
+
 def openapi_document(baseline: Baseline, max_rows: int, routes: dict[str, list[str]]) -> dict[str, Any]:
     from pydantic.json_schema import models_json_schema
 
     from functions.inference import schemas
 
-    requests = [schemas.PredictRequest, schemas.FeedbackRequest]
+    regression = baseline.is_regression
+    operations = REGRESSION_OPERATIONS if regression else OPERATIONS
+    requests = [schemas.PredictRequest, schemas.RegressionFeedbackRequest if regression else schemas.FeedbackRequest]
     responses = [
-        schemas.PredictResponse,
+        schemas.RegressionPredictResponse if regression else schemas.PredictResponse,
         schemas.LabelResponse,
         schemas.ErrorResponse,
         schemas.HealthResponse,
@@ -89,17 +111,25 @@ def openapi_document(baseline: Baseline, max_rows: int, routes: dict[str, list[s
         minItems=width, maxItems=width, description="One value per feature: " + ", ".join(baseline.feature_names)
     )
     components["PredictRequest"]["examples"] = [{"data": [[round(v, 4) for v in baseline.medians]]}]
-    components["LabelItem"]["properties"]["label"]["enum"] = list(baseline.label_names)
-    components["FeedbackRequest"]["examples"] = [
-        {"labels": [{"job_id": "0123456789abcdef0123456789abcdef", "row": 0, "label": baseline.label_names[0]}]}
-    ]
+    if regression:
+        example = baseline.prediction_stats.mean if baseline.prediction_stats else 0.0
+        components["RegressionFeedbackRequest"]["examples"] = [
+            {"labels": [{"job_id": "0123456789abcdef0123456789abcdef", "row": 0, "label": round(example, 4)}]}
+        ]
+    else:
+        components["LabelItem"]["properties"]["label"]["enum"] = list(baseline.label_names)
+        components["FeedbackRequest"]["examples"] = [
+            {"labels": [{"job_id": "0123456789abcdef0123456789abcdef", "row": 0, "label": baseline.label_names[0]}]}
+        ]
 
     paths: dict[str, Any] = {}
     for path, methods in routes.items():
         for method in methods:
-            if (method, path) not in OPERATIONS:
+            if regression and (method, path) in NO_LABEL_ROUTES:
+                continue  # not part of a regression model's API: they answer 404 like any unknown route
+            if (method, path) not in operations:
                 continue
-            summary, request, status, response = OPERATIONS[(method, path)]
+            summary, request, status, response = operations[(method, path)]
             operation: dict[str, Any] = {
                 "summary": summary,
                 "operationId": f"{method.lower()}_{path.strip('/').replace('/', '_')}",
@@ -120,8 +150,14 @@ def openapi_document(baseline: Baseline, max_rows: int, routes: dict[str, list[s
         "info": {
             "title": f"{baseline.model_name} inference API",
             "version": baseline.model_version,
-            "summary": "ONNX classifier with an outlier detector; every prediction is logged",
-            "description": baseline.description,
+            "summary": f"ONNX {'regressor' if regression else 'classifier'} with an outlier detector; every prediction is logged",
+            "description": baseline.description
+            + (
+                " A regression model: POST /predict answers a number per row; the label routes (/label, /predict/label, "
+                "/predict/test/label) answer 404 no_label_for_regression."
+                if regression
+                else ""
+            ),
         },
         "paths": paths,
         "components": {"schemas": components},

@@ -240,11 +240,17 @@ class Label(NamedTuple):
     row: int
     label: str
     label_index: int
+    value: float | None = None  # a regression model's true value (label "" and label_index -1 then)
 
 
-def parse_labels(body: str | bytes | None, *, label_names: Sequence[str], max_items: int = MAX_LABELS_PER_REQUEST) -> list[Label]:
-    """Validate a /feedback body: 1..max_items of {job_id: 32 hex, row: 0..999, label: one of the model's labels}."""
-    example = '{"labels": [{"job_id": "<32 hex>", "row": 0, "label": "..."}, ...]}'
+def parse_labels(
+    body: str | bytes | None, *, label_names: Sequence[str], max_items: int = MAX_LABELS_PER_REQUEST, numeric: bool = False
+) -> list[Label]:
+    """Validate a /feedback body: 1..max_items of {job_id: 32 hex, row: 0..999, label: one of the model's labels}.
+
+    `numeric` (a regression model): the label is the true value, a finite number within float32's range; the
+    returned Label carries it as `value` (label "" and label_index -1)."""
+    example = '{"labels": [{"job_id": "<32 hex>", "row": 0, "label": %s}, ...]}' % ("12.5" if numeric else '"..."')
     document = decode_json(body, example)
     problems = _object_problems(document, "labels", example)
     if problems:
@@ -292,12 +298,21 @@ def parse_labels(body: str | bytes | None, *, label_names: Sequence[str], max_it
             item_problems.append(
                 (f"{where}.row", f"{where}.row must be a whole number in 0..{MAX_ROWS_PER_REQUEST - 1}, got {echoed(repr(row))}")
             )
-        if "label" in item and not (isinstance(label, str) and label in index_of):
+        if numeric:
+            if "label" in item and not (
+                type(label) in _NUMBER_TYPES and math.isfinite(label) and abs(label) <= FLOAT32_MAX  # type: ignore[arg-type]
+            ):
+                item_problems.append(
+                    (f"{where}.label", f"{where}.label must be a finite number (the true value), got {echoed(repr(label))}")
+                )
+        elif "label" in item and not (isinstance(label, str) and label in index_of):
             item_problems.append(
                 (f"{where}.label", f"{where}.label must be one of {', '.join(label_names)}, got {echoed(repr(label))}")
             )
         if item_problems:
             problems += item_problems
+        elif numeric:
+            labels.append(Label(str(job_id), int(row), "", -1, float(label)))  # type: ignore[arg-type]
         else:
             labels.append(Label(str(job_id), int(row), str(label), index_of[str(label)]))  # type: ignore[arg-type]
     if problems:

@@ -50,6 +50,22 @@ class FeedbackRequest(BaseModel):
     labels: Annotated[list[LabelItem], Field(min_length=1, max_length=MAX_LABELS_PER_REQUEST)]
 
 
+class RegressionLabelItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str = Field(pattern="^[0-9a-f]{32}$", description="The job_id of the prediction being labelled")
+    row: int = Field(ge=0, le=MAX_ROWS_PER_REQUEST - 1, description="Row index within that request")
+    label: FeatureValue = Field(description="The true value (a regression model's target), a finite number")
+
+
+class RegressionFeedbackRequest(BaseModel):
+    """`{"labels": [{"job_id": ..., "row": 0, "label": 135.0}, ...]}`: 1 to 1,000 true values."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    labels: Annotated[list[RegressionLabelItem], Field(min_length=1, max_length=MAX_LABELS_PER_REQUEST)]
+
+
 class FeedbackResponse(BaseModel):
     job_id: str = Field(description="Id of this feedback request (its rejected line carries it when refused)")
     model: str
@@ -77,6 +93,19 @@ class PredictResponse(BaseModel):
     model: str
     model_version: str
     predictions: list[RowPrediction]
+
+
+class RegressionRowPrediction(BaseModel):
+    prediction: float = Field(description="The regressor's estimate for the row")
+    is_outlier: bool
+    outlier_score: float = Field(description="Negated one-class SVM decision value: > 0 lies outside the training data")
+
+
+class RegressionPredictResponse(BaseModel):
+    job_id: str = Field(description="Unique id of this request; the log records carry it as request_id")
+    model: str
+    model_version: str
+    predictions: list[RegressionRowPrediction]
 
 
 class LabelResponse(BaseModel):
@@ -120,9 +149,13 @@ class FeatureDescription(BaseModel):
 
 class MetadataResponse(BaseModel):
     model: dict[str, Any] = Field(description="Model card: version, description, owner, training data, libraries")
+    task: str = Field(description="classification (labels, probabilities) or regression (one number per row)")
     input: list[FeatureDescription] = Field(description="Features in request order, with training statistics")
     labels: list[str]
     training_outlier_rate: float
     prediction_distribution: dict[str, float]
+    prediction_statistics: dict[str, float] | None = Field(
+        default=None, description="Regression: mean, std, min and max of the training predictions"
+    )
     thresholds: dict[str, float]
     max_rows_per_request: int

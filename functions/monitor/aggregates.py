@@ -35,6 +35,8 @@ ALIAS_CONFIDENCE_N = "conf_n"
 ALIAS_CONFIDENCE_MEAN = "conf_mean"
 ALIAS_CONFIDENCE_STD = "conf_std"
 OTHER_CLASS = "(other)"  # predicted labels the baseline does not know
+# A regression model's output is read like a feature: count, mean, sd and rows below the training predictions' cuts.
+PREDICTION_UNIT = "(prediction)"  # AggregateSpec.feature of those specs: one Logs Insights query holds them all
 ANY_MESSAGE = "*"  # a spec over prediction, rejected and failed lines
 COUNTED_MESSAGES = (log.MESSAGE_PREDICTION, log.MESSAGE_REJECTED, log.MESSAGE_FAILED)
 # Logs Insights returns a JSON boolean as text; which spelling is not documented, so both are read.
@@ -80,19 +82,48 @@ def feature_cuts(baseline: Baseline, index: int) -> tuple[tuple[float, ...], tup
     return reference_buckets(feature.quantiles)
 
 
+def prediction_alias(stat: str) -> str:
+    return f"p_{stat}"
+
+
+def prediction_specs(baseline: Baseline) -> list[AggregateSpec]:
+    """A regression model's output distribution: the same statistics as a feature's, over `prediction`."""
+    if baseline.prediction_buckets is None:
+        return []
+    message, field, unit = log.MESSAGE_PREDICTION, log.KEY_PREDICTION, PREDICTION_UNIT
+    cuts, _ = baseline.prediction_buckets
+    return [
+        AggregateSpec(prediction_alias("n"), Func.COUNT, field, message, feature=unit),
+        AggregateSpec(prediction_alias("mean"), Func.AVG, field, message, feature=unit),
+        AggregateSpec(prediction_alias("std"), Func.STDDEV, field, message, feature=unit),
+        *(
+            AggregateSpec(prediction_alias(f"b{j}"), Func.BELOW, field, message, feature=unit, cut=cut)
+            for j, cut in enumerate(cuts)
+        ),
+    ]
+
+
 def build_specs(baseline: Baseline) -> tuple[AggregateSpec, ...]:
-    """Every number the checks need for one window of `baseline`'s model."""
+    """Every number the checks need for one window of `baseline`'s model.
+
+    A classifier's output is its class counts and confidence; a regressor's is `prediction_specs` (grouping by a
+    number would give a group per distinct value)."""
     prediction = log.MESSAGE_PREDICTION
     specs = [
         AggregateSpec(ALIAS_ROWS, Func.COUNT, None, prediction),
         AggregateSpec(ALIAS_REQUESTS, Func.COUNT_DISTINCT, log.KEY_REQUEST_ID, prediction),
-        AggregateSpec(ALIAS_CONFIDENCE_N, Func.COUNT, log.KEY_CONFIDENCE, prediction),
-        AggregateSpec(ALIAS_CONFIDENCE_MEAN, Func.AVG, log.KEY_CONFIDENCE, prediction),
-        AggregateSpec(ALIAS_CONFIDENCE_STD, Func.STDDEV, log.KEY_CONFIDENCE, prediction),
-        AggregateSpec(ALIAS_OUTLIER_GROUPS, Func.COUNT_BY, log.KEY_IS_OUTLIER, prediction),
-        AggregateSpec(ALIAS_CLASS_COUNTS, Func.COUNT_BY, log.KEY_PREDICTION, prediction),
-        AggregateSpec(ALIAS_MESSAGE_COUNTS, Func.COUNT_BY, log.KEY_MESSAGE, ANY_MESSAGE),
     ]
+    if not baseline.is_regression:
+        specs += [
+            AggregateSpec(ALIAS_CONFIDENCE_N, Func.COUNT, log.KEY_CONFIDENCE, prediction),
+            AggregateSpec(ALIAS_CONFIDENCE_MEAN, Func.AVG, log.KEY_CONFIDENCE, prediction),
+            AggregateSpec(ALIAS_CONFIDENCE_STD, Func.STDDEV, log.KEY_CONFIDENCE, prediction),
+        ]
+    specs.append(AggregateSpec(ALIAS_OUTLIER_GROUPS, Func.COUNT_BY, log.KEY_IS_OUTLIER, prediction))
+    if not baseline.is_regression:
+        specs.append(AggregateSpec(ALIAS_CLASS_COUNTS, Func.COUNT_BY, log.KEY_PREDICTION, prediction))
+    specs.append(AggregateSpec(ALIAS_MESSAGE_COUNTS, Func.COUNT_BY, log.KEY_MESSAGE, ANY_MESSAGE))
+    specs += prediction_specs(baseline)
     for index, name in enumerate(baseline.feature_names):
         field = feature_field(name)
         specs += [
@@ -139,6 +170,7 @@ class WindowAggregates:
     unreadable_lines: int = 0  # local engine only: lines that are not JSON (whole file; they carry no timestamp)
     unreadable_statistics: tuple[str, ...] = ()  # aggregates that came back NaN, infinite or beyond float32
     total_lines: int | None = None  # local engine only: all lines of the file
+    prediction: FeatureWindow | None = None  # a regression model's output values; None for a classifier
 
     def feature(self, name: str) -> FeatureWindow:
         for feature in self.features:
@@ -227,6 +259,19 @@ class WindowAggregates:
                 )
             )
         confidence_n = count(ALIAS_CONFIDENCE_N)
+        prediction = None
+        if baseline.prediction_buckets is not None:
+            n = count(prediction_alias("n"))
+            below = tuple(count(prediction_alias(f"b{j}")) for j in range(len(baseline.prediction_buckets[0])))
+            if any(b > n for b in below):
+                raise AggregateError(f"prediction: more rows below a cut than values ({below} > {n})")
+            prediction = FeatureWindow(
+                name=log.KEY_PREDICTION,
+                count=n,
+                mean=stat(prediction_alias("mean")) if n else None,
+                std=stat(prediction_alias("std")) if n > 1 else None,
+                below=below if n else None,
+            )
         return cls(
             start_ms=start_ms,
             end_ms=end_ms,
@@ -244,4 +289,5 @@ class WindowAggregates:
             unreadable_lines=unreadable_lines,
             total_lines=total_lines,
             unreadable_statistics=tuple(unreadable_statistics),
+            prediction=prediction,
         )

@@ -15,6 +15,8 @@ windows do not flag chance:
                        (two-proportion z with the hold-out size), one-sided.
 - outlier_ratio, rejected_ratio, failed_ratio: a share above a fixed line by more than a binomial z.
 - prediction_drift     largest two-proportion z over the class shares; floor: total variation >= prediction_drift.
+                       A regression model: the KS distance of its predictions against the training predictions'
+                       cuts (as distribution:<f>), floor prediction_drift; plus prediction_mean_shift (as mean_shift).
 - estimated_accuracy   the window's mean confidence against the hold-out mean confidence, one-sided; floor:
                        a drop of at least accuracy_drop. NOT_JUDGED when the baseline has no hold-out figures.
 - data_quality         features missing from rows, unreadable is_outlier values, unparseable log lines.
@@ -25,6 +27,7 @@ alarm), ALARM, OK. A window too small to judge is never OK.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -40,6 +43,7 @@ CHECK_OUTLIER_SHIFT = "outlier_shift"
 CHECK_REJECTED_RATIO = "rejected_ratio"
 CHECK_FAILED_RATIO = "failed_ratio"
 CHECK_PREDICTION_DRIFT = "prediction_drift"
+CHECK_PREDICTION_MEAN_SHIFT = "prediction_mean_shift"  # regression: the predictions' mean against training
 CHECK_MEAN_SHIFT = "mean_shift"
 CHECK_SEED_MEAN_SHIFT = "seed_mean_shift"
 CHECK_DISTRIBUTION = "distribution"
@@ -359,6 +363,62 @@ def check_prediction_drift(window: WindowAggregates, baseline: Baseline, alpha: 
     )
 
 
+PREDICTION_HINT = (
+    "The model's answers moved: compare recent predictions with the training predictions (GET /metadata, "
+    "prediction_statistics) and the feature checks of the same window; a population or upstream change shows in both."
+)
+
+
+def check_prediction_distribution(window: WindowAggregates, baseline: Baseline, alpha: float) -> CheckResult:
+    """A regression model's output drift: the KS distance of the window's predictions from the training
+    predictions', read from rows below the stored cuts (exact, tie-safe), with the training size in the critical value."""
+    t = baseline.thresholds
+    observed = window.prediction
+    if baseline.prediction_buckets is None or observed is None:
+        return _not_judged(
+            CHECK_PREDICTION_DRIFT, Status.NOT_JUDGED, t.prediction_drift, "no prediction statistics", PREDICTION_HINT
+        )
+    if observed.count < t.min_rows or observed.below is None:
+        return _not_judged(
+            CHECK_PREDICTION_DRIFT, Status.INSUFFICIENT_DATA, t.prediction_drift,
+            f"{observed.count} predictions < min_rows {t.min_rows}", PREDICTION_HINT,
+        )  # fmt: skip
+    cuts, shares = baseline.prediction_buckets
+    below = observed.below
+    distance = ks_from_shares(below, observed.count, shares)
+    critical = ks_critical(alpha, observed.count, baseline.training_rows)
+    floor_ok = distance >= t.prediction_drift
+    worst = max(range(len(cuts)), key=lambda j: abs(below[j] / observed.count - shares[j]))
+    return CheckResult(
+        CHECK_PREDICTION_DRIFT,
+        _decide(distance, critical, floor_ok),
+        distance,
+        0.0,
+        t.prediction_drift,
+        critical,
+        distance,
+        f"share of predictions below {cuts[worst]:.4g}: window {below[worst] / observed.count:.1%} vs training "
+        f"{shares[worst]:.1%}; distance {distance:.3f}, critical {critical:.3f} (n={observed.count}, "
+        f"m={baseline.training_rows}), floor {t.prediction_drift:g}",
+        PREDICTION_HINT,
+        critical,
+        f"distance {distance:.3f} {'>' if distance > critical else '<='} {critical:.3f} and "
+        f"{'>=' if floor_ok else '<'} {t.prediction_drift:g}",
+    )
+
+
+def check_prediction_mean_shift(window: WindowAggregates, baseline: Baseline, alpha: float) -> CheckResult:
+    """Welch's t of the window's mean prediction against the training predictions' mean (as mean_shift:<f>)."""
+    stats, observed = baseline.prediction_stats, window.prediction
+    if stats is None or observed is None:
+        return _not_judged(
+            CHECK_PREDICTION_MEAN_SHIFT, Status.NOT_JUDGED, baseline.thresholds.effect_size_floor,
+            "no prediction statistics", PREDICTION_HINT,
+        )  # fmt: skip
+    result = check_mean_shift(stats, observed, baseline, alpha)
+    return dataclasses.replace(result, check=CHECK_PREDICTION_MEAN_SHIFT, hint=PREDICTION_HINT)
+
+
 def check_estimated_accuracy(window: WindowAggregates, baseline: Baseline, alpha: float) -> CheckResult:
     """Confidence-based performance estimation: a calibrated model's accuracy is its mean top-class probability."""
     t = baseline.thresholds
@@ -414,7 +474,8 @@ def check_data_quality(window: WindowAggregates, baseline: Baseline) -> CheckRes
     problems: list[str] = []
     worst = 0.0
     if window.rows:
-        for feature in window.features:
+        output = (window.prediction,) if window.prediction is not None else ()  # a regressor's numeric prediction
+        for feature in (*window.features, *output):
             missing = (window.rows - feature.count) / window.rows
             worst = max(worst, missing)
             if missing > t.unreadable_ratio:
@@ -498,14 +559,28 @@ def evaluate(baseline: Baseline, window: WindowAggregates) -> Evaluation:
     if requests:
         metrics["rejected_ratio"] = window.rejected / requests
         metrics["failed_ratio"] = window.failed / requests
-    drift = check_prediction_drift(window, baseline, alpha)
-    results.append(drift)
+    if baseline.is_regression:  # the output is a number: its distribution and mean against the training predictions
+        drift = check_prediction_distribution(window, baseline, alpha * t.distribution_alpha_factor)
+        shift = check_prediction_mean_shift(window, baseline, alpha)
+        results += [drift, shift]
+        if window.prediction is not None and window.prediction.mean is not None and baseline.prediction_stats:
+            metrics["prediction_mean_shift"] = shift_in_sd(baseline.prediction_stats, window.prediction.mean)
+        results.append(
+            _not_judged(
+                CHECK_ESTIMATED_ACCURACY, Status.NOT_JUDGED, t.accuracy_drop,
+                "a regression model has no confidence to estimate accuracy from; realized quality needs labels",
+                "Send true values through POST /feedback: the quality job reports MAE, RMSE and R².",
+            )
+        )  # fmt: skip
+    else:
+        drift = check_prediction_drift(window, baseline, alpha)
+        results.append(drift)
+        accuracy = check_estimated_accuracy(window, baseline, alpha)
+        results.append(accuracy)
+        if window.confidence_mean is not None:
+            metrics["estimated_accuracy"] = window.confidence_mean
     if drift.judged and drift.observed is not None:
         metrics["prediction_drift"] = drift.observed
-    accuracy = check_estimated_accuracy(window, baseline, alpha)
-    results.append(accuracy)
-    if window.confidence_mean is not None:
-        metrics["estimated_accuracy"] = window.confidence_mean
 
     feature_alpha = bonferroni(alpha, k)
     for index, feature in enumerate(baseline.features):

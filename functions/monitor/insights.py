@@ -194,7 +194,10 @@ def render_queries(
     specs = build_specs(baseline)
     scalar = [s for s in specs if s.func is not Func.COUNT_BY]
     grouped = {s.alias: s for s in specs if s.func is Func.COUNT_BY}
-    if set(grouped) != {ALIAS_CLASS_COUNTS, ALIAS_OUTLIER_GROUPS, ALIAS_MESSAGE_COUNTS}:
+    # A regressor's `prediction` is a number: grouping by it would give a group per value, so its outliers are
+    # grouped by is_outlier alone (its output distribution is in the scalar queries).
+    expected = {ALIAS_OUTLIER_GROUPS, ALIAS_MESSAGE_COUNTS} | (set() if baseline.is_regression else {ALIAS_CLASS_COUNTS})
+    if set(grouped) != expected:
         raise ValueError(f"unexpected grouped aggregates: {sorted(grouped)}")
 
     head = _filter(baseline, [log.MESSAGE_PREDICTION], start_ms, end_ms)
@@ -204,14 +207,24 @@ def render_queries(
         InsightsQuery(name=f"aggregates-{index}", text=_scalar_text(head, chunk, parsed), specs=tuple(chunk), grouped=False)
         for index, chunk in enumerate(chunks, start=1)
     ]
-    queries.append(
-        InsightsQuery(
-            name="outliers-and-classes",
-            text=head + f"\n| stats count(*) as {GROUP_COUNT_ALIAS} by {log.KEY_IS_OUTLIER}, {log.KEY_PREDICTION}",
-            specs=(grouped[ALIAS_OUTLIER_GROUPS], grouped[ALIAS_CLASS_COUNTS]),
-            grouped=True,
+    if baseline.is_regression:
+        queries.append(
+            InsightsQuery(
+                name="outliers",
+                text=head + f"\n| stats count(*) as {GROUP_COUNT_ALIAS} by {log.KEY_IS_OUTLIER}",
+                specs=(grouped[ALIAS_OUTLIER_GROUPS],),
+                grouped=True,
+            )
         )
-    )
+    else:
+        queries.append(
+            InsightsQuery(
+                name="outliers-and-classes",
+                text=head + f"\n| stats count(*) as {GROUP_COUNT_ALIAS} by {log.KEY_IS_OUTLIER}, {log.KEY_PREDICTION}",
+                specs=(grouped[ALIAS_OUTLIER_GROUPS], grouped[ALIAS_CLASS_COUNTS]),
+                grouped=True,
+            )
+        )
     queries.append(
         InsightsQuery(
             name="messages",

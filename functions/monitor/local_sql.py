@@ -46,7 +46,7 @@ def columns(baseline: Baseline) -> dict[str, str]:
         log.KEY_MODEL: "VARCHAR",
         log.KEY_ENDPOINT: "VARCHAR",
         log.KEY_FEATURES: f"STRUCT({struct})",
-        log.KEY_PREDICTION: "VARCHAR",
+        log.KEY_PREDICTION: "DOUBLE" if baseline.is_regression else "VARCHAR",  # a regressor's is a number
         log.KEY_IS_OUTLIER: "VARCHAR",  # read as text, parsed like Logs Insights' answer ("true" / "1")
         log.KEY_CONFIDENCE: "DOUBLE",
     }

@@ -61,6 +61,8 @@ def metric_points(evaluation: Evaluation) -> list[tuple[str, float, str]]:
         points.append((names.METRIC_REJECTED_RATIO, m["rejected_ratio"], "None"))
     if "prediction_drift" in m:
         points.append((names.METRIC_PREDICTION_DRIFT, m["prediction_drift"], "None"))
+    if "prediction_mean_shift" in m:  # regression: mean prediction minus training's, in training sd
+        points.append((names.METRIC_PREDICTION_MEAN_SHIFT, m["prediction_mean_shift"], "None"))
     if "estimated_accuracy" in m:
         points.append((names.METRIC_ESTIMATED_ACCURACY, m["estimated_accuracy"], "None"))
     for key, value in m.items():

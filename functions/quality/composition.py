@@ -50,7 +50,7 @@ def build_app(settings: Settings, session: Any = None) -> App:
     )
     job = QualityJob(
         baseline=baseline,
-        source=AthenaSource(runner, settings.predictions_table, settings.feedback_table),
+        source=AthenaSource(runner, settings.predictions_table, settings.feedback_table, baseline.is_regression),
         state_store=DynamoCheckStore(dynamodb, settings.alert_state_table),
         publisher=SnsPublisher(sns, settings.alert_topic_arn),
         lookback_days=settings.lookback_days,

@@ -369,6 +369,10 @@ def iso_seconds(ms: int) -> str:
 
 def report_text(evaluation: QualityEvaluation) -> str:
     """The human report: state, per-version figures, confusion matrix, per-class precision and recall, checks."""
+    if evaluation.versions and not all(isinstance(v, VersionQuality) for v in evaluation.versions.values()):
+        from .regression import regression_report_text  # a regression model's figures: MAE, RMSE, R²
+
+        return regression_report_text(evaluation)
     lines = [
         f"Realized quality of model {evaluation.model} (version {evaluation.model_version}): {evaluation.state.value}",
         f"Lookback: {iso_seconds(evaluation.start_ms)} to {iso_seconds(evaluation.end_ms)} "

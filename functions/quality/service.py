@@ -17,6 +17,7 @@ from functions.contract.schedule import scheduled_minute
 
 from . import sql
 from .alerting import CheckStateStore, Notification, Publisher, Transition, build_notification, check_ids, decide, state_updates
+from .regression import evaluate_regression, parse_regression_rows, regression_metric_points, regression_summary
 from .report import DEFAULT_Z, QualityEvaluation, evaluate, metric_points, parse_rows
 
 MetricSink = Callable[[str, float, str], None]  # (name, value, unit) -> None
@@ -41,9 +42,10 @@ class AthenaSource:
     runner: SqlRunner
     predictions_table: str
     feedback_table: str
+    regression: bool = False  # a regression model: the error sums' query (docs/regression.md)
 
     def __post_init__(self) -> None:
-        self.sql = sql.with_tables(sql.athena_template(), self.predictions_table, self.feedback_table)
+        self.sql = sql.with_tables(sql.athena_template(self.regression), self.predictions_table, self.feedback_table)
 
     def read(self, model: str, start_ms: int, end_ms: int) -> Sequence[Mapping[str, Any]]:
         return self.runner.run(self.sql, sql.athena_parameters(sql.parameters(model, start_ms, end_ms)))
@@ -82,6 +84,7 @@ class QualityRunResult:
             "predicted_rows": current.predicted_rows if current else 0,
             "labelled_rows": current.labelled_rows if current else 0,
             "accuracy": current.accuracy if current else None,
+            **regression_summary(current),
             "unmatched_feedback": current.unmatched_feedback if current else 0,
             "alarms": [c.check for c in e.alarms],
             "not_judged": [c.check for c in e.checks if not c.judged],
@@ -106,9 +109,16 @@ class QualityJob:
         start_ms, end_ms = lookback_bounds(end, self.lookback_days)
         rows = self.source.read(self.baseline.model_name, start_ms, end_ms)
         unreadable = self.source.unreadable_lines(start_ms, end_ms)
-        versions = parse_rows(rows, self.baseline.label_names)
-        evaluation = evaluate(self.baseline, versions, start_ms, end_ms, min_labelled=self.min_labelled, z=self.z)
-        for name, value, unit in metric_points(evaluation):
+        if self.baseline.is_regression:
+            evaluation = evaluate_regression(
+                self.baseline, parse_regression_rows(rows), start_ms, end_ms, min_labelled=self.min_labelled, z=self.z
+            )
+            points = regression_metric_points(evaluation)
+        else:
+            versions = parse_rows(rows, self.baseline.label_names)
+            evaluation = evaluate(self.baseline, versions, start_ms, end_ms, min_labelled=self.min_labelled, z=self.z)
+            points = metric_points(evaluation)
+        for name, value, unit in points:
             emit(name, value, unit)
         ids = check_ids(evaluation)
         if not ids:

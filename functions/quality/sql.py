@@ -30,6 +30,7 @@ SOURCE_DIALECT = "trino"
 PREDICTIONS_TOKEN = "__predictions__"
 FEEDBACK_TOKEN = "__feedback__"
 ATHENA_SQL_FILE = Path(__file__).with_name("quality_athena.sql")
+ATHENA_REGRESSION_SQL_FILE = Path(__file__).with_name("quality_regression_athena.sql")
 # Glue table names: lower-case letters, digits, underscores (Athena folds names to lower case).
 TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,254}$")
 PARTITION_COLUMN = "dt"  # the archive's day partition ('yyyy-MM-dd', see infra/archive.py), used for pruning
@@ -104,6 +105,61 @@ def unreadable_parameters(start_ms: int, end_ms: int) -> list[str | int]:
     return [day(start_ms), day(end_ms)]
 
 
+# A regression model (docs/regression.md): the same join, summed into error sums per (model_version, kind).
+# `prediction` and `label` are numbers in the log but string columns in the Glue tables (shared with classifiers),
+# so both are cast; a value that is not a number (TRY_CAST gives NULL) is a labelled row that is not scored.
+COL_SCORED = "scored_count"  # labelled rows where prediction and label are both numbers
+COL_SUM_ABS = "sum_abs_error"
+COL_SUM_SQUARED = "sum_squared_error"
+COL_SUM_FOURTH = "sum_fourth_power_error"  # the squared errors' own spread: the MSE interval's width
+COL_SUM_ACTUAL = "sum_actual"
+COL_SUM_ACTUAL_SQUARED = "sum_actual_squared"
+REGRESSION_RESULT_COLUMNS = (
+    COL_MODEL_VERSION, COL_KIND, COL_ROWS, COL_SCORED, COL_SUM_ABS, COL_SUM_SQUARED, COL_SUM_FOURTH,
+    COL_SUM_ACTUAL, COL_SUM_ACTUAL_SQUARED, COL_MEDIAN_DELAY,
+)  # fmt: skip
+QUALITY_REGRESSION_SQL = f"""
+WITH predicted AS (
+  SELECT request_id, row_index, model_version, prediction, timestamp_ms,
+         ROW_NUMBER() OVER (PARTITION BY request_id, row_index ORDER BY timestamp_ms, model_version) AS copy_index
+  FROM {PREDICTIONS_TOKEN}
+  WHERE message = '{log.MESSAGE_PREDICTION}' AND {_WINDOW}
+    AND endpoint NOT IN ({_SAMPLE_ENDPOINTS})
+),
+labelled AS (
+  SELECT request_id, row_index, model_version, label, timestamp_ms,
+         ROW_NUMBER() OVER (PARTITION BY request_id, row_index ORDER BY timestamp_ms DESC, label DESC) AS recency
+  FROM {FEEDBACK_TOKEN}
+  WHERE message = '{log.MESSAGE_FEEDBACK}' AND {_WINDOW}
+),
+joined AS (
+  SELECT COALESCE(p.model_version, f.model_version) AS model_version,
+         CASE WHEN p.request_id IS NULL THEN '{KIND_UNMATCHED}'
+              WHEN f.request_id IS NULL THEN '{KIND_UNLABELLED}'
+              ELSE '{KIND_LABELLED}' END AS kind,
+         TRY_CAST(f.label AS DOUBLE) - TRY_CAST(p.prediction AS DOUBLE) AS error,
+         TRY_CAST(f.label AS DOUBLE) AS actual,
+         f.timestamp_ms - p.timestamp_ms AS delay_ms
+  FROM (SELECT * FROM predicted WHERE copy_index = 1) AS p
+  FULL OUTER JOIN (SELECT * FROM labelled WHERE recency = 1) AS f
+    ON p.request_id = f.request_id AND p.row_index = f.row_index
+),
+scored AS (
+  SELECT model_version, kind, delay_ms, error,
+         CASE WHEN error IS NULL THEN NULL ELSE actual END AS actual
+  FROM joined
+)
+SELECT model_version, kind, COUNT(*) AS {COL_ROWS}, COUNT(error) AS {COL_SCORED},
+       SUM(ABS(error)) AS {COL_SUM_ABS}, SUM(error * error) AS {COL_SUM_SQUARED},
+       SUM(error * error * error * error) AS {COL_SUM_FOURTH},
+       SUM(actual) AS {COL_SUM_ACTUAL}, SUM(actual * actual) AS {COL_SUM_ACTUAL_SQUARED},
+       APPROX_PERCENTILE(delay_ms, 0.5) AS {COL_MEDIAN_DELAY}
+FROM scored
+GROUP BY model_version, kind
+ORDER BY model_version, kind
+"""
+
+
 def transpile(sql: str, dialect: str) -> str:
     """The SQL in `dialect` ("athena", "duckdb"); needs sqlglot (a development dependency, not in the Lambda)."""
     import sqlglot
@@ -111,9 +167,10 @@ def transpile(sql: str, dialect: str) -> str:
     return sqlglot.transpile(sql, read=SOURCE_DIALECT, write=dialect, pretty=True)[0] + "\n"
 
 
-def athena_template() -> str:
-    """The shipped Athena text (generated from QUALITY_SQL; `python -m functions.quality.sql` rewrites it)."""
-    return ATHENA_SQL_FILE.read_text(encoding="utf-8")
+def athena_template(regression: bool = False) -> str:
+    """The shipped Athena text (generated from QUALITY_SQL or QUALITY_REGRESSION_SQL; `python -m
+    functions.quality.sql` rewrites both)."""
+    return (ATHENA_REGRESSION_SQL_FILE if regression else ATHENA_SQL_FILE).read_text(encoding="utf-8")
 
 
 def with_tables(template: str, predictions_table: str, feedback_table: str) -> str:
@@ -170,7 +227,8 @@ ORDER BY p.request_id, p.row_index
 
 def main() -> None:
     ATHENA_SQL_FILE.write_text(transpile(QUALITY_SQL, "athena"), encoding="utf-8")
-    print(f"wrote {ATHENA_SQL_FILE}")
+    ATHENA_REGRESSION_SQL_FILE.write_text(transpile(QUALITY_REGRESSION_SQL, "athena"), encoding="utf-8")
+    print(f"wrote {ATHENA_SQL_FILE} and {ATHENA_REGRESSION_SQL_FILE}")
 
 
 if __name__ == "__main__":

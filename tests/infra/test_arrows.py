@@ -967,9 +967,7 @@ def test_every_arrow_of_each_api_combination_is_permitted_on_both_sides(api_comb
     # the rest of the service is the same whatever the API
     assert count["alarm"] >= 14 and count["EventBridge"] == 2 and count["Logs subscription"] == count["Firehose"] == 2
     # REST: the stack owns the account-level logging role by default, so it is not external
-    expected_external = (set() if rest else {URL_CALLERS if url else HTTP_DELIVERY}) | (
-        {WAF_DELIVERY} if options.waf else set()
-    )
+    expected_external = (set() if rest else {URL_CALLERS if url else HTTP_DELIVERY}) | ({WAF_DELIVERY} if options.waf else set())
     assert {reason for _, reason in walk.external} == expected_external
 
 

@@ -27,7 +27,7 @@ MAX_EXAMPLES = 50
 SEED = 20261125
 
 
-@pytest.mark.parametrize("model", ["iris", "wine"])
+@pytest.mark.parametrize("model", ["iris", "wine", "diabetes"])  # diabetes: a regression model's document
 def test_schemathesis_finds_nothing(tmp_path: Path, model: str) -> None:
     log_file = tmp_path / "predictions.jsonl"
     settings = InferenceSettings.from_env({"MODEL_DIR": str(REPO / "models" / model), "PREDICTION_LOG_FILE": str(log_file)})

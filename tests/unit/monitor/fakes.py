@@ -27,6 +27,7 @@ from functions.monitor.aggregates import (
     ALIAS_OUTLIER_GROUPS,
     ALIAS_REQUESTS,
     ALIAS_ROWS,
+    PREDICTION_UNIT,
     Func,
     WindowAggregates,
     build_specs,
@@ -43,6 +44,7 @@ class Traffic:
     rejected: int = 0
     failed: int = 0
     confidence: np.ndarray | None = None  # (n,) top-class probability; None: lines without `confidence`
+    predictions: np.ndarray | None = None  # (n,) a regression model's outputs (labels are then "")
 
 
 def sample_traffic(
@@ -58,6 +60,7 @@ def sample_traffic(
     failed: int = 0,
     rows_per_request: int = 1,
     confidence: float | None = None,  # mean top-class probability of the rows, None: no confidence field
+    prediction_shift: float = 0.0,  # regression: added to the sampled predictions, in training prediction sd
 ) -> Traffic:
     columns = []
     for feature in baseline.features:
@@ -68,6 +71,12 @@ def sample_traffic(
             values = values * shift[feature.name]
         columns.append(values)
     features = np.column_stack(columns) if n else np.zeros((0, baseline.n_features))
+    rate = baseline.training_outlier_rate if outlier_rate is None else outlier_rate
+    request_ids = [f"req-{i // rows_per_request:08d}" for i in range(n)]
+    if baseline.prediction_stats is not None:  # a regression model: its outputs sampled from the training predictions
+        stats = baseline.prediction_stats
+        predictions = np.interp(rng.random(n), baseline.quantile_levels, stats.quantiles) + prediction_shift * stats.std
+        return Traffic(features, [""] * n, rng.random(n) < rate, request_ids, rejected, failed, None, predictions)
     shares = np.asarray(class_shares if class_shares is not None else baseline.class_distribution, dtype=float)
     labels = [baseline.label_names[i] for i in rng.choice(len(shares), size=n, p=shares / shares.sum())]
     rate = baseline.training_outlier_rate if outlier_rate is None else outlier_rate
@@ -84,7 +93,10 @@ def numpy_values(baseline: Baseline, traffic: Traffic) -> tuple[dict[str, float 
     index = {name: i for i, name in enumerate(baseline.feature_names)}
     confidence = traffic.confidence
     for spec in build_specs(baseline):
-        column = traffic.features[:, index[spec.feature]] if spec.feature else None
+        if spec.feature == PREDICTION_UNIT:
+            column = traffic.predictions
+        else:
+            column = traffic.features[:, index[spec.feature]] if spec.feature else None
         if spec.alias == ALIAS_CLASS_COUNTS:
             counts: dict[str, int] = {}
             for label in traffic.labels:
@@ -147,6 +159,9 @@ def insights_results(
             for flag, total in flags.items():
                 flagged = total
                 spelling = true_spelling if flag == "true" else ("0" if true_spelling == "1" else "false")
+                if ALIAS_CLASS_COUNTS not in query_aliases(query):  # a regression model: grouped by is_outlier alone
+                    rows.append([{"field": "is_outlier", "value": spelling}, {"field": GROUP_COUNT_ALIAS, "value": str(total)}])
+                    continue
                 for label in list(classes):
                     take = min(classes[label], flagged)
                     if take:
@@ -166,6 +181,10 @@ def insights_results(
             ]
             out[query.name] = [row] if values.get("rows") else []
     return out
+
+
+def query_aliases(query: InsightsQuery) -> set[str]:
+    return {spec.alias for spec in query.specs}
 
 
 def write_log(
@@ -188,6 +207,21 @@ def write_log(
     for i, request_id in enumerate(traffic.request_ids):
         by_request.setdefault(request_id, []).append(i)
     for request_number, (request_id, rows) in enumerate(by_request.items()):
+        if traffic.predictions is not None:
+            lines += log.regression_prediction_lines(
+                timestamp_ms=int(stamps[rows[0]]),
+                request_id=request_id,
+                endpoint=endpoint,
+                model=baseline.model_name,
+                model_version=baseline.model_version,
+                feature_names=baseline.feature_names,
+                rows=[[round(float(v), 4) for v in traffic.features[i]] for i in rows],
+                predictions=[float(traffic.predictions[i]) for i in rows],
+                is_outlier=[bool(traffic.is_outlier[i]) for i in rows],
+                outlier_scores=[0.5 if traffic.is_outlier[i] else -0.5 for i in rows],
+                latency_ms=0.2 + request_number % 7,
+            )
+            continue
         labels = [traffic.labels[i] for i in rows]
         lines += log.prediction_lines(
             timestamp_ms=int(stamps[rows[0]]),
@@ -209,6 +243,9 @@ def write_log(
     rewritten = []
     for i, line in enumerate(lines):
         record = json.loads(line)
+        if traffic.predictions is not None:  # a regression line has no confidence
+            rewritten.append(line)
+            continue
         if traffic.confidence is None:
             del record[log.KEY_CONFIDENCE]
         else:
