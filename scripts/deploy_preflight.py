@@ -14,7 +14,8 @@ credentials and region (STS GetCallerIdentity); the CDK bootstrap version (SSM);
 concurrency (GetAccountSettings: `reserved_concurrency` refused when the account cannot keep 100 unreserved),
 API Gateway's account CloudWatch role (GetAccount: needed when `api_gateway_account_role=false`), the alert
 e-mail's subscription confirmation (the stack's topic, when it exists) and the Slack workspace's authorization in
-AWS Chatbot (`slack_workspace_id`). The last line says how long it took.
+AWS Chatbot (`slack_workspace_id`), and whether Lake Formation governs new Glue databases. The last line says how
+long it took.
 
 Exit codes: 0 ready (a check the caller may not read is a warning, not a failure: CloudFormation checks it
 again), 2 not ready (the message says why and what to do). Every call honours AWS_ENDPOINT_URL, so the tests
@@ -207,6 +208,7 @@ class Finding:
     check: str
     line: str
     ready: bool = True
+    warning: bool = False  # the deploy can go, but something needs a person (printed "warn")
 
 
 def check_concurrency(lambda_client: Any, options: DeployOptions) -> Finding:
@@ -300,7 +302,7 @@ def check_alert_email(cloudformation: Any, sns: Any, options: DeployOptions) -> 
     if not mine:
         return Finding("alert e-mail", f"alert e-mail: {email} is subscribed by this deploy; then {confirm}")
     if mine[0].get("SubscriptionArn") == "PendingConfirmation":
-        return Finding("alert e-mail", f"alert e-mail: {email} has NOT confirmed its subscription: {confirm}")
+        return Finding("alert e-mail", f"alert e-mail: {email} has NOT confirmed its subscription: {confirm}", warning=True)
     return Finding("alert e-mail", f"alert e-mail: {email} confirmed")
 
 
@@ -331,6 +333,37 @@ def check_slack_workspace(chatbot: Any, options: DeployOptions) -> Finding:
     )
 
 
+IAM_ALLOWED_PRINCIPALS = "IAM_ALLOWED_PRINCIPALS"
+
+
+def check_lake_formation(lakeformation: Any) -> Finding:
+    """Lake Formation's defaults for new databases and tables: IAM permissions alone (a fresh account) or LF grants.
+
+    The stack creates a Glue database and two tables and grants the quality function IAM access to them; where Lake
+    Formation governs new databases, CloudFormation and that function also need Lake Formation permissions."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        settings = lakeformation.get_data_lake_settings().get("DataLakeSettings", {})
+    except (BotoCoreError, ClientError) as error:
+        return Finding("lake formation", f"Lake Formation: not checked ({_error_code(error)})")
+
+    def iam_only(key: str) -> bool:
+        return any(
+            p.get("Principal", {}).get("DataLakePrincipalIdentifier") == IAM_ALLOWED_PRINCIPALS for p in settings.get(key, [])
+        )
+
+    if iam_only("CreateDatabaseDefaultPermissions") and iam_only("CreateTableDefaultPermissions"):
+        return Finding("lake formation", "Lake Formation: new Glue databases use IAM permissions (the account default)")
+    return Finding(
+        "lake formation",
+        "Lake Formation: new Glue databases here are governed by Lake Formation (no IAMAllowedPrincipals default): make "
+        "the CDK deploy role a data lake administrator, and after the deploy grant the quality function's role DESCRIBE "
+        "and SELECT on the stack's Glue database, or the archive tables cannot be created or read",
+        warning=True,
+    )
+
+
 def account_checks(session: Any, region: str, options: DeployOptions) -> list[Finding]:
     """The account-level checks, side by side (each is one or two short calls): their findings in a fixed order."""
     from botocore.config import Config
@@ -345,6 +378,7 @@ def account_checks(session: Any, region: str, options: DeployOptions) -> list[Fi
         lambda: check_api_gateway_role(client("apigateway"), options),
         lambda: check_alert_email(client("cloudformation"), client("sns"), options),
         lambda: check_slack_workspace(client("chatbot", CHATBOT_REGION), options),
+        lambda: check_lake_formation(client("lakeformation")),
     ]
     with ThreadPoolExecutor(max_workers=len(checks)) as pool:
         return list(pool.map(lambda run: run(), checks))
@@ -391,7 +425,8 @@ def main(argv: list[str] | None = None) -> int:
     if findings:
         print(f"deploy preflight: stack {options.stack_name}", file=report_to)
     for finding in findings:
-        print(f"  {'ok ' if finding.ready else 'FIX'} {finding.line}", file=report_to if finding.ready else sys.stderr)
+        mark = "FIX " if not finding.ready else "warn" if finding.warning else "ok  "
+        print(f"  {mark} {finding.line}", file=report_to if finding.ready else sys.stderr)
     gaps = [f for f in findings if not f.ready]
     elapsed = time.perf_counter() - began
     checks = 1 + (0 if args.before_bootstrap else 1) + len(findings)  # identity, bootstrap, account checks

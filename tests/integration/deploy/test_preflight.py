@@ -212,10 +212,10 @@ def test_the_preflight_prints_its_runtime_and_one_line_per_check(tmp_path: Path,
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert "stack ServerlessInference-wine" in done.stdout  # the stack name follows the model
-    for check in ("concurrency:", "API Gateway logging role:", "alert e-mail:", "Slack:"):
+    for check in ("concurrency:", "API Gateway logging role:", "alert e-mail:", "Slack:", "Lake Formation:"):
         assert sum(check in line for line in lines) == 1, (check, done.stdout)
     (timing,) = [line for line in lines if " checks in " in line]
-    assert timing.startswith("deploy preflight: 6 checks in ") and timing.endswith(" s")
+    assert timing.startswith("deploy preflight: 7 checks in ") and timing.endswith(" s")
     float(timing.split(" checks in ")[1].removesuffix(" s"))
 
 
@@ -282,3 +282,25 @@ def test_the_preflight_checks_the_options_the_deploy_gets() -> None:
     for option in [*options, "-c data_kms_key=true"]:
         assert option in preflight_line and option in deploy_line(dry_run), option
     assert dry_run.index("deploy_preflight.py") < dry_run.index("aws-cdk@2 deploy")
+
+
+def test_lake_formation_governing_new_databases_is_a_warning_with_the_grants(tmp_path: Path, endpoint: str) -> None:
+    import boto3
+
+    region = "sa-east-1"
+    bootstrapped(endpoint, region)
+    env = bare_env(tmp_path, **keys(endpoint, AWS_REGION=region))
+    fresh = preflight(env)
+    assert fresh.returncode == 0, fresh.stderr
+    assert "ok   Lake Formation: new Glue databases use IAM permissions" in fresh.stdout
+    lakeformation = boto3.client(
+        "lakeformation", region_name=region, endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="x"
+    )
+    admin = {"DataLakePrincipalIdentifier": "arn:aws:iam::123456789012:role/admin"}
+    lakeformation.put_data_lake_settings(
+        DataLakeSettings={"DataLakeAdmins": [admin], "CreateDatabaseDefaultPermissions": [], "CreateTableDefaultPermissions": []}
+    )
+    governed = preflight(env)
+    assert governed.returncode == 0, governed.stderr  # a warning: the deploy role may already be a data lake admin
+    assert "warn Lake Formation: new Glue databases here are governed by Lake Formation" in governed.stdout
+    assert "data lake administrator" in governed.stdout and "DESCRIBE and SELECT" in governed.stdout

@@ -143,7 +143,7 @@ def test_a_pending_email_subscription_is_named_with_the_step_that_confirms_it(st
         {"TopicArn": TOPIC},
     )
     finding = preflight.check_alert_email(cloudformation, sns, options(alert_email="oncall@example.com"))
-    assert finding.ready  # the deploy can go; the mail still needs a click
+    assert finding.ready and finding.warning  # the deploy can go; the mail still needs a click
     assert "oncall@example.com has NOT confirmed its subscription" in finding.line
     assert "Subscription Confirmation" in finding.line
 
@@ -163,15 +163,25 @@ def test_account_checks_report_in_order_and_ask_chatbot_in_its_region(stubbed):
     lambda_client, lambda_stub = stubbed("lambda")
     apigateway, apigateway_stub = stubbed("apigateway")
     chatbot, chatbot_stub = stubbed("chatbot")
+    lakeformation, lakeformation_stub = stubbed("lakeformation")
     lambda_stub.add_response("get_account_settings", account_settings(10, 10))
     apigateway_stub.add_response("get_account", {})
     chatbot_stub.add_response("describe_slack_workspaces", {"SlackWorkspaces": []})
+    lakeformation_stub.add_client_error("get_data_lake_settings", "AccessDeniedException", http_status_code=403)
     session = StubbedSession(
-        {"lambda": lambda_client, "apigateway": apigateway, "cloudformation": None, "sns": None, "chatbot": chatbot}
+        {
+            "lambda": lambda_client,
+            "apigateway": apigateway,
+            "cloudformation": None,
+            "sns": None,
+            "chatbot": chatbot,
+            "lakeformation": lakeformation,
+        }
     )
     findings = preflight.account_checks(session, "eu-west-1", options(slack_workspace_id="T0123456789"))
-    assert [f.check for f in findings] == ["concurrency", "api gateway role", "alert e-mail", "slack"]
-    assert [f.ready for f in findings] == [True, True, True, False]
+    assert [f.check for f in findings] == ["concurrency", "api gateway role", "alert e-mail", "slack", "lake formation"]
+    assert [f.ready for f in findings] == [True, True, True, False, True]
+    assert findings[-1].line == "Lake Formation: not checked (AccessDeniedException)"
     assert session.regions["chatbot"] == preflight.CHATBOT_REGION and session.regions["lambda"] == "eu-west-1"
 
 
