@@ -21,6 +21,7 @@ import contextlib
 import gzip
 import io
 import json
+import logging
 import os
 import platform
 import statistics
@@ -85,31 +86,36 @@ def access_log_bytes() -> dict[str, int]:
 
 def measure(model: str = "iris", requests: int = 2000) -> tuple[Measured, dict[str, float]]:
     """The byte counts, as `Measured`, and the figures only the comparison needs (the EMF document)."""
-    from functions.contract import names
-
-    os.environ[names.ENV_MODEL_DIR] = str(REPO / "models" / model)
     from sklearn import datasets
 
+    from functions.contract import names
     from functions.contract.model_artifact import load_model_artifact
 
-    loaded = io.StringIO()
-    with contextlib.redirect_stdout(loaded):  # importing builds Lambda's handler: Powertools' "model loaded" line
+    with contextlib.redirect_stdout(io.StringIO()):  # importing builds Lambda's own handler (its line is not measured)
         from functions.inference.handler import create_handler
+    from aws_lambda_powertools.metrics.provider.cold_start import reset_cold_start_flag
+
     from functions.inference.request_metrics import RequestMetrics
     from functions.inference.settings import InferenceSettings
     from local.api_gateway import FakeContext, api_event
 
     rows = (datasets.load_iris if model == "iris" else datasets.load_wine)().data.tolist()
     context = FakeContext()
+    env = {**os.environ, names.ENV_MODEL_DIR: str(REPO / "models" / model)}
 
-    model_loaded = [line for line in loaded.getvalue().splitlines() if '"model loaded"' in line]
-    assert len(model_loaded) == 1, loaded.getvalue()
-
-    def build(**env: str) -> tuple[object, io.StringIO]:
-        stdout = io.StringIO()
-        with contextlib.redirect_stdout(io.StringIO()):  # Powertools' logger keeps the stream it was first given
-            handler = create_handler(InferenceSettings.from_env({**os.environ, **env}), stdout=stdout)
-        return handler, stdout
+    def build(**more: str) -> tuple[object, io.StringIO, str]:
+        """A handler writing its lines to a buffer; also what Powertools' logger wrote while building it."""
+        stdout, logged = io.StringIO(), io.StringIO()
+        settings = InferenceSettings.from_env({**env, **more})
+        handlers = logging.getLogger(settings.service_name).handlers  # Powertools keeps the stream it was first given
+        streams = [handler.setStream(logged) for handler in handlers if isinstance(handler, logging.StreamHandler)]
+        try:
+            with contextlib.redirect_stdout(logged):
+                handler = create_handler(settings, stdout=stdout)
+        finally:
+            for handler_, stream in zip([h for h in handlers if isinstance(h, logging.StreamHandler)], streams, strict=True):
+                handler_.setStream(stream)
+        return handler, stdout, logged.getvalue()
 
     def run(handler: object, batch: list[list[float]], event: dict | None = None) -> int:
         event = event or api_event("POST", "/predict", json.dumps({"data": batch}))
@@ -117,10 +123,14 @@ def measure(model: str = "iris", requests: int = 2000) -> tuple[Measured, dict[s
         assert reply["statusCode"] == 200, reply
         return len(reply["body"].encode())
 
-    handler, stdout = build()
+    handler, stdout, logged = build()
+    model_loaded = [line for line in logged.splitlines() if '"model loaded"' in line]
+    assert len(model_loaded) == 1, logged
     cold = io.StringIO()
+    reset_cold_start_flag()  # as in a new execution environment, whatever ran in this process before
     with contextlib.redirect_stdout(cold):  # the first call: Powertools' ColdStart EMF document
         run(handler, [rows[0]])
+    assert '"ColdStart"' in cold.getvalue(), cold.getvalue()
     cold_start_bytes = len(model_loaded[0].encode()) + 1 + len(cold.getvalue().encode())
     stdout.seek(0)
     stdout.truncate()
@@ -134,7 +144,7 @@ def measure(model: str = "iris", requests: int = 2000) -> tuple[Measured, dict[s
     hundred_bodies = [run(handler, [rows[(i + j) % len(rows)] for j in range(100)]) for i in range(50)]
     per_extra_row = (statistics.mean(hundred_bodies) - statistics.mean(one_row_bodies)) / 99
 
-    url_handler, url_stdout = build(**{names.ENV_LOG_CALLER: "true"})
+    url_handler, url_stdout, _ = build(**{names.ENV_LOG_CALLER: "true"})
     with contextlib.redirect_stdout(io.StringIO()):
         event = api_event("POST", "/predict", json.dumps({"data": [rows[0]]}))
         event["requestContext"]["authorizer"] = {"iam": {"userArn": CALLER}}
