@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -15,22 +17,30 @@ START = 1_764_082_800_000
 
 def part(traffic: Traffic, lo: int, hi: int) -> Traffic:
     conf = None if traffic.confidence is None else traffic.confidence[lo:hi]
-    return Traffic(traffic.features[lo:hi], traffic.labels[lo:hi], traffic.is_outlier[lo:hi], traffic.request_ids[lo:hi], 0, 0, conf)
+    return Traffic(
+        traffic.features[lo:hi], traffic.labels[lo:hi], traffic.is_outlier[lo:hi], traffic.request_ids[lo:hi], 0, 0, conf
+    )
 
 
 @pytest.mark.parametrize(("model", "n", "splits"), [("iris", 300, (0, 1, 2, 150, 300)), ("wine", 400, (0, 100, 101, 400))])
-def test_summed_minutes_equal_the_whole_window(model: str, n: int, splits: tuple[int, ...], request: pytest.FixtureRequest) -> None:
+def test_summed_minutes_equal_the_whole_window(
+    model: str, n: int, splits: tuple[int, ...], request: pytest.FixtureRequest
+) -> None:
     baseline: Baseline = request.getfixturevalue(f"{model}_artifact").baseline
     rng = np.random.default_rng(n)
     traffic = sample_traffic(baseline, n, rng, shift={baseline.feature_names[0]: 1.3}, confidence=0.9)
     whole = numpy_aggregates(baseline, traffic, START, START + (len(splits) - 1) * m.MINUTE_MS)
     parts = [
-        m.from_window(baseline, numpy_aggregates(baseline, part(traffic, lo, hi), START + i * m.MINUTE_MS, START + (i + 1) * m.MINUTE_MS))
-        for i, (lo, hi) in enumerate(zip(splits, splits[1:], strict=False))
+        m.from_window(
+            baseline, numpy_aggregates(baseline, part(traffic, lo, hi), START + i * m.MINUTE_MS, START + (i + 1) * m.MINUTE_MS)
+        )
+        for i, (lo, hi) in enumerate(itertools.pairwise(splits))
     ]
     got = m.to_window(baseline, m.total(baseline, parts, whole.start_ms, whole.end_ms))
     assert (got.rows, got.outliers, dict(got.class_counts)) == (whole.rows, whole.outliers, dict(whole.class_counts))
-    assert got.confidence_mean == pytest.approx(whole.confidence_mean) and got.confidence_std == pytest.approx(whole.confidence_std)
+    assert got.confidence_mean == pytest.approx(whole.confidence_mean) and got.confidence_std == pytest.approx(
+        whole.confidence_std
+    )
     for g, w in zip(got.features, whole.features, strict=True):
         assert g.count == w.count and g.below == w.below
         assert g.mean == pytest.approx(w.mean, rel=1e-12) and g.std == pytest.approx(w.std, rel=1e-9)
