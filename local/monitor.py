@@ -98,6 +98,25 @@ class DuckDbEngine:
             self.baseline, values, groups, start_ms=start_ms, end_ms=end_ms, unreadable_lines=unreadable, total_lines=total
         )
 
+    def read_minutes(self, starts: list[int]) -> dict[int, WindowAggregates]:
+        """Many minutes in one scan (GROUP BY minute): minutes with no line come back as empty windows."""
+        self._check_file()
+        out = {
+            start: WindowAggregates.from_values(self.baseline, {}, {}, start_ms=start, end_ms=start + MINUTE_MS)
+            for start in starts
+        }
+        if not starts or self.path.stat().st_size == 0:
+            return out
+        query = render_sql(self.baseline, str(self.path), min(starts), max(starts) + MINUTE_MS, by_minute=True)
+        for row in self._query(query.sql):
+            start = int(row[0])
+            if start in out:
+                values, groups, _unreadable, total = read_row(query, row[1:])  # grouped rows have a timestamp: never unreadable
+                out[start] = WindowAggregates.from_values(
+                    self.baseline, values, groups, start_ms=start, end_ms=start + MINUTE_MS, total_lines=total
+                )
+        return out
+
     def _query(self, sql: str) -> list[tuple[Any, ...]]:
         self._check_file()
         if self.path.stat().st_size == 0:

@@ -186,15 +186,20 @@ class MinuteMonitor:
         recent = self.minute_store.load(self._minutes, span_start - HOUR_MS, end_ms)
         recent = {k: v for k, v in recent.items() if len(v.minutes.values) == self._size}
         counts = self.counter.rows_per_minute(span_start, end_ms) if self.counter else None
-        read = reread = 0
-        touched: set[int] = set()
+        wanted: list[int] = []
         for start in range(end_ms - MINUTE_MS, span_start - 1, -MINUTE_MS):  # newest first
-            if read + reread >= self.settings.max_reads_per_run:
+            if len(wanted) >= self.settings.max_reads_per_run:
                 break  # the rest waits for the next runs: a long outage catches up without timing out
             old = recent.get(start)
-            if old is not None and (counts is None or counts.get(start, 0) <= old.minutes.rows):
-                continue
-            fresh = from_window(self.baseline, self.source.read(start, start + MINUTE_MS))
+            if old is None or (counts is not None and counts.get(start, 0) > old.minutes.rows):
+                wanted.append(start)
+        batch = getattr(self.source, "read_minutes", None)
+        fresh_windows = batch(wanted) if batch else {s: self.source.read(s, s + MINUTE_MS) for s in wanted}
+        read = reread = 0
+        touched: set[int] = set()
+        for start in wanted:
+            old = recent.get(start)
+            fresh = from_window(self.baseline, fresh_windows[start])
             if old is None:
                 read += 1
                 item = Stored(fresh, 0)

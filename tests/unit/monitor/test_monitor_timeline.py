@@ -141,8 +141,25 @@ def test_cli_minute_mode_window_end_last_ignores_a_record_from_the_future(iris_a
     traffic(path, b, 0, 20, 30, 8, factor=1.6)  # an old drifted stretch
     write_log(path, b, sample_traffic(b, 1, SEED(1)), start_ms=4_102_444_800_000, span_ms=1, rng=SEED(1))  # year 2100
     out = io.StringIO()
-    code = main(["--log-file", str(path), "--model-dir", "models/iris", "--window-end", "last", "--horizons", "2,15",
-                 "--state-file", str(tmp_path / "s.json"), "--alert-file", str(tmp_path / "a.jsonl"), "--json"], out=out)  # fmt: skip
+    files = ["--state-file", str(tmp_path / "s.json"), "--alert-file", str(tmp_path / "a.jsonl")]
+    args = ["--log-file", str(path), "--model-dir", "models/iris", "--window-end", "last", "--horizons", "2,15", *files]
+    code = main([*args, "--json"], out=out)
     summary = json.loads(out.getvalue().strip().splitlines()[-1])
     assert code == 0 and summary["window_end_ms"] == at(20) and summary["status"] == "ALARM"
     assert summary["horizons"][0]["rows"] > 0
+
+
+def test_one_scan_by_minute_equals_one_read_per_minute(iris_artifact: ModelArtifact, tmp_path: Path) -> None:
+    b = iris_artifact.baseline
+    traffic(tmp_path / "p.jsonl", b, 0, 4, 25, 11, factor=1.2)
+    engine = DuckDbEngine(b, tmp_path / "p.jsonl")
+    starts = [at(i) for i in range(-1, 5)]
+    batch = engine.read_minutes(starts)
+    for start in starts:
+        one = engine.read(start, start + MINUTE_MS)
+        got = batch[start]
+        assert (got.rows, got.outliers, got.requests, dict(got.class_counts)) == (
+            one.rows, one.outliers, one.requests, dict(one.class_counts),
+        )  # fmt: skip
+        for g, w in zip(got.features, one.features, strict=True):
+            assert (g.count, g.below) == (w.count, w.below) and g.mean == pytest.approx(w.mean) and g.std == pytest.approx(w.std)
