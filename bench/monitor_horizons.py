@@ -40,7 +40,7 @@ from functions.monitor import minutes as mm  # noqa: E402
 from functions.monitor.aggregates import feature_cuts  # noqa: E402
 from functions.monitor.alerts import AlertState  # noqa: E402
 from functions.monitor.checks import Overall  # noqa: E402
-from functions.monitor.horizons import DEFAULT_HORIZONS, decide_horizons, judge  # noqa: E402
+from functions.monitor.horizons import DEFAULT_HORIZONS, RECOVERY_MIN_MINUTES, decide_horizons, judge  # noqa: E402
 
 WEEK = 7 * 24 * 60
 DAY = 24 * 60
@@ -138,8 +138,8 @@ def main() -> None:
     print(
         f"monitor horizons: {platform.node() or 'this machine'}, {platform.machine()}, Python {platform.python_version()}, "
         f"{datetime.now(UTC):%Y-%m-%d}; model {args.model}; horizons {DEFAULT_HORIZONS} min; family alpha {t.family_alpha:g} "
-        f"split over the horizons; enter {t.alarm_windows} of {t.of_windows} or strong, recover after {t.recovery_windows} "
-        f"clean runs on eligible windows; settle lag 2 min"
+        f"split over the horizons; enter {t.alarm_windows} of {t.of_windows} or strong; recover after max({t.recovery_windows}, "
+        f"alarm horizon, {RECOVERY_MIN_MINUTES}) clean runs on eligible windows; settle lag 2 min"
     )
     # The bench's minute vector must be the one the engines' answer becomes (minutes.from_window).
     check = resample(model, 50, np.random.default_rng(0))

@@ -8,16 +8,16 @@ add false alarms.
 A check's alert state is shared by the horizons:
 - enter ALARM when one horizon alarms strongly (score >= strong_factor x critical) or M of that horizon's
   last N verdicts alarmed; the alarm remembers the shortest horizon that entered it and that window's rows;
-- recover only on windows with the power to see the alarm's effect again: a run votes clean when at least
-  one *eligible* window (a horizon at least as long as the alarm's, with at least as many rows, and no
-  longer than the alarm has lasted) is judged, every eligible window is clearly clean (not in alarm and
-  its score under half its critical value: an effect sitting near its floor keeps the alarm) and no window
-  up to that length alarms on the check. The eligible lengths reach at least the next horizon above the
-  alarm's. Recovery takes clean votes for max(K, the alarm's horizon, 15) runs in a row: a whole new
-  window of data judged clean, not two overlapping ones. A thin or short window never recovers an alarm, and
-  a run with no eligible window leaves the count where it was (no data is not a recovery). The length
-  cap keeps a day-long window, still full of the alarm's own past, from holding an alarm that every
-  window inside the episode sees as over; while a drift goes on, every window inside the episode sees it.
+- recover only on windows with the power to see the alarm's effect again. A run votes clean when at least
+  one *eligible* window is judged (a horizon at least as long as the alarm's, with at least as many rows,
+  and no longer than the alarm has lasted, so rows from before the alarm do not dilute it), every
+  eligible window is clearly clean (not in alarm and its score under half its critical value: an effect
+  sitting near its floor keeps the alarm), and no window up to the next horizon above the alarm's
+  alarms on the check. Recovery takes clean votes for max(K, the alarm's horizon, 15) runs in a row: a
+  whole new window of data judged clean, not two overlapping ones. A thin or short window never
+  recovers an alarm, and a run with no eligible window leaves the count where it was (no data is not a
+  recovery). While a drift goes on, every window inside the episode sees it; a day-long window full of
+  the alarm's own past does not hold an alarm that every window inside the episode sees as over.
 Deterministic checks (no_traffic, clock_skew) follow their verdict at once.
 """
 
@@ -104,9 +104,10 @@ def next_state(
         result, rows = verdicts[h]
         return replace(state, state=STATE_ALARM, clean_streak=0, since_ms=end_ms, horizon=h, rows=rows, detail=result.detail), h
     lasted = (end_ms - previous.since_ms) // MINUTE_MS
+    inside = max(previous.horizon, lasted)  # windows no longer than the episode: not diluted by what came before
     longer = [h for h in verdicts if h > previous.horizon]
-    reach = max(previous.horizon, lasted, min(longer) if longer else 0)
-    eligible = [h for h, (r, rows) in verdicts.items() if previous.horizon <= h <= reach and rows >= previous.rows]
+    reach = max(inside, min(longer) if longer else 0)  # an alarm this far still shows the effect
+    eligible = [h for h, (r, rows) in verdicts.items() if previous.horizon <= h <= inside and rows >= previous.rows]
     blocking = any(r.in_alarm for h, (r, _) in verdicts.items() if h <= reach)
     if blocking:
         return replace(state, clean_streak=0), None

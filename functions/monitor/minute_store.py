@@ -15,14 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from functions.contract import names
+
 from .adapters import StateStoreError, _read_json_object, _write_json_object
 from .minutes import HOUR_MS, MINUTE_MS, Minutes
 
 MINUTE_TTL_SECONDS = 26 * 3600
 HOUR_TTL_SECONDS = 8 * 24 * 3600
-SERIES_KEY = "series"
-START_KEY = "t"
-EXPIRES_ATTRIBUTE = "expires_at"
+SERIES_KEY = names.MINUTE_TABLE_PARTITION_KEY
+START_KEY = names.MINUTE_TABLE_SORT_KEY
+EXPIRES_ATTRIBUTE = names.MINUTE_TABLE_TTL_ATTRIBUTE
 KIND_MINUTE = "m"
 KIND_HOUR = "h"
 

@@ -122,3 +122,13 @@ def test_an_effect_near_its_floor_keeps_the_alarm(iris_artifact: ModelArtifact) 
         decision, _ = decide_horizons(judged, state, b.thresholds, minute * MIN)
         state = decision.state
         assert state.checks[CHECK].state == STATE_ALARM
+
+
+def test_a_longer_window_diluted_by_rows_from_before_the_alarm_does_not_recover(iris_artifact: ModelArtifact) -> None:
+    """A day window has more rows, but most predate the alarm: it could not see the effect, so it cannot clear it."""
+    b = iris_artifact.baseline
+    state = alarmed(b)
+    day = window(b, 20_000, 77)
+    for minute in range(101, 101 + 3 * RECOVERY_MIN_MINUTES):
+        state, sent = run(b, state, minute, {15: window(b, 100, minute), 1440: day})
+        assert state.checks[CHECK].state == STATE_ALARM and f"{CHECK}:OK" not in sent
