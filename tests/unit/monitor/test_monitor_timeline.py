@@ -163,3 +163,18 @@ def test_one_scan_by_minute_equals_one_read_per_minute(iris_artifact: ModelArtif
         )  # fmt: skip
         for g, w in zip(got.features, one.features, strict=True):
             assert (g.count, g.below) == (w.count, w.below) and g.mean == pytest.approx(w.mean) and g.std == pytest.approx(w.std)
+
+
+def test_settings_read_the_time_side_once() -> None:
+    from functions.contract import names
+    from functions.monitor.settings import Settings, SettingsError
+    from tests.unit.monitor.test_monitor_alerts import GOOD_ENV
+
+    plain = Settings.from_env(GOOD_ENV)
+    assert plain.minute_table == "" and plain.horizons == (2, 15, 60, 1440) and plain.settle_minutes == 2
+    minute = Settings.from_env({**GOOD_ENV, names.ENV_MINUTE_TABLE: "t", names.ENV_MONITOR_HORIZONS: "5,60",
+                                names.ENV_SETTLE_MINUTES: "3", names.ENV_NO_TRAFFIC_MINUTES: "20"})  # fmt: skip
+    assert (minute.minute_table, minute.horizons, minute.settle_minutes, minute.no_traffic_minutes) == ("t", (5, 60), 3, 20)
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env({**GOOD_ENV, names.ENV_MONITOR_HORIZONS: "2,x", names.ENV_SETTLE_MINUTES: "-1"})
+    assert names.ENV_MONITOR_HORIZONS in str(error.value) and names.ENV_SETTLE_MINUTES in str(error.value)
