@@ -112,7 +112,7 @@ bench-quality: .SHELLFLAGS := -o pipefail -c
 bench-quality: install-dev ## monitor verdict table (false alarms, detection), quality check, Athena scan and API cost tables
 	@mkdir -p $(LOCAL_DIR)
 	{ echo "# make bench-quality, $$(date -u +%Y-%m-%dT%H:%MZ), $$(uname -m), $$(nproc) cores, $$($(BIN)/python -V)"; \
-	  $(BIN)/python bench/monitor_quality.py && $(BIN)/python bench/quality_bench.py && \
+	  $(BIN)/python bench/monitor_quality.py && $(BIN)/python bench/monitor_horizons.py && $(BIN)/python bench/quality_bench.py && \
 	  $(BIN)/python bench/quality_scan_bench.py && $(BIN)/python bench/api_cost.py; } | tee $(LOCAL_DIR)/bench-quality.txt
 
 # ---- AWS ---------------------------------------------------------------------------------------------------
