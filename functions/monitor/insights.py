@@ -366,7 +366,7 @@ def parse_count(results: Sequence[Sequence[Mapping[str, str]]]) -> int:
     return _count(row.get(GROUP_COUNT_ALIAS))
 
 
-FUTURE_LOOKBACK_MS = 5 * 60_000  # future-stamped records are looked for among events of the last 5 minutes
+FUTURE_LOOKBACK_MS = 60_000  # one minute of events per run, runs a minute apart: each event examined once
 
 
 @dataclass
@@ -418,6 +418,7 @@ class CloudWatchRowCounter:
             request["NextToken"] = token
 
     def future_rows(self, after_ms: int) -> int:
+        """Among the events of the minute before `after_ms` - 1 min (the run's own minute), those stamped >= after_ms."""
         query = render_future_query(self.baseline, after_ms)
-        start = after_ms - FUTURE_LOOKBACK_MS
-        return parse_count(self.runner.run([query], start, after_ms)[query.name])
+        end = after_ms - 60_000
+        return parse_count(self.runner.run([query], end - FUTURE_LOOKBACK_MS, end)[query.name])

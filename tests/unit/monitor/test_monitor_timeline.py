@@ -178,3 +178,12 @@ def test_settings_read_the_time_side_once() -> None:
     with pytest.raises(SettingsError) as error:
         Settings.from_env({**GOOD_ENV, names.ENV_MONITOR_HORIZONS: "2,x", names.ENV_SETTLE_MINUTES: "-1"})
     assert names.ENV_MONITOR_HORIZONS in str(error.value) and names.ENV_SETTLE_MINUTES in str(error.value)
+
+
+def test_future_query_counts_prediction_records_stamped_ahead(iris_artifact: ModelArtifact) -> None:
+    from functions.monitor.insights import parse_count, render_future_query
+
+    query = render_future_query(iris_artifact.baseline, 1_800_000_000_000)
+    assert "timestamp >= 1800000000000" in query.text and 'model = "iris"' in query.text
+    assert 'message = "prediction"' in query.text and query.text.endswith("stats count(*) as n")
+    assert parse_count([]) == 0 and parse_count([[{"field": "n", "value": "4"}]]) == 4
