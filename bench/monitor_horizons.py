@@ -24,6 +24,7 @@ import argparse
 import platform
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,7 +62,7 @@ def minute_vector(model: Model, x: np.ndarray) -> np.ndarray:
 
 
 def traffic(model: Model, rate: int, minutes: int, rng: np.random.Generator, shift_sd: float = 0.0, onset: float | None = None,
-            progress: str = "") -> np.ndarray:  # fmt: skip
+            progress: str = "", until: int | None = None) -> np.ndarray:  # fmt: skip
     """(minutes, slots): Poisson(rate) rows a minute; from `onset` (minutes, fractional) feature 0 moves by shift_sd."""
     sd0 = model.baseline.features[0].std
     out = []
@@ -69,7 +70,7 @@ def traffic(model: Model, rate: int, minutes: int, rng: np.random.Generator, shi
     for t in range(minutes):
         n = int(rng.poisson(rate))
         x = resample(model, n, rng)
-        if onset is not None and t + 1 > onset:
+        if onset is not None and t + 1 > onset and (until is None or t < until):
             at = rng.random(n) + t >= onset  # rows after the onset instant
             x[at, 0] += shift_sd * sd0
         out.append(minute_vector(model, x))
@@ -84,6 +85,7 @@ class Runs:
     alarms_first: int | None = None
     recoveries: int = 0
     judged_runs: list[bool] | None = None
+    clear_at: int | None = None  # first run after count_from with no check in alarm, once one was
 
 
 def run(model: Model, vectors: np.ndarray, start: int, stop: int, *, delay: int = 0, settle: int = 2,
@@ -110,6 +112,8 @@ def run(model: Model, vectors: np.ndarray, start: int, stop: int, *, delay: int 
         state = decision.state
         assert out.judged_runs is not None
         out.judged_runs.append(any(j.evaluation.overall in (Overall.OK, Overall.ALARM) for j in judged))
+        if out.alarms_first is not None and out.clear_at is None and not state.in_alarm():
+            out.clear_at = t
         if t < count_from or not decision.notify:
             continue
         out.messages += 1
@@ -119,7 +123,7 @@ def run(model: Model, vectors: np.ndarray, start: int, stop: int, *, delay: int 
     return out
 
 
-def percentile(values: list[float], q: float) -> float:
+def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
@@ -157,6 +161,7 @@ def main() -> None:
           "within 30 min | false recoveries during drift (trials with any) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
     late_rows = []
+    recovery_rows: list[tuple[int, list[int | None]]] = []
     for rate in args.rates:
         rng = np.random.default_rng(rate)
         print(f"rate {rate}: stationary {stationary_minutes} minutes", file=sys.stderr)
@@ -201,10 +206,25 @@ def main() -> None:
             result = run(model, vectors, DAY - 30, len(vectors), delay=3, count_from=DAY + int(onset))
             late.append(None if result.alarms_first is None else result.alarms_first - (DAY + onset))
         late_rows.append((rate, late))
+        # A +1 sd drift that stops after 60 minutes: minutes from its end until no check is in alarm.
+        clears = []
+        for trial in range(max(args.trials // 4, 3)):
+            after = traffic(model, rate, 60 + 240, trng, 1.0, 0.0, until=60)
+            vectors = np.vstack([history[trial * 90 : trial * 90 + DAY], after])
+            result = run(model, vectors, DAY - 30, len(vectors), count_from=DAY)
+            clears.append(None if result.clear_at is None else result.clear_at - (DAY + 60))
+        recovery_rows.append((rate, clears))
     print("\nRecords 3 minutes late (settle lag 2 min, re-read when they land), +1 sd: minutes to the first ALARM message")
     for rate, late in late_rows:
         seen = [d for d in late if d is not None]
         print(f"  {rate} rows/min: median {percentile(seen, 50):.0f} min, {len(seen)} of {len(late)} trials notified")
+    print("\nA +1 sd drift that stops after 60 minutes: minutes from its end until no check is in alarm (true recovery)")
+    for rate, clears in recovery_rows:
+        done = [d for d in clears if d is not None]
+        print(
+            f"  {rate} rows/min: median {percentile(done, 50):.0f} min, max {max(done) if done else float('nan'):.0f} min, "
+            f"{len(done)} of {len(clears)} trials recovered within 240 min"
+        )
     print(f"\nbench time {time.perf_counter() - started:.0f} s")
 
 

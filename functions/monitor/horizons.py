@@ -11,9 +11,9 @@ A check's alert state is shared by the horizons:
 - recover only on windows with the power to see the alarm's effect again. A run votes clean when at least
   one *eligible* window is judged (a horizon at least as long as the alarm's, with at least as many rows,
   and no longer than the alarm has lasted, so rows from before the alarm do not dilute it), every
-  eligible window is clearly clean (not in alarm and its score under half its critical value: an effect
-  sitting near its floor keeps the alarm), and no window up to the next horizon above the alarm's
-  alarms on the check. Recovery takes clean votes for max(K, the alarm's horizon, 15) runs in a row: a
+  eligible window and the next longer horizon's window are clearly clean (not in alarm and the score
+  under half its critical value: an effect sitting near its floor keeps the alarm), and no window up to
+  that next horizon alarms on the check. Recovery takes clean votes for max(K, the alarm's horizon, 15) runs in a row: a
   whole new window of data judged clean, not two overlapping ones. A thin or short window never
   recovers an alarm, and a run with no eligible window leaves the count where it was (no data is not a
   recovery). While a drift goes on, every window inside the episode sees it; a day-long window full of
@@ -113,7 +113,9 @@ def next_state(
         return replace(state, clean_streak=0), None
     if not eligible:
         return state, None
-    if not all(_clearly_clean(verdicts[h][0]) for h in eligible):
+    # The next longer window must be clearly clean too: it holds more of the episode's rows than a thin eligible one.
+    required = set(eligible) | ({min(longer)} if longer else set())
+    if not all(_clearly_clean(verdicts[h][0]) for h in required):
         return replace(state, clean_streak=0), None
     streak = previous.clean_streak + 1
     if streak >= max(t.recovery_windows, previous.horizon, RECOVERY_MIN_MINUTES):
