@@ -11,6 +11,7 @@ import pytest
 
 from functions.contract.model_artifact import Baseline, ModelArtifact
 from functions.monitor.adapters import FilePublisher, JsonFileStateStore
+from functions.monitor.aggregates import WindowAggregates
 from functions.monitor.minute_store import KIND_HOUR, JsonFileMinuteStore, series_name
 from functions.monitor.minutes import HOUR_MS, MINUTE_MS, layout_key
 from functions.monitor.timeline import MinuteMonitor, TimeSettings, parse_horizons
@@ -187,3 +188,21 @@ def test_future_query_counts_prediction_records_stamped_ahead(iris_artifact: Mod
     assert "timestamp >= 1800000000000" in query.text and 'model = "iris"' in query.text
     assert 'message = "prediction"' in query.text and query.text.endswith("stats count(*) as n")
     assert parse_count([]) == 0 and parse_count([[{"field": "n", "value": "4"}]]) == 4
+
+
+def test_one_minute_at_a_time_stops_at_the_time_budget(iris_artifact: ModelArtifact, tmp_path: Path) -> None:
+    """An engine without a batch read (Logs Insights): reads stop once the budget is spent; the next run goes on."""
+    b = iris_artifact.baseline
+    traffic(tmp_path / "p.jsonl", b, 0, 10, 5, 12)
+    engine = DuckDbEngine(b, tmp_path / "p.jsonl")
+    ticks = iter(range(0, 10_000, 15))  # every clock call: 15 s later
+
+    class OneAtATime:
+        def read(self, start_ms: int, end_ms: int) -> WindowAggregates:
+            return engine.read(start_ms, end_ms)
+
+    mon = monitor(tmp_path, b, horizons=(2,))
+    mon.source = OneAtATime()
+    mon.clock = lambda: float(next(ticks))
+    assert mon.run(at(12), noop).minutes_read == 2  # budget 20 s: the first read, then one more at 15 s, none at 30 s
+    assert mon.run(at(12), noop).minutes_read == 2
