@@ -14,6 +14,8 @@ LOG_FILE ?= .local/predictions.jsonl
 DEMO_DIR ?= .local/demo
 WINDOW_END ?= now
 WINDOW_MINUTES ?= 2
+# HORIZONS=2,15,60,1440: `make monitor` in minute mode (docs/monitor.md), minutes stored beside the log.
+HORIZONS ?=
 # Reports, bench output and other generated files stay under .local/ (git-ignored); a bare REPORT=r.png lands there.
 LOCAL_DIR ?= .local
 REPORT_PATH = $(if $(filter /%,$(REPORT)),$(REPORT),$(if $(findstring /,$(REPORT)),$(REPORT),$(LOCAL_DIR)/$(REPORT)))
@@ -63,7 +65,7 @@ serve: install ## the inference handler on http://127.0.0.1:$(PORT), records to 
 	$(BIN)/python -m local.server --port $(PORT) --model-dir $(MODEL_DIR) --log-file $(LOG_FILE)
 
 monitor: install ## one monitor evaluation over $(LOG_FILE)
-	$(BIN)/python -m local.monitor --log-file $(LOG_FILE) --model-dir $(MODEL_DIR) --window-end $(WINDOW_END) --window-minutes $(WINDOW_MINUTES) --alert-file $(LOCAL_DIR)/alerts.jsonl --state-file $(LOCAL_DIR)/alert_state.json $(if $(REPORT),--report $(REPORT_PATH))
+	$(BIN)/python -m local.monitor --log-file $(LOG_FILE) --model-dir $(MODEL_DIR) --window-end $(WINDOW_END) --window-minutes $(WINDOW_MINUTES) --alert-file $(LOCAL_DIR)/alerts.jsonl --state-file $(LOCAL_DIR)/alert_state.json $(if $(REPORT),--report $(REPORT_PATH)) $(if $(HORIZONS),--horizons $(HORIZONS))
 
 train: install ## retrain both shipped models (reproducible: same bytes, same version)
 	$(BIN)/python -m models.train --dataset iris

@@ -49,7 +49,7 @@ from functions.monitor.local_sql import read_json_call, read_row, render_sql, sq
 from functions.monitor.minute_store import JsonFileMinuteStore
 from functions.monitor.minutes import MINUTE_MS, floor_minute
 from functions.monitor.service import Monitor, PublishError, RunResult
-from functions.monitor.timeline import MinuteMonitor, MinuteRunResult, TimeSettings, parse_horizons
+from functions.monitor.timeline import RECHECK_MINUTES, MinuteMonitor, MinuteRunResult, TimeSettings, parse_horizons
 
 DEFAULT_SETTLE_MINUTES = 2
 FUTURE_TOLERANCE_MS = 60_000  # records stamped more than this ahead of the clock are in the future
@@ -255,7 +255,7 @@ def describe_minutes(result: MinuteRunResult, out: IO[str]) -> None:
     in_alarm = result.decision.state.in_alarm() if result.decision else []
     out.write(
         f"last hour: rows seen {result.rows_seen}, counted by the service {counted}, late records {result.late_records}, "
-        f"future records {result.future_records}\nalert state {result.status}"
+        f"future records {result.future_records}\nwindows {result.window_status}; alert state {result.status}"
         + (f" ({', '.join(in_alarm)})" if in_alarm else "")
         + "\n"
     )
@@ -341,7 +341,12 @@ def run_minutes(
         state_store=_state_store(args),
         publisher=_publisher(args, human),
         where="local",
-        settings=TimeSettings(horizons=horizons, settle_minutes=args.settle_minutes, no_traffic_minutes=args.no_traffic_minutes),
+        settings=TimeSettings(
+            horizons=horizons,
+            settle_minutes=args.settle_minutes,
+            no_traffic_minutes=args.no_traffic_minutes,
+            max_reads_per_run=RECHECK_MINUTES,  # one DuckDB scan reads them all
+        ),
     )
     result = monitor.run(int(now.timestamp() * 1000), lambda *_: None, end_ms=end_ms)
     summary = json.dumps(result.summary())

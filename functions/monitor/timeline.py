@@ -82,9 +82,15 @@ class MinuteRunResult:
 
     @property
     def status(self) -> str:
-        if self.decision is None or self.decision.stale:
+        """The alert state (ALARM / OK) once anything was judged; else NO_TRAFFIC / INSUFFICIENT_DATA."""
+        if self.decision is None:
             return overall(self.judged).value
-        return "ALARM" if self.decision.state.in_alarm() else overall(self.judged).value
+        return "ALARM" if self.decision.state.in_alarm() else "OK"
+
+    @property
+    def window_status(self) -> str:
+        """The windows' own verdict: ALARM when any horizon's window alarms, even before the alert state follows."""
+        return overall(self.judged).value
 
     def summary(self) -> dict[str, Any]:
         transitions = self.notification.transitions if self.notification else ()
@@ -92,6 +98,7 @@ class MinuteRunResult:
             "mode": "minutes",
             "window_end_ms": self.end_ms,
             "status": self.status,
+            "window_status": self.window_status,
             "alarms": self.decision.state.in_alarm() if self.decision else [],
             "horizons": [
                 {
