@@ -27,6 +27,8 @@ LOG_FILE ?= .local/predictions.jsonl
 DEMO_DIR ?= .local/demo
 WINDOW_END ?= now
 WINDOW_MINUTES ?= 2
+# HORIZONS=2,15,60,1440: `make monitor` in minute mode (docs/monitor.md), minutes stored beside the log.
+HORIZONS ?=
 # Reports, bench output and other generated files stay under .local/ (git-ignored); a bare REPORT=r.png lands there.
 LOCAL_DIR ?= .local
 # The alert state remembers the last judged window per check; a window not after it is stale (shown, not re-decided).
@@ -110,8 +112,8 @@ demo: install ## the whole loop: local API, traffic, monitor OK -> ALARM -> reco
 serve: install ## the inference handler on http://127.0.0.1:PORT (8000), records to LOG_FILE; Ctrl-C stops it
 	$(BIN)/python -m local.server --port $(PORT) --model-dir $(MODEL_DIR) --log-file $(LOG_FILE)
 
-monitor: install ## one monitor evaluation over LOG_FILE (WINDOW_END=now|last|<ISO time>, REPORT=r.png)
-	$(BIN)/python -m local.monitor --log-file $(LOG_FILE) --model-dir $(MODEL_DIR) --window-end $(WINDOW_END) --window-minutes $(WINDOW_MINUTES) --alert-file $(ALERT_FILE) --state-file $(STATE_FILE) $(if $(REPORT),--report $(REPORT_PATH))
+monitor: install ## one monitor evaluation over LOG_FILE (WINDOW_END=now|last|<ISO time>, REPORT=r.png, HORIZONS=2,15,60,1440)
+	$(BIN)/python -m local.monitor --log-file $(LOG_FILE) --model-dir $(MODEL_DIR) --window-end $(WINDOW_END) --window-minutes $(WINDOW_MINUTES) --alert-file $(ALERT_FILE) --state-file $(STATE_FILE) $(if $(REPORT),--report $(REPORT_PATH)) $(if $(HORIZONS),--horizons $(HORIZONS))
 
 ##@ Model
 train: model-under-models install ## retrain the shipped models (all, or MODEL=iris|wine|diabetes): same bytes, same version
@@ -167,13 +169,15 @@ bench-quality: .SHELLFLAGS := -o pipefail -c
 bench-quality: model-under-models install-dev ## statistical tables: monitor verdicts, quality check, Athena scan, API cost (~7-10 min)
 	@mkdir -p $(LOCAL_DIR)
 	{ echo "# make bench-quality, $$(date -u +%Y-%m-%dT%H:%MZ), $$(uname -m), $$(nproc) cores, $$($(BIN)/python -V)"; \
-	  echo "[1/4] monitor verdicts over seeded windows, the longest step (~5-7 min; next: quality, Athena scan, API cost)" >&2; \
+	  echo "[1/5] monitor verdicts over seeded windows, the longest step (~5-7 min; next: horizons, quality, Athena scan, API cost)" >&2; \
 	  $(BIN)/python bench/monitor_quality.py $(if $(MODEL_CHOSEN),--models $(MODEL)) && \
-	  echo "[2/4] realized-quality check over simulated labelled windows (next: Athena scan, API cost)" >&2 && \
+	  echo "[2/5] minute aggregates over simulated weeks at 5 to 2,000 rows a minute (~15 min; next: quality, Athena scan, API cost)" >&2 && \
+	  $(BIN)/python bench/monitor_horizons.py && \
+	  echo "[3/5] realized-quality check over simulated labelled windows (next: Athena scan, API cost)" >&2 && \
 	  $(BIN)/python bench/quality_bench.py --model $(MODEL) && \
-	  echo "[3/4] Athena bytes scanned per quality run (next: API cost)" >&2 && \
+	  echo "[4/5] Athena bytes scanned per quality run (next: API cost)" >&2 && \
 	  $(BIN)/python bench/quality_scan_bench.py --model $(MODEL) && \
-	  echo "[4/4] API cost per option (the last step)" >&2 && \
+	  echo "[5/5] API cost per option (the last step)" >&2 && \
 	  $(BIN)/python bench/api_cost.py --model $(MODEL); } | tee $(LOCAL_DIR)/bench-quality.txt
 
 ##@ Deploy (AWS)

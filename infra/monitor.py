@@ -29,6 +29,11 @@ MONITOR_TIMEOUT = Duration.seconds(50)  # > 2 x QUERY_TIMEOUT_SECONDS (20) and <
 QUERY_RESULT_ACTIONS = ("logs:GetQueryResults", "logs:StopQuery")
 # What the monitor calls on its alert-state table (functions/monitor/adapters.py): nothing else.
 ALERT_STATE_ACTIONS = ("dynamodb:BatchGetItem", "dynamodb:PutItem")
+# The inference function's per-minute row count, compared with the rows the monitor read (late records).
+METRIC_READ_ACTIONS = ("cloudwatch:GetMetricData",)
+DEFAULT_HORIZONS = "2,15,60,1440"  # minutes; one setting (functions/monitor/settings.py validates it)
+DEFAULT_SETTLE_MINUTES = 2
+DEFAULT_NO_TRAFFIC_MINUTES = 15
 
 
 class Monitor(Construct):
@@ -47,6 +52,9 @@ class Monitor(Construct):
         removal_policy: RemovalPolicy,
         schedule_expression: str = SCHEDULE_EXPRESSION,
         window_minutes: int = 2,
+        horizons: str = DEFAULT_HORIZONS,
+        settle_minutes: int = DEFAULT_SETTLE_MINUTES,
+        no_traffic_minutes: int = DEFAULT_NO_TRAFFIC_MINUTES,
         query_timeout_seconds: int = 20,
         timeout: Duration = MONITOR_TIMEOUT,
         memory_mb: int = 512,
@@ -66,6 +74,19 @@ class Monitor(Construct):
             "AlertState",
             partition_key=dynamodb.Attribute(name=names.ALERT_STATE_PARTITION_KEY, type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            removal_policy=removal_policy,
+        )
+
+        # One item per model-minute (hourly roll-ups beside them), expired by TTL (functions/monitor/minute_store.py).
+        self.minute_table = dynamodb.Table(
+            self,
+            "MinuteAggregates",
+            partition_key=dynamodb.Attribute(name=names.MINUTE_TABLE_PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=names.MINUTE_TABLE_SORT_KEY, type=dynamodb.AttributeType.NUMBER),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute=names.MINUTE_TABLE_TTL_ATTRIBUTE,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             removal_policy=removal_policy,
@@ -92,6 +113,10 @@ class Monitor(Construct):
                 names.ENV_ALERT_STATE_TABLE: self.table.table_name,
                 names.ENV_WINDOW_MINUTES: str(window_minutes),
                 names.ENV_QUERY_TIMEOUT_SECONDS: str(query_timeout_seconds),
+                names.ENV_MINUTE_TABLE: self.minute_table.table_name,
+                names.ENV_MONITOR_HORIZONS: horizons,
+                names.ENV_SETTLE_MINUTES: str(settle_minutes),
+                names.ENV_NO_TRAFFIC_MINUTES: str(no_traffic_minutes),
             },
         )
         self.dead_letter_queue = parts.dead_letter_queue
@@ -101,6 +126,9 @@ class Monitor(Construct):
         self.grant_query(self.role, inference_log_group)
         alerts.grant_publish(self.role)
         self.table.grant(self.role, *ALERT_STATE_ACTIONS)
+        self.minute_table.grant_read_write_data(self.role)
+        # GetMetricData supports no resource-level permissions (Service Authorization Reference).
+        iam.Grant.add_to_principal(grantee=self.role, actions=list(METRIC_READ_ACTIONS), resource_arns=["*"])
         self.rule = parts.schedule(self, description="Runs the prediction monitor every minute", expression=schedule_expression)
 
     @staticmethod

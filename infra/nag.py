@@ -117,7 +117,8 @@ def acknowledge_findings(
         monitor.role,
         "IAM5[Resource::*]",
         "logs:GetQueryResults and logs:StopQuery take a query id and support no resource-level permissions; "
-        "logs:StartQuery is scoped to the inference log group.",
+        "logs:StartQuery is scoped to the inference log group. cloudwatch:GetMetricData supports no resource-level "
+        "permissions either (it reads the inference function's Predictions count per minute).",
     )
     for role in (monitor.role, quality.role):
         _ack(

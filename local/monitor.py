@@ -39,14 +39,20 @@ from pathlib import Path
 from typing import IO, Any
 
 from functions.contract import names
+from functions.contract import prediction_log as log
 from functions.contract.model_artifact import Baseline, ModelArtifactError, load_baseline
 from functions.monitor.adapters import FilePublisher, JsonFileStateStore, Publisher, StateStore, StateStoreError
 from functions.monitor.aggregates import WindowAggregates, feature_cuts
 from functions.monitor.alerts import iso, window_text
 from functions.monitor.checks import Evaluation
 from functions.monitor.local_sql import read_json_call, read_row, readable, render_sql, sql_string
+from functions.monitor.minute_store import JsonFileMinuteStore
+from functions.monitor.minutes import MINUTE_MS, floor_minute
 from functions.monitor.service import Monitor, PublishError, RunResult
+from functions.monitor.timeline import RECHECK_MINUTES, MinuteMonitor, MinuteRunResult, TimeSettings, parse_horizons
 
+DEFAULT_SETTLE_MINUTES = 2
+FUTURE_TOLERANCE_MS = 60_000  # records stamped more than this ahead of the clock are in the future
 EXIT_OK = 0
 EXIT_INPUT = 2
 EXIT_STATE = 3
@@ -92,27 +98,68 @@ class DuckDbEngine:
             self.baseline, values, groups, start_ms=start_ms, end_ms=end_ms, unreadable_lines=unreadable, total_lines=total
         )
 
-    def last_timestamp(self) -> int | None:
-        """Newest record of this model in the file (epoch ms), or None when there is none."""
+    def read_minutes(self, starts: list[int]) -> dict[int, WindowAggregates]:
+        """Many minutes in one scan (GROUP BY minute): minutes with no line come back as empty windows."""
+        self._check_file()
+        out = {
+            start: WindowAggregates.from_values(self.baseline, {}, {}, start_ms=start, end_ms=start + MINUTE_MS)
+            for start in starts
+        }
+        if not starts or self.path.stat().st_size == 0:
+            return out
+        query = render_sql(self.baseline, str(self.path), min(starts), max(starts) + MINUTE_MS, by_minute=True)
+        for row in self._query(query.sql):
+            start = int(row[0])
+            if start in out:
+                values, groups, _unreadable, total = read_row(query, row[1:])  # grouped rows have a timestamp: never unreadable
+                out[start] = WindowAggregates.from_values(
+                    self.baseline, values, groups, start_ms=start, end_ms=start + MINUTE_MS, total_lines=total
+                )
+        return out
+
+    def _query(self, sql: str) -> list[tuple[Any, ...]]:
         self._check_file()
         if self.path.stat().st_size == 0:
-            return None
-        sql = (
-            f"SELECT max(timestamp) FROM {read_json_call(self.baseline, str(self.path))} "
-            f"WHERE model = {sql_string(self.baseline.model_name)} AND {readable(self.baseline)}"
-        )
+            return []
         try:
-            row = self.connection.execute(sql).fetchone()
+            return list(self.connection.execute(sql).fetchall())
         except self._duckdb.Error as error:
             raise LocalMonitorError(f"cannot read {self.path}: {error}") from error
-        return None if row is None or row[0] is None else int(row[0])
+
+    def _predictions(self) -> str:
+        probes = ", ".join(sql_string(e) for e in log.SAMPLE_ENDPOINTS)
+        return (
+            f"FROM {read_json_call(self.baseline, str(self.path))} WHERE model = {sql_string(self.baseline.model_name)} "
+            f"AND message = {sql_string(log.MESSAGE_PREDICTION)} AND endpoint NOT IN ({probes})"
+        )
+
+    def last_timestamp(self, before_ms: int | None = None) -> int | None:
+        """Newest record of this model in the file (epoch ms) stamped before `before_ms`, or None when there is none."""
+        bound = "" if before_ms is None else f" AND timestamp < {int(before_ms)}"
+        rows = self._query(
+            f"SELECT max(timestamp) FROM {read_json_call(self.baseline, str(self.path))} "
+            f"WHERE model = {sql_string(self.baseline.model_name)} AND {readable(self.baseline)}{bound}"
+        )
+        return None if not rows or rows[0][0] is None else int(rows[0][0])
+
+    def rows_per_minute(self, start_ms: int, end_ms: int) -> dict[int, int]:
+        """The local stand-in for the inference function's Predictions metric: prediction rows per minute."""
+        rows = self._query(
+            f"SELECT timestamp - timestamp % 60000 AS minute, count(*) {self._predictions()} "
+            f"AND timestamp >= {int(start_ms)} AND timestamp < {int(end_ms)} GROUP BY 1"
+        )
+        return {int(minute): int(n) for minute, n in rows}
+
+    def future_rows(self, after_ms: int) -> int:
+        rows = self._query(f"SELECT count(*) {self._predictions()} AND timestamp >= {int(after_ms)}")
+        return int(rows[0][0]) if rows else 0
 
 
 def parse_window_end(text: str, engine: DuckDbEngine, now: datetime) -> datetime:
     if text == "now":
         return now
-    if text == "last":
-        last = engine.last_timestamp()
+    if text == "last":  # the newest record not stamped in the future: a forged time cannot hide the real window
+        last = engine.last_timestamp(before_ms=int(now.timestamp() * 1000) + FUTURE_TOLERANCE_MS)
         return now if last is None else datetime.fromtimestamp((last + 1) / 1000, tz=UTC)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -201,6 +248,29 @@ def write_report(path: Path, baseline: Baseline, evaluation: Evaluation) -> None
     plt.close(figure)
 
 
+def describe_minutes(result: MinuteRunResult, out: IO[str]) -> None:
+    """Minute mode: each horizon's window, the time checks, what was read and what was done."""
+    out.write(f"minute mode: windows ending {iso(result.end_ms)}; read {result.minutes_read} new minute(s), "
+              f"re-read {result.minutes_reread} that grew\n")  # fmt: skip
+    for j in result.judged:
+        w = j.evaluation.window
+        alarms = ", ".join(c.check for c in j.evaluation.alarms) or "-"
+        out.write(f"  {j.horizon:>5} min: {w.rows:>8} rows  {j.evaluation.overall.value:<17} window alarms: {alarms}\n")
+    for c in result.extra:
+        out.write(f"  {c.status.value:<17} {c.check:<12} {c.detail}\n")
+    counted = "n/a" if result.rows_counted is None else str(result.rows_counted)
+    in_alarm = result.decision.state.in_alarm() if result.decision else []
+    out.write(
+        f"last hour: rows seen {result.rows_seen}, counted by the service {counted}, late records {result.late_records}, "
+        f"future records {result.future_records}\nwindows {result.window_status}; alert state {result.status}"
+        + (f" ({', '.join(in_alarm)})" if in_alarm else "")
+        + "\n"
+    )
+    if result.notification is not None:
+        out.write(f"published to {result.published_to}: {', '.join(result.summary()['notified'])}\n")
+    out.flush()
+
+
 def _publisher(args: argparse.Namespace, out: IO[str] | None) -> Publisher:
     topic = os.environ.get(names.ENV_ALERT_TOPIC_ARN)
     if topic:
@@ -235,6 +305,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--window-minutes", type=float, default=2, help="window length; fractions allowed (0.1 = 6 s)")
     parser.add_argument("--alert-file", default=".local/alerts.jsonl")
     parser.add_argument("--state-file", default=".local/alert_state.json")
+    parser.add_argument(
+        "--horizons", default=None, metavar="MINUTES",
+        help="minute mode: judge windows of these lengths (e.g. 2,15,60,1440) from stored minute aggregates",
+    )  # fmt: skip
+    parser.add_argument("--minute-file", default=None, help="minute mode: the minute store (default: beside the log)")
+    parser.add_argument("--settle-minutes", type=int, default=DEFAULT_SETTLE_MINUTES, help="minute mode: settle lag")
+    parser.add_argument("--no-traffic-minutes", type=int, default=15, help="minute mode: quiet minutes that notify")
     parser.add_argument("--report", default=None, help="write a PNG of the window against the baseline")
     parser.add_argument(
         "--json", nargs="?", const="-", default=None, metavar="PATH",
@@ -248,6 +325,48 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def run_minutes(
+    args: argparse.Namespace, baseline: Baseline, engine: DuckDbEngine, out: IO[str], human: IO[str] | None, json_only: bool
+) -> int:
+    """Minute mode: the Lambda's run over the local file, minutes stored beside the log."""
+    try:
+        horizons = parse_horizons(args.horizons)
+    except ValueError as error:
+        raise LocalMonitorError(str(error)) from error
+    now = datetime.now(tz=UTC)
+    end_ms: int | None = None
+    if args.window_end == "last":
+        last = engine.last_timestamp(before_ms=int(now.timestamp() * 1000) + FUTURE_TOLERANCE_MS)
+        end_ms = None if last is None else floor_minute(last) + MINUTE_MS
+    elif args.window_end != "now":
+        now = parse_window_end(args.window_end, engine, now)
+    monitor = MinuteMonitor(
+        baseline=baseline,
+        source=engine,
+        counter=engine,
+        minute_store=JsonFileMinuteStore(Path(args.minute_file or f"{args.log_file}.minutes.json")),
+        state_store=_state_store(args),
+        publisher=_publisher(args, human),
+        where="local",
+        settings=TimeSettings(
+            horizons=horizons,
+            settle_minutes=args.settle_minutes,
+            no_traffic_minutes=args.no_traffic_minutes,
+            max_reads_per_run=RECHECK_MINUTES,  # one DuckDB scan reads them all
+        ),
+    )
+    result = monitor.run(int(now.timestamp() * 1000), lambda *_: None, end_ms=end_ms)
+    summary = json.dumps(result.summary())
+    if human is not None:
+        describe_minutes(result, human)
+    if json_only:
+        out.write(summary + "\n")
+    elif args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(summary + "\n", encoding="utf-8")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
     """Exit codes in the module docstring: 0 judged, 2 inputs, 3 alert state, 4 publish."""
     out = out or sys.stdout
@@ -259,6 +378,8 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
             raise LocalMonitorError("--window-minutes must be above 0 and at most 60")
         baseline = load_baseline(Path(args.model_dir) / names.BASELINE_FILE)
         engine = DuckDbEngine(baseline, Path(args.log_file))
+        if args.horizons:
+            return run_minutes(args, baseline, engine, out, human, json_only)
         window_end = parse_window_end(args.window_end, engine, datetime.now(tz=UTC))
         monitor = Monitor(
             baseline=baseline,

@@ -5,6 +5,12 @@ The monitor's EventBridge schedule is disabled for the check (and enabled again 
 otherwise a scheduled run can collide with the check's own invocation (throttled under reserved concurrency,
 which trips the throttle alarm) or publish the ALARM for a window the check has not judged yet. Every run during
 the check is then one the check started, for a window it chose.
+
+In minute mode (the stack sets MINUTE_TABLE) the monitor judges the minutes that ended SETTLE_MINUTES before the
+event, so the check's events are that much later, the rows judged are the 2-minute horizon's, and the recovery
+phase plays the paused schedule: normal traffic and one scheduled-event invocation every minute, for longer than
+the clean runs a recovery needs. The summary's `late_records` and `rows_seen` / `rows_counted` (the inference
+function's Predictions count) are reported: how many records landed after their minute was first read.
 """
 
 from __future__ import annotations
@@ -30,6 +36,23 @@ INVOKE_RETRY_SECONDS = 20
 MESSAGE_BOUND_SECONDS = 180
 METRIC_BOUND_SECONDS = 300  # EMF -> CloudWatch metrics usually takes a minute or two
 OUTLIER_CHECK = "outlier_ratio"
+SETTLE_MINUTES = 2  # minute mode: infra/monitor.py DEFAULT_SETTLE_MINUTES
+RECOVERY_MINUTES = 15 + 3  # minute mode: functions/monitor/horizons.RECOVERY_MIN_MINUTES clean runs, plus a margin
+MINUTE_TABLE_VARIABLE = names.ENV_MINUTE_TABLE
+
+
+def minute_mode(ctx: RunContext, function: str) -> bool:
+    """Whether the deployed monitor runs in minute mode (its environment names a minute table)."""
+    config = ctx.clients("lambda").get_function_configuration(FunctionName=function)
+    return bool(config.get("Environment", {}).get("Variables", {}).get(MINUTE_TABLE_VARIABLE))
+
+
+def judged_rows(summary: dict[str, Any]) -> int:
+    """Rows of the judged window: the shortest horizon's in minute mode."""
+    if summary.get("mode") == "minutes":
+        horizons = summary.get("horizons") or []
+        return int(horizons[0].get("rows", 0)) if horizons else 0
+    return int(summary.get("rows", 0))
 
 
 def scheduled_event(window_end: datetime, account: str, region: str, rule_arn: str) -> dict[str, Any]:
@@ -73,17 +96,20 @@ def _invoke(ctx: RunContext, function: str, event: dict[str, Any]) -> dict[str, 
     return dict(payload)
 
 
-def run_phase(ctx: RunContext, function: str, rule_arn: str, rows: list[list[float]]) -> tuple[dict[str, Any], datetime]:
+def run_phase(
+    ctx: RunContext, function: str, rule_arn: str, rows: list[list[float]], minutes: bool = False
+) -> tuple[dict[str, Any], datetime]:
     """Send `rows` at the start of a fresh window, then judge exactly that window."""
     window_start = next_minute(_now(ctx))
     _sleep_until(ctx, window_start + timedelta(seconds=1))
     ctx.predict(rows)
     window_end = window_start + timedelta(minutes=WINDOW_MINUTES)
-    _sleep_until(ctx, window_end + timedelta(seconds=INGEST_MARGIN_SECONDS))
+    event_time = window_end + timedelta(minutes=SETTLE_MINUTES if minutes else 0)
+    _sleep_until(ctx, event_time + timedelta(seconds=INGEST_MARGIN_SECONDS))
     summary: dict[str, Any] = {}
     for attempt in range(1, INVOKE_ATTEMPTS + 1):
-        summary = _invoke(ctx, function, scheduled_event(window_end, ctx.account, ctx.region, rule_arn))
-        if int(summary.get("rows", 0)) >= len(rows):
+        summary = _invoke(ctx, function, scheduled_event(event_time, ctx.account, ctx.region, rule_arn))
+        if judged_rows(summary) >= len(rows):
             break
         if attempt < INVOKE_ATTEMPTS:
             ctx.sleep(INVOKE_RETRY_SECONDS)
@@ -133,11 +159,14 @@ def _judge_monitor(ctx: RunContext, function: str, rule_arn: str) -> list[CheckR
     problems: list[str] = []
     notes: list[str] = []
     first_at = _now(ctx)
-    normal, normal_at = run_phase(ctx, function, rule_arn, normal_rows(ctx.config.model, ctx.baseline, PHASE_ROWS, seed=4))
-    notes.append(f"normal window: {json.dumps({k: normal.get(k) for k in ('rows', 'status', 'alarms')})}")
-    if int(normal.get("rows", 0)) != PHASE_ROWS:
-        problems.append(f"normal window: the monitor judged {normal.get('rows')} rows, {PHASE_ROWS} were sent")
-    outliers, _ = run_phase(ctx, function, rule_arn, outlier_rows(ctx.baseline, PHASE_ROWS))
+    minutes = minute_mode(ctx, function)
+    notes.append("minute mode: horizons from stored minute aggregates" if minutes else "window mode: one window per run")
+    normal_traffic = normal_rows(ctx.config.model, ctx.baseline, PHASE_ROWS, seed=4)
+    normal, normal_at = run_phase(ctx, function, rule_arn, normal_traffic, minutes)
+    notes.append(f"normal window: {json.dumps({k: normal.get(k) for k in ('rows', 'horizons', 'status', 'alarms')})}")
+    if judged_rows(normal) != PHASE_ROWS:
+        problems.append(f"normal window: the monitor judged {judged_rows(normal)} rows, {PHASE_ROWS} were sent")
+    outliers, _ = run_phase(ctx, function, rule_arn, outlier_rows(ctx.baseline, PHASE_ROWS), minutes)
     notes.append(f"outlier window: {json.dumps({k: outliers.get(k) for k in ('rows', 'status', 'alarms', 'notified')})}")
     if OUTLIER_CHECK not in (outliers.get("alarms") or []):
         problems.append(f"outlier window: {OUTLIER_CHECK} not in alarm ({outliers.get('alarms')})")
@@ -146,8 +175,17 @@ def _judge_monitor(ctx: RunContext, function: str, rule_arn: str) -> list[CheckR
         problems.append(f"no ALARM message naming {OUTLIER_CHECK} reached the queue within {MESSAGE_BOUND_SECONDS} s")
     else:
         notes.append(f"ALARM message: {alarm['alarm'].get('Subject')}")
-    recovery, _ = run_phase(ctx, function, rule_arn, normal_rows(ctx.config.model, ctx.baseline, PHASE_ROWS, seed=5))
+    if minutes:  # a minute-mode alarm recovers after clean runs on windows as large as the alarm's: keep traffic coming
+        for minute in range(RECOVERY_MINUTES):  # the schedule is paused: the check runs the monitor every minute
+            moment = next_minute(_now(ctx))
+            _sleep_until(ctx, moment + timedelta(seconds=1))
+            ctx.predict(normal_rows(ctx.config.model, ctx.baseline, PHASE_ROWS, seed=100 + minute))
+            _invoke(ctx, function, scheduled_event(moment, ctx.account, ctx.region, rule_arn))
+    recovery, _ = run_phase(ctx, function, rule_arn, normal_rows(ctx.config.model, ctx.baseline, PHASE_ROWS, seed=5), minutes)
     notes.append(f"recovery window: {json.dumps({k: recovery.get(k) for k in ('rows', 'status', 'alarms', 'notified')})}")
+    if minutes:
+        late = {k: recovery.get(k) for k in ("late_records", "rows_seen", "rows_counted", "future_records")}
+        notes.append(f"delivery (last hour): {json.dumps(late)}: late_records landed after their minute was first read")
     ok = ctx.queue.wait_for({"ok": is_monitor_alert("OK", OUTLIER_CHECK)}, MESSAGE_BOUND_SECONDS)
     if "ok" not in ok:
         problems.append(f"no recovery (OK) message naming {OUTLIER_CHECK} reached the queue within {MESSAGE_BOUND_SECONDS} s")

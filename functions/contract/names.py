@@ -26,6 +26,13 @@ ENV_ALERT_TOPIC_ARN = "ALERT_TOPIC_ARN"
 ENV_ALERT_STATE_TABLE = "ALERT_STATE_TABLE"
 ENV_WINDOW_MINUTES = "WINDOW_MINUTES"
 ENV_QUERY_TIMEOUT_SECONDS = "QUERY_TIMEOUT_SECONDS"
+ENV_MINUTE_TABLE = "MINUTE_TABLE"  # minute aggregates (functions/monitor/minute_store.py); set: minute mode
+ENV_MONITOR_HORIZONS = "MONITOR_HORIZONS"  # window lengths judged every run, minutes: "2,15,60,1440"
+ENV_SETTLE_MINUTES = "SETTLE_MINUTES"  # a minute is first read this long after it ends
+ENV_NO_TRAFFIC_MINUTES = "NO_TRAFFIC_MINUTES"  # quiet minutes after steady traffic that notify
+MINUTE_TABLE_PARTITION_KEY = "series"  # string: "<model>#<layout>#m" or "#h"
+MINUTE_TABLE_SORT_KEY = "t"  # number: start of the minute or hour, epoch ms
+MINUTE_TABLE_TTL_ATTRIBUTE = "expires_at"  # epoch seconds: minutes ~26 h, hours ~8 days
 
 # --- model artifact folder ---------------------------------------------------
 CLASSIFIER_FILE = "classifier.onnx"

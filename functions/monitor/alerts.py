@@ -49,10 +49,17 @@ class CheckState:
     clean_streak: int = 0
     since_ms: int = 0  # window end when the state last changed
     detail: str = ""
+    # Minute mode (functions/monitor/horizons.py): the window that raised the alarm and each horizon's verdicts.
+    horizon: int = 0  # minutes of the shortest window that entered ALARM
+    rows: int = 0  # its rows: a window recovers the alarm only with at least as many
+    histories: Mapping[str, str] = field(default_factory=dict)  # horizon minutes -> last N verdicts
 
     def to_json(self) -> dict[str, object]:
-        return {"state": self.state, "history": self.history, "clean": self.clean_streak, "since_ms": self.since_ms,
-                "detail": self.detail[:500]}  # fmt: skip
+        out: dict[str, object] = {"state": self.state, "history": self.history, "clean": self.clean_streak,
+                                  "since_ms": self.since_ms, "detail": self.detail[:500]}  # fmt: skip
+        if self.horizon or self.histories:
+            out.update({"horizon": self.horizon, "rows": self.rows, "histories": dict(sorted(self.histories.items()))})
+        return out
 
     @classmethod
     def from_json(cls, raw: Mapping[str, object]) -> CheckState:
@@ -63,6 +70,9 @@ class CheckState:
             clean_streak=int(raw.get("clean", 0)),  # type: ignore[call-overload]
             since_ms=int(raw.get("since_ms", 0)),  # type: ignore[call-overload]
             detail=str(raw.get("detail", "")),
+            horizon=int(raw.get("horizon", 0)),  # type: ignore[call-overload]
+            rows=int(raw.get("rows", 0)),  # type: ignore[call-overload]
+            histories={str(k): str(v)[-32:] for k, v in dict(raw.get("histories", {})).items()},  # type: ignore[call-overload]
         )
 
 

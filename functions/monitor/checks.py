@@ -512,10 +512,13 @@ def check_data_quality(window: WindowAggregates, baseline: Baseline) -> CheckRes
     )
 
 
-def evaluate(baseline: Baseline, window: WindowAggregates) -> Evaluation:
-    """Judge one window. Metrics hold only numbers the window actually supports."""
+def evaluate(baseline: Baseline, window: WindowAggregates, alpha: float | None = None) -> Evaluation:
+    """Judge one window. Metrics hold only numbers the window actually supports.
+
+    `alpha` replaces the baseline's family alpha when one run judges several windows (the horizons share it).
+    """
     t = baseline.thresholds
-    alpha = t.family_alpha
+    alpha = t.family_alpha if alpha is None else alpha
     k = baseline.n_features
     metrics: dict[str, float] = {"window_rows": float(window.rows)}
     if window.rows == 0 and window.rejected == 0 and window.failed == 0:

@@ -18,9 +18,11 @@ from functions.contract.model_artifact import Baseline, load_baseline
 from functions.contract.names import BASELINE_FILE
 
 from .adapters import DynamoStateStore, SnsPublisher
-from .insights import InsightsEngine, InsightsRunner
+from .insights import CloudWatchRowCounter, InsightsEngine, InsightsRunner
+from .minute_store import DynamoMinuteStore
 from .service import Monitor
 from .settings import Settings
+from .timeline import MinuteMonitor, TimeSettings
 
 # botocore's standard retry mode retries throttling and 5xx with backoff, a bounded number of times.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=15)
@@ -34,6 +36,7 @@ class App:
     logs_client: Any
     sns_client: Any
     dynamodb_client: Any
+    minute_monitor: MinuteMonitor | None = None  # set when MINUTE_TABLE is: every horizon from minute aggregates
 
 
 def build_app(settings: Settings, session: Any = None) -> App:
@@ -52,7 +55,24 @@ def build_app(settings: Settings, session: Any = None) -> App:
         window_minutes=settings.window_minutes,
         where=f"{settings.region} {settings.log_group}",
     )
-    return App(settings, baseline, monitor, logs, sns, dynamodb)
+    minute_monitor = None
+    if settings.minute_table:
+        cloudwatch = session.client("cloudwatch", config=CLIENT_CONFIG)
+        minute_monitor = MinuteMonitor(
+            baseline=baseline,
+            source=monitor.source,
+            counter=CloudWatchRowCounter(cloudwatch, runner, baseline, settings.metrics_namespace, settings.inference_service),
+            minute_store=DynamoMinuteStore(dynamodb, settings.minute_table),
+            state_store=monitor.state_store,
+            publisher=monitor.publisher,
+            where=monitor.where,
+            settings=TimeSettings(
+                horizons=settings.horizons,
+                settle_minutes=settings.settle_minutes,
+                no_traffic_minutes=settings.no_traffic_minutes,
+            ),
+        )
+    return App(settings, baseline, monitor, logs, sns, dynamodb, minute_monitor)
 
 
 def build_app_from_env(env: Mapping[str, str]) -> App:

@@ -30,6 +30,10 @@ def _emit(name: str, value: float, unit: str) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     window_end = scheduled_window_end(EventBridgeEvent(event).time)
+    if APP.minute_monitor is not None:  # minute mode: the scheduled minute is "now"; minutes before it minus the lag settle
+        summary = APP.minute_monitor.run(int(window_end.timestamp() * 1000), _emit).summary()
+        logger.info("monitor evaluation", extra=summary)
+        return summary
     result = APP.monitor.run(window_end, _emit, now_ms=int(time.time() * 1000))
     summary = result.summary()
     logger.info("monitor evaluation", extra=summary)

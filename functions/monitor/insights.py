@@ -410,3 +410,80 @@ class InsightsEngine:
             else:
                 values.update(parse_scalar_results(query, rows))
         return WindowAggregates.from_values(self.baseline, values, groups, start_ms=start_ms, end_ms=end_ms)
+
+
+def render_future_query(baseline: Baseline, after_ms: int) -> InsightsQuery:
+    """Prediction records stamped at or after `after_ms` (clock skew, forged time), counted over recent events."""
+    probes = ", ".join(_quote(endpoint) for endpoint in log.SAMPLE_ENDPOINTS)
+    text = (
+        f"filter {log.KEY_MESSAGE} = {_quote(log.MESSAGE_PREDICTION)} and {log.KEY_MODEL} = {_quote(baseline.model_name)}"
+        f" and {log.KEY_TIMESTAMP} >= {int(after_ms)} and {log.KEY_ENDPOINT} not in [{probes}]"
+        f"\n| stats count(*) as {GROUP_COUNT_ALIAS}"
+    )
+    return InsightsQuery(name="future-records", text=text, specs=(), grouped=False)
+
+
+def parse_count(results: Sequence[Sequence[Mapping[str, str]]]) -> int:
+    """The single `n` of a count query; no row means no matching record."""
+    if not results:
+        return 0
+    row = {cell["field"]: cell.get("value") for cell in results[0]}
+    return _count(row.get(GROUP_COUNT_ALIAS))
+
+
+FUTURE_LOOKBACK_MS = 60_000  # one minute of events per run, runs a minute apart: each event examined once
+
+
+@dataclass
+class CloudWatchRowCounter:
+    """The inference function's `Predictions` count per minute (GetMetricData) and future-stamped records (Insights)."""
+
+    cloudwatch: Any  # boto3 "cloudwatch" client
+    runner: InsightsRunner
+    baseline: Baseline
+    namespace: str
+    inference_service: str
+
+    def rows_per_minute(self, start_ms: int, end_ms: int) -> dict[int, int]:
+        from datetime import UTC, datetime
+
+        from functions.contract import names
+
+        query = {
+            "Id": "predictions",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": self.namespace,
+                    "MetricName": names.METRIC_PREDICTIONS,
+                    "Dimensions": [
+                        {"Name": names.MODEL_DIMENSION, "Value": self.baseline.model_name},
+                        {"Name": "service", "Value": self.inference_service},
+                    ],
+                },
+                "Period": 60,
+                "Stat": "Sum",
+            },
+            "ReturnData": True,
+        }
+        request: dict[str, Any] = {
+            "MetricDataQueries": [query],
+            "StartTime": datetime.fromtimestamp(start_ms / 1000, tz=UTC),
+            "EndTime": datetime.fromtimestamp(end_ms / 1000, tz=UTC),
+            "ScanBy": "TimestampAscending",
+        }
+        out: dict[int, int] = {}
+        while True:
+            response = self.cloudwatch.get_metric_data(**request)
+            for result in response.get("MetricDataResults", []):
+                for stamp, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
+                    out[int(stamp.timestamp() * 1000)] = int(value)
+            token = response.get("NextToken")
+            if not token:
+                return out
+            request["NextToken"] = token
+
+    def future_rows(self, after_ms: int) -> int:
+        """Among the events of the minute before `after_ms` - 1 min (the run's own minute), those stamped >= after_ms."""
+        query = render_future_query(self.baseline, after_ms)
+        end = after_ms - 60_000
+        return parse_count(self.runner.run([query], end - FUTURE_LOOKBACK_MS, end)[query.name])

@@ -22,6 +22,8 @@ from .aggregates import ANY_MESSAGE, COUNTED_MESSAGES, AggregateSpec, Func, buil
 
 ALIAS_UNREADABLE = "__unreadable"
 ALIAS_TOTAL = "__total"
+ALIAS_MINUTE = "__minute"
+MINUTE_MS = 60_000
 
 
 def sql_string(value: str) -> str:
@@ -72,7 +74,9 @@ class LocalQuery:
     output: tuple[AggregateSpec | str, ...]  # per selected column: its spec, or ALIAS_UNREADABLE / ALIAS_TOTAL
 
 
-def render_sql(baseline: Baseline, path: str, start_ms: int, end_ms: int) -> LocalQuery:
+def render_sql(baseline: Baseline, path: str, start_ms: int, end_ms: int, *, by_minute: bool = False) -> LocalQuery:
+    """One statement for the window; `by_minute` groups it into one row per minute (first column: the minute's start),
+    so a catch-up over many minutes scans the file once. Grouped rows count only lines with a timestamp."""
     window = (
         f"{log.KEY_MODEL} = {sql_string(baseline.model_name)}"
         f" AND {log.KEY_TIMESTAMP} >= {int(start_ms)} AND {log.KEY_TIMESTAMP} < {int(end_ms)}"
@@ -114,6 +118,10 @@ def render_sql(baseline: Baseline, path: str, start_ms: int, end_ms: int) -> Loc
         f"coalesce({prediction} AND {window}, false) AS __prediction FROM {read_json_call(baseline, path)}"
     )
     sql = "SELECT\n  " + ",\n  ".join(select) + f"\nFROM ({lines})"
+    if by_minute:
+        minute = f"{log.KEY_TIMESTAMP} - {log.KEY_TIMESTAMP} % {MINUTE_MS}"
+        sql = sql.replace("SELECT\n  ", f"SELECT\n  {minute} AS {ALIAS_MINUTE},\n  ", 1)
+        sql += f"\nWHERE {log.KEY_TIMESTAMP} >= {int(start_ms)} AND {log.KEY_TIMESTAMP} < {int(end_ms)}\nGROUP BY 1"
     return LocalQuery(sql=sql, output=tuple(output))
 
 

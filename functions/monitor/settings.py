@@ -9,8 +9,13 @@ from pathlib import Path
 from functions.contract import names
 from functions.contract.env_reader import SNS_TOPIC_ARN, EnvReader
 
+from .timeline import parse_horizons
+
 DEFAULT_WINDOW_MINUTES = 2
 DEFAULT_QUERY_TIMEOUT_SECONDS = 60.0
+DEFAULT_HORIZONS = "2,15,60,1440"
+DEFAULT_SETTLE_MINUTES = 2
+DEFAULT_NO_TRAFFIC_MINUTES = 15
 
 
 class SettingsError(ValueError):
@@ -28,6 +33,11 @@ class Settings:
     metrics_namespace: str
     service_name: str
     region: str
+    minute_table: str = ""  # set: minute mode (minute aggregates, every horizon); empty: one window per run
+    horizons: tuple[int, ...] = (2, 15, 60, 1440)
+    settle_minutes: int = DEFAULT_SETTLE_MINUTES
+    no_traffic_minutes: int = DEFAULT_NO_TRAFFIC_MINUTES
+    inference_service: str = names.INFERENCE_SERVICE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -40,6 +50,13 @@ class Settings:
             read.match(names.ENV_ALERT_TOPIC_ARN, topic, SNS_TOPIC_ARN, "an SNS topic ARN")
         minutes = read.whole(names.ENV_WINDOW_MINUTES, DEFAULT_WINDOW_MINUTES, 1, 60, "minutes")
         timeout = read.number(names.ENV_QUERY_TIMEOUT_SECONDS, DEFAULT_QUERY_TIMEOUT_SECONDS, 1, 840)
+        horizons: tuple[int, ...] = ()
+        try:
+            horizons = parse_horizons(env.get(names.ENV_MONITOR_HORIZONS) or DEFAULT_HORIZONS)
+        except ValueError as error:
+            read.problems.append(f"{names.ENV_MONITOR_HORIZONS}: {error}")
+        settle = read.whole(names.ENV_SETTLE_MINUTES, DEFAULT_SETTLE_MINUTES, 0, 30, "minutes")
+        quiet = read.whole(names.ENV_NO_TRAFFIC_MINUTES, DEFAULT_NO_TRAFFIC_MINUTES, 2, 45, "minutes")
         if read.problems:
             raise SettingsError("monitor settings: " + "; ".join(read.problems))
         return cls(
@@ -52,4 +69,8 @@ class Settings:
             metrics_namespace=env.get(names.ENV_METRICS_NAMESPACE) or names.METRICS_NAMESPACE,
             service_name=env.get(names.ENV_SERVICE_NAME) or names.MONITOR_SERVICE,
             region=read.region(),
+            minute_table=env.get(names.ENV_MINUTE_TABLE, "").strip(),
+            horizons=horizons,
+            settle_minutes=settle,
+            no_traffic_minutes=quiet,
         )

@@ -641,7 +641,10 @@ def _env_arrow(walk: Walk, function: str, role: str, name: str, value: Any) -> N
             walk.role_may(role, "kms:GenerateDataKey", f"<{key}.Arn>", arrow)
             walk.role_may(role, "kms:Decrypt", f"<{key}.Arn>", arrow)
     elif kind == "AWS::DynamoDB::Table":
-        for action in ("dynamodb:BatchGetItem", "dynamodb:PutItem"):
+        # The minute store queries a series and puts items; the alert state is read by key and put conditionally.
+        read = "dynamodb:Query" if name == "MINUTE_TABLE" else "dynamodb:BatchGetItem"
+        calls = (read, "dynamodb:PutItem")
+        for action in calls:
             walk.role_may(role, action, f"<{target}.Arn>", arrow)
     elif kind == "AWS::Logs::LogGroup":
         walk.role_may(role, "logs:StartQuery", f"<{target}.Arn>", arrow)

@@ -81,11 +81,16 @@ def test_logs_role_puts_records_only(synthesized):
 def test_monitor_has_exactly_the_table_actions_it_calls(synthesized):
     template = synthesized.json
     granted = statements_by_action(template, role_of(template, c.MONITOR_HANDLER))
-    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    table_id, _ = only(template, "AWS::DynamoDB::Table", "AlertState")
+    minutes_id, _ = only(template, "AWS::DynamoDB::Table", "MinuteAggregates")
+    on_alert_state = {a for a, where in granted.items() if f"<{table_id}.Arn>" in where}
+    assert on_alert_state == set(ALERT_STATE_ACTIONS) == {"dynamodb:BatchGetItem", "dynamodb:PutItem"}
+    on_minutes = {a for a, where in granted.items() if f"<{minutes_id}.Arn>" in where}
+    assert {"dynamodb:Query", "dynamodb:PutItem"} <= on_minutes  # what minute_store calls (grant_read_write_data)
+    assert all(a.startswith("dynamodb:") for a in on_minutes)
     dynamodb = {a for a in granted if a.startswith("dynamodb:")}
-    assert dynamodb == set(ALERT_STATE_ACTIONS) == {"dynamodb:BatchGetItem", "dynamodb:PutItem"}
-    for action in dynamodb:
-        assert f"<{table_id}.Arn>" in granted[action]
+    assert dynamodb == on_alert_state | on_minutes
+    assert granted["cloudwatch:GetMetricData"] == ["*"]  # no resource-level permissions for it
     assert set(granted) == {
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -98,7 +103,8 @@ def test_monitor_has_exactly_the_table_actions_it_calls(synthesized):
         "sqs:SendMessage",  # on-failure destination
         "sqs:GetQueueAttributes",
         "sqs:GetQueueUrl",
-        *ALERT_STATE_ACTIONS,
+        "cloudwatch:GetMetricData",
+        *dynamodb,
     }
 
 
@@ -184,7 +190,7 @@ def test_quality_function_schedule_queue_and_environment(iris, wine):
         function_id, fn = function(template, c.QUALITY_HANDLER)
         env = fn["Properties"]["Environment"]["Variables"]
         workgroup_id, _ = only(template, "AWS::Athena::WorkGroup")
-        table_id, _ = only(template, "AWS::DynamoDB::Table")
+        table_id, _ = only(template, "AWS::DynamoDB::Table", "AlertState")
         model = synthesized.stack.baseline.model_name
         assert env[names.ENV_SERVICE_NAME] == names.QUALITY_SERVICE
         assert env[names.ENV_ATHENA_WORKGROUP] == {"Ref": workgroup_id}

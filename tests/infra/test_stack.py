@@ -282,7 +282,7 @@ def test_monitor_function_environment_and_timeout(synthesized):
     env = props["Environment"]["Variables"]
     inference_log_id, _ = only(template, "AWS::Logs::LogGroup", "InferenceApiFunctionLogs")
     topic_id, _ = only(template, "AWS::SNS::Topic")
-    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    table_id, _ = only(template, "AWS::DynamoDB::Table", "AlertState")
     assert env == {
         names.ENV_MODEL_DIR: "/var/task/model",
         names.ENV_SERVICE_NAME: names.MONITOR_SERVICE,
@@ -293,6 +293,10 @@ def test_monitor_function_environment_and_timeout(synthesized):
         names.ENV_ALERT_STATE_TABLE: {"Ref": table_id},
         names.ENV_WINDOW_MINUTES: "2",
         names.ENV_QUERY_TIMEOUT_SECONDS: "20",
+        names.ENV_MINUTE_TABLE: {"Ref": only(template, "AWS::DynamoDB::Table", "MinuteAggregates")[0]},
+        names.ENV_MONITOR_HORIZONS: "2,15,60,1440",
+        names.ENV_SETTLE_MINUTES: "2",
+        names.ENV_NO_TRAFFIC_MINUTES: "15",
     }
     query_timeout = int(env[names.ENV_QUERY_TIMEOUT_SECONDS])
     assert 2 * query_timeout <= props["Timeout"] < 60  # margin over the query, below the schedule period
@@ -334,9 +338,8 @@ def test_monitor_iam_is_scoped(synthesized):
         f"arn:<AWS::Partition>:logs:{region}:{account}:log-group:<{inference_log_id}>",
         f"<{inference_log_id}.Arn>",  # CloudFormation's log group Arn: the same ARN followed by ':*'
     ]
-    unscoped = [s for s in statements if "*" in as_list(s["Resource"])]
-    assert len(unscoped) == 1
-    assert sorted(actions(unscoped[0])) == ["logs:GetQueryResults", "logs:StopQuery"]
+    unscoped = sorted(sorted(actions(s)) for s in statements if "*" in as_list(s["Resource"]))
+    assert unscoped == [["cloudwatch:GetMetricData"], ["logs:GetQueryResults", "logs:StopQuery"]]
     all_actions = {a for s in statements for a in actions(s)}
     assert not {a for a in all_actions if a.endswith(":*") or a == "*"}
     assert "logs:FilterLogEvents" not in all_actions and "logs:GetLogEvents" not in all_actions
@@ -344,19 +347,35 @@ def test_monitor_iam_is_scoped(synthesized):
     topic_id, _ = only(template, "AWS::SNS::Topic")
     publish = [s for s in statements if "sns:Publish" in actions(s)]
     assert publish and publish[0]["Resource"] == {"Ref": topic_id}
-    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    table_id, _ = only(template, "AWS::DynamoDB::Table", "AlertState")
     writes = [s for s in statements if "dynamodb:PutItem" in actions(s)]
     assert writes and {"Fn::GetAtt": [table_id, "Arn"]} in as_list(writes[0]["Resource"])
 
 
 def test_alert_state_table(synthesized):
-    _, table = only(synthesized.json, "AWS::DynamoDB::Table")
+    _, table = only(synthesized.json, "AWS::DynamoDB::Table", "AlertState")
     props = table["Properties"]
     assert props["KeySchema"] == [{"AttributeName": names.ALERT_STATE_PARTITION_KEY, "KeyType": "HASH"}]
     assert props["AttributeDefinitions"] == [{"AttributeName": names.ALERT_STATE_PARTITION_KEY, "AttributeType": "S"}]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert props["SSESpecification"]["SSEEnabled"] is True
+
+
+def test_minute_table_has_series_and_start_keys_and_ttl(synthesized):
+    template = synthesized.json
+    table_id, table = only(template, "AWS::DynamoDB::Table", "MinuteAggregates")
+    props = table["Properties"]
+    assert props["KeySchema"] == [
+        {"AttributeName": names.MINUTE_TABLE_PARTITION_KEY, "KeyType": "HASH"},
+        {"AttributeName": names.MINUTE_TABLE_SORT_KEY, "KeyType": "RANGE"},
+    ]
+    assert {"AttributeName": names.MINUTE_TABLE_SORT_KEY, "AttributeType": "N"} in props["AttributeDefinitions"]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": names.MINUTE_TABLE_TTL_ATTRIBUTE, "Enabled": True}
+    assert props["BillingMode"] == "PAY_PER_REQUEST" and props["SSESpecification"]["SSEEnabled"] is True
+    _, fn = function(template, c.MONITOR_HANDLER)
+    writes = [s for s in role_statements(template, fn["Properties"]["Role"]["Fn::GetAtt"][0]) if "dynamodb:Query" in actions(s)]
+    assert writes and {"Fn::GetAtt": [table_id, "Arn"]} in as_list(writes[0]["Resource"])
 
 
 def test_dead_letter_queues_encrypted_and_tls_only(synthesized):

@@ -45,6 +45,9 @@ class FakeLambda:
         self.alarms_on_outliers = alarms_on_outliers
         self.outlier_window: str | None = None
 
+    def get_function_configuration(self, *, FunctionName: str) -> dict[str, Any]:  # noqa: N803
+        return {"Environment": {"Variables": {"WINDOW_MINUTES": "2"}}}  # window mode
+
     def invoke(self, *, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:  # noqa: N803
         event = json.loads(Payload)
         self.events.append(event)
@@ -183,3 +186,37 @@ def test_no_schedule_among_the_resources_is_an_error() -> None:
     ctx.resources = [r for r in ctx.resources if r["ResourceType"] != "AWS::Events::Rule"]
     [result] = monitor_check.check_monitor(ctx)
     assert result.status is Status.ERROR and "schedule" in result.summary
+
+
+class FakeMinuteLambda(FakeLambda):
+    """Minute mode: the event judges the minutes that ended SETTLE_MINUTES before it; the summary lists horizons."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock)
+        self.sent: list[dict[str, Any]] = []  # the events as the check sent them (self.events: the judged ends)
+
+    def get_function_configuration(self, *, FunctionName: str) -> dict[str, Any]:  # noqa: N803
+        return {"Environment": {"Variables": {"MINUTE_TABLE": "minutes"}}}
+
+    def invoke(self, *, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:  # noqa: N803
+        event = json.loads(Payload)
+        moment = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
+        judged_end = moment.replace(minute=moment.minute - monitor_check.SETTLE_MINUTES).strftime("%Y-%m-%dT%H:%M:%SZ")
+        reply = super().invoke(FunctionName=FunctionName, InvocationType=InvocationType,
+                               Payload=json.dumps({**event, "time": judged_end}).encode())  # fmt: skip
+        self.sent.append(event)
+        summary = json.loads(reply["Payload"].read())
+        minute_summary = {"mode": "minutes", "horizons": [{"minutes": 2, "rows": summary.pop("rows")}], **summary,
+                          "late_records": 1, "rows_seen": 300, "rows_counted": 300}  # fmt: skip
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(minute_summary).encode())}
+
+
+def test_minute_mode_judges_settled_minutes_and_reports_late_records() -> None:
+    clock = Clock()
+    fake = FakeMinuteLambda(clock)
+    [result] = monitor_check.check_monitor(make_ctx(clock, fake, {"alarm": True, "ok": True}))
+    assert result.status is Status.PASS, result.observations
+    assert fake.sent[0]["time"] == "2026-11-25T18:05:00Z"  # the window 18:01-18:03 settles 2 minutes later
+    assert any("late_records" in o for o in result.observations)
+    # the schedule is paused, so the check itself runs the monitor every minute of the recovery phase
+    assert len(fake.sent) >= 3 + monitor_check.RECOVERY_MINUTES  # three phases (with their retries) + one a minute
