@@ -7,7 +7,6 @@ import importlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from botocore.stub import Stubber
@@ -18,18 +17,15 @@ from functions.quality import sql
 from functions.quality.local_engine import DuckDbRunner
 from functions.quality.service import lookback_bounds, scheduled_end
 from tests.integration.quality.conftest import Alerts
-from tests.integration.quality.test_quality_handler import RUN_AT, FakeContext, emf, scheduled_event
+from tests.integration.quality.test_quality_handler import RUN_AT, QualityLambda, emf, scheduled_event
 from tests.unit.quality.logs import MODELS
 from tests.unit.quality.test_regression_quality import holdout_like, write_traffic
 
 TABLES = ("diabetes_predictions", "diabetes_feedback")
 
 
-class RegressionQualityLambda:
-    def __init__(self, module: Any, stub: Stubber) -> None:
-        self.module, self.stub, self.queries = module, stub, 0
-
-    def feed(self, log: Path) -> None:
+class RegressionQualityLambda(QualityLambda):
+    def feed(self, log: Path, state: str = "SUCCEEDED", scanned: int = 2048) -> None:
         start_ms, end_ms = lookback_bounds(scheduled_end(scheduled_event(RUN_AT)["time"]), 7)
         self.queries += 1
         qid = f"regression-query-{self.queries}"
@@ -56,10 +52,7 @@ class RegressionQualityLambda:
                            "ResultSetMetadata": {"ColumnInfo": [{"Name": c, "Type": "varchar"} for c in columns]}}},
             {"QueryExecutionId": qid, "MaxResults": 1000},
         )  # fmt: skip
-
-    def run(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.module.lambda_handler(scheduled_event(RUN_AT), FakeContext())
-        return result
+        self.feed_unreadable(DuckDbRunner(log).unreadable_lines() if log.is_file() else 0, start_ms, end_ms)
 
 
 @pytest.fixture
