@@ -19,6 +19,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from functions.contract import prediction_log as log
 from functions.contract.model_artifact import Baseline
 
 from .aggregates import OTHER_CLASS, AggregateError, FeatureWindow, WindowAggregates, feature_cuts
@@ -39,6 +40,7 @@ SCALARS = (
     "conf_q",
     "unreadable_lines",
     "total_lines",
+    "unreadable_statistics",  # statistics an engine returned NaN, infinite or beyond float32 (data_quality judges)
 )
 
 
@@ -50,7 +52,13 @@ def minute_layout(baseline: Baseline) -> tuple[str, ...]:
         cuts, _ = feature_cuts(baseline, index)
         names += [f"f:{feature.name}:n", f"f:{feature.name}:s", f"f:{feature.name}:q"]
         names += [f"f:{feature.name}:b{j}" for j in range(len(cuts))]
+    if baseline.prediction_buckets is not None:  # a regressor's output, read like a feature
+        names += ["p:n", "p:s", "p:q"] + [f"p:b{j}" for j in range(len(baseline.prediction_buckets[0]))]
     return tuple(names)
+
+
+def _prediction_center(baseline: Baseline) -> float:
+    return baseline.prediction_stats.mean if baseline.prediction_stats is not None else 0.0
 
 
 def layout_key(baseline: Baseline) -> str:
@@ -95,6 +103,14 @@ def from_window(baseline: Baseline, window: WindowAggregates) -> Minutes:
         variance = std * std if std is not None else 0.0
         return n * d, (n - 1) * variance + n * d * d
 
+    def summed(observed: FeatureWindow, center: float, n_cuts: int) -> list[float]:
+        """n, shifted sums and counts below cuts; a statistic the engine could not read adds nothing (it is counted
+        in `unreadable_statistics` instead, so the window's moments are never built from a guess)."""
+        if observed.count and observed.mean is None:
+            return [0, 0.0, 0.0] + [0] * n_cuts
+        s, q = sums(observed.count, observed.mean, observed.std, center)
+        return [observed.count, s, q] + (list(observed.below) if observed.below is not None else [0] * n_cuts)
+
     conf_s, conf_q = sums(window.confidence_count, window.confidence_mean, window.confidence_std, 0.0)
     values = [
         window.rows,
@@ -108,15 +124,16 @@ def from_window(baseline: Baseline, window: WindowAggregates) -> Minutes:
         conf_q,
         window.unreadable_lines,
         window.total_lines or 0,
+        len(window.unreadable_statistics),
     ]
     values += [window.class_counts.get(label, 0) for label in baseline.label_names]
     values.append(window.class_counts.get(OTHER_CLASS, 0))
     for index, feature in enumerate(baseline.features):
-        observed = window.feature(feature.name)
-        s, q = sums(observed.count, observed.mean, observed.std, feature.mean)
-        cuts, _ = feature_cuts(baseline, index)
-        values += [observed.count, s, q]
-        values += list(observed.below) if observed.below is not None else [0] * len(cuts)
+        values += summed(window.feature(feature.name), feature.mean, len(feature_cuts(baseline, index)[0]))
+    if baseline.prediction_buckets is not None:
+        n_cuts = len(baseline.prediction_buckets[0])
+        observed = window.prediction or FeatureWindow(log.KEY_PREDICTION, 0, None, None, None)
+        values += summed(observed, _prediction_center(baseline), n_cuts)
     return Minutes(window.start_ms, window.end_ms, tuple(float(v) for v in values))
 
 
@@ -163,6 +180,13 @@ def to_window(baseline: Baseline, minutes: Minutes) -> WindowAggregates:
     conf_n = count("conf_n")
     conf_mean, conf_std = moments(conf_n, v[slot["conf_s"]], v[slot["conf_q"]], 0.0)
     total_lines = count("total_lines")
+    prediction = None
+    if baseline.prediction_buckets is not None:
+        n = count("p:n")
+        mean, std = moments(n, v[slot["p:s"]], v[slot["p:q"]], _prediction_center(baseline))
+        below = tuple(count(f"p:b{j}") for j in range(len(baseline.prediction_buckets[0])))
+        prediction = FeatureWindow(log.KEY_PREDICTION, n, mean, std, below if n else None)
+    unreadable_statistics = count("unreadable_statistics")
     return WindowAggregates(
         start_ms=minutes.start_ms,
         end_ms=minutes.end_ms,
@@ -179,6 +203,8 @@ def to_window(baseline: Baseline, minutes: Minutes) -> WindowAggregates:
         confidence_std=conf_std,
         unreadable_lines=count("unreadable_lines"),
         total_lines=total_lines or None,
+        prediction=prediction,
+        unreadable_statistics=(f"{unreadable_statistics} minute statistic(s)",) if unreadable_statistics else (),
     )
 
 
