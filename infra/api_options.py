@@ -17,9 +17,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from typing import Any
-
-from constructs import Node
+from typing import Any, Protocol
 
 from infra import constants as c
 
@@ -53,7 +51,13 @@ WAF_RATE_LIMIT_MIN = 10  # WAFv2's minimum for a rate-based rule
 # Function URL: concurrent executions reserved for (and capping) the function. At ~2 ms billed per one-row request,
 # 10 environments answer up to ~5,000 requests a second; the account must keep 100 unreserved (scripts/deploy_preflight.py).
 DEFAULT_URL_CONCURRENCY = 10
-LAMBDA_MIN_UNRESERVED = 100  # Lambda refuses a reservation that leaves the account fewer unreserved executions
+LAMBDA_MIN_UNRESERVED = c.LAMBDA_MIN_UNRESERVED
+
+
+class ContextSource(Protocol):
+    """A construct's node, or the deploy preflight's context (it reads these options without the CDK library)."""
+
+    def try_get_context(self, key: str) -> Any: ...
 
 
 def url_concurrency_problem(options: ApiOptions, unreserved: int, reserved_elsewhere: int = 0) -> str | None:
@@ -212,7 +216,7 @@ class ApiOptions:
             raise ValueError(f"context '{c.CTX_URL_CONCURRENCY}': at least 1")
 
     @classmethod
-    def from_context(cls, node: Node) -> ApiOptions:
+    def from_context(cls, node: ContextSource) -> ApiOptions:
         api_type = _enum(ApiType, _text(node.try_get_context(c.CTX_API)) or ApiType.REST.value, c.CTX_API)
         default_auth = {ApiType.HTTP: ApiAuth.JWT, ApiType.URL: ApiAuth.IAM}.get(api_type, ApiAuth.API_KEY)
         auth = _enum(ApiAuth, _text(node.try_get_context(c.CTX_API_AUTH)) or default_auth.value, c.CTX_API_AUTH)

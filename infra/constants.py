@@ -85,6 +85,7 @@ ATHENA_RESULTS_PREFIX = "athena-results"
 
 # --- API options (issue 11: REST or HTTP API, API key / IAM / JWT, WAF; see infra/api_options.py) ---------------
 CTX_API = "api"  # "rest" (default), "http" or "url" (Lambda Function URL)
+LAMBDA_MIN_UNRESERVED = 100  # Lambda refuses a reservation that leaves the account fewer unreserved executions
 CTX_URL_CONCURRENCY = "url_concurrency"  # api=url: reserved concurrency of the inference function (its throttle)
 CTX_JWT_ISSUER = "jwt_issuer"  # with api_auth=jwt: the issuer URL; absent = the stack creates a Cognito user pool
 CTX_JWT_AUDIENCE = "jwt_audience"  # HTTP API JWT audiences (comma-separated), e.g. the app client id

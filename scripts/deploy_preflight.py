@@ -41,6 +41,7 @@ if str(REPO) not in sys.path:  # run as a script: infra.constants (plain names, 
 
 from functions.contract.names import DEFAULT_MODEL  # noqa: E402
 from infra import constants as c  # noqa: E402
+from infra.api_options import ApiOptions, url_concurrency_problem  # noqa: E402
 
 DEFAULT_QUALIFIER = "hnb659fds"  # CDK v2's default bootstrap qualifier
 QUALIFIER_CONTEXT_KEY = "@aws-cdk/core:bootstrapQualifier"
@@ -146,7 +147,7 @@ def check(session: Any, *, qualifier: str, want_bootstrap: bool) -> Ready:
 # --- what the deploy asks for ---------------------------------------------------------------------------------
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
-LAMBDA_MIN_UNRESERVED = 100  # Lambda refuses a reservation that leaves fewer unreserved executions
+LAMBDA_MIN_UNRESERVED = c.LAMBDA_MIN_UNRESERVED
 RESERVED_BY_STACK = 2  # monitor and quality, one each, with reserved_concurrency=true
 CHATBOT_REGION = "us-east-2"  # the AWS Chatbot API's endpoint region (a global service)
 
@@ -173,11 +174,17 @@ class DeployOptions:
     reserved_concurrency: bool
     alert_email: str | None
     slack_workspace_id: str | None
+    front_door: ApiOptions  # the API options exactly as synth reads them (the Function URL's reservation)
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> DeployOptions:
         model = str(context.get(c.CTX_MODEL) or "").strip() or DEFAULT_MODEL
+        try:
+            front_door = ApiOptions.from_context(_ContextNode(context))
+        except ValueError as error:  # what synth would refuse, refused here first
+            raise NotReady(str(error)) from None
         return cls(
+            front_door=front_door,
             stack_name=str(context.get(c.CTX_STACK_NAME) or "").strip() or c.stack_name_for(model),
             api=str(context.get(c.CTX_API) or "rest").strip().lower(),
             api_gateway_account_role=_flag(context, c.CTX_API_GATEWAY_ACCOUNT_ROLE, c.DEFAULT_API_GATEWAY_ACCOUNT_ROLE),
@@ -185,6 +192,16 @@ class DeployOptions:
             alert_email=str(context.get(c.CTX_ALERT_EMAIL) or "").strip() or None,
             slack_workspace_id=str(context.get(c.CTX_SLACK_WORKSPACE_ID) or "").strip() or None,
         )
+
+
+@dataclass(frozen=True)
+class _ContextNode:
+    """What ApiOptions.from_context reads of a construct node, over the preflight's context."""
+
+    context: Mapping[str, Any]
+
+    def try_get_context(self, key: str) -> Any:
+        return self.context.get(key)
 
 
 def deploy_context(cdk_json: Path, pairs: Sequence[str]) -> dict[str, str]:
@@ -225,6 +242,10 @@ def check_concurrency(lambda_client: Any, options: DeployOptions) -> Finding:
     quota, unreserved = int(limits["ConcurrentExecutions"]), int(limits["UnreservedConcurrentExecutions"])
     needed = LAMBDA_MIN_UNRESERVED + RESERVED_BY_STACK
     account = f"account quota {quota}, {unreserved} unreserved"
+    elsewhere = RESERVED_BY_STACK if options.reserved_concurrency else 0
+    url_problem = url_concurrency_problem(options.front_door, unreserved, elsewhere)
+    if url_problem:
+        return Finding("concurrency", f"concurrency: {url_problem}", ready=False)
     if not options.reserved_concurrency:
         affordable = "would fit" if unreserved >= needed else f"would not fit (needs {needed} unreserved)"
         return Finding("concurrency", f"concurrency: nothing reserved (the default); {account}; {flag} {affordable}")

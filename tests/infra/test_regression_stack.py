@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from infra.asset_files import function_asset_files
-from tests.infra.test_packaging import REPO_ROOT, STACK_NAME, run_app
+from infra.constants import stack_name_for
+from tests.infra.test_packaging import REPO_ROOT, run_app
 
 
 def test_the_asset_ships_the_regression_sql_and_the_model_folder() -> None:
@@ -23,5 +24,5 @@ def test_the_asset_ships_the_regression_sql_and_the_model_folder() -> None:
 def test_a_regression_model_synthesizes_offline_with_cdk_nag(tmp_path: Path, stub_layer_dir: Path) -> None:
     result = run_app(tmp_path, {"layer_dir": str(stub_layer_dir), "model": "diabetes"})
     assert result.returncode == 0, result.stderr[-3000:]
-    template = json.loads((tmp_path / "out" / f"{STACK_NAME}.template.json").read_text())
+    template = json.loads((tmp_path / "out" / f"{stack_name_for('diabetes')}.template.json").read_text())
     assert "predictions_diabetes" in json.dumps(template)

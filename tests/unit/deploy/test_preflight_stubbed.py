@@ -250,3 +250,22 @@ def test_cdk_json_context_is_read_and_overridden_by_c_pairs(tmp_path):
     assert preflight.DeployOptions.from_context(context).stack_name == "ServerlessInference-iris"
     with pytest.raises(preflight.NotReady, match="expected key=value"):
         preflight.deploy_context(cdk_json, ["model"])
+
+
+# --- a Function URL's reservation (api=url reserves url_concurrency for the inference function) --------------------
+def test_a_function_url_reservation_the_account_cannot_afford_is_refused_naming_the_fix(stubbed):
+    lambda_client, stub = stubbed("lambda")
+    stub.add_response("get_account_settings", account_settings(1000, 105))
+    finding = preflight.check_concurrency(lambda_client, options(api="url"))
+    assert not finding.ready and "api=url reserves 10" in finding.line and "-c url_concurrency=5" in finding.line
+
+
+def test_a_function_url_reservation_that_fits_passes(stubbed):
+    lambda_client, stub = stubbed("lambda")
+    stub.add_response("get_account_settings", account_settings(1000, 110))
+    assert preflight.check_concurrency(lambda_client, options(api="url")).ready
+
+
+def test_a_front_door_option_synth_would_refuse_is_refused_by_the_preflight() -> None:
+    with pytest.raises(preflight.NotReady, match="waf"):
+        options(api="url", waf="true")
