@@ -9,10 +9,6 @@ import pytest
 
 from tests.unit.docs.test_docs import DOCS, README, REPO
 
-# Pages other work is writing at the same time: a link to one of them may dangle until it lands. Once they exist
-# this list changes nothing (their links and anchors are checked like every other page); delete it then.
-PENDING_PAGES = {"docs/models.md", "docs/regression.md", "docs/cost.md"}
-
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
@@ -49,8 +45,7 @@ def test_every_link_leads_to_an_existing_page_and_heading(path: Path) -> None:
         target = (path.parent / file_part).resolve() if file_part else path
         relative = target.relative_to(REPO).as_posix() if target.is_relative_to(REPO) else str(target)
         if not target.exists():
-            if relative not in PENDING_PAGES:
-                broken.append(f"{file_part}: no such file")
+            broken.append(f"{file_part}: no such file")
             continue
         if anchor and target.suffix == ".md" and anchor not in anchors(target):
             broken.append(f"{file_part}#{anchor}: no such heading in {relative}")
@@ -67,5 +62,5 @@ def test_the_link_check_catches_a_missing_page_and_a_missing_heading(tmp_path: P
 
 def test_the_readme_links_every_docs_page() -> None:
     linked = {(README.parent / f).resolve().relative_to(REPO).as_posix() for f, _ in links(README) if f}
-    pages = {p.relative_to(REPO).as_posix() for p in (REPO / "docs").glob("*.md")} | PENDING_PAGES
+    pages = {p.relative_to(REPO).as_posix() for p in (REPO / "docs").glob("*.md")}
     assert pages <= linked, f"README does not link {sorted(pages - linked)}"
