@@ -252,8 +252,8 @@ def render(m: Measured, counts: FixedCounts | None = None) -> str:
     scanned = insights_bytes(1e6, m) / 1e9
     out.append(
         f"\nLogs Insights bytes scanned per million predictions: {m.insights_scans} scans x {m.record_bytes:g} B = "
-        f"**{scanned:.2f} GB** (${scanned * 0.005:.4f}); read once per line (minute aggregates): "
-        f"{m.record_bytes / 1e3:.2f} GB (${m.record_bytes / 1e3 * 0.005:.4f}).\n"
+        f"**{scanned:.2f} GB** (${scanned * 0.005:.4f}): each closed minute is read once by each query (minute "
+        "aggregates), never again by an overlapping window.\n"
     )
     out.append("#### Fixed monthly cost (iris, whichever front door)\n")
     out.append("| Item | before traffic | at steady traffic |\n| --- | --- | --- |")

@@ -1,10 +1,10 @@
-"""Monthly cost of the monitor's minute store (DynamoDB on demand) at 1 and 200 features, from measured item sizes.
+"""Monthly cost of the monitor's minute store (DynamoDB on demand) at 1 to 200 features, from measured item sizes.
 
     .venv/bin/python bench/monitor_store_cost.py [--prices-rru 0.125 --prices-wru 0.625]
 
 Item size: a stored minute of the iris model (4 features, 11 cuts each) built from real traffic through
 `minutes.from_window` and `minute_store`'s JSON, split into the fixed part and the part per feature, then
-scaled to 1 and 200 features (same cuts per feature). Per run (one a minute, 43,200 a month) the monitor
+scaled to 1, 4, 13 and 200 features (same cuts per feature). Per run (one a minute, 43,200 a month) the monitor
 queries, strongly consistent: the 120 most recent minutes, the minutes at the two edges of the day window
 (30 each on average) and ~22 hourly roll-ups; it writes one minute, and one hour item an hour. Re-reads of
 late minutes add writes in proportion (not counted). Prices: us-east-1 on demand, per million request units
@@ -58,7 +58,7 @@ def main() -> None:
     print("\n| features | item | reads per run (RRU) | writes per run (WRU) | reads $/month | writes $/month | "
           "storage GB | storage + PITR $/month | total $/month |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")
-    for features in (1, 200):
+    for features in (1, 4, 13, 200):  # one, iris, wine, the widest model served
         size = item_bytes(features, fixed, per_feature)
         # Query rounds the summed size of the returned items up to 4 KB; strongly consistent: 1 RRU per 4 KB.
         rru = sum(math.ceil(n * size / 4096) for n in ITEMS_PER_RUN.values())

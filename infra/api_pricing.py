@@ -10,7 +10,8 @@ Assumptions (stated in the README next to the tables):
   0.1 ms and 1.2 ms in-process; Lambda rounds up to the millisecond and adds runtime overhead);
 - cold starts (INIT, billed since 2025-08-01 at the duration rate) on 1 % of invocations, AWS's "under 1 %" figure
   for production workloads, each 0.6 s of init at 1769 MB; SnapStart changes this line (docs/infrastructure.md);
-- Logs Insights reads each prediction line 4 times (2 overlapping windows x 2 queries), through the field index;
+- Logs Insights reads each prediction line once per query (each closed minute once: minute aggregates), through the
+  field index;
 - Firehose ingests gzip-compressed batches at steady traffic (the 5 KB-per-record rounding matters only when
   traffic is so low that each batch holds one request: + up to $0.15 per million);
 - WAF logs only blocked and counted requests: ~0 for legitimate traffic;
@@ -85,7 +86,9 @@ class Measured:
     memory_gb: float = 1769 / 1024
     init_seconds: float = 0.6
     cold_start_share: float = 0.01
-    insights_scans: int = 6  # times the monitor reads each prediction line: 2 overlapping windows x 3 queries (iris)
+    # times the monitor reads each prediction line: every closed minute once, by the 3 aggregate queries of iris
+    # and the future-records count (minute aggregates; 4 aggregate queries for wine)
+    insights_scans: int = 4
 
     @property
     def storage_ratio(self) -> float:
