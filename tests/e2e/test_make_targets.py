@@ -227,5 +227,5 @@ def test_the_deployed_stack_tests_skip_with_a_reason_when_the_outputs_file_is_mi
 
 def test_make_train_names_the_way_to_retrain_a_model_it_does_not_ship() -> None:
     done = make("train", "MODEL=flowers", timeout=30)
-    assert_one_line(done, "make train retrains the shipped models (iris, wine)", "--out models/flowers --force")
+    assert_one_line(done, "make train retrains the shipped models (iris, wine, diabetes)", "--out models/flowers --force")
     assert done.stdout == ""
