@@ -222,8 +222,11 @@ def test_the_largest_rejected_line_is_bounded_whatever_the_reason_and_endpoint()
         reason=WORST_CHARACTER * 10**6,
     )
     size = len(line.encode())
-    print(f"largest rejected line: {size} bytes")
     assert size <= 8 * 1024
+    stated = f"{size:,} bytes"  # the README's API section and docs/api.md state the bound this line measures
+    repo = Path(__file__).resolve().parents[3]
+    assert stated in (repo / "README.md").read_text(encoding="utf-8")
+    assert stated in (repo / "docs" / "api.md").read_text(encoding="utf-8")
     assert json.loads(line)["reason"].endswith("… (1000000 characters)")
     failed = failed_line(
         timestamp_ms=0, request_id="f" * 32, endpoint=WORST_CHARACTER * 10**6, model="iris", model_version="x", error_type="E"
