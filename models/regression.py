@@ -13,7 +13,6 @@ import argparse
 import hashlib
 import json
 import math
-import platform
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ import numpy as np
 import onnx
 import onnxruntime
 import skl2onnx
-import sklearn
 from skl2onnx import to_onnx
 from sklearn.base import BaseEstimator, clone
 from sklearn.datasets import load_diabetes
@@ -50,6 +48,7 @@ from models.train import (
     feature_key,
     feature_statistics,
     load_csv_dataset,
+    provenance,
     resolve_trained_at,
     shift_scores,
     with_monitor_references,
@@ -231,23 +230,7 @@ def train_regression(
             "regressor": describe(model),
             "outlier_detector": f"{describe(detector)}; outlier_score = -(decision_function - threshold), > 0 outlier",
             "seed": seed,
-            "libraries": {
-                "python": platform.python_version(),
-                "numpy": np.__version__,
-                "scikit-learn": sklearn.__version__,
-                "skl2onnx": skl2onnx.__version__,
-                "onnx": onnx.__version__,
-                "onnxruntime": onnxruntime.__version__,
-            },
-            "files": {
-                "classifier": CLASSIFIER_FILE,
-                "outlier_detector": OUTLIER_DETECTOR_FILE,
-                "holdout": HOLDOUT_FILE,
-                "sha256": {
-                    CLASSIFIER_FILE: hashlib.sha256(regressor_bytes).hexdigest(),
-                    OUTLIER_DETECTOR_FILE: hashlib.sha256(detector_bytes).hexdigest(),
-                },
-            },
+            **provenance(regressor_bytes, detector_bytes),
             "evaluation": {
                 "holdout_rows": holdout["rows"],
                 "holdout_mae": holdout["mae"],

@@ -594,6 +594,29 @@ def with_monitor_references(features: list[dict[str, Any]], x: np.ndarray) -> li
 # --- end of monitor references ----------------------------------------------------------------------------------
 
 
+def provenance(model_bytes: bytes, detector_bytes: bytes) -> dict[str, Any]:
+    """The card's `libraries` and `files`: what made the two ONNX files, and their hashes."""
+    return {
+        "libraries": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "scikit-learn": sklearn.__version__,
+            "skl2onnx": skl2onnx.__version__,
+            "onnx": onnx.__version__,
+            "onnxruntime": onnxruntime.__version__,
+        },
+        "files": {
+            "classifier": CLASSIFIER_FILE,
+            "outlier_detector": OUTLIER_DETECTOR_FILE,
+            "holdout": HOLDOUT_FILE,
+            "sha256": {
+                CLASSIFIER_FILE: hashlib.sha256(model_bytes).hexdigest(),
+                OUTLIER_DETECTOR_FILE: hashlib.sha256(detector_bytes).hexdigest(),
+            },
+        },
+    }
+
+
 def build_baseline(
     *,
     data: TrainingData,
@@ -634,23 +657,7 @@ def build_baseline(
             "classifier": classifier_description,
             "outlier_detector": f"{detector_description}; outlier_score = -(decision_function - threshold), > 0 outlier",
             "seed": seed,
-            "libraries": {
-                "python": platform.python_version(),
-                "numpy": np.__version__,
-                "scikit-learn": sklearn.__version__,
-                "skl2onnx": skl2onnx.__version__,
-                "onnx": onnx.__version__,
-                "onnxruntime": onnxruntime.__version__,
-            },
-            "files": {
-                "classifier": CLASSIFIER_FILE,
-                "outlier_detector": OUTLIER_DETECTOR_FILE,
-                "holdout": HOLDOUT_FILE,
-                "sha256": {
-                    CLASSIFIER_FILE: hashlib.sha256(classifier_bytes).hexdigest(),
-                    OUTLIER_DETECTOR_FILE: hashlib.sha256(detector_bytes).hexdigest(),
-                },
-            },
+            **provenance(classifier_bytes, detector_bytes),
             "evaluation": {
                 "holdout_rows": holdout["rows"],
                 "holdout_accuracy": holdout["accuracy"],
