@@ -30,6 +30,8 @@ ENV_QUERY_TIMEOUT_SECONDS = "QUERY_TIMEOUT_SECONDS"
 CLASSIFIER_FILE = "classifier.onnx"
 OUTLIER_DETECTOR_FILE = "outlier_detector.onnx"
 BASELINE_FILE = "baseline.json"
+JOINT_DRIFT_FILE = "joint_drift.onnx"  # optional: PCA reconstruction model (models/joint_drift.py)
+JOINT_DRIFT_OUTPUT = "reconstruction_error"  # its output, (rows, 1) float32
 DEFAULT_MODEL = "iris"
 
 # --- service names (the `service` metric dimension and log key) --------------
