@@ -104,6 +104,10 @@ class Thresholds(NamedTuple):
     unreadable_ratio: float = 0.01  # data quality: share of log lines that could not be parsed
     failed_ratio: float = 0.02  # share of accepted requests answered with a 500 ("failed" lines)
     accuracy_drop: float = 0.05  # estimated accuracy: smallest drop of mean confidence worth an alarm
+    spread_floor: float = 0.05  # spread: |window sd / training sd - 1| below this never alarms, whatever n
+    distribution_psi: float = 0.05  # distribution: population stability index below this never alarms
+    prediction_psi: float = 0.02  # prediction drift: PSI of the class shares below this never alarms
+    joint_drift_floor: float = 0.10  # joint drift: |mean reconstruction error shift| below this many reference sd
     # (feature, cuts, training share below each cut): read from features[i].drift_cuts / drift_shares_below
     drift_buckets: tuple[tuple[str, tuple[float, ...], tuple[float, ...]], ...] = ()
 
@@ -239,6 +243,10 @@ _MONITOR_NUMBERS = {  # optional threshold -> (low, high) inclusive bounds
     "unreadable_ratio": (0.0, 1.0),
     "failed_ratio": (0.0, 1.0),
     "accuracy_drop": (0.0, 1.0),
+    "spread_floor": (0.0, 10.0),
+    "distribution_psi": (0.0, 10.0),
+    "prediction_psi": (0.0, 10.0),
+    "joint_drift_floor": (0.0, 10.0),
 }
 _MONITOR_COUNTS = ("alarm_windows", "of_windows", "recovery_windows", "max_notifications_per_hour")
 

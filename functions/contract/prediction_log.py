@@ -64,6 +64,9 @@ KEY_IS_OUTLIER = "is_outlier"
 KEY_OUTLIER_SCORE = "outlier_score"  # > 0 means outside the training support
 KEY_LATENCY_MS = "latency_ms"  # whole-request handling time, same on every row of a request
 KEY_CONFIDENCE = "confidence"  # top class probability of the row (label-free quality estimate)
+# distance of the row from the plane the training rows span (models/joint_drift.py); only models that ship
+# joint_drift.onnx write it, and the monitor's joint_drift check reads it
+KEY_RECONSTRUCTION_ERROR = "reconstruction_error"
 KEY_STATUS = "status"
 KEY_REASON = "reason"
 KEY_ERROR_TYPE = "error_type"  # failed lines: the exception class name, never its message

@@ -34,6 +34,9 @@ ALIAS_MESSAGE_COUNTS = "message_counts"  # count(*) by message: rejected and fai
 ALIAS_CONFIDENCE_N = "conf_n"
 ALIAS_CONFIDENCE_MEAN = "conf_mean"
 ALIAS_CONFIDENCE_STD = "conf_std"
+ALIAS_RECONSTRUCTION_N = "rec_n"
+ALIAS_RECONSTRUCTION_MEAN = "rec_mean"
+ALIAS_RECONSTRUCTION_STD = "rec_std"
 OTHER_CLASS = "(other)"  # predicted labels the baseline does not know
 ANY_MESSAGE = "*"  # a spec over prediction, rejected and failed lines
 COUNTED_MESSAGES = (log.MESSAGE_PREDICTION, log.MESSAGE_REJECTED, log.MESSAGE_FAILED)
@@ -93,6 +96,12 @@ def build_specs(baseline: Baseline) -> tuple[AggregateSpec, ...]:
         AggregateSpec(ALIAS_CLASS_COUNTS, Func.COUNT_BY, log.KEY_PREDICTION, prediction),
         AggregateSpec(ALIAS_MESSAGE_COUNTS, Func.COUNT_BY, log.KEY_MESSAGE, ANY_MESSAGE),
     ]
+    if "joint_drift" in baseline.document:  # only models that ship the joint-drift model write the field
+        specs += [
+            AggregateSpec(ALIAS_RECONSTRUCTION_N, Func.COUNT, log.KEY_RECONSTRUCTION_ERROR, prediction),
+            AggregateSpec(ALIAS_RECONSTRUCTION_MEAN, Func.AVG, log.KEY_RECONSTRUCTION_ERROR, prediction),
+            AggregateSpec(ALIAS_RECONSTRUCTION_STD, Func.STDDEV, log.KEY_RECONSTRUCTION_ERROR, prediction),
+        ]
     for index, name in enumerate(baseline.feature_names):
         field = feature_field(name)
         specs += [
@@ -136,6 +145,9 @@ class WindowAggregates:
     confidence_count: int = 0
     confidence_mean: float | None = None
     confidence_std: float | None = None
+    reconstruction_count: int = 0  # rows with a reconstruction_error (joint-drift model shipped)
+    reconstruction_mean: float | None = None
+    reconstruction_std: float | None = None
     unreadable_lines: int = 0  # local engine only: lines that are not JSON (whole file; they carry no timestamp)
     total_lines: int | None = None  # local engine only: all lines of the file
 
@@ -219,6 +231,7 @@ class WindowAggregates:
                 )
             )
         confidence_n = count(ALIAS_CONFIDENCE_N)
+        reconstruction_n = count(ALIAS_RECONSTRUCTION_N)
         return cls(
             start_ms=start_ms,
             end_ms=end_ms,
@@ -233,6 +246,9 @@ class WindowAggregates:
             confidence_count=confidence_n,
             confidence_mean=stat(ALIAS_CONFIDENCE_MEAN) if confidence_n else None,
             confidence_std=stat(ALIAS_CONFIDENCE_STD) if confidence_n > 1 else None,
+            reconstruction_count=reconstruction_n,
+            reconstruction_mean=stat(ALIAS_RECONSTRUCTION_MEAN) if reconstruction_n else None,
+            reconstruction_std=stat(ALIAS_RECONSTRUCTION_STD) if reconstruction_n > 1 else None,
             unreadable_lines=unreadable_lines,
             total_lines=total_lines,
         )
