@@ -405,7 +405,10 @@ class PredictionService:
         result = self.model.predict_one(values)
         probabilities = [round(p, 4) for p in result.probabilities]
         score = round(result.outlier_score, 4)
-        if not math.isfinite(sum(probabilities) + score):
+        error = result.reconstruction_error
+        if error is not None:
+            error = round(error, 4)
+        if not math.isfinite(sum(probabilities) + score + (error or 0.0)):
             raise self._refuse_unscorable([values], np.zeros(1, dtype=bool))
         is_outlier = result.outlier_score > 0  # the unrounded score decides, as in `_predict`
         class_index = result.class_index
@@ -414,12 +417,14 @@ class PredictionService:
         form = self._line_formats.get(endpoint)
         if form is None:
             form = self._line_formats[endpoint] = prediction_line_format(
-                endpoint, self.baseline.model_name, self.baseline.model_version, self.baseline.feature_names, len(probabilities)
-            )
+                endpoint, self.baseline.model_name, self.baseline.model_version, self.baseline.feature_names,
+                len(probabilities), error is not None,
+            )  # fmt: skip
         request = quoted_id(job_id)
         line = form.line(
-            self.clock_ms(), request, 0, is_outlier, score, quoted_label, class_index, round(latency_ms, 3), values, probabilities
-        )
+            self.clock_ms(), request, 0, is_outlier, score, quoted_label, class_index, round(latency_ms, 3), values,
+            probabilities, error,
+        )  # fmt: skip
         class_counts = [0] * len(self._quoted_labels)
         class_counts[class_index] = 1
         self.log.write(
@@ -442,8 +447,11 @@ class PredictionService:
             outlier_flags = (result.outlier_score > 0).tolist()
         # One sum per output: NaN or infinity anywhere makes it non-finite (finite float32 sums cannot overflow
         # a Python float). Cheaper than np.isfinite on a one-row request; rows are located only when needed.
-        if not math.isfinite(sum(map(sum, probabilities)) + sum(outlier_scores)):
+        errors = None if result.reconstruction_error is None else rounded(result.reconstruction_error, 4)
+        if not math.isfinite(sum(map(sum, probabilities)) + sum(outlier_scores) + (sum(errors) if errors else 0.0)):
             finite = np.isfinite(result.probabilities).all(axis=1) & np.isfinite(result.outlier_score)
+            if result.reconstruction_error is not None:
+                finite &= np.isfinite(result.reconstruction_error)
             raise self._refuse_unscorable(rows, finite)
         class_index = result.class_index.tolist()
         label_names = self.baseline.label_names
@@ -471,6 +479,7 @@ class PredictionService:
                 is_outlier=outlier_flags,
                 outlier_scores=outlier_scores,
                 latency_ms=latency_ms,
+                reconstruction_errors=errors,
             ),
             self.metrics.prediction(
                 rows=len(rows), outliers=sum(outlier_flags), latency_ms=latency_ms, class_counts=class_counts

@@ -8,7 +8,8 @@ windows do not flag chance:
 - mean_shift:<f>       Welch's t of the window mean against the training mean (both samples' sizes), critical
                        value Bonferroni-split over the features; floor: |shift| >= effect_size_floor training sd.
 - spread:<f>           ln of the window's variance over training's, against its standard error from both sizes and
-                       the training kurtosis (no normality assumed); floor: |sd ratio - 1| >= spread_floor.
+                       the training kurtosis (no normality assumed); floor: |sd ratio - 1| >= spread_floor;
+                       judged from spread_min_rows (100) rows, where the normal approximation of ln s^2 holds.
 - distribution:<f>     largest gap between the window's and training's share of rows below the training cuts
                        (exact, tie-safe); critical value: two-sample KS at alpha / features, with the training size;
                        floor: population stability index over the same buckets >= distribution_psi.
@@ -19,7 +20,8 @@ windows do not flag chance:
                        half the hold-out rate.
 - joint_drift          the window's mean PCA reconstruction error (`reconstruction_error`, models/joint_drift.py)
                        against its out-of-fold training mean, Welch t two-sided; floor: joint_drift_floor
-                       reference sd. Only for models that ship the joint-drift model.
+                       reference sd, from spread_min_rows rows (the error is skewed). Only for models that ship
+                       the joint-drift model.
 - outlier_ratio, rejected_ratio, failed_ratio: a share above a fixed line by more than a binomial z.
 - prediction_drift     largest two-proportion z over the class shares; floor: PSI of the class shares >= prediction_psi.
 - estimated_accuracy   the window's mean confidence against the hold-out mean confidence, one-sided; floor:
@@ -294,9 +296,10 @@ def check_spread(index: int, observed: FeatureWindow, baseline: Baseline, alpha:
     t = baseline.thresholds
     feature = baseline.features[index]
     name = f"{CHECK_SPREAD}:{feature.name}"
-    if observed.count < t.min_rows or observed.std is None or feature.std <= 0:
+    needed = max(t.min_rows, t.spread_min_rows)
+    if observed.count < needed or observed.std is None or feature.std <= 0:
         return _not_judged(
-            name, Status.INSUFFICIENT_DATA, t.spread_floor, f"{observed.count} values < min_rows {t.min_rows}",
+            name, Status.INSUFFICIENT_DATA, t.spread_floor, f"{observed.count} values < spread_min_rows {needed}",
             _feature_hint(feature),
         )  # fmt: skip
     kurtosis = feature_kurtosis(baseline, index)
@@ -510,10 +513,10 @@ def check_joint_drift(window: WindowAggregates, baseline: Baseline, alpha: float
             "no 'reconstruction_error' in the window's prediction lines (served by a build without the joint-drift model?)",
             hint,
         )  # fmt: skip
-    n = window.reconstruction_count
-    if n < t.min_rows or window.reconstruction_mean is None:
+    n, needed = window.reconstruction_count, max(t.min_rows, t.spread_min_rows)
+    if n < needed or window.reconstruction_mean is None:
         return _not_judged(
-            CHECK_JOINT_DRIFT, Status.INSUFFICIENT_DATA, t.joint_drift_floor, f"{n} values < min_rows {t.min_rows}", hint
+            CHECK_JOINT_DRIFT, Status.INSUFFICIENT_DATA, t.joint_drift_floor, f"{n} values < spread_min_rows {needed}", hint
         )
     m, mean, sd = int(reference["rows"]), reference["mean"], reference["std"]
     s_window = window.reconstruction_std if window.reconstruction_std is not None else sd

@@ -132,7 +132,7 @@ def test_without_a_binding_predict_one_uses_the_unbound_runs(model: OnnxModel, m
 def test_a_result_is_not_overwritten_by_the_next_request(model: OnnxModel) -> None:
     first_row, second_row = rows_around_training(model, 2)
     first = model.predict_one(first_row.tolist())
-    kept = RowPrediction(first.class_index, list(first.probabilities), first.outlier_score)
+    kept = RowPrediction(first.class_index, list(first.probabilities), first.outlier_score, first.reconstruction_error)
     model.predict_one((second_row * 5).tolist())
     assert first == kept
 
