@@ -170,3 +170,31 @@ def test_a_binding_that_disagrees_or_fails_is_not_used(model: OnnxModel, monkeyp
 
     monkeypatch.setattr(OneRowBinding, "predict_one", broken)
     assert OneRowBinding.checked(model, probe, expected) is None
+
+
+def test_the_joint_drift_score_is_the_same_on_both_paths(model: OnnxModel) -> None:
+    rows = rows_around_training(model, 20)
+    batch = model.predict(rows)
+    assert batch.reconstruction_error is not None and batch.reconstruction_error.shape == (20,)
+    for index, row in enumerate(rows):
+        one = model.predict_one(row.tolist())
+        assert one.reconstruction_error == row_of(batch, index).reconstruction_error
+    session = model._joint
+    assert session is not None
+    direct = session.run(None, {session.get_inputs()[0].name: rows})[0].reshape(-1)
+    np.testing.assert_array_equal(batch.reconstruction_error, direct)
+
+
+def test_a_folder_without_the_joint_drift_model_serves_without_the_score(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    folder = tmp_path / "iris"
+    shutil.copytree(MODELS / "iris", folder)
+    document = json.loads((folder / "baseline.json").read_text())
+    document.pop("joint_drift")
+    (folder / "baseline.json").write_text(json.dumps(document))
+    plain = OnnxModel(load_model_artifact(folder))
+    row = rows_around_training(plain, 1)
+    assert plain.predict(row).reconstruction_error is None
+    assert plain.predict_one(row[0].tolist()).reconstruction_error is None
