@@ -8,7 +8,8 @@ row's `reconstruction_error` into its prediction line; the monitor tests the win
 reference figures stored in the baseline's `joint_drift` block.
 
 The ONNX graph is written by hand (skl2onnx exports PCA's transform, not its inverse): standardize, centre,
-project onto the kept components and back, and take the Euclidean norm of the residual.
+project onto the kept components and back, and take the Euclidean norm of the residual, all linear steps folded
+into one matrix product.
 """
 
 from __future__ import annotations
@@ -51,22 +52,19 @@ class JointDriftModel:
         return np.sqrt((residual**2).sum(axis=1))
 
     def to_onnx(self) -> bytes:
+        """Four nodes: the standardization, the centring and the projection are folded into one matrix and one
+        offset, residual = x A - b with A = diag(1 / scale) (I - W'W) and b = (mean / scale + pca_mean) (I - W'W)."""
         d = len(self.mean)
-        f32 = np.float32
+        projector = np.eye(d) - self.components.T @ self.components
+        matrix = projector / self.scale[:, np.newaxis]
+        offset = (self.mean / self.scale + self.pca_mean) @ projector
         initializers = [
-            numpy_helper.from_array(self.mean.astype(f32), "mean"),
-            numpy_helper.from_array(self.scale.astype(f32), "scale"),
-            numpy_helper.from_array(self.pca_mean.astype(f32), "pca_mean"),
-            numpy_helper.from_array(self.components.T.astype(f32), "components_t"),
-            numpy_helper.from_array(self.components.astype(f32), "components"),
+            numpy_helper.from_array(matrix.astype(np.float32), "residual_matrix"),
+            numpy_helper.from_array(offset.astype(np.float32), "residual_offset"),
         ]
         nodes = [
-            helper.make_node("Sub", ["X", "mean"], ["shifted"]),
-            helper.make_node("Div", ["shifted", "scale"], ["standard"]),
-            helper.make_node("Sub", ["standard", "pca_mean"], ["centred"]),
-            helper.make_node("MatMul", ["centred", "components_t"], ["projected"]),
-            helper.make_node("MatMul", ["projected", "components"], ["rebuilt"]),
-            helper.make_node("Sub", ["centred", "rebuilt"], ["residual"]),
+            helper.make_node("MatMul", ["X", "residual_matrix"], ["projected"]),
+            helper.make_node("Sub", ["projected", "residual_offset"], ["residual"]),
             helper.make_node("ReduceSumSquare", ["residual"], ["squared"], axes=[1], keepdims=1),
             helper.make_node("Sqrt", ["squared"], [JOINT_DRIFT_OUTPUT]),
         ]
