@@ -61,6 +61,16 @@ def new_job_id() -> str:
     return os.urandom(16).hex()  # a quarter of uuid4().hex's cost
 
 
+# float32's largest value: a row far enough off the training plane overflows the joint-drift model's sum of squares
+RECONSTRUCTION_ERROR_CAP = 3.4028234663852886e38
+
+
+def bounded_error(error: float) -> float:
+    """The row's reconstruction error for the log, rounded; an overflow (inf, or NaN from inf - inf) is written as
+    float32's largest value. The score only feeds the monitor, so it never refuses a row the classifier scored."""
+    return round(error, 4) if math.isfinite(error) else RECONSTRUCTION_ERROR_CAP
+
+
 def rounded(values: np.ndarray, digits: int) -> list[Any]:
     """Round for the log and the reply; NumPy's per-call overhead loses on the common one-row request."""
     if values.size <= 32:
@@ -407,8 +417,8 @@ class PredictionService:
         score = round(result.outlier_score, 4)
         error = result.reconstruction_error
         if error is not None:
-            error = round(error, 4)
-        if not math.isfinite(sum(probabilities) + score + (error or 0.0)):
+            error = bounded_error(error)
+        if not math.isfinite(sum(probabilities) + score):
             raise self._refuse_unscorable([values], np.zeros(1, dtype=bool))
         is_outlier = result.outlier_score > 0  # the unrounded score decides, as in `_predict`
         class_index = result.class_index
@@ -447,11 +457,9 @@ class PredictionService:
             outlier_flags = (result.outlier_score > 0).tolist()
         # One sum per output: NaN or infinity anywhere makes it non-finite (finite float32 sums cannot overflow
         # a Python float). Cheaper than np.isfinite on a one-row request; rows are located only when needed.
-        errors = None if result.reconstruction_error is None else rounded(result.reconstruction_error, 4)
-        if not math.isfinite(sum(map(sum, probabilities)) + sum(outlier_scores) + (sum(errors) if errors else 0.0)):
+        errors = None if result.reconstruction_error is None else [bounded_error(e) for e in result.reconstruction_error.tolist()]
+        if not math.isfinite(sum(map(sum, probabilities)) + sum(outlier_scores)):
             finite = np.isfinite(result.probabilities).all(axis=1) & np.isfinite(result.outlier_score)
-            if result.reconstruction_error is not None:
-                finite &= np.isfinite(result.reconstruction_error)
             raise self._refuse_unscorable(rows, finite)
         class_index = result.class_index.tolist()
         label_names = self.baseline.label_names

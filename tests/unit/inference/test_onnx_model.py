@@ -198,3 +198,10 @@ def test_a_folder_without_the_joint_drift_model_serves_without_the_score(tmp_pat
     row = rows_around_training(plain, 1)
     assert plain.predict(row).reconstruction_error is None
     assert plain.predict_one(row[0].tolist()).reconstruction_error is None
+
+
+def test_an_overflowing_reconstruction_error_is_logged_as_the_cap_not_refused() -> None:
+    from functions.inference.prediction_service import RECONSTRUCTION_ERROR_CAP, bounded_error
+
+    assert bounded_error(float("inf")) == bounded_error(float("nan")) == RECONSTRUCTION_ERROR_CAP
+    assert bounded_error(1.234567) == 1.2346
