@@ -263,3 +263,14 @@ TORCH_VERSION ?= 2.13.0
 test-frameworks: install-dev ## import tests for frameworks too large for `make test` (PyTorch through torch.onnx.export)
 	@$(BIN)/python -c 'import torch' 2>/dev/null || $(PIP) torch==$(TORCH_VERSION)
 	FRAMEWORK_TESTS=1 $(BIN)/python -m pytest -q tests/frameworks
+
+# --- drift benchmark (docs/monitor.md): the monitor on NannyML's synthetic multiclass data, chunk by chunk.
+# Reads the committed bench/data/nannyml_multiclass.csv.gz (bench/nannyml_data.py wrote it); trains a model once
+# into .build/drift_bench/ (~10-30 s), then judges each 6,000-row chunk (~15 s).
+.PHONY: bench-drift
+bench-drift: SHELL := /bin/bash
+bench-drift: .SHELLFLAGS := -o pipefail -c
+bench-drift: install ## per chunk: our verdict, checks and features named, NannyML's alert, realized and estimated accuracy
+	@mkdir -p $(LOCAL_DIR)
+	{ echo "# make bench-drift, $$(date -u +%Y-%m-%dT%H:%MZ), $$(uname -m), $$(nproc) cores, $$($(BIN)/python -V)"; \
+	  $(BIN)/python bench/drift_bench.py; } | tee $(LOCAL_DIR)/bench-drift.txt

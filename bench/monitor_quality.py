@@ -2,9 +2,12 @@
 
     .venv/bin/python bench/monitor_quality.py [--models iris wine] [--sizes 30 100 400 2000] [--trials 40] [--days 7]
 
-Traffic is a smoothed bootstrap of the model's held-out rows (models/<m>/holdout.csv when present, else the
-split models/train.py makes), run through the model's own ONNX files, so predictions, outlier flags and
-confidences are the service's. Every minute gets n/2 rows; the monitor evaluates, every minute, the 2-minute
+Healthy traffic is a smoothed bootstrap of all the model's labelled rows (training rows and the held-out rows of
+models/<m>/holdout.csv): the population the baseline's training statistics estimate. `--healthy holdout` draws
+it from the 30-36 held-out rows alone, whose own sampling error (wine's flavanoids sd 1.23x training) the monitor
+cannot know about. Drift scenarios move the same draws; "single class" and "boundary rows" use held-out rows.
+Every row is run through the model's own ONNX files, so predictions, outlier flags, confidences and
+reconstruction errors are the service's. Every minute gets n/2 rows; the monitor evaluates, every minute, the 2-minute
 window ending then (overlapping windows, as in AWS) with the alert state applied (persistence and the
 notification limit). Aggregates are computed per minute and added, exactly as the engines would count them.
 
@@ -38,6 +41,7 @@ from scipy.stats import ks_2samp  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 from functions.contract.model_artifact import Baseline, load_baseline  # noqa: E402
+from functions.contract.names import JOINT_DRIFT_FILE  # noqa: E402
 from functions.monitor.aggregates import OTHER_CLASS, FeatureWindow, WindowAggregates, feature_cuts  # noqa: E402
 from functions.monitor.alerts import AlertState, decide  # noqa: E402
 from functions.monitor.checks import evaluate  # noqa: E402
@@ -57,6 +61,8 @@ class Model:
     classifier: onnxruntime.InferenceSession
     detector: onnxruntime.InferenceSession
     source: str
+    joint: onnxruntime.InferenceSession | None = None  # the joint-drift model, when the folder ships one
+    healthy_x: np.ndarray | None = None  # the rows healthy traffic is resampled from (set by main)
 
 
 def load_model(name: str, root: Path = REPO / "models") -> Model:
@@ -87,6 +93,9 @@ def load_model(name: str, root: Path = REPO / "models") -> Model:
         onnxruntime.InferenceSession(str(folder / "classifier.onnx"), options, providers=providers),
         onnxruntime.InferenceSession(str(folder / "outlier_detector.onnx"), options, providers=providers),
         source,
+        onnxruntime.InferenceSession(str(folder / JOINT_DRIFT_FILE), options, providers=providers)
+        if (folder / JOINT_DRIFT_FILE).is_file()
+        else None,
     )
     if "holdout" not in baseline.document:
         # Until the models helper's baselines (with a `holdout` block) are merged, compute the same figures here.
@@ -113,7 +122,8 @@ Drift = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
 def resample(model: Model, n: int, rng: np.random.Generator, rows: np.ndarray | None = None) -> np.ndarray:
-    pool = model.holdout_x if rows is None else rows
+    healthy = model.healthy_x if model.healthy_x is not None else model.holdout_x
+    pool = healthy if rows is None else rows
     sd = np.array([f.std for f in model.baseline.features])
     return pool[rng.integers(0, len(pool), size=n)] + rng.normal(0.0, 1.0, size=(n, pool.shape[1])) * sd * JITTER_SD
 
@@ -126,6 +136,13 @@ class Minute:
     classes: np.ndarray
     outliers: np.ndarray
     confidence: np.ndarray
+    reconstruction: np.ndarray | None = None
+
+
+def reconstruction_errors(model: Model, x: np.ndarray) -> np.ndarray | None:
+    if model.joint is None:
+        return None
+    return np.asarray(model.joint.run(None, {model.joint.get_inputs()[0].name: x.astype(np.float32)})[0]).reshape(-1)
 
 
 def minute(model: Model, n: int, rng: np.random.Generator, drift: Drift | None = None, rows: np.ndarray | None = None) -> Minute:
@@ -133,7 +150,7 @@ def minute(model: Model, n: int, rng: np.random.Generator, drift: Drift | None =
     if drift is not None:
         x = drift(x, rng)
     classes, outliers, confidence = predict(model, x)
-    return Minute(x, classes, outliers, confidence)
+    return Minute(x, classes, outliers, confidence, reconstruction_errors(model, x))
 
 
 def window_of(model: Model, parts: list[Minute], start_ms: int, end_ms: int) -> WindowAggregates:
@@ -141,6 +158,8 @@ def window_of(model: Model, parts: list[Minute], start_ms: int, end_ms: int) -> 
     x = np.concatenate([p.x for p in parts])
     classes = np.concatenate([p.classes for p in parts])
     conf = np.concatenate([p.confidence for p in parts])
+    errors = [p.reconstruction for p in parts if p.reconstruction is not None]
+    rec = np.concatenate(errors) if errors else np.empty(0)
     n = len(x)
     counts = {label: int((classes == i).sum()) for i, label in enumerate(b.label_names)}
     other = int(n - sum(counts.values()))
@@ -171,6 +190,9 @@ def window_of(model: Model, parts: list[Minute], start_ms: int, end_ms: int) -> 
         confidence_count=n,
         confidence_mean=float(conf.mean()) if n else None,
         confidence_std=float(conf.std(ddof=1)) if n > 1 else None,
+        reconstruction_count=len(rec),
+        reconstruction_mean=float(rec.mean()) if len(rec) else None,
+        reconstruction_std=float(rec.std(ddof=1)) if len(rec) > 1 else None,
     )
 
 
@@ -302,6 +324,11 @@ def scenarios(model: Model) -> dict[str, tuple[Drift | None, np.ndarray | None]]
         x[:, 0] *= 1.10
         return x
 
+    def scale_small(x: np.ndarray, _rng: np.random.Generator) -> np.ndarray:
+        x = x.copy()
+        x[:, 0] *= 1.05
+        return x
+
     # Joint drift: the two most correlated features' relation flipped, each marginal unchanged (rank mirror).
     corr = np.corrcoef(model.train_x.T)
     np.fill_diagonal(corr, 0)
@@ -326,6 +353,7 @@ def scenarios(model: Model) -> dict[str, tuple[Drift | None, np.ndarray | None]]
     single = model.holdout_x[model.holdout_y == model.holdout_y[0]]
     return {
         f"{name0} +0.5 sd": (shift, None),
+        f"{name0} x1.05": (scale_small, None),
         f"{name0} x1.10": (scale, None),
         "single class": (None, single),
         f"joint: {b.feature_names[j]} vs {b.feature_names[i]} flipped": (joint, None),
@@ -340,6 +368,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--days", type=float, default=7.0, help="simulated days of stationary traffic per size")
     parser.add_argument("--models-root", type=Path, default=REPO / "models", help="folder holding the model folders")
+    parser.add_argument("--healthy", choices=("all", "holdout"), default="all", help="rows healthy traffic is resampled from")
     args = parser.parse_args()
     started = time.perf_counter()
     evidently = importlib.util.find_spec("evidently") is not None
@@ -351,9 +380,13 @@ def main() -> None:
     minutes = int(args.days * 24 * 60)
     for name in args.models:
         model = load_model(name, args.models_root)
+        if args.healthy == "all":
+            model.healthy_x = np.vstack([model.train_x, model.holdout_x])
+        pool_rows = len(model.healthy_x) if model.healthy_x is not None else len(model.holdout_x)
         t = model.baseline.thresholds
         print(
-            f"\n## {name}: held-out rows {len(model.holdout_x)} from {model.source}; hold-out outlier rate "
+            f"\n## {name}: healthy traffic from {args.healthy} rows ({pool_rows}); "
+            f"held-out rows {len(model.holdout_x)} from {model.source}; hold-out outlier rate "
             f"{model.baseline.document['holdout']['outlier_rate']:.1%}; training rows "
             f"{model.baseline.training_rows}; alpha {t.family_alpha:g}, floor {t.effect_size_floor:g} sd, "
             f"enter {t.alarm_windows} of {t.of_windows} (or strong), recover after {t.recovery_windows}"

@@ -83,6 +83,7 @@ _SCALAR_TYPES = {
     contract.KEY_PREDICTION: "string",
     contract.KEY_CLASS_INDEX: "int",
     contract.KEY_CONFIDENCE: "double",
+    contract.KEY_RECONSTRUCTION_ERROR: "double",  # null for models without the joint-drift model
     contract.KEY_PROBABILITIES: "array<double>",
     contract.KEY_IS_OUTLIER: "boolean",
     contract.KEY_OUTLIER_SCORE: "double",

@@ -354,7 +354,7 @@ class Observability(Construct):
                 title="Prediction drift and checks in alarm",
                 left=[emf_metric(names.METRIC_PREDICTION_DRIFT, *monitor, statistic="Maximum", label="class-share distance")],
                 right=[emf_metric(names.METRIC_CHECKS_IN_ALARM, *monitor, statistic="Maximum", label="checks in alarm")],
-                left_annotations=[cw.HorizontalAnnotation(value=baseline.thresholds.prediction_drift, label="threshold")],
+                # no fixed line: the check needs a significant z (sample-size critical value) and a PSI floor
                 width=8,
             ),
             cw.GraphWidget(
@@ -363,7 +363,7 @@ class Observability(Construct):
                     emf_metric(names.drift_metric(feature), *monitor, statistic="Maximum", label=feature)
                     for feature in baseline.feature_names
                 ],
-                left_annotations=[cw.HorizontalAnnotation(value=baseline.thresholds.distribution_distance, label="threshold")],
+                # no fixed line: the check needs the distance above its KS critical value and a PSI floor (docs/monitor.md)
                 width=12,
             ),
             cw.GraphWidget(

@@ -47,7 +47,8 @@ from functions.contract.model_artifact import (
     check_feature_limit,
     check_feature_names,
 )
-from functions.contract.names import BASELINE_FILE, CLASSIFIER_FILE, OUTLIER_DETECTOR_FILE
+from functions.contract.names import BASELINE_FILE, CLASSIFIER_FILE, JOINT_DRIFT_FILE, OUTLIER_DETECTOR_FILE
+from models.joint_drift import fit_joint_drift
 
 HOLDOUT_FILE = "holdout.csv"  # the held-out rows: feature keys in input order, then `label`
 HOLDOUT_LABEL_COLUMN = "label"
@@ -585,9 +586,14 @@ def with_monitor_references(features: list[dict[str, Any]], x: np.ndarray) -> li
     from functions.monitor.stats import reference_buckets
 
     for index, feature in enumerate(features):
-        cuts, shares = reference_buckets(x[:, index].tolist())
+        column = x[:, index].astype(np.float64)
+        cuts, shares = reference_buckets(column.tolist())
         feature["drift_cuts"] = list(cuts)
         feature["drift_shares_below"] = list(shares)
+        # The spread check's null: the sampling variance of a variance depends on the fourth moment.
+        centred = column - column.mean()
+        variance = float((centred**2).mean())
+        feature["kurtosis"] = float((centred**4).mean() / variance**2) if variance > 0 else 3.0
     return features
 
 
@@ -768,6 +774,9 @@ def write_model_folder(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / CLASSIFIER_FILE).write_bytes(classifier_bytes)
     (out_dir / OUTLIER_DETECTOR_FILE).write_bytes(detector_bytes)
+    joint_drift_bytes, baseline["joint_drift"] = fit_joint_drift(x_train, x_test, seed=seed or 0)
+    baseline["model"]["files"]["sha256"][JOINT_DRIFT_FILE] = hashlib.sha256(joint_drift_bytes).hexdigest()
+    (out_dir / JOINT_DRIFT_FILE).write_bytes(joint_drift_bytes)
     (out_dir / BASELINE_FILE).write_text(json.dumps(baseline, indent=1) + "\n", encoding="utf-8")
     write_holdout_csv(out_dir / HOLDOUT_FILE, data.feature_names, data.label_names, x_test, y_test)
     return baseline

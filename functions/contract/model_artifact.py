@@ -18,7 +18,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from functions.contract.names import BASELINE_FILE, CLASSIFIER_FILE, OUTLIER_DETECTOR_FILE
+from functions.contract.names import BASELINE_FILE, CLASSIFIER_FILE, JOINT_DRIFT_FILE, OUTLIER_DETECTOR_FILE
 from functions.contract.prediction_log import KEY_CONFIDENCE, KEY_FEATURES, KEY_PROBABILITIES, PREDICTION_KEYS
 
 SCHEMA_VERSION = 1
@@ -114,6 +114,12 @@ class Thresholds(NamedTuple):
     unreadable_ratio: float = 0.01  # data quality: share of log lines that could not be parsed
     failed_ratio: float = 0.02  # share of accepted requests answered with a 500 ("failed" lines)
     accuracy_drop: float = 0.05  # estimated accuracy: smallest drop of mean confidence worth an alarm
+    spread_floor: float = 0.05  # spread: |window sd / training sd - 1| below this never alarms, whatever n
+    distribution_psi: float = 0.05  # distribution: population stability index below this never alarms
+    prediction_psi: float = 0.02  # prediction drift: PSI of the class shares below this never alarms
+    joint_drift_floor: float = 0.10  # joint drift: |mean reconstruction error shift| below this many reference sd
+    # spread and joint drift rely on a normal approximation (of ln s^2; of a skewed mean) that needs this many rows
+    spread_min_rows: int = 100
     # (feature, cuts, training share below each cut): read from features[i].drift_cuts / drift_shares_below
     drift_buckets: tuple[tuple[str, tuple[float, ...], tuple[float, ...]], ...] = ()
 
@@ -188,6 +194,11 @@ class ModelArtifact(NamedTuple):
     @property
     def outlier_detector_path(self) -> Path:
         return self.directory / OUTLIER_DETECTOR_FILE
+
+    @property
+    def joint_drift_path(self) -> Path | None:
+        """The joint-drift model (models/joint_drift.py), when the baseline describes one; None for older folders."""
+        return self.directory / JOINT_DRIFT_FILE if "joint_drift" in self.baseline.document else None
 
 
 def _require(mapping: dict[str, Any], key: str, where: str) -> Any:
@@ -268,8 +279,12 @@ _MONITOR_NUMBERS = {  # optional threshold -> (low, high) inclusive bounds
     "unreadable_ratio": (0.0, 1.0),
     "failed_ratio": (0.0, 1.0),
     "accuracy_drop": (0.0, 1.0),
+    "spread_floor": (0.0, 10.0),
+    "distribution_psi": (0.0, 10.0),
+    "prediction_psi": (0.0, 10.0),
+    "joint_drift_floor": (0.0, 10.0),
 }
-_MONITOR_COUNTS = ("alarm_windows", "of_windows", "recovery_windows", "max_notifications_per_hour")
+_MONITOR_COUNTS = ("alarm_windows", "of_windows", "recovery_windows", "max_notifications_per_hour", "spread_min_rows")
 
 
 def _monitor_thresholds(raw: dict[str, Any], features: list[Any]) -> dict[str, Any]:
@@ -471,4 +486,7 @@ def load_model_artifact(directory: str | Path) -> ModelArtifact:
     for file_name in (CLASSIFIER_FILE, OUTLIER_DETECTOR_FILE, BASELINE_FILE):
         if not (folder / file_name).is_file():
             raise ModelArtifactError(f"model folder {folder}: missing {file_name}")
-    return ModelArtifact(directory=folder, baseline=load_baseline(folder / BASELINE_FILE))
+    artifact = ModelArtifact(directory=folder, baseline=load_baseline(folder / BASELINE_FILE))
+    if artifact.joint_drift_path is not None and not artifact.joint_drift_path.is_file():
+        raise ModelArtifactError(f"model folder {folder}: baseline.json describes joint_drift but {JOINT_DRIFT_FILE} is missing")
+    return artifact

@@ -38,6 +38,8 @@ MINUTE_TABLE_TTL_ATTRIBUTE = "expires_at"  # epoch seconds: minutes ~26 h, hours
 CLASSIFIER_FILE = "classifier.onnx"
 OUTLIER_DETECTOR_FILE = "outlier_detector.onnx"
 BASELINE_FILE = "baseline.json"
+JOINT_DRIFT_FILE = "joint_drift.onnx"  # optional: PCA reconstruction model (models/joint_drift.py)
+JOINT_DRIFT_OUTPUT = "reconstruction_error"  # its output, (rows, 1) float32
 DEFAULT_MODEL = "iris"
 
 # --- service names (the `service` metric dimension and log key) --------------

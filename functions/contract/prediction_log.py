@@ -87,6 +87,9 @@ KEY_IS_OUTLIER = "is_outlier"
 KEY_OUTLIER_SCORE = "outlier_score"  # > 0 means outside the training support
 KEY_LATENCY_MS = "latency_ms"  # whole-request handling time, same on every row of a request
 KEY_CONFIDENCE = "confidence"  # top class probability of the row (label-free quality estimate)
+# distance of the row from the plane the training rows span (models/joint_drift.py); only models that ship
+# joint_drift.onnx write it, and the monitor's joint_drift check reads it
+KEY_RECONSTRUCTION_ERROR = "reconstruction_error"
 KEY_STATUS = "status"
 KEY_REASON = "reason"
 KEY_ERROR_TYPE = "error_type"  # failed lines: the exception class name, never its message
@@ -111,6 +114,7 @@ PREDICTION_KEYS = (
     KEY_PREDICTION,
     KEY_CLASS_INDEX,
     KEY_CONFIDENCE,
+    KEY_RECONSTRUCTION_ERROR,  # only when the model ships a joint-drift model
     KEY_LATENCY_MS,
     KEY_FEATURES,
     KEY_PROBABILITIES,
@@ -165,8 +169,11 @@ def prediction_lines(
     is_outlier: Sequence[bool],
     outlier_scores: Sequence[float],
     latency_ms: float,
+    reconstruction_errors: Sequence[float] | None = None,
 ) -> list[str]:
     """Serialise one request's rows; the whole batch is written with one call.
+
+    `reconstruction_errors` (the joint-drift model's per-row score) is written after `confidence` when given.
 
     `confidence` is the largest of the row's (rounded) probabilities, so it always equals one of them.
     Raises ValueError on a non-finite number: a line is never written with NaN in it.
@@ -178,10 +185,11 @@ def prediction_lines(
     dict per row. Anything else goes through `json` itself.
     """
     latency = round(latency_ms, 3)
-    if _plain_numbers(rows, probabilities, outlier_scores, latency) and set(map(type, is_outlier)) <= _BOOL:
+    scores = outlier_scores if reconstruction_errors is None else [*outlier_scores, *reconstruction_errors]
+    if _plain_numbers(rows, probabilities, scores, latency) and set(map(type, is_outlier)) <= _BOOL:
         return _assembled_lines(
             timestamp_ms, request_id, endpoint, model, model_version, feature_names, rows, labels,
-            class_indices, probabilities, is_outlier, outlier_scores, latency,
+            class_indices, probabilities, is_outlier, outlier_scores, latency, reconstruction_errors,
         )  # fmt: skip
     lines = []
     for row_index, values in enumerate(rows):
@@ -198,6 +206,7 @@ def prediction_lines(
             KEY_PREDICTION: labels[row_index],
             KEY_CLASS_INDEX: class_indices[row_index],
             KEY_CONFIDENCE: max(probabilities[row_index]),
+            **({} if reconstruction_errors is None else {KEY_RECONSTRUCTION_ERROR: reconstruction_errors[row_index]}),
             KEY_LATENCY_MS: latency,
             KEY_FEATURES: dict(zip(feature_names, values, strict=True)),
             KEY_PROBABILITIES: probabilities[row_index],
@@ -245,17 +254,27 @@ class PredictionLineFormat:
     (%r of a finite float or an int is the text json writes for it). `line` is the one place that
     knows the slots' order; every number it is given must be a finite float or int."""
 
-    def __init__(self, endpoint: str, model: str, model_version: str, feature_names: Sequence[str], n_probabilities: int):
+    def __init__(
+        self,
+        endpoint: str,
+        model: str,
+        model_version: str,
+        feature_names: Sequence[str],
+        n_probabilities: int,
+        with_reconstruction: bool = False,
+    ):
         def text(value: str) -> str:
             return compact_json(value).replace("%", "%%")
 
         features = ",".join(f"{text(name)}:%r" for name in feature_names)
         self.n_probabilities = n_probabilities
+        self.with_reconstruction = with_reconstruction
+        reconstruction = f',"{KEY_RECONSTRUCTION_ERROR}":%r' if with_reconstruction else ""
         self.format = (
             f'{{"{KEY_MESSAGE}":"{MESSAGE_PREDICTION}","{KEY_TIMESTAMP}":%d,"{KEY_REQUEST_ID}":%s,"{KEY_ROW}":%d,'
             f'"{KEY_ENDPOINT}":{text(endpoint)},"{KEY_MODEL}":{text(model)},"{KEY_MODEL_VERSION}":{text(model_version)},'
             f'"{KEY_IS_OUTLIER}":%s,"{KEY_OUTLIER_SCORE}":%r,"{KEY_PREDICTION}":%s,"{KEY_CLASS_INDEX}":%d,'
-            f'"{KEY_CONFIDENCE}":%r,"{KEY_LATENCY_MS}":%r,"{KEY_FEATURES}":{{{features}}},'
+            f'"{KEY_CONFIDENCE}":%r{reconstruction},"{KEY_LATENCY_MS}":%r,"{KEY_FEATURES}":{{{features}}},'
             f'"{KEY_PROBABILITIES}":[{",".join(["%r"] * n_probabilities)}]}}'
         )
 
@@ -271,8 +290,15 @@ class PredictionLineFormat:
         latency_ms: float,
         values: Sequence[float],
         probabilities: Sequence[float],
+        reconstruction_error: float | None = None,
     ) -> str:
-        """`quoted_*` are JSON strings already (`quoted_id`, `quoted_text`); confidence is max(probabilities)."""
+        """`quoted_*` are JSON strings already (`quoted_id`, `quoted_text`); confidence is max(probabilities);
+        `reconstruction_error` is required exactly when the format was built `with_reconstruction`."""
+        if self.with_reconstruction:
+            return self.format % (
+                timestamp_ms, quoted_request_id, row, "true" if is_outlier else "false", outlier_score, quoted_label,
+                class_index, max(probabilities), reconstruction_error, latency_ms, *values, *probabilities,
+            )  # fmt: skip
         return self.format % (
             timestamp_ms,
             quoted_request_id,
@@ -288,16 +314,21 @@ class PredictionLineFormat:
         )
 
 
-_FORMATS: dict[tuple[str, str, str, tuple[str, ...], int], PredictionLineFormat] = {}  # per endpoint, model, width
+_FORMATS: dict[tuple[str, str, str, tuple[str, ...], int, bool], PredictionLineFormat] = {}  # per endpoint, model, width
 
 
 def prediction_line_format(
-    endpoint: str, model: str, model_version: str, feature_names: Sequence[str], n_probabilities: int
+    endpoint: str,
+    model: str,
+    model_version: str,
+    feature_names: Sequence[str],
+    n_probabilities: int,
+    with_reconstruction: bool = False,
 ) -> PredictionLineFormat:
-    key = (endpoint, model, model_version, tuple(feature_names), n_probabilities)
+    key = (endpoint, model, model_version, tuple(feature_names), n_probabilities, with_reconstruction)
     form = _FORMATS.get(key)
     if form is None:
-        form = PredictionLineFormat(endpoint, model, model_version, feature_names, n_probabilities)
+        form = PredictionLineFormat(endpoint, model, model_version, feature_names, n_probabilities, with_reconstruction)
         if len(_FORMATS) < 1024:
             _FORMATS[key] = form
     return form
@@ -317,8 +348,10 @@ def _assembled_lines(
     is_outlier: Sequence[bool],
     outlier_scores: Sequence[float],
     latency: float,
+    reconstruction_errors: Sequence[float] | None = None,
 ) -> list[str]:
     request = quoted_id(request_id)
+    with_reconstruction = reconstruction_errors is not None
     names = tuple(feature_names)
     timestamp = int(timestamp_ms)
     lines = []
@@ -328,7 +361,7 @@ def _assembled_lines(
             raise ValueError(f"row {row_index} has {len(values)} values for {len(names)} feature names")
         row_probabilities = probabilities[row_index]
         if form is None or len(row_probabilities) != form.n_probabilities:
-            form = prediction_line_format(endpoint, model, model_version, names, len(row_probabilities))
+            form = prediction_line_format(endpoint, model, model_version, names, len(row_probabilities), with_reconstruction)
         lines.append(
             form.line(
                 timestamp,
@@ -341,6 +374,7 @@ def _assembled_lines(
                 latency,
                 values,
                 row_probabilities,
+                None if reconstruction_errors is None else reconstruction_errors[row_index],
             )
         )
     return lines

@@ -1,4 +1,5 @@
-"""The two ONNX sessions (classifier and outlier detector), checked against the baseline at cold start.
+"""The ONNX sessions (classifier, outlier detector, and the joint-drift model when the folder ships one), checked
+against the baseline at cold start.
 
 `InferenceSession.run` is a Python wrapper that re-checks the feed's names and, with no output
 names, lists the outputs again on every call, before it calls the compiled session (`_sess.run`);
@@ -19,12 +20,14 @@ import numpy as np
 import onnxruntime
 
 from functions.contract.model_artifact import ModelArtifact, ModelArtifactError
+from functions.contract.names import JOINT_DRIFT_OUTPUT
 
 
 class BatchPrediction(NamedTuple):  # a tuple: built on every request, ~1 µs cheaper than a frozen dataclass
     class_index: np.ndarray  # (n,) int64
     probabilities: np.ndarray  # (n, n_labels) float32
     outlier_score: np.ndarray  # (n,) float32; > 0 means outside the training support
+    reconstruction_error: np.ndarray | None = None  # (n,) float32: distance from the training rows' PCA plane
 
 
 class RowPrediction(NamedTuple):
@@ -33,10 +36,14 @@ class RowPrediction(NamedTuple):
     class_index: int
     probabilities: list[float]
     outlier_score: float  # > 0 means outside the training support
+    reconstruction_error: float | None = None
 
 
 def row_of(batch: BatchPrediction, index: int = 0) -> RowPrediction:
-    return RowPrediction(int(batch.class_index[index]), batch.probabilities[index].tolist(), float(batch.outlier_score[index]))
+    error = None if batch.reconstruction_error is None else float(batch.reconstruction_error[index])
+    return RowPrediction(
+        int(batch.class_index[index]), batch.probabilities[index].tolist(), float(batch.outlier_score[index]), error
+    )
 
 
 def _open_session(path: Path) -> onnxruntime.InferenceSession:
@@ -98,7 +105,15 @@ class OnnxModel:
         self.n_labels = len(baseline.label_names)
         self._classifier = _open_session(artifact.classifier_path)
         self._detector = _open_session(artifact.outlier_detector_path)
-        for session, path in ((self._classifier, artifact.classifier_path), (self._detector, artifact.outlier_detector_path)):
+        joint_path = artifact.joint_drift_path
+        self._joint = _open_session(joint_path) if joint_path is not None else None
+        checked = [(self._classifier, artifact.classifier_path), (self._detector, artifact.outlier_detector_path)]
+        if self._joint is not None and joint_path is not None:
+            checked.append((self._joint, joint_path))
+            joint_outputs = [o.name for o in self._joint.get_outputs()]
+            if joint_outputs != [JOINT_DRIFT_OUTPUT]:
+                raise ModelArtifactError(f"{joint_path}: outputs must be ['{JOINT_DRIFT_OUTPUT}'], found {joint_outputs}")
+        for session, path in checked:
             width = _input_width(session, path)
             if width is not None and width != self.n_features:
                 named = ", ".join(baseline.feature_names)
@@ -122,6 +137,11 @@ class OnnxModel:
         probe = np.array([baseline.medians], dtype=np.float32)
         self._run_classifier = fast_runner(self._classifier, self._classifier_outputs, {self._classifier_input: probe})
         self._run_detector = fast_runner(self._detector, self._detector_outputs, {self._detector_input: probe})
+        self._joint_input = self._joint.get_inputs()[0].name if self._joint is not None else ""
+        self._joint_outputs = [JOINT_DRIFT_OUTPUT]
+        self._run_joint = (
+            fast_runner(self._joint, self._joint_outputs, {self._joint_input: probe}) if self._joint is not None else None
+        )
         expected = self.predict(probe)
         if expected.probabilities.shape != (1, self.n_labels):
             raise ModelArtifactError(
@@ -133,7 +153,10 @@ class OnnxModel:
     def predict(self, rows: np.ndarray) -> BatchPrediction:
         class_index, probabilities = self._run_classifier(self._classifier_outputs, {self._classifier_input: rows})
         (scores,) = self._run_detector(self._detector_outputs, {self._detector_input: rows})
-        return BatchPrediction(class_index, probabilities, -scores.reshape(-1))
+        if self._run_joint is None:
+            return BatchPrediction(class_index, probabilities, -scores.reshape(-1))
+        (errors,) = self._run_joint(self._joint_outputs, {self._joint_input: rows})
+        return BatchPrediction(class_index, probabilities, -scores.reshape(-1), errors.reshape(-1))
 
     def predict_one(self, values: Sequence[float]) -> RowPrediction:
         """One row of finite numbers within float32's range (what the request parser lets through)."""
@@ -143,7 +166,7 @@ class OnnxModel:
 
 
 class OneRowBinding:
-    """Both sessions bound once (onnxruntime IO binding) to fixed buffers for one row, the common request.
+    """The sessions bound once (onnxruntime IO binding) to fixed buffers for one row, the common request.
 
     A request packs its row into the input buffer with `struct` (float32, as NumPy converts) and reads the
     outputs through memoryviews: no NumPy call and no output allocation on the way. Measured here, the two
@@ -158,18 +181,24 @@ class OneRowBinding:
         label = np.zeros((1,), dtype=np.int64)
         probabilities = np.zeros((1, model.n_labels), dtype=np.float32)
         scores = np.zeros((1, 1), dtype=np.float32)
+        errors = np.zeros((1, 1), dtype=np.float32)
+        self._with_joint = model._joint is not None
         self._pack = struct.Struct(f"={model.n_features}f").pack_into
         self._input_bytes = self._input.data.cast("B")
         self._label = label.data.cast("B").cast("q")
         self._probabilities = probabilities.data.cast("B").cast("f")
         self._scores = scores.data.cast("B").cast("f")
+        self._errors = errors.data.cast("B").cast("f")
         value = onnxruntime.OrtValue.ortvalue_from_numpy(self._input)  # shares self._input's memory
-        self._buffers = (label, probabilities, scores)  # the memoryviews and the bindings point into these
+        self._buffers = (label, probabilities, scores, errors)  # the memoryviews and the bindings point into these
         self._runs = []
-        for session, input_name, outputs in (
+        sessions: list[tuple[Any, str, tuple[tuple[str, np.ndarray], ...]]] = [
             (model._classifier, model._classifier_input, (("label", label), ("probabilities", probabilities))),
             (model._detector, model._detector_input, (("scores", scores),)),
-        ):
+        ]
+        if model._joint is not None:
+            sessions.append((model._joint, model._joint_input, ((JOINT_DRIFT_OUTPUT, errors),)))
+        for session, input_name, outputs in sessions:
             binding = session.io_binding()
             binding.bind_ortvalue_input(input_name, value)
             for name, buffer in outputs:
@@ -191,7 +220,12 @@ class OneRowBinding:
             self._pack(self._input_bytes, 0, *values)
             for run in self._runs:
                 run()
-            return RowPrediction(self._label[0], cast(list[float], self._probabilities.tolist()), -self._scores[0])
+            return RowPrediction(
+                self._label[0],
+                cast(list[float], self._probabilities.tolist()),
+                -self._scores[0],
+                self._errors[0] if self._with_joint else None,
+            )
 
 
 def _same(got: RowPrediction, expected: RowPrediction) -> bool:
@@ -202,6 +236,14 @@ def _same(got: RowPrediction, expected: RowPrediction) -> bool:
         and len(got.probabilities) == len(expected.probabilities)
         and all(_same_float(a, b) for a, b in zip(got.probabilities, expected.probabilities, strict=True))
         and _same_float(got.outlier_score, expected.outlier_score)
+        and (
+            got.reconstruction_error is expected.reconstruction_error is None
+            or (
+                got.reconstruction_error is not None
+                and expected.reconstruction_error is not None
+                and _same_float(got.reconstruction_error, expected.reconstruction_error)
+            )
+        )
     )
 
 

@@ -63,6 +63,16 @@ def new_job_id() -> str:
     return os.urandom(16).hex()  # a quarter of uuid4().hex's cost
 
 
+# float32's largest value: a row far enough off the training plane overflows the joint-drift model's sum of squares
+RECONSTRUCTION_ERROR_CAP = 3.4028234663852886e38
+
+
+def bounded_error(error: float) -> float:
+    """The row's reconstruction error for the log, rounded; an overflow (inf, or NaN from inf - inf) is written as
+    float32's largest value. The score only feeds the monitor, so it never refuses a row the classifier scored."""
+    return round(error, 4) if math.isfinite(error) else RECONSTRUCTION_ERROR_CAP
+
+
 def rounded(values: np.ndarray, digits: int) -> list[Any]:
     """Round for the log and the reply; NumPy's per-call overhead loses on the common one-row request."""
     if values.size <= 32:
@@ -434,6 +444,9 @@ class PredictionService:
         result = self.model.predict_one(values)
         probabilities = [round(p, 4) for p in result.probabilities]
         score = round(result.outlier_score, 4)
+        error = result.reconstruction_error
+        if error is not None:
+            error = bounded_error(error)
         if not math.isfinite(sum(probabilities) + score):
             raise self._refuse_unscorable([values], np.zeros(1, dtype=bool))
         is_outlier = result.outlier_score > 0  # the unrounded score decides, as in `_predict`
@@ -443,12 +456,14 @@ class PredictionService:
         form = self._line_formats.get(endpoint)
         if form is None:
             form = self._line_formats[endpoint] = prediction_line_format(
-                endpoint, self.baseline.model_name, self.baseline.model_version, self.baseline.feature_names, len(probabilities)
-            )
+                endpoint, self.baseline.model_name, self.baseline.model_version, self.baseline.feature_names,
+                len(probabilities), error is not None,
+            )  # fmt: skip
         request = quoted_id(job_id)
         line = form.line(
-            self.clock_ms(), request, 0, is_outlier, score, quoted_label, class_index, round(latency_ms, 3), values, probabilities
-        )
+            self.clock_ms(), request, 0, is_outlier, score, quoted_label, class_index, round(latency_ms, 3), values,
+            probabilities, error,
+        )  # fmt: skip
         class_counts = [0] * len(self._quoted_labels)
         class_counts[class_index] = 1
         self.log.write(
@@ -478,6 +493,7 @@ class PredictionService:
             outlier_flags = (result.outlier_score > 0).tolist()
         # One sum per output: NaN or infinity anywhere makes it non-finite (finite float32 sums cannot overflow
         # a Python float). Cheaper than np.isfinite on a one-row request; rows are located only when needed.
+        errors = None if result.reconstruction_error is None else [bounded_error(e) for e in result.reconstruction_error.tolist()]
         if not math.isfinite(sum(map(sum, probabilities)) + sum(outlier_scores)):
             finite = np.isfinite(result.probabilities).all(axis=1) & np.isfinite(result.outlier_score)
             raise self._refuse_unscorable(rows, finite)
@@ -508,6 +524,7 @@ class PredictionService:
                     is_outlier=outlier_flags,
                     outlier_scores=outlier_scores,
                     latency_ms=latency_ms,
+                    reconstruction_errors=errors,
                 ),
                 caller,
             ),

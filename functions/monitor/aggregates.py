@@ -34,6 +34,9 @@ ALIAS_MESSAGE_COUNTS = "message_counts"  # count(*) by message: rejected and fai
 ALIAS_CONFIDENCE_N = "conf_n"
 ALIAS_CONFIDENCE_MEAN = "conf_mean"
 ALIAS_CONFIDENCE_STD = "conf_std"
+ALIAS_RECONSTRUCTION_N = "rec_n"
+ALIAS_RECONSTRUCTION_MEAN = "rec_mean"
+ALIAS_RECONSTRUCTION_STD = "rec_std"
 OTHER_CLASS = "(other)"  # predicted labels the baseline does not know
 # A regression model's output is read like a feature: count, mean, sd and rows below the training predictions' cuts.
 PREDICTION_UNIT = "(prediction)"  # AggregateSpec.feature of those specs: one Logs Insights query holds them all
@@ -124,6 +127,12 @@ def build_specs(baseline: Baseline) -> tuple[AggregateSpec, ...]:
         specs.append(AggregateSpec(ALIAS_CLASS_COUNTS, Func.COUNT_BY, log.KEY_PREDICTION, prediction))
     specs.append(AggregateSpec(ALIAS_MESSAGE_COUNTS, Func.COUNT_BY, log.KEY_MESSAGE, ANY_MESSAGE))
     specs += prediction_specs(baseline)
+    if "joint_drift" in baseline.document:  # only models that ship the joint-drift model write the field
+        specs += [
+            AggregateSpec(ALIAS_RECONSTRUCTION_N, Func.COUNT, log.KEY_RECONSTRUCTION_ERROR, prediction),
+            AggregateSpec(ALIAS_RECONSTRUCTION_MEAN, Func.AVG, log.KEY_RECONSTRUCTION_ERROR, prediction),
+            AggregateSpec(ALIAS_RECONSTRUCTION_STD, Func.STDDEV, log.KEY_RECONSTRUCTION_ERROR, prediction),
+        ]
     for index, name in enumerate(baseline.feature_names):
         field = feature_field(name)
         specs += [
@@ -167,6 +176,9 @@ class WindowAggregates:
     confidence_count: int = 0
     confidence_mean: float | None = None
     confidence_std: float | None = None
+    reconstruction_count: int = 0  # rows with a reconstruction_error (joint-drift model shipped)
+    reconstruction_mean: float | None = None
+    reconstruction_std: float | None = None
     unreadable_lines: int = 0  # local engine only: lines that are not JSON (whole file; they carry no timestamp)
     unreadable_statistics: tuple[str, ...] = ()  # aggregates that came back NaN, infinite or beyond float32
     total_lines: int | None = None  # local engine only: all lines of the file
@@ -272,6 +284,7 @@ class WindowAggregates:
                 std=stat(prediction_alias("std")) if n > 1 else None,
                 below=below if n else None,
             )
+        reconstruction_n = count(ALIAS_RECONSTRUCTION_N)
         return cls(
             start_ms=start_ms,
             end_ms=end_ms,
@@ -286,6 +299,9 @@ class WindowAggregates:
             confidence_count=confidence_n,
             confidence_mean=stat(ALIAS_CONFIDENCE_MEAN) if confidence_n else None,
             confidence_std=stat(ALIAS_CONFIDENCE_STD) if confidence_n > 1 else None,
+            reconstruction_count=reconstruction_n,
+            reconstruction_mean=stat(ALIAS_RECONSTRUCTION_MEAN) if reconstruction_n else None,
+            reconstruction_std=stat(ALIAS_RECONSTRUCTION_STD) if reconstruction_n > 1 else None,
             unreadable_lines=unreadable_lines,
             total_lines=total_lines,
             unreadable_statistics=tuple(unreadable_statistics),

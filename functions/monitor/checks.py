@@ -7,14 +7,23 @@ windows do not flag chance:
 
 - mean_shift:<f>       Welch's t of the window mean against the training mean (both samples' sizes), critical
                        value Bonferroni-split over the features; floor: |shift| >= effect_size_floor training sd.
+- spread:<f>           ln of the window's variance over training's, against its standard error from both sizes and
+                       the training kurtosis (no normality assumed); floor: |sd ratio - 1| >= spread_floor;
+                       judged from spread_min_rows (100) rows, where the normal approximation of ln s^2 holds.
 - distribution:<f>     largest gap between the window's and training's share of rows below the training cuts
-                       (exact, tie-safe); critical value: two-sample KS at alpha / features, with the training size.
+                       (exact, tie-safe); critical value: two-sample KS at alpha / features, with the training size;
+                       floor: population stability index over the same buckets >= distribution_psi.
 - seed_mean_shift:<f>  the seed's rule, kept for continuity: relative mean change > mean_deviation (5 %), and
                        the same t test must be significant.
 - outlier_shift        the features together: the outlier detector's flagged share against its hold-out share
-                       (two-proportion z with the hold-out size), one-sided.
+                       (two-proportion z with the hold-out size), two-sided: a rise of 5 points, or a fall to
+                       half the hold-out rate.
+- joint_drift          the window's mean PCA reconstruction error (`reconstruction_error`, models/joint_drift.py)
+                       against its out-of-fold training mean, Welch t two-sided; floor: joint_drift_floor
+                       reference sd, from spread_min_rows rows (the error is skewed). Only for models that ship
+                       the joint-drift model.
 - outlier_ratio, rejected_ratio, failed_ratio: a share above a fixed line by more than a binomial z.
-- prediction_drift     largest two-proportion z over the class shares; floor: total variation >= prediction_drift.
+- prediction_drift     largest two-proportion z over the class shares; floor: PSI of the class shares >= prediction_psi.
                        A regression model: the KS distance of its predictions against the training predictions'
                        cuts (as distribution:<f>), floor prediction_drift; plus prediction_mean_shift (as mean_shift).
 - estimated_accuracy   the window's mean confidence against the hold-out mean confidence, one-sided; floor:
@@ -36,7 +45,16 @@ from typing import Any
 from functions.contract.model_artifact import Baseline, FeatureBaseline
 
 from .aggregates import OTHER_CLASS, FeatureWindow, WindowAggregates, feature_cuts
-from .stats import bonferroni, ks_critical, ks_from_shares, normal_critical, t_critical
+from .stats import (
+    bonferroni,
+    buckets_from_below,
+    ks_critical,
+    ks_from_shares,
+    log_variance_ratio_se,
+    normal_critical,
+    psi,
+    t_critical,
+)
 
 CHECK_OUTLIER_RATIO = "outlier_ratio"
 CHECK_OUTLIER_SHIFT = "outlier_shift"
@@ -47,6 +65,8 @@ CHECK_PREDICTION_MEAN_SHIFT = "prediction_mean_shift"  # regression: the predict
 CHECK_MEAN_SHIFT = "mean_shift"
 CHECK_SEED_MEAN_SHIFT = "seed_mean_shift"
 CHECK_DISTRIBUTION = "distribution"
+CHECK_SPREAD = "spread"
+CHECK_JOINT_DRIFT = "joint_drift"
 CHECK_ESTIMATED_ACCURACY = "estimated_accuracy"
 CHECK_DATA_QUALITY = "data_quality"
 
@@ -177,42 +197,47 @@ def check_share_above_line(
 
 
 def check_outlier_shift(window: WindowAggregates, baseline: Baseline, alpha: float) -> CheckResult:
-    """The multivariate check: the detector's flagged share against what it flags on held-out (or training) rows."""
+    """The detector's flagged share against what it flags on held-out (or training) rows, both ways.
+
+    A rise means rows outside the training support; a fall means traffic more concentrated than the reference
+    (a narrower population, a default value filled in): either is a change the per-feature checks may miss.
+    """
     t = baseline.thresholds
     hint = (
         "The features moved together: compare recent rows with training jointly (pairs of features, their "
-        "correlation), not one at a time; the per-feature checks may all be OK."
+        "correlation), not one at a time; the per-feature checks may all be OK. A fall in the outlier share "
+        "means traffic narrower than training (one segment of users, a default filled in)."
     )
     holdout = holdout_figures(baseline)
     if "outlier_rate" in holdout and holdout.get("rows", 0) >= 1:
         p0, h, source = holdout["outlier_rate"], int(holdout["rows"]), "hold-out"
     else:
         p0, h, source = baseline.training_outlier_rate, baseline.training_rows, "training"
+    rise_floor = 0.05
     if window.rows < t.min_rows:
         return _not_judged(
-            CHECK_OUTLIER_SHIFT, Status.INSUFFICIENT_DATA, 0.05, f"{window.rows} rows < min_rows {t.min_rows}", hint
+            CHECK_OUTLIER_SHIFT, Status.INSUFFICIENT_DATA, rise_floor, f"{window.rows} rows < min_rows {t.min_rows}", hint
         )
     share = window.outliers / window.rows
     p = min(max(p0, 1.0 / (2 * h)), 1 - 1.0 / (2 * h))  # a 0 % hold-out rate would make any outlier infinitely significant
     standard_error = math.sqrt(p * (1 - p) * (1.0 / window.rows + 1.0 / h))
     z = (share - p0) / standard_error
-    critical = normal_critical(alpha)
-    floor = 0.05
-    floor_ok = share - p0 >= floor
+    critical = normal_critical(alpha / 2)
+    floor_ok = share - p0 >= rise_floor or (p0 > 0 and share <= p0 / 2)
     return CheckResult(
         CHECK_OUTLIER_SHIFT,
-        _decide(z, critical, floor_ok),
+        _decide(abs(z), critical, floor_ok),
         share,
         p0,
-        floor,
+        rise_floor,
         critical * standard_error,
-        z,
+        abs(z),
         f"outlier share {share:.1%} vs {source} {p0:.1%} (n={window.rows}, {source} rows {h}); "
-        f"alarm when z > {critical:.2f} and the rise >= {floor:.0%}",
+        f"alarm when |z| > {critical:.2f} and the share rose >= {rise_floor:.0%} or fell to half",
         hint,
         critical,
-        f"z {z:.2f} {'>' if z > critical else '<='} {critical:.2f} and rise {share - p0:+.1%} "
-        f"{'>=' if floor_ok else '<'} {floor:.0%}",
+        f"|z| {abs(z):.2f} {'>' if abs(z) > critical else '<='} {critical:.2f} and change {share - p0:+.1%} "
+        f"{'clears' if floor_ok else 'within'} the floor (+{rise_floor:.0%} or half of {p0:.1%})",
     )
 
 
@@ -261,6 +286,51 @@ def check_mean_shift(feature: FeatureBaseline, observed: FeatureWindow, baseline
     )
 
 
+def feature_kurtosis(baseline: Baseline, index: int) -> float:
+    """The training kurtosis stored by models/train.py; 3 (normal) for baselines written before it."""
+    raw: Any = baseline.document.get("features", [])
+    value = raw[index].get("kurtosis") if index < len(raw) and isinstance(raw[index], dict) else None
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
+        return float(value)
+    return 3.0
+
+
+def check_spread(index: int, observed: FeatureWindow, baseline: Baseline, alpha: float) -> CheckResult:
+    """Variance ratio: ln(s_w^2 / s_t^2) over its standard error, with both samples' sizes and the kurtosis."""
+    t = baseline.thresholds
+    feature = baseline.features[index]
+    name = f"{CHECK_SPREAD}:{feature.name}"
+    needed = max(t.min_rows, t.spread_min_rows)
+    if observed.count < needed or observed.std is None or feature.std <= 0:
+        return _not_judged(
+            name, Status.INSUFFICIENT_DATA, t.spread_floor, f"{observed.count} values < spread_min_rows {needed}",
+            _feature_hint(feature),
+        )  # fmt: skip
+    kurtosis = feature_kurtosis(baseline, index)
+    ratio = observed.std / feature.std
+    log_ratio = 2.0 * math.log(max(ratio, 1e-12))
+    standard_error = log_variance_ratio_se(observed.count, baseline.training_rows, kurtosis)
+    z = abs(log_ratio) / standard_error
+    critical = normal_critical(alpha / 2)
+    floor_ok = abs(ratio - 1.0) >= t.spread_floor
+    return CheckResult(
+        name,
+        _decide(z, critical, floor_ok),
+        ratio,
+        1.0,
+        t.spread_floor,
+        critical,
+        z,
+        f"window sd {observed.std:.4g} vs training {feature.std:.4g} (ratio {ratio:.3f}, n={observed.count}, "
+        f"m={baseline.training_rows}, kurtosis {kurtosis:.2f}); alarm when |z| > {critical:.2f} and "
+        f"|ratio - 1| >= {t.spread_floor:g}",
+        _feature_hint(feature),
+        critical,
+        f"|z| {z:.2f} {'>' if z > critical else '<='} {critical:.2f} and |sd ratio - 1| {abs(ratio - 1):.3f} "
+        f"{'>=' if floor_ok else '<'} {t.spread_floor:g}",
+    )
+
+
 def check_seed_mean_shift(feature: FeatureBaseline, observed: FeatureWindow, baseline: Baseline, alpha: float) -> CheckResult:
     """The seed's 5 % rule, now also requiring the t test: its relative scale depends on where zero lies."""
     t = baseline.thresholds
@@ -304,23 +374,24 @@ def check_distribution(index: int, observed: FeatureWindow, baseline: Baseline, 
     below = observed.below
     distance = ks_from_shares(below, observed.count, shares)
     critical = ks_critical(alpha, observed.count, baseline.training_rows)
-    floor_ok = distance >= t.distribution_distance
+    stability = psi(buckets_from_below(below, observed.count), buckets_from_below(shares, 1.0), baseline.training_rows)
+    floor_ok = stability >= t.distribution_psi
     worst = max(range(len(cuts)), key=lambda j: abs(below[j] / observed.count - shares[j]))
     return CheckResult(
         name,
         _decide(distance, critical, floor_ok),
         distance,
         0.0,
-        t.distribution_distance,
+        t.distribution_psi,
         critical,
         distance,
         f"share below {cuts[worst]:.4g}: window {below[worst] / observed.count:.1%} vs training {shares[worst]:.1%}; "
         f"distance {distance:.3f}, critical {critical:.3f} (n={observed.count}, m={baseline.training_rows}), "
-        f"floor {t.distribution_distance:g}",
+        f"PSI {stability:.3f}, floor {t.distribution_psi:g}",
         _feature_hint(feature),
         critical,
-        f"distance {distance:.3f} {'>' if distance > critical else '<='} {critical:.3f} and "
-        f"{'>=' if floor_ok else '<'} {t.distribution_distance:g}",
+        f"distance {distance:.3f} {'>' if distance > critical else '<='} {critical:.3f} and PSI {stability:.3f} "
+        f"{'>=' if floor_ok else '<'} {t.distribution_psi:g}",
     )
 
 
@@ -333,7 +404,7 @@ def check_prediction_drift(window: WindowAggregates, baseline: Baseline, alpha: 
     )
     if total < t.min_rows:
         return _not_judged(
-            CHECK_PREDICTION_DRIFT, Status.INSUFFICIENT_DATA, t.prediction_drift, f"{total} rows < min_rows {t.min_rows}", hint
+            CHECK_PREDICTION_DRIFT, Status.INSUFFICIENT_DATA, t.prediction_psi, f"{total} rows < min_rows {t.min_rows}", hint
         )
     expected = dict(zip(baseline.label_names, baseline.class_distribution, strict=True))
     labels = list(baseline.label_names) + ([OTHER_CLASS] if window.class_counts.get(OTHER_CLASS) else [])
@@ -345,21 +416,23 @@ def check_prediction_drift(window: WindowAggregates, baseline: Baseline, alpha: 
         p = min(max(expected.get(label, 0.0), 1.0 / (2 * m)), 1 - 1.0 / (2 * m))
         z = max(z, abs(shares[label] - expected.get(label, 0.0)) / math.sqrt(p * (1 - p) * (1.0 / total + 1.0 / m)))
     critical = normal_critical(bonferroni(alpha, len(labels)) / 2)
-    floor_ok = tv >= t.prediction_drift
+    stability = psi([window.class_counts.get(label, 0) for label in labels], [expected.get(label, 0.0) for label in labels], m)
+    floor_ok = stability >= t.prediction_psi
     described = ", ".join(f"{label} {shares[label]:.0%} (train {expected.get(label, 0.0):.0%})" for label in labels)
     return CheckResult(
         CHECK_PREDICTION_DRIFT,
         _decide(z, critical, floor_ok),
         tv,
         0.0,
-        t.prediction_drift,
+        t.prediction_psi,
         critical,
         z,
-        f"total variation {tv:.3f}, largest class z {z:.2f} (critical {critical:.2f}, floor {t.prediction_drift:g}); {described}",
+        f"total variation {tv:.3f}, PSI {stability:.3f}, largest class z {z:.2f} (critical {critical:.2f}, PSI floor "
+        f"{t.prediction_psi:g}); {described}",
         hint,
         critical,
-        f"z {z:.2f} {'>' if z > critical else '<='} {critical:.2f} and total variation {tv:.3f} "
-        f"{'>=' if floor_ok else '<'} {t.prediction_drift:g}",
+        f"z {z:.2f} {'>' if z > critical else '<='} {critical:.2f} and PSI {stability:.3f} "
+        f"{'>=' if floor_ok else '<'} {t.prediction_psi:g}",
     )
 
 
@@ -467,6 +540,70 @@ def check_estimated_accuracy(window: WindowAggregates, baseline: Baseline, alpha
     )
 
 
+def joint_drift_reference(baseline: Baseline) -> dict[str, float] | None:
+    """The baseline's `joint_drift.reference` (rows, mean, std), or None when the model has no joint-drift model."""
+    block: Any = baseline.document.get("joint_drift")
+    raw = block.get("reference") if isinstance(block, dict) else None
+    if not isinstance(raw, dict):
+        return None
+    out = {}
+    for key in ("rows", "mean", "std"):
+        value = raw.get(key)
+        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            return None
+        out[key] = float(value)
+    return out if out["rows"] >= 2 and out["std"] > 0 else None
+
+
+def check_joint_drift(window: WindowAggregates, baseline: Baseline, alpha: float) -> CheckResult | None:
+    """The features together: the window's mean reconstruction error against the reference's, Welch t, two-sided.
+
+    None when the model ships no joint-drift model (nothing to judge, and nothing reported as healthy)."""
+    reference = joint_drift_reference(baseline)
+    if reference is None:
+        return None
+    t = baseline.thresholds
+    hint = (
+        "Rows moved off the plane the training rows span: the features' relation changed (a correlation, a new "
+        "mix of segments) even if each feature looks as before. Compare pairs of features with training."
+    )
+    if window.reconstruction_count == 0 and window.rows >= t.min_rows:
+        return _not_judged(
+            CHECK_JOINT_DRIFT, Status.NOT_JUDGED, t.joint_drift_floor,
+            "no 'reconstruction_error' in the window's prediction lines (served by a build without the joint-drift model?)",
+            hint,
+        )  # fmt: skip
+    n, needed = window.reconstruction_count, max(t.min_rows, t.spread_min_rows)
+    if n < needed or window.reconstruction_mean is None:
+        return _not_judged(
+            CHECK_JOINT_DRIFT, Status.INSUFFICIENT_DATA, t.joint_drift_floor, f"{n} values < spread_min_rows {needed}", hint
+        )
+    m, mean, sd = int(reference["rows"]), reference["mean"], reference["std"]
+    s_window = window.reconstruction_std if window.reconstruction_std is not None else sd
+    a, b = s_window**2 / n, sd**2 / m
+    standard_error = math.sqrt(a + b) or 1e-12
+    df = (a + b) ** 2 / ((a * a / (n - 1) if n > 1 else 0.0) + b * b / (m - 1) or 1e-12)
+    shift = (window.reconstruction_mean - mean) / sd
+    statistic = abs(window.reconstruction_mean - mean) / standard_error
+    critical = t_critical(alpha / 2, df)
+    floor_ok = abs(shift) >= t.joint_drift_floor
+    return CheckResult(
+        CHECK_JOINT_DRIFT,
+        _decide(statistic, critical, floor_ok),
+        window.reconstruction_mean,
+        mean,
+        t.joint_drift_floor,
+        critical,
+        statistic,
+        f"mean reconstruction error {window.reconstruction_mean:.4g} vs reference {mean:.4g} ({shift:+.2f} reference sd, "
+        f"n={n}, m={m}); alarm when |t| > {critical:.2f} and |shift| >= {t.joint_drift_floor:g} sd",
+        hint,
+        critical,
+        f"|t| {statistic:.2f} {'>' if statistic > critical else '<='} {critical:.2f} and |shift| {abs(shift):.2f} sd "
+        f"{'>=' if floor_ok else '<'} {t.joint_drift_floor:g} sd",
+    )
+
+
 def check_data_quality(window: WindowAggregates, baseline: Baseline) -> CheckResult:
     """Deterministic: a feature missing from rows, or lines nobody can read, is a data problem at any n."""
     t = baseline.thresholds
@@ -540,6 +677,12 @@ def evaluate(baseline: Baseline, window: WindowAggregates, alpha: float | None =
         ),
         check_outlier_shift(window, baseline, alpha),
     ]  # fmt: skip
+    joint = check_joint_drift(window, baseline, alpha)
+    if joint is not None:
+        results.append(joint)
+        if joint.judged and joint.observed is not None and joint.baseline is not None:
+            reference = joint_drift_reference(baseline)
+            metrics["joint_drift"] = (joint.observed - joint.baseline) / (reference or {"std": 1.0})["std"]
     if window.rows:
         metrics["outlier_ratio"] = window.outliers / window.rows
     requests = window.requests + window.rejected + window.failed
@@ -591,7 +734,10 @@ def evaluate(baseline: Baseline, window: WindowAggregates, alpha: float | None =
         mean = check_mean_shift(feature, observed, baseline, feature_alpha)
         distribution = check_distribution(index, observed, baseline, feature_alpha * t.distribution_alpha_factor)
         seed = check_seed_mean_shift(feature, observed, baseline, feature_alpha)
-        results += [mean, distribution, seed]
+        spread = check_spread(index, observed, baseline, feature_alpha)
+        results += [mean, spread, distribution, seed]
+        if spread.judged and spread.observed is not None:
+            metrics[f"spread:{feature.name}"] = spread.observed
         if observed.mean is not None and observed.count >= 2:
             metrics[f"mean_shift:{feature.name}"] = shift_in_sd(feature, observed.mean)
         if distribution.judged and distribution.observed is not None:

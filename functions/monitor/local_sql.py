@@ -51,6 +51,7 @@ def columns(baseline: Baseline) -> dict[str, str]:
         log.KEY_PREDICTION: "DOUBLE" if baseline.is_regression else "VARCHAR",  # a regressor's is a number
         log.KEY_IS_OUTLIER: "VARCHAR",  # read as text, parsed like Logs Insights' answer ("true" / "1")
         log.KEY_CONFIDENCE: "DOUBLE",
+        log.KEY_RECONSTRUCTION_ERROR: "DOUBLE",
     }
 
 

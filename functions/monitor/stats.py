@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import pairwise
 from statistics import NormalDist
 
 _NORMAL = NormalDist()
@@ -87,3 +88,34 @@ def ks_from_shares(window_below: Sequence[int], n: int, reference_shares: Sequen
     if n <= 0:
         raise ValueError("empty window")
     return max(abs(count / n - share) for count, share in zip(window_below, reference_shares, strict=True))
+
+
+def smoothed_shares(counts: Sequence[float], total: float) -> list[float]:
+    """Bucket shares with half a row added to each bucket (Jeffreys): an empty bucket has a finite log."""
+    return [(count + 0.5) / (total + 0.5 * len(counts)) for count in counts]
+
+
+def psi(window_counts: Sequence[float], reference_shares: Sequence[float], reference_rows: int) -> float:
+    """Population stability index, sum (w - r) ln(w / r), over the same buckets; both sides smoothed by half a row."""
+    n = sum(window_counts)
+    if n <= 0:
+        raise ValueError("empty window")
+    w = smoothed_shares(window_counts, n)
+    r = smoothed_shares([share * reference_rows for share in reference_shares], reference_rows)
+    return sum((a - b) * math.log(a / b) for a, b in zip(w, r, strict=True))
+
+
+def buckets_from_below(below: Sequence[float], total: float) -> list[float]:
+    """Counts per bucket from counts below each cut: (-inf, c0), [c0, c1), ..., [c_last, inf)."""
+    edges = [0.0, *below, total]
+    return [high - low for low, high in pairwise(edges)]
+
+
+def log_variance_ratio_se(n: int, m: int, kurtosis: float) -> float:
+    """Standard error of ln(s_w^2 / s_t^2) for two independent samples of one population with this kurtosis.
+
+    Var(ln s^2) ~ (kurtosis - 3) / n + 2 / (n - 1) (the delta method on the sample variance), so the test does
+    not assume normality: heavy tails widen it, and the reference's own size m is in it like the window's.
+    """
+    kurtosis = max(kurtosis, 1.0)
+    return math.sqrt((kurtosis - 3.0) * (1.0 / n + 1.0 / m) + 2.0 / max(n - 1, 1) + 2.0 / max(m - 1, 1))

@@ -9,11 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from functions.contract.prediction_log import PREDICTION_KEYS, REJECTED_KEYS, PredictionLogWriter, prediction_lines, rejected_line
+from functions.contract.prediction_log import (
+    KEY_RECONSTRUCTION_ERROR,
+    PREDICTION_KEYS,
+    REJECTED_KEYS,
+    PredictionLogWriter,
+    prediction_lines,
+    rejected_line,
+)
 
 MODELS = Path(__file__).resolve().parents[3] / "models"
 
 IRIS = ("sepal_length", "sepal_width", "petal_length", "petal_width")
+# a model without the joint-drift model writes every key but reconstruction_error
+KEYS_WITHOUT_JOINT_DRIFT = tuple(key for key in PREDICTION_KEYS if key != KEY_RECONSTRUCTION_ERROR)
 
 
 def lines(n: int = 2) -> list[str]:
@@ -36,7 +45,7 @@ def lines(n: int = 2) -> list[str]:
 
 def test_prediction_line_has_the_contract_keys_in_order() -> None:
     record = json.loads(lines(1)[0])
-    assert tuple(record) == PREDICTION_KEYS
+    assert tuple(record) == KEYS_WITHOUT_JOINT_DRIFT
     assert record["message"] == "prediction"
     assert record["features"] == {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
     assert record["latency_ms"] == 0.266
@@ -144,10 +153,16 @@ def test_assembled_lines_equal_what_json_writes(seed: int) -> None:
         "outlier_scores": [round(rng.uniform(-2, 2), 4) for _ in range(n_rows)],
         "latency_ms": rng.uniform(0, 50),
     }
+    joint = seed % 2 == 0
+    if joint:
+        kwargs["reconstruction_errors"] = [round(rng.uniform(0, 9), 4) for _ in range(n_rows)]
     assembled = prediction_lines(**kwargs)  # type: ignore[arg-type]
     assert assembled == reference_line(**kwargs)
-    for line in assembled:
-        assert tuple(json.loads(line)) == PREDICTION_KEYS
+    for index, line in enumerate(assembled):
+        record = json.loads(line)
+        assert tuple(record) == (PREDICTION_KEYS if joint else KEYS_WITHOUT_JOINT_DRIFT)
+        if joint:
+            assert record[KEY_RECONSTRUCTION_ERROR] == kwargs["reconstruction_errors"][index]  # type: ignore[index]
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])

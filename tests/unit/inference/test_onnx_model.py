@@ -132,7 +132,7 @@ def test_without_a_binding_predict_one_uses_the_unbound_runs(model: OnnxModel, m
 def test_a_result_is_not_overwritten_by_the_next_request(model: OnnxModel) -> None:
     first_row, second_row = rows_around_training(model, 2)
     first = model.predict_one(first_row.tolist())
-    kept = RowPrediction(first.class_index, list(first.probabilities), first.outlier_score)
+    kept = RowPrediction(first.class_index, list(first.probabilities), first.outlier_score, first.reconstruction_error)
     model.predict_one((second_row * 5).tolist())
     assert first == kept
 
@@ -170,3 +170,38 @@ def test_a_binding_that_disagrees_or_fails_is_not_used(model: OnnxModel, monkeyp
 
     monkeypatch.setattr(OneRowBinding, "predict_one", broken)
     assert OneRowBinding.checked(model, probe, expected) is None
+
+
+def test_the_joint_drift_score_is_the_same_on_both_paths(model: OnnxModel) -> None:
+    rows = rows_around_training(model, 20)
+    batch = model.predict(rows)
+    assert batch.reconstruction_error is not None and batch.reconstruction_error.shape == (20,)
+    for index, row in enumerate(rows):
+        one = model.predict_one(row.tolist())
+        assert one.reconstruction_error == row_of(batch, index).reconstruction_error
+    session = model._joint
+    assert session is not None
+    direct = session.run(None, {session.get_inputs()[0].name: rows})[0].reshape(-1)
+    np.testing.assert_array_equal(batch.reconstruction_error, direct)
+
+
+def test_a_folder_without_the_joint_drift_model_serves_without_the_score(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    folder = tmp_path / "iris"
+    shutil.copytree(MODELS / "iris", folder)
+    document = json.loads((folder / "baseline.json").read_text())
+    document.pop("joint_drift")
+    (folder / "baseline.json").write_text(json.dumps(document))
+    plain = OnnxModel(load_model_artifact(folder))
+    row = rows_around_training(plain, 1)
+    assert plain.predict(row).reconstruction_error is None
+    assert plain.predict_one(row[0].tolist()).reconstruction_error is None
+
+
+def test_an_overflowing_reconstruction_error_is_logged_as_the_cap_not_refused() -> None:
+    from functions.inference.prediction_service import RECONSTRUCTION_ERROR_CAP, bounded_error
+
+    assert bounded_error(float("inf")) == bounded_error(float("nan")) == RECONSTRUCTION_ERROR_CAP
+    assert bounded_error(1.234567) == 1.2346

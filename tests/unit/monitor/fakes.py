@@ -25,6 +25,9 @@ from functions.monitor.aggregates import (
     ALIAS_CONFIDENCE_STD,
     ALIAS_MESSAGE_COUNTS,
     ALIAS_OUTLIER_GROUPS,
+    ALIAS_RECONSTRUCTION_MEAN,
+    ALIAS_RECONSTRUCTION_N,
+    ALIAS_RECONSTRUCTION_STD,
     ALIAS_REQUESTS,
     ALIAS_ROWS,
     PREDICTION_UNIT,
@@ -45,6 +48,7 @@ class Traffic:
     failed: int = 0
     confidence: np.ndarray | None = None  # (n,) top-class probability; None: lines without `confidence`
     predictions: np.ndarray | None = None  # (n,) a regression model's outputs (labels are then "")
+    reconstruction: np.ndarray | None = None  # (n,) joint-drift score, 4 decimals; None: lines without it
 
 
 def sample_traffic(
@@ -117,6 +121,14 @@ def numpy_values(baseline: Baseline, traffic: Traffic) -> tuple[dict[str, float 
             values[spec.alias] = float(confidence.mean()) if confidence is not None and n else None
         elif spec.alias == ALIAS_CONFIDENCE_STD:
             values[spec.alias] = float(confidence.std(ddof=1)) if confidence is not None and n > 1 else None
+        elif spec.alias == ALIAS_RECONSTRUCTION_N:
+            values[spec.alias] = float(n if traffic.reconstruction is not None else 0)
+        elif spec.alias == ALIAS_RECONSTRUCTION_MEAN:
+            errors = traffic.reconstruction
+            values[spec.alias] = float(errors.mean()) if errors is not None and n else None
+        elif spec.alias == ALIAS_RECONSTRUCTION_STD:
+            errors = traffic.reconstruction
+            values[spec.alias] = float(errors.std(ddof=1)) if errors is not None and n > 1 else None
         elif column is None or n == 0:
             values[spec.alias] = 0.0 if spec.func in (Func.COUNT, Func.BELOW) else None
         elif spec.func is Func.COUNT:
@@ -237,6 +249,7 @@ def write_log(
             is_outlier=[bool(traffic.is_outlier[i]) for i in rows],
             outlier_scores=[0.5 if traffic.is_outlier[i] else -0.5 for i in rows],
             latency_ms=0.2 + request_number % 7,
+            reconstruction_errors=None if traffic.reconstruction is None else [float(traffic.reconstruction[i]) for i in rows],
         )
     # The contract writes the top probability as `confidence`: give it the traffic's value, or drop the key to stand
     # for a log written before this wave (traffic.confidence None).

@@ -162,9 +162,127 @@ def test_distribution_critical_value_includes_the_training_size(iris: Baseline) 
 
 def test_distribution_floor(iris: Baseline) -> None:
     window = numpy_aggregates(iris, sample_traffic(iris, 400, np.random.default_rng(1)))
-    result = checks.check_distribution(0, window.features[0], iris, 0.4)  # alpha 0.4: a tiny critical value
-    assert result.observed is not None and result.observed < iris.thresholds.distribution_distance
+    result = checks.check_distribution(0, window.features[0], iris, 0.4)  # alpha 0.4: a small critical value
     assert result.status is Status.OK
+
+
+def test_distribution_psi_floor_is_the_one_that_holds(iris: Baseline) -> None:
+    """A 3-point gap at one cut over a million rows each side: significant, PSI ~0.01: OK; floor 0.001: ALARM."""
+    document = copy.deepcopy(iris.document)
+    document["training_rows"] = 1_000_000
+    big = parse_baseline(document)
+    _, shares = checks.feature_cuts(big, 0)
+    n = 1_000_000
+    below = [round(share * n) for share in shares]
+    middle = len(below) // 2
+    below[middle] += 30_000
+    below[middle + 1] = max(below[middle + 1], below[middle])
+    observed = FeatureWindow(big.features[0].name, n, big.features[0].mean, big.features[0].std, tuple(below))
+    result = checks.check_distribution(0, observed, big, 1e-4)
+    assert result.score is not None and result.critical is not None and result.score > result.critical
+    assert result.status is Status.OK
+    document["thresholds"]["distribution_psi"] = 0.001
+    assert checks.check_distribution(0, observed, parse_baseline(document), 1e-4).status is Status.ALARM
+
+
+# --- spread ------------------------------------------------------------------------------------------------------
+
+
+def large_reference(baseline: Baseline, rows: int = 1_000_000, kurtosis: float | None = None) -> Baseline:
+    document = copy.deepcopy(baseline.document)
+    document["training_rows"] = rows
+    if kurtosis is not None:
+        for feature in document["features"]:
+            feature["kurtosis"] = kurtosis
+    return parse_baseline(document)
+
+
+def test_spread_alarms_on_a_narrower_spread_with_the_mean_unchanged(iris: Baseline) -> None:
+    big = large_reference(iris)
+    result = checks.check_spread(0, feature_window(big, 0, 6000, 0.0, 0.85), big, 1e-4)
+    assert result.status is Status.ALARM and result.observed == pytest.approx(0.85)
+    assert checks.check_mean_shift(big.features[0], feature_window(big, 0, 6000, 0.0, 0.85), big, 1e-4).status is Status.OK
+    assert checks.check_spread(0, feature_window(big, 0, 6000, 0.0, 1.15), big, 1e-4).status is Status.ALARM
+
+
+def test_spread_floor(iris: Baseline) -> None:
+    """sd x0.97 over a million rows each side is significant but under the 5 % floor: OK."""
+    big = large_reference(iris)
+    result = checks.check_spread(0, feature_window(big, 0, 1_000_000, 0.0, 0.97), big, 1e-4)
+    assert result.score is not None and result.critical is not None and result.score > result.critical
+    assert result.status is Status.OK
+
+
+def test_spread_standard_error_includes_the_training_size(iris: Baseline) -> None:
+    """sd x0.85 in 100,000 rows against the 120 training rows: the reference's own variance is too uncertain."""
+    result = checks.check_spread(0, feature_window(iris, 0, 100_000, 0.0, 0.85), iris, 1e-4)
+    assert result.status is Status.OK
+    assert checks.check_spread(0, feature_window(iris, 0, 100_000, 0.0, 0.85), large_reference(iris), 1e-4).in_alarm
+
+
+def test_spread_heavy_tails_widen_the_test(iris: Baseline) -> None:
+    window = feature_window(iris, 0, 2000, 0.0, 0.9)
+    normal = checks.check_spread(0, window, large_reference(iris, 2000, kurtosis=3.0), 1e-4)
+    heavy = checks.check_spread(0, window, large_reference(iris, 2000, kurtosis=9.0), 1e-4)
+    assert normal.score is not None and heavy.score is not None and heavy.score < normal.score / 1.5
+
+
+def test_spread_needs_spread_min_rows(iris: Baseline) -> None:
+    big = large_reference(iris)
+    assert checks.check_spread(0, feature_window(big, 0, 99, 0.0, 0.5), big, 1e-4).status is Status.INSUFFICIENT_DATA
+    assert checks.check_spread(0, feature_window(big, 0, 100, 0.0, 0.5), big, 1e-4).status is Status.ALARM
+
+
+# --- two-sided outlier shift and joint drift ---------------------------------------------------------------------
+
+
+def test_outlier_shift_fall_is_change_too(iris: Baseline) -> None:
+    reference = with_holdout(iris, outlier_rate=0.10, rows=10_000)
+    fallen = numpy_aggregates(reference, sample_traffic(reference, 2000, np.random.default_rng(2), outlier_rate=0.02))
+    assert checks.check_outlier_shift(fallen, reference, 1e-4).status is Status.ALARM
+    slight = numpy_aggregates(reference, sample_traffic(reference, 200_000, np.random.default_rng(2), outlier_rate=0.08))
+    result = checks.check_outlier_shift(slight, reference, 1e-4)
+    assert result.score is not None and result.critical is not None and result.score > result.critical
+    assert result.status is Status.OK  # significant, but not down to half the hold-out rate
+
+
+def with_joint_drift(baseline: Baseline, rows: int = 10_000, mean: float = 1.0, std: float = 0.5) -> Baseline:
+    document = copy.deepcopy(baseline.document)
+    document["joint_drift"] = {"reference": {"rows": rows, "mean": mean, "std": std}}
+    return parse_baseline(document)
+
+
+def joint_window(baseline: Baseline, n: int, mean: float, std: float = 0.5) -> checks.WindowAggregates:
+    window = numpy_aggregates(baseline, sample_traffic(baseline, 200, np.random.default_rng(3)))
+    return dataclasses.replace(window, reconstruction_count=n, reconstruction_mean=mean, reconstruction_std=std)
+
+
+def test_joint_drift_is_two_sided_with_a_floor(iris: Baseline) -> None:
+    reference = with_joint_drift(iris)
+    assert checks.check_joint_drift(joint_window(reference, 400, 1.2), reference, 1e-4).status is Status.ALARM  # type: ignore[union-attr]
+    assert checks.check_joint_drift(joint_window(reference, 400, 0.8), reference, 1e-4).status is Status.ALARM  # type: ignore[union-attr]
+    assert checks.check_joint_drift(joint_window(reference, 400, 1.02), reference, 1e-4).status is Status.OK  # type: ignore[union-attr]
+    large = with_joint_drift(iris, rows=10**8)
+    result = checks.check_joint_drift(joint_window(large, 10**7, 1.02), large, 1e-4)
+    assert result is not None and result.score is not None and result.critical is not None
+    assert result.score > result.critical and result.status is Status.OK  # 0.04 sd: under the 0.1 sd floor
+
+
+def test_joint_drift_reference_size_is_in_the_test(iris: Baseline) -> None:
+    small = with_joint_drift(iris, rows=30)
+    result = checks.check_joint_drift(joint_window(small, 100_000, 1.25), small, 1e-4)
+    assert result is not None and result.status is Status.OK  # 0.5 sd, but the 30-row reference mean is uncertain
+
+
+def test_joint_drift_absent_for_models_without_it_and_not_judged_without_the_field(iris: Baseline) -> None:
+    document = copy.deepcopy(iris.document)
+    document.pop("joint_drift", None)
+    plain = parse_baseline(document)
+    assert checks.check_joint_drift(joint_window(plain, 400, 3.0), plain, 1e-4) is None
+    assert all(c.check != "joint_drift" for c in evaluate(plain, joint_window(plain, 400, 3.0)).checks)
+    reference = with_joint_drift(iris)
+    window = dataclasses.replace(joint_window(reference, 0, 0.0), reconstruction_mean=None, reconstruction_std=None)
+    assert status(evaluate(reference, window), "joint_drift") is Status.NOT_JUDGED
 
 
 def test_seed_rule_needs_both_the_relative_change_and_significance(iris: Baseline) -> None:
@@ -187,7 +305,12 @@ def test_outlier_shift_floor_and_reference(iris: Baseline) -> None:
 
 def test_prediction_drift_floor_and_single_class(iris: Baseline) -> None:
     assert status(judge(iris, 400, class_shares=[1.0, 0.0, 0.0]), "prediction_drift") is Status.ALARM
-    assert status(judge(iris, 50_000, class_shares=[0.36, 0.32, 0.32]), "prediction_drift") is Status.OK  # TV ~0.03
+    assert status(judge(iris, 50_000, class_shares=[0.36, 0.32, 0.32]), "prediction_drift") is Status.OK  # PSI ~0.003
+    document = copy.deepcopy(iris.document)
+    document["thresholds"]["prediction_psi"] = 0.0001
+    document["training_rows"] = 1_000_000  # a reference precise enough for the 4-point gap to be significant
+    lowered = parse_baseline(document)
+    assert status(judge(lowered, 50_000, class_shares=[0.36, 0.32, 0.32]), "prediction_drift") is Status.ALARM
 
 
 # --- estimated accuracy (issue 10) -------------------------------------------------------------------------------

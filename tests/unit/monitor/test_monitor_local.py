@@ -33,6 +33,12 @@ def assert_same(got: WindowAggregates, want: WindowAggregates) -> None:
     assert got.outlier_unreadable == 0 and got.confidence_count == want.confidence_count
     for got_value, want_value in ((got.confidence_mean, want.confidence_mean), (got.confidence_std, want.confidence_std)):
         assert got_value == pytest.approx(want_value, abs=1e-4)  # the log keeps 4 decimals of confidence
+    assert got.reconstruction_count == want.reconstruction_count
+    for got_value, want_value in (
+        (got.reconstruction_mean, want.reconstruction_mean),
+        (got.reconstruction_std, want.reconstruction_std),
+    ):
+        assert got_value == pytest.approx(want_value, abs=1e-9)
     for g, w in zip(got.features, want.features, strict=True):
         assert g.count == w.count and g.below == w.below
         for got_value, want_value in ((g.mean, w.mean), (g.std, w.std)):
@@ -48,6 +54,7 @@ def test_duckdb_aggregates_equal_numpy(model: str, n: int, tmp_path: Path, reque
     rng = np.random.default_rng(n)
     path = tmp_path / "predictions.jsonl"
     inside = rounded(sample_traffic(baseline, n, rng, rows_per_request=3, rejected=2, failed=1, confidence=0.9))
+    inside.reconstruction = np.round(rng.gamma(2.0, 0.5, size=n), 4)  # the joint-drift score, as the service writes it
     write_log(path, baseline, inside, start_ms=START_MS, span_ms=WINDOW_MS, rng=rng)
     # Noise that must not count: before and after the window, and the end instant itself (end is exclusive).
     write_log(
