@@ -106,6 +106,11 @@ def prediction_specs(baseline: Baseline) -> list[AggregateSpec]:
     ]
 
 
+def has_joint_drift(baseline: Baseline) -> bool:
+    """Only models that ship the joint-drift model write `reconstruction_error` into their lines."""
+    return "joint_drift" in baseline.document
+
+
 def build_specs(baseline: Baseline) -> tuple[AggregateSpec, ...]:
     """Every number the checks need for one window of `baseline`'s model.
 
@@ -127,7 +132,7 @@ def build_specs(baseline: Baseline) -> tuple[AggregateSpec, ...]:
         specs.append(AggregateSpec(ALIAS_CLASS_COUNTS, Func.COUNT_BY, log.KEY_PREDICTION, prediction))
     specs.append(AggregateSpec(ALIAS_MESSAGE_COUNTS, Func.COUNT_BY, log.KEY_MESSAGE, ANY_MESSAGE))
     specs += prediction_specs(baseline)
-    if "joint_drift" in baseline.document:  # only models that ship the joint-drift model write the field
+    if has_joint_drift(baseline):
         specs += [
             AggregateSpec(ALIAS_RECONSTRUCTION_N, Func.COUNT, log.KEY_RECONSTRUCTION_ERROR, prediction),
             AggregateSpec(ALIAS_RECONSTRUCTION_MEAN, Func.AVG, log.KEY_RECONSTRUCTION_ERROR, prediction),

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functions.contract import prediction_log as log
 from functions.contract.model_artifact import Baseline
 
-from .aggregates import OTHER_CLASS, AggregateError, FeatureWindow, WindowAggregates, feature_cuts
+from .aggregates import OTHER_CLASS, AggregateError, FeatureWindow, WindowAggregates, feature_cuts, has_joint_drift
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
@@ -54,6 +54,8 @@ def minute_layout(baseline: Baseline) -> tuple[str, ...]:
         names += [f"f:{feature.name}:b{j}" for j in range(len(cuts))]
     if baseline.prediction_buckets is not None:  # a regressor's output, read like a feature
         names += ["p:n", "p:s", "p:q"] + [f"p:b{j}" for j in range(len(baseline.prediction_buckets[0]))]
+    if has_joint_drift(baseline):  # the per-row reconstruction error (joint drift), summed like the confidence
+        names += ["rec_n", "rec_s", "rec_q"]
     return tuple(names)
 
 
@@ -134,6 +136,11 @@ def from_window(baseline: Baseline, window: WindowAggregates) -> Minutes:
         n_cuts = len(baseline.prediction_buckets[0])
         observed = window.prediction or FeatureWindow(log.KEY_PREDICTION, 0, None, None, None)
         values += summed(observed, _prediction_center(baseline), n_cuts)
+    if has_joint_drift(baseline):
+        errors = FeatureWindow(
+            log.KEY_RECONSTRUCTION_ERROR, window.reconstruction_count, window.reconstruction_mean, window.reconstruction_std, None
+        )
+        values += summed(errors, 0.0, 0)
     return Minutes(window.start_ms, window.end_ms, tuple(float(v) for v in values))
 
 
@@ -187,6 +194,8 @@ def to_window(baseline: Baseline, minutes: Minutes) -> WindowAggregates:
         below = tuple(count(f"p:b{j}") for j in range(len(baseline.prediction_buckets[0])))
         prediction = FeatureWindow(log.KEY_PREDICTION, n, mean, std, below if n else None)
     unreadable_statistics = count("unreadable_statistics")
+    rec_n = count("rec_n") if has_joint_drift(baseline) else 0
+    rec_mean, rec_std = moments(rec_n, v[slot["rec_s"]], v[slot["rec_q"]], 0.0) if rec_n else (None, None)
     return WindowAggregates(
         start_ms=minutes.start_ms,
         end_ms=minutes.end_ms,
@@ -204,6 +213,9 @@ def to_window(baseline: Baseline, minutes: Minutes) -> WindowAggregates:
         unreadable_lines=count("unreadable_lines"),
         total_lines=total_lines or None,
         prediction=prediction,
+        reconstruction_count=rec_n,
+        reconstruction_mean=rec_mean,
+        reconstruction_std=rec_std,
         unreadable_statistics=(f"{unreadable_statistics} minute statistic(s)",) if unreadable_statistics else (),
     )
 

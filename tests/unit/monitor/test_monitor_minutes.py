@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -19,9 +20,10 @@ START = 1_764_082_800_000
 def part(traffic: Traffic, lo: int, hi: int) -> Traffic:
     conf = None if traffic.confidence is None else traffic.confidence[lo:hi]
     predictions = None if traffic.predictions is None else traffic.predictions[lo:hi]
+    errors = None if traffic.reconstruction is None else traffic.reconstruction[lo:hi]
     return Traffic(
         traffic.features[lo:hi], traffic.labels[lo:hi], traffic.is_outlier[lo:hi], traffic.request_ids[lo:hi], 0, 0, conf,
-        predictions,
+        predictions, errors,
     )  # fmt: skip
 
 
@@ -35,6 +37,8 @@ def test_summed_minutes_equal_the_whole_window(
     baseline: Baseline = request.getfixturevalue(f"{model}_artifact").baseline
     rng = np.random.default_rng(n)
     traffic = sample_traffic(baseline, n, rng, shift={baseline.feature_names[0]: 1.3}, confidence=0.9)
+    if m.has_joint_drift(baseline):  # the joint-drift score sums like the confidence
+        traffic = dataclasses.replace(traffic, reconstruction=np.round(rng.gamma(2.0, 0.3, n), 4))
     whole = numpy_aggregates(baseline, traffic, START, START + (len(splits) - 1) * m.MINUTE_MS)
     parts = [
         m.from_window(
@@ -57,6 +61,10 @@ def test_summed_minutes_equal_the_whole_window(
         assert got.prediction.std == pytest.approx(whole.prediction.std, rel=1e-9)
     else:
         assert got.prediction is None
+    assert m.has_joint_drift(baseline) == (model != "diabetes") == (got.reconstruction_count == whole.reconstruction_count == n)
+    if got.reconstruction_count:
+        assert got.reconstruction_mean == pytest.approx(whole.reconstruction_mean, rel=1e-12)
+        assert got.reconstruction_std == pytest.approx(whole.reconstruction_std, rel=1e-9)
 
 
 def test_empty_minutes_are_no_rows_and_one_row_has_no_std(iris_artifact: ModelArtifact) -> None:
