@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import platform
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -66,20 +67,24 @@ IDENTITIES = {
 }
 
 
+def fill(template: str, values: dict[str, str]) -> str:
+    """Each $context variable of an access-log value as API Gateway fills it in ("-" when it has no value)."""
+    return re.sub(r"\$context\.[\w.]+", lambda variable: values.get(variable.group(0), "-"), template)
+
+
 def access_log_bytes() -> dict[str, int]:
     from infra import api_access_log
+    from infra.api_options import ApiAuth
 
     sizes = {}
-    for api, fields, path in (
-        ("rest", api_access_log.REST_FIELDS, "/v1/predict"),
-        ("restwaf", api_access_log.REST_WAF_FIELDS, "/v1/predict"),
-        ("http", api_access_log.HTTP_FIELDS, "/predict"),
-    ):
+    for api, http, waf, path in (("rest", False, False, "/v1/predict"), ("restwaf", False, True, "/v1/predict"),
+                                 ("http", True, False, "/predict")):  # fmt: skip
         for auth, identity in IDENTITIES.items():
-            if api == "http" and auth == "api_key":
+            if http and auth == "api_key":
                 continue
+            fields = api_access_log.access_log_fields(http=http, auth=ApiAuth(auth), waf=waf)
             values = {**TYPICAL_CONTEXT, "$context.path": path, **identity}
-            line = {key: values.get(variable, "-") for key, variable in fields.items()}
+            line = {key: fill(template, values) for key, template in fields.items()}
             sizes[f"{api}/{auth}"] = len(json.dumps(line, separators=(",", ":")).encode()) + 1
     return sizes
 

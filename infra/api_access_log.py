@@ -1,11 +1,12 @@
-"""Access-log formats with the caller's identity, one JSON object per request, the same keys for REST and HTTP APIs.
+"""Access-log formats with the caller's identity, one JSON object per request, the same keys for every API.
 
-Who called is what an access log is for: the API key's id (never the key itself), the IAM user or role ARN
-for SigV4 callers, and the JWT's subject. Fields that do not apply to a request (no key on an IAM call) are
-written as "-" by API Gateway, so every line has the same keys and one Logs Insights query reads both API
-types, e.g. `stats count(*) by apiKeyId, userArn, jwtSub`.
+Who called is what an access log is for: `caller` is the API key's id (never the key itself) on a stack with API
+keys, the IAM user or role ARN on a SigV4 stack, the JWT's subject on a JWT stack: one stack has one way to
+authenticate, so the other two would be "-" on every line, billed per byte. Every line has the same keys, so
+one Logs Insights query reads every stack, e.g. `stats count(*) by caller, status`, and the key is the one the
+prediction line carries behind a Function URL.
 
-Each field costs ingestion on every request ($0.50/GB: ~$0.13 per million requests for the whole line, measured
+Each field costs ingestion on every request ($0.50/GB: ~$0.12 per million requests for the whole line, measured
 by bench/api_cost.py, docs/cost.md), so the line holds what answers "who, what, how did it end, how long" and
 nothing twice or constant: the IAM caller's account is inside its ARN; the stage is fixed per API; the request
 time is the log event's own timestamp; the resource is the proxy route (`/{proxy+}`) on every request; the
@@ -19,29 +20,33 @@ from __future__ import annotations
 
 import json
 
-# Shared by both API types (variable names are identical in the two references).
-_COMMON = {
-    "requestId": "$context.requestId",
-    "ip": "$context.identity.sourceIp",
-    "method": "$context.httpMethod",
-    "path": "$context.path",
-    "status": "$context.status",
-    "latencyMs": "$context.responseLatency",
-    # --- caller identity -------------------------------------------------------------------------------
-    "userArn": "$context.identity.userArn",  # SigV4 (api_auth=iam): the IAM user or assumed-role ARN
-    "jwtSub": "$context.authorizer.claims.sub",  # api_auth=jwt: the token's subject
-    "error": "$context.error.responseType",  # e.g. MISSING_AUTHENTICATION_TOKEN, THROTTLED, WAF_FILTERED
+from infra.api_options import ApiAuth
+
+# The variable that names the caller, per way of authenticating (variable names are the same in both references).
+CALLER_VARIABLES = {
+    ApiAuth.API_KEY: "$context.identity.apiKeyId",  # which client key (per-client quotas); never the key's value
+    ApiAuth.IAM: "$context.identity.userArn",  # SigV4: the IAM user or assumed-role ARN
+    ApiAuth.JWT: "$context.authorizer.claims.sub",  # the token's subject
 }
-REST_FIELDS = {
-    **_COMMON,
-    "apiKeyId": "$context.identity.apiKeyId",  # api_auth=api_key: which client key (per-client quotas)
-}
-REST_WAF_FIELDS = {**REST_FIELDS, "wafResponse": "$context.wafResponseCode"}  # waf=true only: WAF_ALLOW / WAF_BLOCK
-HTTP_FIELDS = {
-    **_COMMON,
-    "authorizerError": "$context.authorizer.error",  # why a JWT was refused (expired, wrong audience)
-}
-IDENTITY_FIELDS = ("apiKeyId", "userArn", "jwtSub")
+
+
+def access_log_fields(*, http: bool, auth: ApiAuth, waf: bool = False) -> dict[str, str]:
+    """The keys and variables of one stack's access-log line."""
+    fields = {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "method": "$context.httpMethod",
+        "path": "$context.path",
+        "status": "$context.status",
+        "latencyMs": "$context.responseLatency",
+        "caller": CALLER_VARIABLES[auth],
+        # e.g. MISSING_AUTHENTICATION_TOKEN, THROTTLED, WAF_FILTERED; an HTTP API adds why a JWT was refused
+        # (expired, wrong audience) after it: one key instead of two, "- -" on a success
+        "error": "$context.error.responseType" + (" $context.authorizer.error" if http else ""),
+    }
+    if waf:  # the WAF's verdict only where a WAF is (WAF_ALLOW / WAF_BLOCK): elsewhere "-" on every line
+        fields["wafResponse"] = "$context.wafResponseCode"
+    return fields
 
 
 def render(fields: dict[str, str]) -> str:
@@ -53,6 +58,5 @@ def render(fields: dict[str, str]) -> str:
     return json.dumps(fields, separators=(",", ":"))
 
 
-REST_FORMAT = render(REST_FIELDS)
-REST_WAF_FORMAT = render(REST_WAF_FIELDS)
-HTTP_FORMAT = render(HTTP_FIELDS)
+def access_log_format(*, http: bool, auth: ApiAuth, waf: bool = False) -> str:
+    return render(access_log_fields(http=http, auth=auth, waf=waf))

@@ -67,17 +67,17 @@ PRICES = Prices()
 class Measured:
     """Bytes per unit, measured by bench/api_cost.py (iris, 2,000 one-row requests, 2026-12-06); docs/cost.md shows them."""
 
-    record_bytes: float = 420.5  # one prediction line incl. newline
+    record_bytes: float = 450.6  # one prediction line incl. newline
     caller_bytes: float = 77.0  # added to each line behind a Function URL: `,"caller":"<IAM role session ARN>"`
     metrics_bytes: float = 0.0  # per request beside the lines: 0 with metric filters (an EMF document: ~626 B)
     platform_bytes: float = 0.0  # START/END/REPORT per invocation: 0 at system log level WARN (~255 B at INFO)
-    cold_start_bytes: float = 478.0  # per cold start: Powertools' "model loaded" line and the ColdStart EMF document
-    rest_access_log_bytes: float = 260.0  # REST access-log line, widest identity (an IAM role ARN)
-    rest_waf_access_log_bytes: float = 278.0  # the same with the WAF's verdict (waf=true)
-    http_access_log_bytes: float = 264.0  # HTTP API access-log line, widest identity
+    cold_start_bytes: float = 479.0  # per cold start: Powertools' "model loaded" line and the ColdStart EMF document
+    rest_access_log_bytes: float = 231.0  # REST access-log line, widest identity (an IAM role ARN)
+    rest_waf_access_log_bytes: float = 249.0  # the same with the WAF's verdict (waf=true)
+    http_access_log_bytes: float = 230.0  # HTTP API access-log line, widest identity
     emf_bytes: float = 652.0  # for the comparison: the per-request EMF document the metric filters replaced
     small_emf_bytes: float = 450.0  # ... and the smallest EMF alternative (one dimension, the predicted class only)
-    gzip_bytes_per_record: float = 48.8  # prediction lines gzip-compressed in batches of 100
+    gzip_bytes_per_record: float = 52.9  # prediction lines gzip-compressed in batches of 100
     response_bytes_1_row: float = 241.9  # body of a 1-row /predict answer
     response_bytes_per_extra_row: float = 135.8
     response_header_bytes: float = 250.0  # estimate: status line + the front door's headers

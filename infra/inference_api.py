@@ -276,7 +276,7 @@ class InferenceApi(Construct):
                 stage_name=stage_name,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
                 access_log_format=apigw.AccessLogFormat.custom(
-                    api_access_log.REST_WAF_FORMAT if options.waf else api_access_log.REST_FORMAT
+                    api_access_log.access_log_format(http=False, auth=options.auth, waf=options.waf)
                 ),
                 logging_level=apigw.MethodLoggingLevel.ERROR,  # INFO would log request bodies' metadata at every call
                 data_trace_enabled=False,  # never log payloads through API Gateway
@@ -386,7 +386,9 @@ class InferenceApi(Construct):
             stage_name=HTTP_STAGE_NAME,
             auto_deploy=True,
             throttle=apigwv2.ThrottleSettings(rate_limit=options.rate_limit, burst_limit=options.burst_limit),
-            access_log_settings=_HttpAccessLogSettings(self.access_log_group, api_access_log.HTTP_FORMAT),
+            access_log_settings=_HttpAccessLogSettings(
+                self.access_log_group, api_access_log.access_log_format(http=True, auth=options.auth)
+            ),
         )
         self.metrics = ApiMetrics.for_http(self.http_stage)
 

@@ -479,8 +479,9 @@ class LogUnavailable(RuntimeError):
         self.job_id: str | None = None
 
 
+# A regressor ships no joint-drift model (models/regression.py), so its lines carry no reconstruction_error.
 REGRESSION_PREDICTION_KEYS = tuple(
-    key for key in PREDICTION_KEYS if key not in (KEY_CLASS_INDEX, KEY_CONFIDENCE, KEY_PROBABILITIES)
+    key for key in PREDICTION_KEYS if key not in (KEY_CLASS_INDEX, KEY_CONFIDENCE, KEY_PROBABILITIES, KEY_RECONSTRUCTION_ERROR)
 )
 
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from functions.contract.model_artifact import Thresholds
 from functions.contract.names import MONITOR_SERVICE
 
-from .checks import CheckResult, Evaluation
+from .checks import CheckResult, Evaluation, current_check_name
 
 STATE_OK = "OK"
 STATE_ALARM = "ALARM"
@@ -109,8 +109,8 @@ class AlertState:
         return cls(
             version=int(raw.get("version", 0)),
             last_window_end_ms=None if raw.get("last_window_end_ms") is None else int(raw["last_window_end_ms"]),
-            checks={str(k): CheckState.from_json(v) for k, v in dict(raw.get("checks", {})).items()},
-            notified={str(k): str(v) for k, v in dict(raw.get("notified", {})).items()},
+            checks={current_check_name(str(k)): CheckState.from_json(v) for k, v in dict(raw.get("checks", {})).items()},
+            notified={current_check_name(str(k)): str(v) for k, v in dict(raw.get("notified", {})).items()},
             sent_ms=tuple(int(v) for v in raw.get("sent_ms", [])),
         )
 

@@ -13,7 +13,7 @@ windows do not flag chance:
 - distribution:<f>     largest gap between the window's and training's share of rows below the training cuts
                        (exact, tie-safe); critical value: two-sample KS at alpha / features, with the training size;
                        floor: population stability index over the same buckets >= distribution_psi.
-- seed_mean_shift:<f>  the seed's rule, kept for continuity: relative mean change > mean_deviation (5 %), and
+- relative_mean_shift:<f>  relative mean change > mean_deviation (5 %), for runbooks written against that rule, and
                        the same t test must be significant.
 - outlier_shift        the features together: the outlier detector's flagged share against its hold-out share
                        (two-proportion z with the hold-out size), two-sided: a rise of 5 points, or a fall to
@@ -63,7 +63,17 @@ CHECK_FAILED_RATIO = "failed_ratio"
 CHECK_PREDICTION_DRIFT = "prediction_drift"
 CHECK_PREDICTION_MEAN_SHIFT = "prediction_mean_shift"  # regression: the predictions' mean against training
 CHECK_MEAN_SHIFT = "mean_shift"
-CHECK_SEED_MEAN_SHIFT = "seed_mean_shift"
+CHECK_RELATIVE_MEAN_SHIFT = "relative_mean_shift"
+# Checks renamed since alert states were first stored: a stored state under an old name is read as the new one.
+RENAMED_CHECKS = {"seed_mean_shift": CHECK_RELATIVE_MEAN_SHIFT}
+
+
+def current_check_name(stored: str) -> str:
+    """`seed_mean_shift:petal_length` in a stored alert state is today's `relative_mean_shift:petal_length`."""
+    head, sep, tail = stored.partition(":")
+    return RENAMED_CHECKS.get(head, head) + sep + tail
+
+
 CHECK_DISTRIBUTION = "distribution"
 CHECK_SPREAD = "spread"
 CHECK_JOINT_DRIFT = "joint_drift"
@@ -331,10 +341,10 @@ def check_spread(index: int, observed: FeatureWindow, baseline: Baseline, alpha:
     )
 
 
-def check_seed_mean_shift(feature: FeatureBaseline, observed: FeatureWindow, baseline: Baseline, alpha: float) -> CheckResult:
-    """The seed's 5 % rule, now also requiring the t test: its relative scale depends on where zero lies."""
+def check_relative_mean_shift(feature: FeatureBaseline, observed: FeatureWindow, baseline: Baseline, alpha: float) -> CheckResult:
+    """The relative 5 % rule, also requiring the t test: its relative scale depends on where zero lies."""
     t = baseline.thresholds
-    name = f"{CHECK_SEED_MEAN_SHIFT}:{feature.name}"
+    name = f"{CHECK_RELATIVE_MEAN_SHIFT}:{feature.name}"
     if observed.count < t.min_rows or observed.mean is None:
         return _not_judged(
             name, Status.INSUFFICIENT_DATA, t.mean_deviation, f"{observed.count} values < min_rows {t.min_rows}",
@@ -353,7 +363,7 @@ def check_seed_mean_shift(feature: FeatureBaseline, observed: FeatureWindow, bas
         t.mean_deviation,
         critical,
         abs(statistic),
-        f"relative change {relative:+.1%} (seed rule: > {t.mean_deviation:.0%}); |t| {abs(statistic):.2f} vs {critical:.2f}",
+        f"relative change {relative:+.1%} (rule: > {t.mean_deviation:.0%}); |t| {abs(statistic):.2f} vs {critical:.2f}",
         _feature_hint(feature),
         critical,
         f"|relative| {abs(relative):.1%} {'>' if relative_ok else '<='} {t.mean_deviation:.0%} and |t| {abs(statistic):.2f} "
@@ -733,9 +743,9 @@ def evaluate(baseline: Baseline, window: WindowAggregates, alpha: float | None =
         observed = window.feature(feature.name)
         mean = check_mean_shift(feature, observed, baseline, feature_alpha)
         distribution = check_distribution(index, observed, baseline, feature_alpha * t.distribution_alpha_factor)
-        seed = check_seed_mean_shift(feature, observed, baseline, feature_alpha)
+        relative = check_relative_mean_shift(feature, observed, baseline, feature_alpha)
         spread = check_spread(index, observed, baseline, feature_alpha)
-        results += [mean, spread, distribution, seed]
+        results += [mean, spread, distribution, relative]
         if spread.judged and spread.observed is not None:
             metrics[f"spread:{feature.name}"] = spread.observed
         if observed.mean is not None and observed.count >= 2:

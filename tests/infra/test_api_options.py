@@ -120,11 +120,15 @@ def test_settings_carry_the_api_options_and_auth(stub_layer_dir):
 
 
 # --- access log: one JSON object per request with the caller's identity ------------------------------------------
-@pytest.mark.parametrize("log_format", [api_access_log.REST_FORMAT, api_access_log.REST_WAF_FORMAT, api_access_log.HTTP_FORMAT])
-def test_access_log_format_is_json_with_identity_fields(log_format):
+@pytest.mark.parametrize("http", [False, True])
+@pytest.mark.parametrize("auth", list(ApiAuth))
+def test_access_log_format_is_json_with_one_caller_key(http, auth):
+    log_format = api_access_log.access_log_format(http=http, auth=auth)
     fields = json.loads(log_format)  # valid JSON even before API Gateway fills it in
-    for key in ("requestId", "ip", "status", "userArn", "jwtSub"):
+    for key in ("requestId", "ip", "status", "caller", "error"):
         assert key in fields, key
+    assert fields["caller"] == api_access_log.CALLER_VARIABLES[auth]  # the stack's one way to authenticate
+    assert not {"apiKeyId", "userArn", "jwtSub"} & set(fields)  # the other two would be "-" on every line
     assert all(isinstance(value, str) and value.startswith("$context.") for value in fields.values())
     assert "$context.identity.apiKey" not in fields.values()  # the key's value is a secret; only its id is logged
 
@@ -133,9 +137,7 @@ def test_rest_access_log_names_the_key_id(synth):
     for name in REST:
         _, stage = only(synth.templates[name], "AWS::ApiGateway::Stage")
         fields = json.loads(stage["Properties"]["AccessLogSetting"]["Format"])
-        assert fields["apiKeyId"] == "$context.identity.apiKeyId"
-        assert fields["userArn"] == "$context.identity.userArn"
-        assert fields["jwtSub"] == "$context.authorizer.claims.sub"
+        assert fields["caller"] == api_access_log.CALLER_VARIABLES[COMBINATIONS[name].auth], name
         # the WAF's verdict only where a WAF is: elsewhere it would be "-" on every line, billed per byte
         assert ("wafResponse" in fields) == COMBINATIONS[name].waf, name
 
@@ -286,8 +288,8 @@ def test_http_stage_is_default_throttled_and_logs_the_caller(synth, name):
     log_group_id, _ = only(template, "AWS::Logs::LogGroup", "AccessLogs")
     assert props["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": [log_group_id, "Arn"]}
     fields = json.loads(props["AccessLogSettings"]["Format"])
-    assert fields["jwtSub"] == "$context.authorizer.claims.sub"
-    assert fields["userArn"] == "$context.identity.userArn"
+    assert fields["caller"] == api_access_log.CALLER_VARIABLES[COMBINATIONS[name].auth], name
+    assert fields["error"] == "$context.error.responseType $context.authorizer.error"  # why a JWT was refused
     assert template["Outputs"][c.OUTPUT_API_TYPE]["Value"] == "http"
     api_id, _ = only(template, "AWS::ApiGatewayV2::Api")
     url = template["Outputs"][c.OUTPUT_API_URL]["Value"]["Fn::Join"][1]

@@ -144,7 +144,8 @@ class InsightsTwin:
             re.sub(r"[\w.]", "", f) == "" or f.startswith("@") for f in self.fields
         )  # the twin only knows plain names
         assert fields_ok
-        missing = [f for f in re.findall(r"\b(?:features|probabilities)\.\w+", queryString) if f not in self.fields]
+        named = re.findall(r"\b(?:features|probabilities)\.\w+|\breconstruction_error\b", queryString)
+        missing = list(dict.fromkeys(f for f in named if f not in self.fields))
         for field in missing:  # a field no line has: Logs Insights treats it as null
             self.connection.execute(f"ALTER TABLE events ADD COLUMN IF NOT EXISTS {_ident(field)} DOUBLE")
             self.fields.append(field)

@@ -257,3 +257,23 @@ def test_per_check_store_for_the_quality_function(tmp_path: Path) -> None:
     (tmp_path / "quality_state.json").write_text("{broken")
     with pytest.raises(StateStoreError):
         store.load(["iris#realized_accuracy"])
+
+
+def test_a_stored_state_under_the_old_check_name_is_read_as_the_relative_mean_rule() -> None:
+    """Alert states saved before the rename carry `seed_mean_shift:<f>`; they keep their ALARM under the new name."""
+    from functions.monitor.alerts import AlertState
+
+    stored = AlertState.from_json(
+        json.dumps(
+            {
+                "version": 3,
+                "last_window_end_ms": 120_000,
+                "checks": {"seed_mean_shift:sepal_length": {"state": "ALARM"}, "mean_shift:sepal_length": {"state": "OK"}},
+                "notified": {"seed_mean_shift:sepal_length": "ALARM"},
+                "sent_ms": [],
+            }
+        )
+    )
+    assert set(stored.checks) == {"relative_mean_shift:sepal_length", "mean_shift:sepal_length"}
+    assert stored.checks["relative_mean_shift:sepal_length"].state == "ALARM"
+    assert stored.notified == {"relative_mean_shift:sepal_length": "ALARM"}

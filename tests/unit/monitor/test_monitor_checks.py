@@ -289,8 +289,8 @@ def test_seed_rule_needs_both_the_relative_change_and_significance(iris: Baselin
     f = iris.features[0]  # mean ~5.8: 5 % is ~0.35 sd
     tiny = FeatureWindow(f.name, 40, f.mean * 1.06, f.std, None)  # 6 %, but t ~2.2 at n=40
     big = FeatureWindow(f.name, 4000, f.mean * 1.06, f.std, None)
-    assert checks.check_seed_mean_shift(f, tiny, iris, 1e-4).status is Status.OK
-    assert checks.check_seed_mean_shift(f, big, iris, 1e-4).status is Status.ALARM
+    assert checks.check_relative_mean_shift(f, tiny, iris, 1e-4).status is Status.OK
+    assert checks.check_relative_mean_shift(f, big, iris, 1e-4).status is Status.ALARM
 
 
 def test_outlier_shift_floor_and_reference(iris: Baseline) -> None:

@@ -178,7 +178,7 @@ def test_cli_names_the_drifted_wine_feature_and_alerts_once(
         code, out = run_cli([*cli_args(tmp_path, "wine", iso(START_MS + (k + 1) * WINDOW_MS), report=k == 0), "--json"])
         assert code == 0, out
         summaries.append(json.loads(out))
-    named = {"mean_shift:flavanoids", "distribution:flavanoids", "seed_mean_shift:flavanoids"}
+    named = {"mean_shift:flavanoids", "distribution:flavanoids", "relative_mean_shift:flavanoids"}
     assert named <= set(summaries[0]["alarms"])
     assert not any(a.startswith(("mean_shift:", "distribution:")) and "flavanoids" not in a for a in summaries[0]["alarms"])
     assert {f"{c}:ALARM" for c in named} <= set(summaries[0]["notified"])
