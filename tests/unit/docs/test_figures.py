@@ -66,18 +66,21 @@ def test_the_prediction_line_figure_and_example_are_what_the_code_writes() -> No
     from functions.contract.model_artifact import load_model_artifact
     from functions.contract.prediction_log import prediction_lines
     from functions.inference.onnx_model import OnnxModel
+    from functions.inference.prediction_service import bounded_error
 
     documented = json.loads(next(text for lang, text in code_blocks(API_DOC) if lang == "json" and '"prediction"' in text))
     artifact = load_model_artifact(REPO / "models" / "iris")
     row = [documented["features"][name] for name in artifact.baseline.feature_names]
     predicted = OnnxModel(artifact).predict_one(row)
     probabilities, score = [round(p, 4) for p in predicted.probabilities], round(predicted.outlier_score, 4)  # as served
+    error = bounded_error(predicted.reconstruction_error)  # the joint-drift score iris ships
     line = prediction_lines(
         timestamp_ms=documented["timestamp"], request_id=documented["request_id"], endpoint=documented["endpoint"],
         model=artifact.baseline.model_name, model_version=artifact.baseline.model_version,
         feature_names=artifact.baseline.feature_names, rows=[row],
         labels=[artifact.baseline.label_names[predicted.class_index]], class_indices=[predicted.class_index],
         probabilities=[probabilities], is_outlier=[score > 0], outlier_scores=[score], latency_ms=documented["latency_ms"],
+        reconstruction_errors=[error],
     )[0]  # fmt: skip
     assert json.loads(line) == documented, "the documented log line is not what the current iris model writes"
     size = len(line.encode())
