@@ -448,9 +448,11 @@ def feedback_lines(
     timestamp_ms: int,
     model: str,
     model_version: str,
-    items: Sequence[tuple[str, int, str, int]],
+    items: Sequence[tuple[str, int, str | float, int | None]],
 ) -> list[str]:
-    """One line per (job_id, row, label, label_index); request_id is the labelled prediction's job_id."""
+    """One line per (job_id, row, label, label_index); request_id is the labelled prediction's job_id.
+
+    A regression model's label is the true value (a number) and it has no label_index (None: left out)."""
     return [
         compact_json(
             {
@@ -461,7 +463,7 @@ def feedback_lines(
                 KEY_MODEL: model,
                 KEY_MODEL_VERSION: model_version,
                 KEY_LABEL: label,
-                KEY_LABEL_INDEX: label_index,
+                **({} if label_index is None else {KEY_LABEL_INDEX: label_index}),
             }
         )
         for job_id, row, label, label_index in items
@@ -519,26 +521,6 @@ def regression_prediction_lines(
             }
         )
         for row_index, values in enumerate(rows)
-    ]
-
-
-def regression_feedback_lines(
-    *, timestamp_ms: int, model: str, model_version: str, items: Sequence[tuple[str, int, float]]
-) -> list[str]:
-    """One line per (job_id, row, true value): `label` is a number, there is no label_index."""
-    return [
-        compact_json(
-            {
-                KEY_MESSAGE: MESSAGE_FEEDBACK,
-                KEY_TIMESTAMP: timestamp_ms,
-                KEY_REQUEST_ID: job_id,
-                KEY_ROW: row,
-                KEY_MODEL: model,
-                KEY_MODEL_VERSION: model_version,
-                KEY_LABEL: value,
-            }
-        )
-        for job_id, row, value in items
     ]
 
 

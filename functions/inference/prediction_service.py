@@ -32,7 +32,7 @@ from functions.contract.prediction_log import (
     with_caller,
 )
 from functions.inference.onnx_model import BatchPrediction, RowPrediction
-from functions.inference.request_parsing import MAX_DETAILS, RequestRejected, parse_labels, parse_rows_array
+from functions.inference.request_parsing import MAX_DETAILS, Label, RequestRejected, parse_labels, parse_rows_array
 
 
 class Predictor(Protocol):
@@ -301,6 +301,13 @@ class PredictionService:
         except Exception as error:
             raise self._failure(endpoint, error, job_id) from error
 
+    def _parse_feedback(self, body: str | bytes | None) -> list[Label]:
+        return parse_labels(body, label_names=self.baseline.label_names)
+
+    @staticmethod
+    def _feedback_item(label: Label) -> tuple[str, int, str | float, int | None]:
+        return label.job_id, label.row, label.label, label.label_index
+
     def feedback_request(self, *, body: str | bytes | None, content_type: str | None, is_base64: bool = False) -> dict[str, Any]:
         """Record ground-truth labels: one `feedback` line per item, or one `rejected` line for the request."""
         job_id = self.new_id()
@@ -309,13 +316,13 @@ class PredictionService:
             check_content_type(content_type)
             body = decode_body(body, is_base64)
             check_body_size(body, self.max_body_bytes)
-            labels = parse_labels(body, label_names=self.baseline.label_names)
+            labels = self._parse_feedback(body)
             self.log.write(
                 feedback_lines(
                     timestamp_ms=self.clock_ms(),
                     model=self.baseline.model_name,
                     model_version=self.baseline.model_version,
-                    items=[(item.job_id, item.row, item.label, item.label_index) for item in labels],
+                    items=[self._feedback_item(item) for item in labels],
                 ),
                 self.metrics.feedback(labels=len(labels)),
             )

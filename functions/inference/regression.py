@@ -17,16 +17,13 @@ import numpy as np
 
 from functions.contract.json_text import compact_json
 from functions.contract.model_artifact import ModelArtifact, ModelArtifactError
-from functions.contract.prediction_log import regression_feedback_lines, regression_prediction_lines, with_caller
+from functions.contract.prediction_log import regression_prediction_lines, with_caller
 from functions.inference.onnx_model import _input_width, _open_session, fast_runner
 from functions.inference.prediction_service import (
     PredictionService,
-    check_body_size,
-    check_content_type,
-    decode_body,
     rounded,
 )
-from functions.inference.request_parsing import RequestRejected, parse_labels
+from functions.inference.request_parsing import Label, RequestRejected, parse_labels
 
 PREDICTION_DIGITS = 7  # significant digits the reply and the log carry: float32's own precision (~7.2 digits)
 
@@ -177,34 +174,10 @@ class RegressionPredictionService(PredictionService):
             )
         )
 
-    def feedback_request(self, *, body: str | bytes | None, content_type: str | None, is_base64: bool = False) -> dict[str, Any]:
-        """Record true values: one `feedback` line per item (label a number), or one `rejected` line."""
-        job_id = self.new_id()
-        endpoint = "/feedback"
-        try:
-            check_content_type(content_type)
-            body = decode_body(body, is_base64)
-            check_body_size(body, self.max_body_bytes)
-            labels = parse_labels(body, label_names=(), numeric=True)
-            self.log.write(
-                regression_feedback_lines(
-                    timestamp_ms=self.clock_ms(),
-                    model=self.baseline.model_name,
-                    model_version=self.baseline.model_version,
-                    items=[(item.job_id, item.row, float(item.value or 0.0)) for item in labels],
-                ),
-                self.metrics.feedback(labels=len(labels)),
-            )
-        except RequestRejected as rejection:
-            self._record_rejection(job_id, endpoint, rejection)
-            raise
-        except Exception as error:
-            raise self.record_failure(endpoint=endpoint, error=error, job_id=job_id) from error
-        return {
-            "job_id": job_id,
-            "model": self.baseline.model_name,
-            "model_version": self.baseline.model_version,
-            "accepted": len(labels),
-            "predictions": len({item.job_id for item in labels}),
-            "rows": len({(item.job_id, item.row) for item in labels}),
-        }
+    def _parse_feedback(self, body: str | bytes | None) -> list[Label]:
+        """True values: each label a finite number."""
+        return parse_labels(body, label_names=(), numeric=True)
+
+    @staticmethod
+    def _feedback_item(label: Label) -> tuple[str, int, str | float, int | None]:
+        return label.job_id, label.row, float(label.value or 0.0), None  # a number, no label index

@@ -29,7 +29,7 @@ def test_a_non_finite_prediction_is_never_written() -> None:
 
 
 def test_feedback_line_carries_the_true_value_and_no_label_index() -> None:
-    (line,) = log.regression_feedback_lines(timestamp_ms=5, model="diabetes", model_version="v1", items=[("b" * 32, 3, 135.0)])
+    (line,) = log.feedback_lines(timestamp_ms=5, model="diabetes", model_version="v1", items=[("b" * 32, 3, 135.0, None)])
     record = json.loads(line)
     assert record == {"message": "feedback", "timestamp": 5, "request_id": "b" * 32, "row": 3, "model": "diabetes",
                       "model_version": "v1", "label": 135.0}  # fmt: skip

@@ -49,9 +49,9 @@ def write_traffic(path: Path, baseline: Baseline, predictions: np.ndarray, actua
             predictions=[float(value)], is_outlier=[False], outlier_scores=[-0.5], latency_ms=0.1,
         )  # fmt: skip
         if actual is not None:
-            lines += log.regression_feedback_lines(
+            lines += log.feedback_lines(
                 timestamp_ms=START_MS + 60_000 + i, model=baseline.model_name, model_version=baseline.model_version,
-                items=[(job, 0, float(actual[i]))],
+                items=[(job, 0, float(actual[i]), None)],
             )  # fmt: skip
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -80,10 +80,10 @@ def test_sql_sums_equal_numpy_with_unlabelled_unmatched_and_non_numeric_feedback
     actual = predicted + rng.normal(0, 40, 120)
     path = tmp_path / "log.jsonl"
     write_traffic(path, diabetes, predicted, None)
-    feedback = log.regression_feedback_lines(
+    feedback = log.feedback_lines(
         timestamp_ms=START_MS + 90_000, model=diabetes.model_name, model_version=diabetes.model_version,
-        items=[(f"{i:032x}", 0, float(actual[i])) for i in range(100)]  # 20 rows stay unlabelled
-        + [("f" * 32, 0, 1.0)],  # feedback for no prediction
+        items=[(f"{i:032x}", 0, float(actual[i]), None) for i in range(100)]  # 20 rows stay unlabelled
+        + [("f" * 32, 0, 1.0, None)],  # feedback for no prediction
     )  # fmt: skip
     odd = json.dumps({"message": "feedback", "timestamp": START_MS + 95_000, "request_id": f"{100:032x}", "row": 0,
                       "model": diabetes.model_name, "model_version": diabetes.model_version, "label": "n/a"})  # fmt: skip
