@@ -52,10 +52,9 @@ TOTAL_LEVEL = 7  # GROUPING(kind, predicted, actual) on the per-version total ro
 _SAMPLE_ENDPOINTS = ", ".join("'" + endpoint.replace("'", "''") + "'" for endpoint in log.SAMPLE_ENDPOINTS)
 _WINDOW = f"model = ? AND {PARTITION_COLUMN} BETWEEN ? AND ? AND timestamp_ms >= ? AND timestamp_ms < ?"
 
-# Column names are the Glue table's: `row` and `timestamp` are reserved words in Athena, so the archive
-# maps them to `row_index` and `timestamp_ms` (infra/archive.py RENAMED_KEYS); the DuckDB views do the same.
-QUALITY_SQL = f"""
-WITH predicted AS (
+# The first copy of each predicted row and the latest label of each labelled row, in the window: both reports
+# (classification and regression) join these two.
+_PREDICTED_AND_LABELLED = f"""WITH predicted AS (
   SELECT request_id, row_index, model_version, prediction, timestamp_ms,
          ROW_NUMBER() OVER (PARTITION BY request_id, row_index ORDER BY timestamp_ms, model_version) AS copy_index
   FROM {PREDICTIONS_TOKEN}
@@ -68,7 +67,12 @@ labelled AS (
   FROM {FEEDBACK_TOKEN}
   WHERE message = '{log.MESSAGE_FEEDBACK}' AND {_WINDOW}
 ),
-joined AS (
+"""
+
+# Column names are the Glue table's: `row` and `timestamp` are reserved words in Athena, so the archive
+# maps them to `row_index` and `timestamp_ms` (infra/archive.py RENAMED_KEYS); the DuckDB views do the same.
+QUALITY_SQL = f"""
+{_PREDICTED_AND_LABELLED}joined AS (
   SELECT COALESCE(p.model_version, f.model_version) AS model_version,
          CASE WHEN p.request_id IS NULL THEN '{KIND_UNMATCHED}'
               WHEN f.request_id IS NULL THEN '{KIND_UNLABELLED}'
@@ -119,20 +123,7 @@ REGRESSION_RESULT_COLUMNS = (
     COL_SUM_ACTUAL, COL_SUM_ACTUAL_SQUARED, COL_MEDIAN_DELAY,
 )  # fmt: skip
 QUALITY_REGRESSION_SQL = f"""
-WITH predicted AS (
-  SELECT request_id, row_index, model_version, prediction, timestamp_ms,
-         ROW_NUMBER() OVER (PARTITION BY request_id, row_index ORDER BY timestamp_ms, model_version) AS copy_index
-  FROM {PREDICTIONS_TOKEN}
-  WHERE message = '{log.MESSAGE_PREDICTION}' AND {_WINDOW}
-    AND endpoint NOT IN ({_SAMPLE_ENDPOINTS})
-),
-labelled AS (
-  SELECT request_id, row_index, model_version, label, timestamp_ms,
-         ROW_NUMBER() OVER (PARTITION BY request_id, row_index ORDER BY timestamp_ms DESC, label DESC) AS recency
-  FROM {FEEDBACK_TOKEN}
-  WHERE message = '{log.MESSAGE_FEEDBACK}' AND {_WINDOW}
-),
-joined AS (
+{_PREDICTED_AND_LABELLED}joined AS (
   SELECT COALESCE(p.model_version, f.model_version) AS model_version,
          CASE WHEN p.request_id IS NULL THEN '{KIND_UNMATCHED}'
               WHEN f.request_id IS NULL THEN '{KIND_UNLABELLED}'
