@@ -219,16 +219,10 @@ def check_outlier_shift(window: WindowAggregates, baseline: Baseline, alpha: flo
         "means traffic narrower than training (one segment of users, a default filled in)."
     )
     holdout = holdout_figures(baseline)
-    m = baseline.training_rows
     if "outlier_rate" in holdout and holdout.get("rows", 0) >= 1:
-        # Both are shares of rows the detector never saw (the training rate is cross-validated), so they pool: the
-        # reference rests on every labelled row, not on a small hold-out alone (iris: 30 rows, none flagged, while
-        # 5 % of its training rows are), whose own error would put healthy traffic at the floor.
-        h = int(holdout["rows"])
-        p0 = (holdout["outlier_rate"] * h + baseline.training_outlier_rate * m) / (h + m)
-        h, source = h + m, "unseen labelled rows"
+        p0, h, source = holdout["outlier_rate"], int(holdout["rows"]), "hold-out"
     else:
-        p0, h, source = baseline.training_outlier_rate, m, "training"
+        p0, h, source = baseline.training_outlier_rate, baseline.training_rows, "training"
     rise_floor = 0.05
     if window.rows < t.min_rows:
         return _not_judged(
@@ -248,7 +242,7 @@ def check_outlier_shift(window: WindowAggregates, baseline: Baseline, alpha: flo
         rise_floor,
         critical * standard_error,
         abs(z),
-        f"outlier share {share:.1%} vs {source} {p0:.1%} (n={window.rows}, reference rows {h}); "
+        f"outlier share {share:.1%} vs {source} {p0:.1%} (n={window.rows}, {source} rows {h}); "
         f"alarm when |z| > {critical:.2f} and the share rose >= {rise_floor:.0%} or fell to half",
         hint,
         critical,
