@@ -16,8 +16,8 @@ windows do not flag chance:
 - relative_mean_shift:<f>  relative mean change > mean_deviation (5 %), for runbooks written against that rule, and
                        the same t test must be significant.
 - outlier_shift        the features together: the outlier detector's flagged share against its hold-out share
-                       (two-proportion z with the hold-out size), two-sided: a rise of 5 points, or a fall to
-                       half the hold-out rate.
+                       (two-proportion z with the hold-out size), two-sided: a rise of 5 points beyond the
+                       window's margin of error, or a fall to half the hold-out rate.
 - joint_drift          the window's mean PCA reconstruction error (`reconstruction_error`, models/joint_drift.py)
                        against its out-of-fold training mean, Welch t two-sided; floor: joint_drift_floor
                        reference sd, from spread_min_rows rows (the error is skewed). Only for models that ship
@@ -233,21 +233,26 @@ def check_outlier_shift(window: WindowAggregates, baseline: Baseline, alpha: flo
     standard_error = math.sqrt(p * (1 - p) * (1.0 / window.rows + 1.0 / h))
     z = (share - p0) / standard_error
     critical = normal_critical(alpha / 2)
-    floor_ok = share - p0 >= rise_floor or (p0 > 0 and share <= p0 / 2)
+    # A rise counts when it clears the floor beyond its own margin of error: a short window's spike of an effect that
+    # sits under the floor (one 15-minute window at 11 % where the traffic flags 4 %) neither alarms nor, once a
+    # longer window measures the effect, "recovers" while the drift goes on.
+    margin = critical * standard_error
+    floor_ok = share - p0 - margin >= rise_floor or (p0 > 0 and share <= p0 / 2)
     return CheckResult(
         CHECK_OUTLIER_SHIFT,
         _decide(abs(z), critical, floor_ok),
         share,
         p0,
         rise_floor,
-        critical * standard_error,
+        margin,
         abs(z),
         f"outlier share {share:.1%} vs {source} {p0:.1%} (n={window.rows}, {source} rows {h}); "
-        f"alarm when |z| > {critical:.2f} and the share rose >= {rise_floor:.0%} or fell to half",
+        f"alarm when |z| > {critical:.2f} and the share rose >= {rise_floor:.0%} beyond its margin of error "
+        f"({margin:.1%}) or fell to half",
         hint,
         critical,
         f"|z| {abs(z):.2f} {'>' if abs(z) > critical else '<='} {critical:.2f} and change {share - p0:+.1%} "
-        f"{'clears' if floor_ok else 'within'} the floor (+{rise_floor:.0%} or half of {p0:.1%})",
+        f"(margin {margin:.1%}) {'clears' if floor_ok else 'within'} the floor (+{rise_floor:.0%} or half of {p0:.1%})",
     )
 
 

@@ -394,3 +394,15 @@ def test_optional_monitor_thresholds_are_validated(iris: Baseline) -> None:
         del feature["drift_cuts"], feature["drift_shares_below"]
     older = parse_baseline(document)  # a baseline written before the cuts: quantile-derived cuts, still judged
     assert older.thresholds.drift_buckets == () and judge(older, 400).overall is Overall.OK
+
+
+def test_outlier_shift_rise_must_clear_its_floor_beyond_the_windows_own_error(iris: Baseline) -> None:
+    """A short window's spike of a sub-floor effect must not alarm: the rise, less its margin of error, clears 5 points."""
+    reference = with_holdout(iris, outlier_rate=0.04, rows=10_000)
+    base = numpy_aggregates(reference, sample_traffic(reference, 200, np.random.default_rng(5)))
+    spike = dataclasses.replace(base, rows=80, outliers=9)  # 11.3 %: +7.3 points, significant at this alpha
+    result = checks.check_outlier_shift(spike, reference, 1e-2)
+    assert result.score is not None and result.critical is not None and result.score > result.critical
+    assert result.status is Status.OK  # 7.3 points less ~5.7 of margin: not clearly over the floor
+    sustained = dataclasses.replace(base, rows=5000, outliers=600)  # 12 %: the same kind of rise, measured well
+    assert checks.check_outlier_shift(sustained, reference, 1e-2).status is Status.ALARM
