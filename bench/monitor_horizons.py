@@ -82,6 +82,7 @@ class Runs:
     recoveries: int = 0
     judged_runs: list[bool] | None = None
     clear_at: int | None = None  # first run after count_from with no check in alarm, once one was
+    recovered: tuple[str, ...] = ()  # the checks whose recovery messages were counted
 
 
 def run(model: Model, vectors: np.ndarray, start: int, stop: int, *, delay: int = 0, settle: int = 2,
@@ -116,6 +117,7 @@ def run(model: Model, vectors: np.ndarray, start: int, stop: int, *, delay: int 
         if any(tr.is_alarm for tr in decision.notify) and out.alarms_first is None:
             out.alarms_first = t
         out.recoveries += any(not tr.is_alarm for tr in decision.notify)
+        out.recovered += tuple(tr.check.check for tr in decision.notify if not tr.is_alarm)
     return out
 
 
@@ -159,7 +161,7 @@ def main() -> None:
         judged = np.array(quiet.judged_runs)
         hours = judged[: len(judged) // 60 * 60].reshape(-1, 60).all(axis=1).mean() if len(judged) >= 60 else float("nan")
         for shift in (0.5, 1.0):
-            delays, recoveries, any_recovery = [], 0, 0
+            delays, recoveries, any_recovery, recovered = [], 0, 0, set()
             for trial in range(args.trials):
                 trng = np.random.default_rng(rate * 1000 + int(shift * 10) * 100 + trial)
                 onset = float(trng.uniform(0, 60))
@@ -172,12 +174,14 @@ def main() -> None:
                     delays.append(result.alarms_first - (DAY + onset))
                 recoveries += result.recoveries
                 any_recovery += result.recoveries > 0
+                recovered.update(result.recovered)
             notified = f"{percentile(delays, 50):.0f}, {percentile(delays, 95):.0f}" if delays else "never"
             within = sum(d <= 30 for d in delays) / args.trials
             missed = args.trials - len(delays)
             print(
                 f"| {rate} | {per_week:.1f} | {hours:.0%} | +{shift:g} sd | {notified}"
-                f"{f' ({missed} of {args.trials} never)' if missed else ''} | {within:.0%} | {recoveries} ({any_recovery}) |",
+                f"{f' ({missed} of {args.trials} never)' if missed else ''} | {within:.0%} | {recoveries} ({any_recovery}"
+                f"{': ' + ', '.join(sorted(recovered)) if recovered else ''}) |",
                 flush=True,
             )
             print(
