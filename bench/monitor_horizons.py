@@ -161,7 +161,8 @@ def main() -> None:
         judged = np.array(quiet.judged_runs)
         hours = judged[: len(judged) // 60 * 60].reshape(-1, 60).all(axis=1).mean() if len(judged) >= 60 else float("nan")
         for shift in (0.5, 1.0):
-            delays, recoveries, any_recovery, recovered = [], 0, 0, set()
+            delays: list[float] = []
+            recoveries, any_recovery, recovered = 0, 0, set[str]()
             for trial in range(args.trials):
                 trng = np.random.default_rng(rate * 1000 + int(shift * 10) * 100 + trial)
                 onset = float(trng.uniform(0, 60))
