@@ -107,9 +107,9 @@ class MonitorLambda:
         return result
 
 
-@pytest.fixture
-def monitor_lambda(alert_resources: AlertResources, monkeypatch: pytest.MonkeyPatch) -> Iterator[MonitorLambda]:
-    monkeypatch.setenv(names.ENV_MODEL_DIR, str(MODELS / "iris"))
+def cold_started_monitor(model: str, alert_resources: AlertResources, monkeypatch: pytest.MonkeyPatch) -> Iterator[MonitorLambda]:
+    """The monitor Lambda for `model` after a fresh cold start, its Logs Insights calls stubbed."""
+    monkeypatch.setenv(names.ENV_MODEL_DIR, str(MODELS / model))
     monkeypatch.setenv(names.ENV_INFERENCE_LOG_GROUP, LOG_GROUP)
     monkeypatch.setenv(names.ENV_ALERT_TOPIC_ARN, alert_resources.topic_arn)
     monkeypatch.setenv(names.ENV_ALERT_STATE_TABLE, alert_resources.table)
@@ -119,6 +119,11 @@ def monitor_lambda(alert_resources: AlertResources, monkeypatch: pytest.MonkeyPa
     module.APP.monitor.source.runner.sleep = lambda _seconds: None
     with Stubber(module.APP.logs_client) as stub:
         yield MonitorLambda(module, stub)
+
+
+@pytest.fixture
+def monitor_lambda(alert_resources: AlertResources, monkeypatch: pytest.MonkeyPatch) -> Iterator[MonitorLambda]:
+    yield from cold_started_monitor("iris", alert_resources, monkeypatch)
 
 
 def emf_blobs(text: str) -> list[dict[str, Any]]:

@@ -3,32 +3,21 @@ alert on SNS (emulator) and the output-drift metrics in EMF."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from datetime import timedelta
 
 import numpy as np
 import pytest
-from botocore.stub import Stubber
 
 from functions.contract import names
 from tests.integration.monitor.conftest import AlertResources
-from tests.integration.monitor.test_monitor_handler import FIRST_RUN, LOG_GROUP, MODELS, MonitorLambda, emf_blobs
+from tests.integration.monitor.test_monitor_handler import FIRST_RUN, MonitorLambda, cold_started_monitor, emf_blobs
 from tests.unit.monitor.fakes import sample_traffic
 
 
 @pytest.fixture
 def diabetes_monitor(alert_resources: AlertResources, monkeypatch: pytest.MonkeyPatch) -> Iterator[MonitorLambda]:
-    monkeypatch.setenv(names.ENV_MODEL_DIR, str(MODELS / "diabetes"))
-    monkeypatch.setenv(names.ENV_INFERENCE_LOG_GROUP, LOG_GROUP)
-    monkeypatch.setenv(names.ENV_ALERT_TOPIC_ARN, alert_resources.topic_arn)
-    monkeypatch.setenv(names.ENV_ALERT_STATE_TABLE, alert_resources.table)
-    monkeypatch.setenv(names.ENV_METRICS_NAMESPACE, names.METRICS_NAMESPACE)
-    monkeypatch.setenv(names.ENV_SERVICE_NAME, names.MONITOR_SERVICE)
-    module = importlib.reload(importlib.import_module("functions.monitor.handler"))  # a fresh cold start
-    module.APP.monitor.source.runner.sleep = lambda _seconds: None
-    with Stubber(module.APP.logs_client) as stub:
-        yield MonitorLambda(module, stub)
+    yield from cold_started_monitor("diabetes", alert_resources, monkeypatch)
 
 
 def test_output_drift_of_a_regression_model_alarms_and_recovers(
