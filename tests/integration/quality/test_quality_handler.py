@@ -130,14 +130,16 @@ class QualityLambda:
         return result
 
 
-@pytest.fixture
-def quality_lambda(alerts: Alerts, monkeypatch: pytest.MonkeyPatch) -> Iterator[QualityLambda]:
+def cold_started_quality(
+    model: str, alerts: Alerts, monkeypatch: pytest.MonkeyPatch, kind: type[QualityLambda] = QualityLambda
+) -> Iterator[QualityLambda]:
+    """The quality Lambda for `model` after a fresh cold start, its Athena calls stubbed."""
     env = {
-        names.ENV_MODEL_DIR: str(MODELS / "iris"),
+        names.ENV_MODEL_DIR: str(MODELS / model),
         names.ENV_ATHENA_WORKGROUP: "quality",
         names.ENV_ATHENA_DATABASE: "inference_logs",
-        names.ENV_PREDICTIONS_TABLE: "iris_predictions",
-        names.ENV_FEEDBACK_TABLE: "iris_feedback",
+        names.ENV_PREDICTIONS_TABLE: f"{model}_predictions",
+        names.ENV_FEEDBACK_TABLE: f"{model}_feedback",
         names.ENV_ALERT_TOPIC_ARN: alerts.topic_arn,
         names.ENV_ALERT_STATE_TABLE: alerts.table,
         names.ENV_METRICS_NAMESPACE: names.METRICS_NAMESPACE,
@@ -148,7 +150,12 @@ def quality_lambda(alerts: Alerts, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     module = importlib.reload(importlib.import_module("functions.quality.handler"))  # a fresh cold start
     module.APP.runner.sleep = lambda _seconds: None
     with Stubber(module.APP.athena_client) as stub:
-        yield QualityLambda(module, stub)
+        yield kind(module, stub)
+
+
+@pytest.fixture
+def quality_lambda(alerts: Alerts, monkeypatch: pytest.MonkeyPatch) -> Iterator[QualityLambda]:
+    yield from cold_started_quality("iris", alerts, monkeypatch)
 
 
 def emf(text: str) -> list[dict[str, Any]]:

@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from botocore.stub import Stubber
 
 from functions.contract import names
 from functions.contract.model_artifact import load_model_artifact
@@ -17,7 +15,7 @@ from functions.quality import sql
 from functions.quality.local_engine import DuckDbRunner
 from functions.quality.service import lookback_bounds, scheduled_end
 from tests.integration.quality.conftest import Alerts
-from tests.integration.quality.test_quality_handler import RUN_AT, QualityLambda, emf, scheduled_event
+from tests.integration.quality.test_quality_handler import RUN_AT, QualityLambda, cold_started_quality, emf, scheduled_event
 from tests.unit.quality.logs import MODELS
 from tests.unit.quality.test_regression_quality import holdout_like, write_traffic
 
@@ -56,24 +54,8 @@ class RegressionQualityLambda(QualityLambda):
 
 
 @pytest.fixture
-def regression_lambda(alerts: Alerts, monkeypatch: pytest.MonkeyPatch) -> Iterator[RegressionQualityLambda]:
-    env = {
-        names.ENV_MODEL_DIR: str(MODELS / "diabetes"),
-        names.ENV_ATHENA_WORKGROUP: "quality",
-        names.ENV_ATHENA_DATABASE: "inference_logs",
-        names.ENV_PREDICTIONS_TABLE: TABLES[0],
-        names.ENV_FEEDBACK_TABLE: TABLES[1],
-        names.ENV_ALERT_TOPIC_ARN: alerts.topic_arn,
-        names.ENV_ALERT_STATE_TABLE: alerts.table,
-        names.ENV_METRICS_NAMESPACE: names.METRICS_NAMESPACE,
-        names.ENV_SERVICE_NAME: names.QUALITY_SERVICE,
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    module = importlib.reload(importlib.import_module("functions.quality.handler"))  # a fresh cold start
-    module.APP.runner.sleep = lambda _seconds: None
-    with Stubber(module.APP.athena_client) as stub:
-        yield RegressionQualityLambda(module, stub)
+def regression_lambda(alerts: Alerts, monkeypatch: pytest.MonkeyPatch) -> Iterator[QualityLambda]:
+    yield from cold_started_quality("diabetes", alerts, monkeypatch, RegressionQualityLambda)
 
 
 def test_raised_true_values_alarm_once_and_recover_once(
