@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from functions.contract.names import BASELINE_FILE, CLASSIFIER_FILE, JOINT_DRIFT_FILE, OUTLIER_DETECTOR_FILE
-from functions.contract.prediction_log import KEY_CONFIDENCE, KEY_FEATURES, KEY_PROBABILITIES, PREDICTION_KEYS
+from functions.contract.prediction_log import (
+    KEY_CONFIDENCE,
+    KEY_FEATURES,
+    KEY_PROBABILITIES,
+    MAX_CATEGORY_CHARS,
+    PREDICTION_KEYS,
+)
 
 SCHEMA_VERSION = 1
 # baseline.json's top-level `task`: a classifier (labels, probabilities) or a regressor (one number per row).
@@ -45,6 +51,14 @@ PREDICTION_LINE_FIXED_KEYS = tuple(
 # limit, checked wherever a model folder is written or loaded. The monitor's Logs Insights plan for it (one
 # query per ~7 features, run a few at a time) is tested at exactly this width (tests/unit/monitor).
 MAX_FEATURES = 200
+# A feature's `type` in baseline.json: a number (the default; every folder written before categories existed) or
+# a category, sent and logged as a string.
+FEATURE_NUMERIC = "numeric"
+FEATURE_CATEGORICAL = "categorical"
+FEATURE_TYPES = (FEATURE_NUMERIC, FEATURE_CATEGORICAL)
+# A categorical feature lists at most this many training categories (the most frequent); the rarer tail is its
+# `other` share. The monitor's category counts, the one-hot encoding and OpenAPI's enum all follow the list.
+MAX_CATEGORIES = 50
 
 
 class ModelArtifactError(ValueError):
@@ -92,6 +106,32 @@ class FeatureBaseline(NamedTuple):
         return left_p + (right_p - left_p) * (value - left_q) / (right_q - left_q)
 
 
+class CategoricalBaseline(NamedTuple):
+    """A categorical feature's training shares: the listed categories and the rare tail (`other_share`).
+
+    A value that is not listed (the training tail, or one training never saw) is `unseen`: one-hot encoded as all
+    zeros by the model, counted by the monitor's `unseen_category` check against `other_share`."""
+
+    name: str
+    count: int  # type: ignore[assignment]  # a field: shadows tuple.count, which nothing here calls
+    categories: tuple[str, ...]  # most frequent first
+    shares: tuple[float, ...]  # training share of each listed category
+    other_share: float  # training share of the values not listed
+    display_name: str
+
+    @property
+    def mode(self) -> str:
+        """The most frequent training category: the built-in sample row's value."""
+        return self.categories[0]
+
+    def share(self, category: str) -> float | None:
+        """Training share of a listed category; None when it is not listed."""
+        try:
+            return self.shares[self.categories.index(category)]
+        except ValueError:
+            return None
+
+
 class Thresholds(NamedTuple):
     """Defaults the monitor judges with; stored with the model, tuned per model."""
 
@@ -118,6 +158,8 @@ class Thresholds(NamedTuple):
     distribution_psi: float = 0.05  # distribution: population stability index below this never alarms
     prediction_psi: float = 0.02  # prediction drift: PSI of the class shares below this never alarms
     joint_drift_floor: float = 0.10  # joint drift: |mean reconstruction error shift| below this many reference sd
+    category_psi: float = 0.05  # category drift: PSI of a categorical feature's shares below this never alarms
+    unseen_category_floor: float = 0.01  # unseen categories: a rise of the unlisted share below this never alarms
     # spread and joint drift rely on a normal approximation (of ln s^2; of a skewed mean) that needs this many rows
     spread_min_rows: int = 100
     # (feature, cuts, training share below each cut): read from features[i].drift_cuts / drift_shares_below
@@ -162,10 +204,47 @@ class Baseline(NamedTuple):
     # regression: the model's predictions on the training rows (the output-drift reference), and their cuts
     prediction_stats: FeatureBaseline | None = None
     prediction_buckets: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    # The categorical features, in input order. `feature_names` lists every feature in input order (what a request
+    # row holds); `features` holds the numeric ones only, in input order, so every numeric statistic stays as it is.
+    categorical: tuple[CategoricalBaseline, ...] = ()
 
     @property
     def is_regression(self) -> bool:
         return self.task == TASK_REGRESSION
+
+    @property
+    def has_categories(self) -> bool:
+        """Mixed input: the ONNX graphs take NUMERIC_INPUT and CATEGORICAL_INPUT (functions/contract/names.py)."""
+        return bool(self.categorical)
+
+    @property
+    def feature_types(self) -> tuple[str, ...]:
+        """Each feature's type, in input order."""
+        categorical = {feature.name for feature in self.categorical}
+        return tuple(FEATURE_CATEGORICAL if name in categorical else FEATURE_NUMERIC for name in self.feature_names)
+
+    @property
+    def numeric_positions(self) -> tuple[int, ...]:
+        """Positions of the numeric features in a request row."""
+        return tuple(i for i, kind in enumerate(self.feature_types) if kind == FEATURE_NUMERIC)
+
+    @property
+    def categorical_positions(self) -> tuple[int, ...]:
+        """Positions of the categorical features in a request row."""
+        return tuple(i for i, kind in enumerate(self.feature_types) if kind == FEATURE_CATEGORICAL)
+
+    @property
+    def sample_row(self) -> list[float | str]:
+        """The built-in sample row, in input order: training medians and most frequent categories."""
+        medians = iter(self.medians)
+        modes = iter(feature.mode for feature in self.categorical)
+        return [next(modes) if kind == FEATURE_CATEGORICAL else next(medians) for kind in self.feature_types]
+
+    def categorical_feature(self, name: str) -> CategoricalBaseline:
+        for feature in self.categorical:
+            if feature.name == name:
+                return feature
+        raise KeyError(name)
 
     @property
     def n_features(self) -> int:
@@ -173,7 +252,8 @@ class Baseline(NamedTuple):
 
     @property
     def medians(self) -> list[float]:
-        """Each feature's training median, in input order: the built-in sample row and the cold-start probe."""
+        """Each numeric feature's training median, in input order: the cold-start probe (`sample_row` adds the
+        categories)."""
         return [feature.quantile(0.5, self.quantile_levels) for feature in self.features]
 
     def feature(self, name: str) -> FeatureBaseline:
@@ -283,6 +363,8 @@ _MONITOR_NUMBERS = {  # optional threshold -> (low, high) inclusive bounds
     "distribution_psi": (0.0, 10.0),
     "prediction_psi": (0.0, 10.0),
     "joint_drift_floor": (0.0, 10.0),
+    "category_psi": (0.0, 10.0),
+    "unseen_category_floor": (0.0, 1.0),
 }
 _MONITOR_COUNTS = ("alarm_windows", "of_windows", "recovery_windows", "max_notifications_per_hour", "spread_min_rows")
 
@@ -348,12 +430,21 @@ def parse_baseline(document: dict[str, Any]) -> Baseline:
     if not isinstance(raw_features, list) or not raw_features:
         raise ModelArtifactError("baseline: 'features' must be a non-empty list")
     features = []
+    categorical = []
+    all_names = []
     check_feature_limit(len(raw_features))
     for index, raw in enumerate(raw_features):
         where = f"baseline.features[{index}]"
         name = _require(raw, "name", where)
         if not isinstance(name, str) or not FEATURE_NAME_PATTERN.match(name):
             raise ModelArtifactError(f"{where}: feature name {name!r} must match {FEATURE_NAME_PATTERN.pattern}")
+        all_names.append(name)
+        kind = raw.get("type", FEATURE_NUMERIC)
+        if kind not in FEATURE_TYPES:
+            raise ModelArtifactError(f"{where}: 'type' must be one of {', '.join(FEATURE_TYPES)}, got {kind!r}")
+        if kind == FEATURE_CATEGORICAL:
+            categorical.append(parse_categorical_feature(raw, where))
+            continue
         quantiles = tuple(_number(v, f"{where}.quantiles") for v in _require(raw, "quantiles", where))
         if len(quantiles) != len(levels):
             raise ModelArtifactError(f"{where}: {len(quantiles)} quantiles for {len(levels)} quantile_levels")
@@ -371,7 +462,7 @@ def parse_baseline(document: dict[str, Any]) -> Baseline:
                 display_name=_display_name(raw.get("display_name"), where) or name,
             )
         )
-    names = tuple(f.name for f in features)
+    names = tuple(all_names)
     if len(set(names)) != len(names):
         raise ModelArtifactError("baseline: feature names must be unique")
 
@@ -429,6 +520,35 @@ def parse_baseline(document: dict[str, Any]) -> Baseline:
         task=task,
         prediction_stats=prediction_stats,
         prediction_buckets=prediction_buckets,
+        categorical=tuple(categorical),
+    )
+
+
+def parse_categorical_feature(raw: dict[str, Any], where: str) -> CategoricalBaseline:
+    """A `type: categorical` entry of `features`: listed categories with their training shares and the tail's."""
+    categories = _require(raw, "categories", where)
+    if not isinstance(categories, list) or not categories or len(categories) > MAX_CATEGORIES:
+        raise ModelArtifactError(f"{where}: 'categories' must list 1 to {MAX_CATEGORIES} categories")
+    for value in categories:
+        if not isinstance(value, str) or not value or len(value) > MAX_CATEGORY_CHARS:
+            raise ModelArtifactError(
+                f"{where}: every category must be a non-empty string of at most {MAX_CATEGORY_CHARS} characters, got {value!r}"
+            )
+    if len(set(categories)) != len(categories):
+        raise ModelArtifactError(f"{where}: 'categories' has duplicates")
+    shares = tuple(_number(v, f"{where}.shares") for v in _require(raw, "shares", where))
+    other_share = _number(raw.get("other_share", 0.0), f"{where}.other_share")
+    if len(shares) != len(categories):
+        raise ModelArtifactError(f"{where}: {len(shares)} shares for {len(categories)} categories")
+    if not all(0.0 <= share <= 1.0 for share in (*shares, other_share)) or abs(sum(shares) + other_share - 1.0) > 1e-6:
+        raise ModelArtifactError(f"{where}: shares and other_share must lie in [0, 1] and sum to 1")
+    return CategoricalBaseline(
+        name=raw["name"],
+        count=int(_number(_require(raw, "count", where), f"{where}.count")),
+        categories=tuple(categories),
+        shares=shares,
+        other_share=other_share,
+        display_name=_display_name(raw.get("display_name"), where) or raw["name"],
     )
 
 

@@ -40,6 +40,12 @@ OUTLIER_DETECTOR_FILE = "outlier_detector.onnx"
 BASELINE_FILE = "baseline.json"
 JOINT_DRIFT_FILE = "joint_drift.onnx"  # optional: PCA reconstruction model (models/joint_drift.py)
 JOINT_DRIFT_OUTPUT = "reconstruction_error"  # its output, (rows, 1) float32
+# A model with categorical features: every ONNX graph of its folder (classifier, outlier detector, joint drift)
+# takes two inputs, the numeric features in input order as float32 (rows, numeric) under NUMERIC_INPUT and the
+# categorical features in input order as strings (rows, categorical) under CATEGORICAL_INPUT; the graph one-hot
+# encodes the strings itself (an unlisted value encodes as all zeros). A model with numbers only has one input.
+NUMERIC_INPUT = "input"
+CATEGORICAL_INPUT = "categories"
 DEFAULT_MODEL = "iris"
 
 # --- service names (the `service` metric dimension and log key) --------------

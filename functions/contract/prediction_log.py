@@ -66,6 +66,9 @@ LARGEST_LOGGED_VALUE = 3.4028234663852886e38  # float32's largest: the service r
 LAST_TIMESTAMP_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: the last moment datetime can hold
 MAX_REASON_CHARS = 1024  # a rejected line's reason is cut here, whatever built it (client strings are cut sooner)
 MAX_ENDPOINT_CHARS = 200
+# A categorical feature's value is logged (and fed to the model) cut to this many characters: a caller cannot
+# bloat the log through a category. Training refuses longer categories, so a cut value is never a listed one.
+MAX_CATEGORY_CHARS = 64
 
 MESSAGE_PREDICTION = "prediction"
 MESSAGE_REJECTED = "rejected"
@@ -96,6 +99,9 @@ KEY_ERROR_TYPE = "error_type"  # failed lines: the exception class name, never i
 KEY_LABEL = "label"  # feedback lines: the true label, one of the model's labels (regression: the true value)
 KEY_LABEL_INDEX = "label_index"  # feedback lines: its index in the model's label order
 KEY_CALLER = "caller"  # prediction lines behind a Function URL: the signing IAM principal's ARN (last key)
+# prediction lines of a row whose categorical value(s) training did not list: the features' names, in input order
+# (absent when every category was listed). Written after `features` and `probabilities`, before `caller`.
+KEY_UNSEEN_CATEGORIES = "unseen_categories"
 
 # GET /predict/test and /predict/test/label answer a built-in sample (the training medians): health probes,
 # not traffic. They are logged like any prediction, and the monitor leaves them out of every window.
@@ -120,7 +126,7 @@ PREDICTION_KEYS = (
     KEY_PROBABILITIES,
 )
 # Keys a prediction line carries only in some deployments: `caller` behind a Function URL (after every other key).
-OPTIONAL_PREDICTION_KEYS = (KEY_CALLER,)
+OPTIONAL_PREDICTION_KEYS = (KEY_UNSEEN_CATEGORIES, KEY_CALLER)
 REJECTED_KEYS = (
     KEY_MESSAGE,
     KEY_TIMESTAMP,
