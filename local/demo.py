@@ -11,6 +11,10 @@
    accuracy and the recall of the class the labels moved to;
 6. draw the drifted window against the training baseline and the confusion matrix (PNGs) and stop the server.
 
+A model with categorical features (docs/categorical.md) drifts a category too in phase 3: half the rows of the
+drifted phase take the rarest listed category of the first categorical feature, and the monitor must name
+`category_drift:<feature>` beside the shifted number.
+
 A regression model (docs/regression.md) runs the same phases: the drifted feature is the one whose shift moves the
 model's answers most, so the output-drift checks (prediction_drift, prediction_mean_shift) fire with the feature's;
 the concept drift is true values that are now one target standard deviation higher than the held-out ones, so the
@@ -57,7 +61,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from functions.contract.model_artifact import Baseline, FeatureBaseline, ModelArtifactError, load_model_artifact
+from functions.contract.model_artifact import (
+    FEATURE_CATEGORICAL,
+    Baseline,
+    CategoricalBaseline,
+    FeatureBaseline,
+    ModelArtifactError,
+    load_model_artifact,
+)
 from functions.quality.report import CHECK_ACCURACY, CHECK_RECALL_PREFIX, MIN_CLASS_ROWS
 from local import MODEL_FOLDER_HINT
 from local import monitor as local_monitor
@@ -68,11 +79,15 @@ BATCH = 10
 HOLDOUT_FILE = "holdout.csv"  # written by models.train beside the model: feature keys in input order, then `label`
 SKLEARN_SOURCE_PREFIX = "sklearn.datasets.load_"
 DRIFT_STDS = 1.5  # the drifted phase's location shift, in training standard deviations
+CATEGORY_DRIFT_SHARE = 0.5  # mixed models: this share of the drifted phase's rows take the rarest listed category
 BAD_BODIES = ('{"data": [[1, 2]]}', '{"data": [["x"]]}', "{}", '{"data": [[NaN]]}')
 HOLDOUT_LABEL = "label"  # the held-out file's last column: the true class
 RELABEL_SHARE = 0.7  # the concept-drift phase's share of one class's rows that now carry another label
 TRUTH_SHIFT_STDS = 1.0  # regression: the concept-drift phase raises the true values by this many target sd
 FEEDBACK_BATCH = 1000  # POST /feedback takes at most 1,000 labels per call
+
+
+Row = list[float | str]  # a request row: numbers, and strings for categorical features
 
 
 class DemoError(SystemExit):
@@ -83,11 +98,11 @@ class DemoError(SystemExit):
 class RealRows:
     """Real rows for the normal phases and where they came from."""
 
-    rows: list[list[float]]
+    rows: list[Row]
     source: str
     resample: bool  # True when the rows are the training data itself (resampling it keeps its distribution)
 
-    def phase(self, count: int, rng: random.Random, min_rows: int) -> list[list[float]]:
+    def phase(self, count: int, rng: random.Random, min_rows: int) -> list[Row]:
         if self.resample:
             return [list(rng.choice(self.rows)) for _ in range(count)]
         # held-out rows: each once per phase, shuffled, so the monitor's n is the number of distinct rows
@@ -163,16 +178,17 @@ def _columns(header: list[str], baseline: Baseline, where: str) -> list[int]:
     return indexes
 
 
-def read_csv_rows(path: Path, baseline: Baseline) -> list[list[float]]:
+def read_csv_rows(path: Path, baseline: Baseline) -> list[Row]:
     with path.open(newline="", encoding="utf-8") as handle:
         table = [row for row in csv.reader(handle) if row]
     if len(table) < 2:
         raise DemoError(f"{path}: no rows")
     indexes = _columns(table[0], baseline, str(path))
+    categorical = [kind == FEATURE_CATEGORICAL for kind in baseline.feature_types]
     try:
-        return [[float(row[i]) for i in indexes] for row in table[1:]]
+        return [[row[i] if text else float(row[i]) for i, text in zip(indexes, categorical, strict=True)] for row in table[1:]]
     except (ValueError, IndexError) as error:
-        raise DemoError(f"{path}: every feature value must be a number ({error})") from None
+        raise DemoError(f"{path}: every numeric feature's value must be a number ({error})") from None
 
 
 def training_source(baseline: Baseline) -> Path | str | None:
@@ -221,7 +237,7 @@ class Drift:
     moved: int
 
 
-def read_holdout(path: Path, baseline: Baseline) -> tuple[list[list[float]], list[str]] | None:
+def read_holdout(path: Path, baseline: Baseline) -> tuple[list[Row], list[str]] | None:
     """Held-out rows and their true labels; None when the file has no `label` column of the model's labels."""
     rows = read_csv_rows(path, baseline)
     with path.open(newline="", encoding="utf-8") as handle:
@@ -272,7 +288,7 @@ def drifted_feature(baseline: Baseline, model_dir: Path | None = None) -> Featur
     For a regression model, the feature whose shift moves the model's answer most (on the training medians): the
     demo's drift then shows in the output-drift checks too, as a real upstream change would."""
     varying = [f for f in baseline.features if f.std > 0] or [baseline.features[0]]
-    if not baseline.is_regression or model_dir is None:
+    if not baseline.is_regression or model_dir is None or baseline.has_categories:
         return varying[0]
     import numpy as np
 
@@ -288,7 +304,20 @@ def drifted_feature(baseline: Baseline, model_dir: Path | None = None) -> Featur
     return varying[int(np.argmax(np.abs(answers[1:] - answers[0])))]
 
 
-def send_rows(port: int, rows: list[list[float]], min_requests: int) -> tuple[list[tuple[str, int, str]], int]:
+def drifted_category(baseline: Baseline) -> CategoricalBaseline | None:
+    """The categorical feature the drift phase moves: the first with two or more listed categories."""
+    return next((feature for feature in baseline.categorical if len(feature.categories) > 1), None)
+
+
+def shift_category(rows: list[Row], index: int, feature: CategoricalBaseline, rng: random.Random) -> int:
+    """Give CATEGORY_DRIFT_SHARE of the rows the feature's rarest listed category (a share move, no unseen value)."""
+    chosen = rng.sample(range(len(rows)), math.ceil(CATEGORY_DRIFT_SHARE * len(rows)))
+    for position in chosen:
+        rows[position][index] = feature.categories[-1]
+    return len(chosen)
+
+
+def send_rows(port: int, rows: list[Row], min_requests: int) -> tuple[list[tuple[str, int, str]], int]:
     """(job_id, row, predicted label) of each row sent, and the number of requests.
 
     Rows go in batches of 10, or smaller so that a short phase still makes enough requests to judge the rejected ratio.
@@ -306,7 +335,7 @@ def send_rows(port: int, rows: list[list[float]], min_requests: int) -> tuple[li
     return answered, -(-len(rows) // batch)
 
 
-def send(port: int, rows: list[list[float]], min_requests: int) -> tuple[int, int]:
+def send(port: int, rows: list[Row], min_requests: int) -> tuple[int, int]:
     answered, requests = send_rows(port, rows, min_requests)
     return len(answered), requests
 
@@ -535,7 +564,11 @@ def main(argv: list[str] | None = None) -> int:
         started = time.time()
         shifted = source.phase(args.rows, rng, min_rows)
         for row in shifted:
-            row[drift_index] += DRIFT_STDS * drifted.std  # a location shift of one feature of real rows
+            row[drift_index] = float(row[drift_index]) + DRIFT_STDS * drifted.std  # a location shift of real rows
+        category = drifted_category(baseline)
+        if category is not None:
+            moved = shift_category(shifted, baseline.feature_names.index(category.name), category, rng)
+            print(f"phase 2: {moved} rows now say {category.name}={category.categories[-1]!r} (its rarest listed category)")
         rows, requests = send(port, shifted, min_rows)
         bad = 0
         for body in BAD_BODIES * max(1, requests // len(BAD_BODIES)):
@@ -554,6 +587,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"drift judged {second['status']} with alarms {sorted(alarms)}, "
                 f"expected rejected_ratio and a check on {drifted.name}"
             )
+        if category is not None and f"category_drift:{category.name}" not in alarms:
+            failures.append(f"category drift judged with alarms {sorted(alarms)}, expected category_drift:{category.name}")
         if baseline.is_regression and not alarms & {"prediction_drift", "prediction_mean_shift"}:
             failures.append(f"a regression model's drift judged with alarms {sorted(alarms)}, expected an output-drift check")
 
