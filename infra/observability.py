@@ -288,10 +288,12 @@ class Observability(Construct):
         monitor = (names.MONITOR_SERVICE, model)
         predictions = inference_metric(names.METRIC_PREDICTIONS, model, label="predicted rows")
         outliers = inference_metric(names.METRIC_OUTLIERS, model, label="outlier rows")
+        categorical = {feature.name for feature in baseline.categorical}
+        listed = ", ".join(f"{name} (categorical)" if name in categorical else name for name in baseline.feature_names)
         header = cw.TextWidget(
             markdown=(
                 f"# Inference: model `{model}` version `{baseline.model_version}`\n"
-                f"{baseline.description} Features: {', '.join(baseline.feature_names)}. "
+                f"{baseline.description} Features: {listed}. "
                 f"Classes: {', '.join(baseline.label_names)}."
             ),
             width=24,
@@ -357,27 +359,7 @@ class Observability(Construct):
                 # no fixed line: the check needs a significant z (sample-size critical value) and a PSI floor
                 width=8,
             ),
-            cw.GraphWidget(
-                title="Feature drift (distribution distance to training)",
-                left=[
-                    emf_metric(names.drift_metric(feature), *monitor, statistic="Maximum", label=feature)
-                    for feature in baseline.feature_names
-                ],
-                # no fixed line: the check needs the distance above its KS critical value and a PSI floor (docs/monitor.md)
-                width=12,
-            ),
-            cw.GraphWidget(
-                title="Feature mean shift (in training standard deviations)",
-                left=[
-                    emf_metric(names.mean_shift_metric(feature), *monitor, statistic="Maximum", label=feature)
-                    for feature in baseline.feature_names
-                ],
-                left_annotations=[  # the mean_shift check's effect-size floor, both directions (the t test must pass too)
-                    cw.HorizontalAnnotation(value=baseline.thresholds.effect_size_floor, label="floor"),
-                    cw.HorizontalAnnotation(value=-baseline.thresholds.effect_size_floor, label="floor"),
-                ],
-                width=12,
-            ),
+            *_numeric_feature_widgets(baseline, monitor),
             cw.GraphWidget(
                 title="Monitor runs",
                 left=[
@@ -446,6 +428,32 @@ class Observability(Construct):
                 width=24,
             ),
         ]
+
+
+def _numeric_feature_widgets(baseline: Baseline, monitor: tuple[str, str]) -> list[cw.IWidget]:
+    """Distribution distance and mean shift per numeric feature: a category has neither (its checks are its shares)."""
+    numeric = [feature.name for feature in baseline.features]
+    if not numeric:
+        return []
+    return [
+        cw.GraphWidget(
+            title="Feature drift (distribution distance to training)",
+            left=[emf_metric(names.drift_metric(feature), *monitor, statistic="Maximum", label=feature) for feature in numeric],
+            # no fixed line: the check needs the distance above its KS critical value and a PSI floor (docs/monitor.md)
+            width=12,
+        ),
+        cw.GraphWidget(
+            title="Feature mean shift (in training standard deviations)",
+            left=[
+                emf_metric(names.mean_shift_metric(feature), *monitor, statistic="Maximum", label=feature) for feature in numeric
+            ],
+            left_annotations=[  # the mean_shift check's effect-size floor, both directions (the t test must pass too)
+                cw.HorizontalAnnotation(value=baseline.thresholds.effect_size_floor, label="floor"),
+                cw.HorizontalAnnotation(value=-baseline.thresholds.effect_size_floor, label="floor"),
+            ],
+            width=12,
+        ),
+    ]
 
 
 def _holdout_annotations(baseline: Baseline) -> list[cw.HorizontalAnnotation]:
