@@ -474,6 +474,8 @@ def test_glue_table_columns_follow_the_model(synthesized):
     assert features is not None
     fields = [field.split(":")[0] for field in features.group(1).split(",")]
     assert fields == list(model_baseline.feature_names)
+    assert {field.split(":")[1] for field in features.group(1).split(",")} == {"double"}  # numbers only
+    assert columns["unseen_categories"] == "array<string>"  # mixed models write it; null here
     assert columns["probabilities"] == "array<double>"
     assert columns["is_outlier"] == "boolean"
     assert columns["caller"] == "string"  # Function URL deployments write it; the JSON SerDe reads null elsewhere
