@@ -110,6 +110,13 @@ def csv_value(value: str | float, kind: str) -> str:
     return str(value) if kind == FEATURE_CATEGORICAL else repr(float(value))
 
 
+def retrain_categorical_option(baseline: Baseline) -> str:
+    """`--categorical` naming every category column: the loader would read one whose values look like numbers as
+    numbers."""
+    names = [feature.name for feature in baseline.categorical]
+    return f"--categorical {','.join(names)} " if names else ""
+
+
 def export_training_set(baseline: Baseline, runner: DuckDbRunner, start_ms: int, end_ms: int, path: Path) -> int:
     """Labelled rows as CSV: feature keys in input order, then `label` (the same header as holdout.csv).
 
@@ -225,6 +232,7 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
                 f"{written} labelled rows written to {args.training_set}; retrain into a new folder with: python -m models.train "
                 f"--csv {args.training_set} --target {HOLDOUT_LABEL_COLUMN} --name {baseline.model_name} "
                 + ("--task regression " if baseline.is_regression else "")
+                + retrain_categorical_option(baseline)
                 + f"--out .local/{baseline.model_name}-retrained (then MODEL_DIR=.local/{baseline.model_name}-retrained)\n"
             )
             return 0

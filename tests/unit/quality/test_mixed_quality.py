@@ -107,6 +107,7 @@ def test_the_training_set_export_carries_categories_as_text_in_input_order(tmp_p
     out_csv = tmp_path / "labelled.csv"
     code, text = run([*common(tmp_path, log, model_dir), "--training-set", str(out_csv)])
     assert code == 0 and f"{len(truth.feature_labels)} labelled rows written" in text
+    assert "--categorical plan,channel " in text  # the retrain command keeps "0042" a category
     raw = out_csv.read_text(encoding="utf-8")
     assert '"enterprise, ""2y"""' in raw  # a category with a comma and quotes is one quoted CSV field
     with out_csv.open(newline="", encoding="utf-8") as handle:
