@@ -18,7 +18,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from functions.contract import names
-from functions.contract.model_artifact import Baseline
+from functions.contract import prediction_log as log
+from functions.contract.model_artifact import LOGS_INSIGHTS_MAX_JSON_FIELDS, Baseline, feature_field_position
 from infra.alerts import alarm_name_prefix
 from infra.api_metrics import FrontDoorMetrics
 from infra.line_metrics import inference_metric
@@ -32,6 +33,7 @@ ARCHIVE_FRESHNESS_THRESHOLD = Duration.minutes(15)
 SELF_CHECK_PERIOD = Duration.minutes(15)
 SELF_CHECK_MIN_PREDICTIONS = 30  # below this many predicted rows in 15 minutes the ratio is not judged
 SELF_CHECK_MIN_RATIO = 0.5  # the monitor must see at least half of the rows the function predicted
+UNSEEN_WIDGET_FEATURES = 6  # category values shown beside each row with an unseen category
 MAX_ALARM_WINDOW = Duration.days(1)  # CloudWatch: period x evaluation periods may not exceed one day
 
 
@@ -427,6 +429,7 @@ class Observability(Construct):
                 ],
                 width=24,
             ),
+            *_unseen_category_widgets(baseline, inference_log_group),
         ]
 
 
@@ -453,6 +456,39 @@ def _numeric_feature_widgets(baseline: Baseline, monitor: tuple[str, str]) -> li
             ],
             width=12,
         ),
+    ]
+
+
+def unseen_category_query(baseline: Baseline) -> list[str]:
+    """The latest rows whose categories training did not list: which features (`unseen_categories`, read from the
+    raw line, so wide lines past Logs Insights' field cap still show it) and the values of the first categorical
+    features that Logs Insights extracts."""
+    shown = [
+        f"features.{name}"
+        for index, name in enumerate(baseline.feature_names)
+        if name in {feature.name for feature in baseline.categorical}
+        and feature_field_position(index) <= LOGS_INSIGHTS_MAX_JSON_FIELDS
+    ][:UNSEEN_WIDGET_FEATURES]
+    return [
+        f'filter message = "{log.MESSAGE_PREDICTION}" and @message like /"{log.KEY_UNSEEN_CATEGORIES}":/',
+        f'parse @message /"{log.KEY_UNSEEN_CATEGORIES}":\\[(?<unseen>[^\\]]*)\\]/',
+        "fields " + ", ".join(["@timestamp", "request_id", "unseen", *shown]),
+        "sort @timestamp desc",
+        "limit 20",
+    ]
+
+
+def _unseen_category_widgets(baseline: Baseline, inference_log_group: logs.ILogGroup) -> list[cw.IWidget]:
+    """A mixed model's new categories, row by row: what the unseen_category check counts, with the values."""
+    if not baseline.has_categories:
+        return []
+    return [
+        cw.LogQueryWidget(
+            title="Latest rows with unseen categories",
+            log_group_names=[inference_log_group.log_group_name],
+            query_lines=unseen_category_query(baseline),
+            width=24,
+        )
     ]
 
 

@@ -17,10 +17,12 @@ from functions.contract import names
 from functions.contract import prediction_log as log
 from functions.contract.model_artifact import FEATURE_CATEGORICAL
 from infra.archive import FEATURE_GLUE_TYPES, features_struct
+from infra.observability import unseen_category_query
 from tests.infra.conftest import REPO_ROOT, Synthesized, synthesize
 from tests.infra.test_lint_and_nag import cfn_lint
 from tests.infra.test_stack import flatten, only
-from tests.unit.quality.mixed import MIXED_MODEL, mixed_baseline, write_mixed_model_folder
+from tests.unit.quality.logs import baseline_of, scenario
+from tests.unit.quality.mixed import MIXED_MODEL, mixed_baseline, mixed_scenario, write_mixed_model_folder
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +75,30 @@ def test_the_dashboard_draws_drift_lines_for_numeric_features_only(mixed: Synthe
         assert names.drift_metric(category.name) not in body
         assert names.mean_shift_metric(category.name) not in body
     assert "plan (categorical)" in body and "channel (categorical)" in body
+    assert "Latest rows with unseen categories" in body
+    assert json.dumps("\n| ".join(unseen_category_query(baseline)))[1:-1] in body
+
+
+def test_the_unseen_category_query_reads_the_list_and_the_values_from_the_lines() -> None:
+    """The widget's `parse` regex (Logs Insights writes named groups as (?<name>...)) over real mixed lines."""
+    baseline = mixed_baseline()
+    query = unseen_category_query(baseline)
+    assert query[2] == "fields @timestamp, request_id, unseen, features.plan, features.channel"
+    (pattern,) = re.findall(r"^parse @message /(.*)/$", query[1])
+    parse = re.compile(pattern.replace("(?<", "(?P<"))
+    lines = [
+        json.loads(line) for line in mixed_scenario(scenario(baseline_of("iris"), seed=1), baseline).lines if line.endswith("}")
+    ]
+    predictions = [line for line in lines if line.get(log.KEY_MESSAGE) == log.MESSAGE_PREDICTION]
+    with_unseen = [line for line in predictions if log.KEY_UNSEEN_CATEGORIES in line]
+    assert 0 < len(with_unseen) < len(predictions)
+    for line in predictions:
+        found = parse.search(json.dumps(line, separators=(",", ":")))
+        if log.KEY_UNSEEN_CATEGORIES not in line:
+            assert found is None
+            continue
+        assert found is not None
+        assert json.loads(f"[{found['unseen']}]") == line[log.KEY_UNSEEN_CATEGORIES]
 
 
 def test_cfn_lint_finds_nothing_in_the_mixed_template(mixed: Synthesized) -> None:

@@ -498,6 +498,12 @@ def test_wine_table_and_dashboard_have_13_features(wine):
     assert sum(names.drift_metric(feature) in body for feature in wine_baseline.feature_names) == 13
 
 
+def test_a_numbers_only_model_has_no_unseen_category_widget(iris):
+    _, dashboard = only(iris.json, "AWS::CloudWatch::Dashboard")
+    body = flatten(dashboard["Properties"]["DashboardBody"])
+    assert "unseen categories" not in body and "(categorical)" not in body
+
+
 def test_glue_location_matches_firehose_prefix(synthesized):
     """Athena must read exactly where Firehose writes, partition for partition."""
     template = synthesized.json
