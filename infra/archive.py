@@ -39,7 +39,7 @@ from constructs import Construct
 
 from functions.contract import names
 from functions.contract import prediction_log as contract
-from functions.contract.model_artifact import Baseline
+from functions.contract.model_artifact import FEATURE_CATEGORICAL, FEATURE_NUMERIC, Baseline
 from infra.constants import (
     ACCESS_LOGS_PREFIX,
     ARCHIVE_ERROR_PREFIX,
@@ -91,7 +91,12 @@ _SCALAR_TYPES = {
     contract.KEY_LABEL: "string",
     contract.KEY_LABEL_INDEX: "int",
     contract.KEY_CALLER: "string",  # Function URL deployments; null elsewhere (the access log names the caller)
+    contract.KEY_UNSEEN_CATEGORIES: "array<string>",  # rows with an unlisted category; null elsewhere
 }
+# A feature's Glue type inside the `features` struct. The OpenX SerDe fails the query on a value it cannot read as
+# the column's type (`use.null.for.invalid.data` defaults to FALSE), so a category typed double would break every
+# query of the table, not only those that read the feature.
+FEATURE_GLUE_TYPES = {FEATURE_NUMERIC: "double", FEATURE_CATEGORICAL: "string"}
 
 
 def glue_name(text: str) -> str:
@@ -114,10 +119,16 @@ def _columns(keys: tuple[str, ...], types: dict[str, str]) -> list[glue.CfnTable
     return [glue.CfnTable.ColumnProperty(name=RENAMED_KEYS.get(key, key), type=types[key]) for key in keys]
 
 
+def features_struct(baseline: Baseline) -> str:
+    """The `features` column: one field per feature in input order, numbers as double and categories as string."""
+    fields = zip(baseline.feature_names, baseline.feature_types, strict=True)
+    return "struct<" + ",".join(f"{name}:{FEATURE_GLUE_TYPES[kind]}" for name, kind in fields) + ">"
+
+
 def glue_columns(baseline: Baseline) -> list[glue.CfnTable.ColumnProperty]:
-    """Glue columns of the prediction log for one model (features become a struct of doubles)."""
-    features = ",".join(f"{name}:double" for name in baseline.feature_names)
-    return _columns(prediction_keys(), {**_SCALAR_TYPES, contract.KEY_FEATURES: f"struct<{features}>"})
+    """Glue columns of the prediction log for one model; the features struct follows the baseline's feature types."""
+    features = features_struct(baseline)
+    return _columns(prediction_keys(), {**_SCALAR_TYPES, contract.KEY_FEATURES: features})
 
 
 def feedback_columns() -> list[glue.CfnTable.ColumnProperty]:

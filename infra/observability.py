@@ -18,7 +18,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from functions.contract import names
-from functions.contract.model_artifact import Baseline
+from functions.contract import prediction_log as log
+from functions.contract.model_artifact import LOGS_INSIGHTS_MAX_JSON_FIELDS, Baseline, feature_field_position
 from infra.alerts import alarm_name_prefix
 from infra.api_metrics import FrontDoorMetrics
 from infra.line_metrics import inference_metric
@@ -32,6 +33,7 @@ ARCHIVE_FRESHNESS_THRESHOLD = Duration.minutes(15)
 SELF_CHECK_PERIOD = Duration.minutes(15)
 SELF_CHECK_MIN_PREDICTIONS = 30  # below this many predicted rows in 15 minutes the ratio is not judged
 SELF_CHECK_MIN_RATIO = 0.5  # the monitor must see at least half of the rows the function predicted
+UNSEEN_WIDGET_FEATURES = 6  # category values shown beside each row with an unseen category
 MAX_ALARM_WINDOW = Duration.days(1)  # CloudWatch: period x evaluation periods may not exceed one day
 
 
@@ -288,10 +290,12 @@ class Observability(Construct):
         monitor = (names.MONITOR_SERVICE, model)
         predictions = inference_metric(names.METRIC_PREDICTIONS, model, label="predicted rows")
         outliers = inference_metric(names.METRIC_OUTLIERS, model, label="outlier rows")
+        categorical = {feature.name for feature in baseline.categorical}
+        listed = ", ".join(f"{name} (categorical)" if name in categorical else name for name in baseline.feature_names)
         header = cw.TextWidget(
             markdown=(
                 f"# Inference: model `{model}` version `{baseline.model_version}`\n"
-                f"{baseline.description} Features: {', '.join(baseline.feature_names)}. "
+                f"{baseline.description} Features: {listed}. "
                 f"Classes: {', '.join(baseline.label_names)}."
             ),
             width=24,
@@ -357,27 +361,7 @@ class Observability(Construct):
                 # no fixed line: the check needs a significant z (sample-size critical value) and a PSI floor
                 width=8,
             ),
-            cw.GraphWidget(
-                title="Feature drift (distribution distance to training)",
-                left=[
-                    emf_metric(names.drift_metric(feature), *monitor, statistic="Maximum", label=feature)
-                    for feature in baseline.feature_names
-                ],
-                # no fixed line: the check needs the distance above its KS critical value and a PSI floor (docs/monitor.md)
-                width=12,
-            ),
-            cw.GraphWidget(
-                title="Feature mean shift (in training standard deviations)",
-                left=[
-                    emf_metric(names.mean_shift_metric(feature), *monitor, statistic="Maximum", label=feature)
-                    for feature in baseline.feature_names
-                ],
-                left_annotations=[  # the mean_shift check's effect-size floor, both directions (the t test must pass too)
-                    cw.HorizontalAnnotation(value=baseline.thresholds.effect_size_floor, label="floor"),
-                    cw.HorizontalAnnotation(value=-baseline.thresholds.effect_size_floor, label="floor"),
-                ],
-                width=12,
-            ),
+            *_numeric_feature_widgets(baseline, monitor),
             cw.GraphWidget(
                 title="Monitor runs",
                 left=[
@@ -445,7 +429,67 @@ class Observability(Construct):
                 ],
                 width=24,
             ),
+            *_unseen_category_widgets(baseline, inference_log_group),
         ]
+
+
+def _numeric_feature_widgets(baseline: Baseline, monitor: tuple[str, str]) -> list[cw.IWidget]:
+    """Distribution distance and mean shift per numeric feature: a category has neither (its checks are its shares)."""
+    numeric = [feature.name for feature in baseline.features]
+    if not numeric:
+        return []
+    return [
+        cw.GraphWidget(
+            title="Feature drift (distribution distance to training)",
+            left=[emf_metric(names.drift_metric(feature), *monitor, statistic="Maximum", label=feature) for feature in numeric],
+            # no fixed line: the check needs the distance above its KS critical value and a PSI floor (docs/monitor.md)
+            width=12,
+        ),
+        cw.GraphWidget(
+            title="Feature mean shift (in training standard deviations)",
+            left=[
+                emf_metric(names.mean_shift_metric(feature), *monitor, statistic="Maximum", label=feature) for feature in numeric
+            ],
+            left_annotations=[  # the mean_shift check's effect-size floor, both directions (the t test must pass too)
+                cw.HorizontalAnnotation(value=baseline.thresholds.effect_size_floor, label="floor"),
+                cw.HorizontalAnnotation(value=-baseline.thresholds.effect_size_floor, label="floor"),
+            ],
+            width=12,
+        ),
+    ]
+
+
+def unseen_category_query(baseline: Baseline) -> list[str]:
+    """The latest rows whose categories training did not list: which features (`unseen_categories`, read from the
+    raw line, so wide lines past Logs Insights' field cap still show it) and the values of the first categorical
+    features that Logs Insights extracts."""
+    shown = [
+        f"features.{name}"
+        for index, name in enumerate(baseline.feature_names)
+        if name in {feature.name for feature in baseline.categorical}
+        and feature_field_position(index) <= LOGS_INSIGHTS_MAX_JSON_FIELDS
+    ][:UNSEEN_WIDGET_FEATURES]
+    return [
+        f'filter message = "{log.MESSAGE_PREDICTION}" and @message like /"{log.KEY_UNSEEN_CATEGORIES}":/',
+        f'parse @message /"{log.KEY_UNSEEN_CATEGORIES}":\\[(?<unseen>[^\\]]*)\\]/',
+        "fields " + ", ".join(["@timestamp", "request_id", "unseen", *shown]),
+        "sort @timestamp desc",
+        "limit 20",
+    ]
+
+
+def _unseen_category_widgets(baseline: Baseline, inference_log_group: logs.ILogGroup) -> list[cw.IWidget]:
+    """A mixed model's new categories, row by row: what the unseen_category check counts, with the values."""
+    if not baseline.has_categories:
+        return []
+    return [
+        cw.LogQueryWidget(
+            title="Latest rows with unseen categories",
+            log_group_names=[inference_log_group.log_group_name],
+            query_lines=unseen_category_query(baseline),
+            width=24,
+        )
+    ]
 
 
 def _holdout_annotations(baseline: Baseline) -> list[cw.HorizontalAnnotation]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from functions.contract import names
-from functions.contract.model_artifact import Baseline, ModelArtifactError, load_baseline
+from functions.contract.model_artifact import FEATURE_CATEGORICAL, Baseline, ModelArtifactError, load_baseline
 from functions.contract.prediction_log import LAST_TIMESTAMP_MS
 from functions.quality import sql
 from functions.quality.alerting import CheckStateStore, FilePublisher, JsonFileCheckStore, Publisher
@@ -105,19 +105,36 @@ def _state_store(args: argparse.Namespace) -> CheckStateStore:
     return JsonFileCheckStore(Path(args.state_file))
 
 
+def csv_value(value: str | float, kind: str) -> str:
+    """A feature value as the CSV loader reads it back: a number's shortest exact text, a category's own text."""
+    return str(value) if kind == FEATURE_CATEGORICAL else repr(float(value))
+
+
+def retrain_categorical_option(baseline: Baseline) -> str:
+    """`--categorical` naming every category column: the loader would read one whose values look like numbers as
+    numbers."""
+    names = [feature.name for feature in baseline.categorical]
+    return f"--categorical {','.join(names)} " if names else ""
+
+
 def export_training_set(baseline: Baseline, runner: DuckDbRunner, start_ms: int, end_ms: int, path: Path) -> int:
-    """Labelled rows as CSV: feature keys in input order, then `label` (the same header as holdout.csv)."""
+    """Labelled rows as CSV: feature keys in input order, then `label` (the same header as holdout.csv).
+
+    Categories stay strings (the loader makes a string column categorical); numbers are written exactly."""
     rows = runner.run(sql.training_set_sql(baseline.feature_names), sql.parameters(baseline.model_name, start_ms, end_ms))
+    columns = list(zip(baseline.feature_names, baseline.feature_types, strict=True))
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow([*baseline.feature_names, HOLDOUT_LABEL_COLUMN])
         written = 0
         for row in rows:
-            values = [row[name] for name in baseline.feature_names]
-            if any(v is None for v in values) or row[HOLDOUT_LABEL_COLUMN] is None:
+            values = [row[name] for name, _ in columns]
+            if any(v is None or v == "" for v in values) or row[HOLDOUT_LABEL_COLUMN] is None:
                 continue  # a line whose features the log did not carry cannot train anything
-            writer.writerow([*(repr(float(v)) for v in values), row[HOLDOUT_LABEL_COLUMN]])
+            writer.writerow(
+                [*(csv_value(v, kind) for v, (_, kind) in zip(values, columns, strict=True)), row[HOLDOUT_LABEL_COLUMN]]
+            )
             written += 1
     return written
 
@@ -205,7 +222,7 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
         log_path = Path(args.log_file)
         if not log_path.is_file():
             raise LocalQualityError(f"prediction log {log_path} does not exist (start `make serve`, or run `make demo`)")
-        runner = DuckDbRunner(log_path, baseline.feature_names)
+        runner = DuckDbRunner.for_model(log_path, baseline)
         end = parse_end(args.end, log_path, datetime.now(tz=UTC))
         end_ms = int(end.timestamp() * 1000)
         start_ms = end_ms - round(args.lookback_days * DAY_MS)
@@ -215,6 +232,7 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
                 f"{written} labelled rows written to {args.training_set}; retrain into a new folder with: python -m models.train "
                 f"--csv {args.training_set} --target {HOLDOUT_LABEL_COLUMN} --name {baseline.model_name} "
                 + ("--task regression " if baseline.is_regression else "")
+                + retrain_categorical_option(baseline)
                 + f"--out .local/{baseline.model_name}-retrained (then MODEL_DIR=.local/{baseline.model_name}-retrained)\n"
             )
             return 0

@@ -1,8 +1,9 @@
 """DuckDB over the JSON-lines log: the local engine for the same SQL (transpiled by sqlglot).
 
 One view stands in for both Glue tables: it renames `row`/`timestamp` as the archive does and derives the
-`dt` day partition from the timestamp, so the one SQL runs unchanged. Unreadable lines (a truncated last
-line while the server writes, garbage) are skipped by DuckDB's `ignore_errors`, not fatal.
+`dt` day partition from the timestamp, so the one SQL runs unchanged. Its `features` struct is typed as the Glue
+table's is (numbers DOUBLE, categories VARCHAR): a category read as DOUBLE would come back NULL. Unreadable lines
+(a truncated last line while the server writes, garbage) are skipped by DuckDB's `ignore_errors`, not fatal.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from functions.contract import prediction_log as log
+from functions.contract.model_artifact import FEATURE_CATEGORICAL, FEATURE_NUMERIC, Baseline
 
 from . import sql
 
 VIEW = "quality_log"
 # A line that is JSON with a timestamp a clock could write (make_timestamp overflows on ±2^63, datetime past 9999)
 READABLE = f"message IS NOT NULL AND timestamp BETWEEN 0 AND {log.LAST_TIMESTAMP_MS}"
+FEATURE_DUCKDB_TYPES = {FEATURE_NUMERIC: "DOUBLE", FEATURE_CATEGORICAL: "VARCHAR"}
 
 
 def _ident(name: str) -> str:
@@ -33,13 +36,27 @@ def _literal(value: str) -> str:
 class DuckDbRunner:
     log_path: Path
     feature_names: Sequence[str] = ()  # needed only for the training-set export
+    feature_types: Sequence[str] = ()  # each feature's type in baseline order; numeric when not given
+
+    @classmethod
+    def for_model(cls, log_path: Path, baseline: Baseline) -> DuckDbRunner:
+        """A runner whose features struct follows the model's feature names and types."""
+        return cls(log_path, baseline.feature_names, baseline.feature_types)
+
+    def _feature_columns(self) -> str:
+        types = list(self.feature_types) or [FEATURE_NUMERIC] * len(self.feature_names)
+        if len(types) != len(self.feature_names):
+            raise ValueError(f"{len(types)} feature types for {len(self.feature_names)} feature names")
+        return ", ".join(
+            f"{_ident(name)} {FEATURE_DUCKDB_TYPES[kind]}" for name, kind in zip(self.feature_names, types, strict=True)
+        )
 
     def _connect(self) -> Any:
         import duckdb
 
         if not self.log_path.is_file():
             raise FileNotFoundError(f"prediction log {self.log_path} does not exist")
-        features = ", ".join(f"{_ident(name)} DOUBLE" for name in self.feature_names)
+        features = self._feature_columns()
         columns = {
             log.KEY_MESSAGE: "VARCHAR",
             log.KEY_TIMESTAMP: "BIGINT",

@@ -474,6 +474,8 @@ def test_glue_table_columns_follow_the_model(synthesized):
     assert features is not None
     fields = [field.split(":")[0] for field in features.group(1).split(",")]
     assert fields == list(model_baseline.feature_names)
+    assert {field.split(":")[1] for field in features.group(1).split(",")} == {"double"}  # numbers only
+    assert columns["unseen_categories"] == "array<string>"  # mixed models write it; null here
     assert columns["probabilities"] == "array<double>"
     assert columns["is_outlier"] == "boolean"
     assert columns["caller"] == "string"  # Function URL deployments write it; the JSON SerDe reads null elsewhere
@@ -494,6 +496,12 @@ def test_wine_table_and_dashboard_have_13_features(wine):
     _, dashboard = only(wine.json, "AWS::CloudWatch::Dashboard")
     body = flatten(dashboard["Properties"]["DashboardBody"])
     assert sum(names.drift_metric(feature) in body for feature in wine_baseline.feature_names) == 13
+
+
+def test_a_numbers_only_model_has_no_unseen_category_widget(iris):
+    _, dashboard = only(iris.json, "AWS::CloudWatch::Dashboard")
+    body = flatten(dashboard["Properties"]["DashboardBody"])
+    assert "unseen categories" not in body and "(categorical)" not in body
 
 
 def test_glue_location_matches_firehose_prefix(synthesized):

@@ -25,6 +25,7 @@ from functions.quality.local_engine import DuckDbRunner
 from functions.quality.service import lookback_bounds, scheduled_end
 from tests.integration.quality.conftest import Alerts
 from tests.unit.quality.logs import MODELS, START_MS, baseline_of, scenario
+from tests.unit.quality.mixed import MIXED_MODEL, mixed_baseline, mixed_scenario, write_mixed_model_folder
 
 RUN_AT = datetime.fromtimestamp(START_MS / 1000 + 5 * 86_400, tz=UTC).replace(minute=0, second=0, microsecond=0)
 
@@ -62,13 +63,14 @@ class QualityLambda:
     module: ModuleType
     stub: Stubber
     queries: int = 0
+    model: str = "iris"
 
     def feed(self, log: Path, state: str = "SUCCEEDED", scanned: int = 4096) -> None:
         """Queue Athena's answers for one run: DuckDB's rows of the same SQL over `log`, as string pages."""
         start_ms, end_ms = lookback_bounds(scheduled_end(scheduled_event(RUN_AT)["time"]), 7)
         self.queries += 1
         qid = f"quality-query-{self.queries}"
-        params = sql.athena_parameters(sql.parameters("iris", start_ms, end_ms))
+        params = sql.athena_parameters(sql.parameters(self.model, start_ms, end_ms))
         self.stub.add_response(
             "start_query_execution",
             {"QueryExecutionId": qid},
@@ -85,7 +87,7 @@ class QualityLambda:
         )
         if state != "SUCCEEDED":
             return
-        rows = DuckDbRunner(log).run(sql.QUALITY_SQL, sql.parameters("iris", start_ms, end_ms))
+        rows = DuckDbRunner(log).run(sql.QUALITY_SQL, sql.parameters(self.model, start_ms, end_ms))
         header = [{"VarCharValue": c} for c in sql.RESULT_COLUMNS]
         data = [{"Data": [{} if row[c] is None else {"VarCharValue": str(row[c])} for c in sql.RESULT_COLUMNS]} for row in rows]
         self.stub.add_response(
@@ -131,11 +133,15 @@ class QualityLambda:
 
 
 def cold_started_quality(
-    model: str, alerts: Alerts, monkeypatch: pytest.MonkeyPatch, kind: type[QualityLambda] = QualityLambda
+    model: str,
+    alerts: Alerts,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: type[QualityLambda] = QualityLambda,
+    model_dir: Path | None = None,
 ) -> Iterator[QualityLambda]:
-    """The quality Lambda for `model` after a fresh cold start, its Athena calls stubbed."""
+    """The quality Lambda for `model` (models/<model>, or `model_dir`) after a fresh cold start, its Athena calls stubbed."""
     env = {
-        names.ENV_MODEL_DIR: str(MODELS / model),
+        names.ENV_MODEL_DIR: str(model_dir or MODELS / model),
         names.ENV_ATHENA_WORKGROUP: "quality",
         names.ENV_ATHENA_DATABASE: "inference_logs",
         names.ENV_PREDICTIONS_TABLE: f"{model}_predictions",
@@ -150,7 +156,7 @@ def cold_started_quality(
     module = importlib.reload(importlib.import_module("functions.quality.handler"))  # a fresh cold start
     module.APP.runner.sleep = lambda _seconds: None
     with Stubber(module.APP.athena_client) as stub:
-        yield kind(module, stub)
+        yield kind(module, stub, model=model)
 
 
 @pytest.fixture
@@ -213,3 +219,27 @@ def test_the_athena_path_reports_the_lines_the_table_could_not_read(quality_lamb
     summary = quality_lambda.run()
     quality_lambda.stub.assert_no_pending_responses()
     assert summary["unreadable_lines"] == 2 + 3  # the scenario writes a garbage and a truncated line
+
+
+@pytest.fixture
+def mixed_lambda(alerts: Alerts, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[QualityLambda]:
+    model_dir = write_mixed_model_folder(tmp_path / MIXED_MODEL)
+    yield from cold_started_quality(MIXED_MODEL, alerts, monkeypatch, model_dir=model_dir)
+
+
+def test_a_mixed_models_log_is_judged_and_its_drift_named(mixed_lambda: QualityLambda, alerts: Alerts, tmp_path: Path) -> None:
+    """Category strings and `unseen_categories` in the lines: the Lambda of a mixed model judges them as any other."""
+    quality = mixed_lambda
+    mixed = mixed_baseline()
+    iris = baseline_of("iris")
+    healthy = mixed_scenario(scenario(iris, seed=11, rows=600, wrong_share=0.02), mixed)
+    drifted = mixed_scenario(scenario(iris, seed=12, rows=600, wrong_share=0.02, relabel=("virginica", "versicolor", 0.6)), mixed)
+    summaries = []
+    for truth, name in ((healthy, "healthy"), (drifted, "drifted")):
+        quality.feed(truth.write(tmp_path / f"{name}.jsonl"))
+        summaries.append(quality.run())
+    quality.stub.assert_no_pending_responses()
+    assert [s["status"] for s in summaries] == ["OK", "ALARM"]
+    assert summaries[1]["notified"] == ["realized_accuracy:ALARM", "realized_recall:versicolor:ALARM"]
+    (envelope,) = alerts.messages(expected=1)
+    assert envelope["Subject"].startswith(f"ALARM: {MIXED_MODEL} model realized_accuracy")

@@ -59,6 +59,7 @@ def test_the_training_set_export_trains_a_model(tmp_path: Path) -> None:
     out_csv = tmp_path / "labelled.csv"
     code, text = run([*common(tmp_path, log), "--training-set", str(out_csv)])
     assert code == 0 and f"{len(truth.feature_labels)} labelled rows written" in text
+    assert "--categorical" not in text  # numbers only
     with out_csv.open() as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == [*baseline.feature_names, "label"]
