@@ -65,11 +65,12 @@ def load_rows() -> tuple[list[str], np.ndarray, np.ndarray, list[str], np.ndarra
     with gzip.open(DATA, "rt", encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle))
     header, body = rows[0], rows[1:]
-    features = header[2:-1]
-    labels = sorted({r[-1] for r in body})
+    target = header.index("y_true")
+    features = header[2:target]  # the numeric features; the categorical ones follow the label
+    labels = sorted({r[target] for r in body})
     # float32 values, as the service receives them (its ONNX input is float32): training then sees the same numbers
-    x = np.array([[float(v) for v in r[2:-1]] for r in body]).astype(np.float32).astype(np.float64)
-    y = np.array([labels.index(r[-1]) for r in body])
+    x = np.array([[float(v) for v in r[2:target]] for r in body]).astype(np.float32).astype(np.float64)
+    y = np.array([labels.index(r[target]) for r in body])
     return features, x, y, labels, np.array([r[0] for r in body]), np.array([int(r[1]) for r in body])
 
 
