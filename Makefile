@@ -253,11 +253,14 @@ ONNX ?=
 DATA ?=
 TARGET ?= label
 NAME ?=
+# Columns of DATA that are categories although their values look like numbers (a string column always is one).
+CATEGORICAL ?=
 .PHONY: import-model test-frameworks
-import-model: install ## ONNX=model.onnx DATA=reference.csv TARGET=label NAME=churn -> models/$(NAME)/
+import-model: install ## ONNX=model.onnx DATA=reference.csv TARGET=label NAME=churn [CATEGORICAL=a,b] -> models/$(NAME)/
 	@test -n "$(ONNX)" -a -n "$(DATA)" -a -n "$(NAME)" || \
-		{ echo "usage: make import-model ONNX=path/model.onnx DATA=reference.csv TARGET=label NAME=churn"; exit 2; }
-	$(BIN)/python -m models.import_model --onnx $(ONNX) --data $(DATA) --target $(TARGET) --name $(NAME)
+		{ echo "usage: make import-model ONNX=path/model.onnx DATA=reference.csv TARGET=label NAME=churn [CATEGORICAL=zip,plan_id]"; exit 2; }
+	$(BIN)/python -m models.import_model --onnx $(ONNX) --data $(DATA) --target $(TARGET) --name $(NAME) \
+		$(if $(CATEGORICAL),--categorical $(CATEGORICAL))
 
 # PyTorch is large and not in any requirements file: this target installs the pinned CPU build on first use.
 TORCH_VERSION ?= 2.13.0
