@@ -588,6 +588,11 @@ def export_detector(outlier_detector: Any, sample: np.ndarray) -> bytes:
     return _stable_bytes(detector_onnx)
 
 
+def wide_matrix(encoding: CategoryEncoding | None, x: np.ndarray, categories: np.ndarray | None) -> np.ndarray:
+    """What the models learn on: the numbers plus the one-hot columns of the listed categories (or the numbers)."""
+    return x if encoding is None or categories is None else encoding.encode(x, categories)
+
+
 def encoded_graphs(encoding: CategoryEncoding | None, *graphs: bytes) -> tuple[bytes, ...]:
     """Each graph (exported for the encoded float matrix) behind the category prefix; unchanged without categories."""
     if encoding is None:

@@ -239,3 +239,32 @@ def test_the_shipped_credit_card_model_is_reproduced_byte_for_byte(tmp_path: Pat
     train(load_credit_card(), out)
     for name in ("classifier.onnx", "outlier_detector.onnx", "joint_drift.onnx", "baseline.json", "holdout.csv"):
         assert (out / name).read_bytes() == (MODELS / "credit_card" / name).read_bytes(), name
+
+
+def test_a_regression_model_takes_categories_through_the_same_prefix(tmp_path: Path) -> None:
+    from models.regression import load_regression_csv, onnx_regression_predict, train_regression
+
+    rng = np.random.default_rng(1)
+    rows = [["usage", "plan", "spend"]]
+    for _ in range(400):
+        plan = str(rng.choice(PLANS))
+        usage = rng.normal(10.0, 2.0)
+        rows.append([repr(float(usage)), plan, repr(float(2 * usage + 20 * PLANS.index(plan) + rng.normal(0, 1)))])
+    path = tmp_path / "spend.csv"
+    path.write_text("\n".join(",".join(row) for row in rows) + "\n")
+    data = load_regression_csv(path, target="spend", name="spend", description="")
+    baseline = train_regression(data, tmp_path / "spend")
+    artifact = load_model_artifact(tmp_path / "spend")
+    assert artifact.baseline.is_regression and artifact.baseline.feature_types == ("numeric", "categorical")
+    assert artifact.baseline.categorical_feature("plan").categories == tuple(
+        sorted(PLANS, key=lambda p: -sum(r[1] == p for r in rows))
+    )
+    regressor, detector = ((tmp_path / "spend" / name).read_bytes() for name in ("classifier.onnx", "outlier_detector.onnx"))
+    x = np.array([[10.0]] * 4)
+    out = onnx_regression_predict(regressor, detector, x, np.array([["basic"], ["plus"], ["pro"], ["enterprise"]], dtype=object))
+    basic, plus, pro, unseen = out["prediction"]
+    assert plus - basic == pytest.approx(20, abs=1) and pro - plus == pytest.approx(20, abs=1)
+    assert basic < unseen < pro  # an unseen plan: all zeros, the model's intercept between the plans
+    reread = load_regression_csv(tmp_path / "spend" / "holdout.csv", target="label", name="h", description="")
+    held = onnx_regression_predict(regressor, detector, reread.x, reread.categories)
+    assert float(np.abs(held["prediction"] - reread.y).mean()) == pytest.approx(baseline["holdout"]["mae"], abs=1e-5)
