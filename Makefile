@@ -117,8 +117,8 @@ monitor: install ## one monitor evaluation over LOG_FILE (WINDOW_END=now|last|<I
 
 ##@ Model
 train: model-under-models install ## retrain the shipped models (all, or MODEL=iris|wine|diabetes|credit_card): same bytes, same version
-	@$(if $(filter-out iris wine diabetes credit_card,$(MODEL)),echo "make train retrains the shipped models (iris, wine, diabetes from \
-		scikit-learn's data, credit_card from bench/data/nannyml_multiclass.csv.gz); \
+	@$(if $(filter-out iris wine diabetes credit_card,$(MODEL)),echo "make train retrains the shipped models (iris, wine, diabetes) from scikit-learn's data \
+		and credit_card from bench/data/nannyml_multiclass.csv.gz; \
 		retrain $(MODEL) from its data: python -m models.train --csv <file> --target <column> --out models/$(MODEL) --force" >&2; exit 2)
 	$(if $(MODEL_CHOSEN),$(BIN)/python -m models.train --dataset $(MODEL) --force,\
 		$(BIN)/python -m models.train --dataset iris --force && $(BIN)/python -m models.train --dataset wine --force \
