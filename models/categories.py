@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import onnx
+import onnxruntime
 from onnx import TensorProto, compose, helper, numpy_helper
 
 from functions.contract.model_artifact import FEATURE_CATEGORICAL, MAX_CATEGORIES
@@ -168,6 +169,24 @@ def with_category_inputs(model_bytes: bytes, encoding: CategoryEncoding) -> onnx
         merged.opset_import.add(domain=domain, version=version)
     onnx.checker.check_model(merged)
     return merged
+
+
+def prefix_disagreement(
+    wrapped: bytes, inner: bytes, encoding: CategoryEncoding, numeric: np.ndarray, categories: np.ndarray
+) -> float:
+    """Largest difference, relative to the outputs' largest size, between the graph behind the prefix fed numbers and
+    strings and the graph alone fed `encoding.encode` of the same rows: the prefix computes the reference encoding."""
+    x32 = np.asarray(numeric, dtype=np.float32)
+    served = onnxruntime.InferenceSession(wrapped, providers=["CPUExecutionProvider"])
+    alone = onnxruntime.InferenceSession(inner, providers=["CPUExecutionProvider"])
+    outputs = served.run(None, {NUMERIC_INPUT: x32, CATEGORICAL_INPUT: np.asarray(categories).astype(str)})
+    expected = alone.run(None, {alone.get_inputs()[0].name: encoding.encode(x32, categories).astype(np.float32)})
+    gaps = [0.0]
+    for output, reference in zip(outputs, expected, strict=True):
+        got, want = np.asarray(output, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+        if want.size:
+            gaps.append(float(np.abs(got - want).max()) / (float(np.abs(want).max()) or 1.0))
+    return max(gaps)
 
 
 UNSEEN = "(a category training never saw: export check)"

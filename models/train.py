@@ -59,7 +59,14 @@ from functions.contract.names import (
     OUTLIER_DETECTOR_FILE,
 )
 from functions.contract.prediction_log import MAX_CATEGORY_CHARS
-from models.categories import CategoryEncoding, CategoryError, list_categories, unseen_rows, with_category_inputs
+from models.categories import (
+    CategoryEncoding,
+    CategoryError,
+    list_categories,
+    prefix_disagreement,
+    unseen_rows,
+    with_category_inputs,
+)
 from models.joint_drift import fit_joint_drift
 
 HOLDOUT_FILE = "holdout.csv"  # the held-out rows: feature keys in input order, then `label`
@@ -1039,7 +1046,17 @@ def write_model_folder(
         joint_drift_bytes, baseline["joint_drift"] = fit_joint_drift(
             encoding.encode(x_train, categories_train), encoding.encode(x_test, categories_test), seed=seed or 0
         )
-        (joint_drift_bytes,) = encoded_graphs(encoding, joint_drift_bytes)
+        float_graph, (joint_drift_bytes,) = joint_drift_bytes, encoded_graphs(encoding, joint_drift_bytes)
+        unseen_x, unseen_categories = unseen_rows(x_train, categories_train)
+        gap = prefix_disagreement(
+            joint_drift_bytes, float_graph, encoding,
+            np.vstack([x_train, unseen_x]), np.vstack([categories_train, unseen_categories]),
+        )  # fmt: skip
+        if gap > ONNX_RELATIVE_TOLERANCE:
+            raise TrainingDataError(
+                f"the joint-drift graph's category encoding disagrees with the reference encoding by {gap:.3g} of "
+                "its outputs' size; this model cannot be exported faithfully"
+            )
     else:
         joint_drift_bytes, baseline["joint_drift"] = fit_joint_drift(x_train, x_test, seed=seed or 0)
     baseline["model"]["files"]["sha256"][JOINT_DRIFT_FILE] = hashlib.sha256(joint_drift_bytes).hexdigest()

@@ -22,6 +22,7 @@ from models.categories import (
     CategoryEncoding,
     CategoryError,
     list_categories,
+    prefix_disagreement,
     unseen_rows,
     with_category_inputs,
 )
@@ -268,3 +269,33 @@ def test_a_regression_model_takes_categories_through_the_same_prefix(tmp_path: P
     reread = load_regression_csv(tmp_path / "spend" / "holdout.csv", target="label", name="h", description="")
     held = onnx_regression_predict(regressor, detector, reread.x, reread.categories)
     assert float(np.abs(held["prediction"] - reread.y).mean()) == pytest.approx(baseline["holdout"]["mae"], abs=1e-5)
+
+
+def test_the_joint_drift_prefix_is_checked_against_the_reference_encoding(tmp_path: Path) -> None:
+    data, encoding, wide, _, _ = trained_pieces(tmp_path)
+    float_graph = JointDriftModel(wide).to_onnx()
+    x, categories = unseen_rows(data.x, data.categories)
+    x, categories = np.vstack([data.x, x]), np.vstack([data.categories, categories])
+    right = with_category_inputs(float_graph, encoding).SerializeToString()
+    assert prefix_disagreement(right, float_graph, encoding, x, categories) <= 1e-6
+    plan, device = encoding.features
+    swapped = CategoryEncoding(encoding.n_numeric, (replace(plan, categories=plan.categories[::-1]), device))
+    wrong = with_category_inputs(float_graph, swapped).SerializeToString()
+    assert prefix_disagreement(wrong, float_graph, encoding, x, categories) > 1e-3
+
+
+def test_the_committed_benchmark_data_keeps_its_numeric_columns_and_adds_the_categorical_ones() -> None:
+    import gzip
+
+    from models.train import CREDIT_CARD_DATA
+
+    with gzip.open(CREDIT_CARD_DATA, "rt") as handle:
+        header = handle.readline().strip().split(",")
+    assert header == [
+        "period", "chunk", "app_behavioral_score", "requested_credit_limit", "credit_bureau_score", "stated_income",
+        "y_true", "acq_channel", "app_channel", "is_customer",
+    ]  # fmt: skip
+    data = load_credit_card()
+    assert len(data.y) == 60_000 and data.x.shape == (60_000, 4)
+    assert data.categorical_names == ["acq_channel", "app_channel", "is_customer"]
+    assert data.categories is not None and set(data.categories[:, 2]) == {"True", "False"}
