@@ -116,12 +116,13 @@ monitor: install ## one monitor evaluation over LOG_FILE (WINDOW_END=now|last|<I
 	$(BIN)/python -m local.monitor --log-file $(LOG_FILE) --model-dir $(MODEL_DIR) --window-end $(WINDOW_END) --window-minutes $(WINDOW_MINUTES) --alert-file $(ALERT_FILE) --state-file $(STATE_FILE) $(if $(REPORT),--report $(REPORT_PATH)) $(if $(HORIZONS),--horizons $(HORIZONS))
 
 ##@ Model
-train: model-under-models install ## retrain the shipped models (all, or MODEL=iris|wine|diabetes): same bytes, same version
-	@$(if $(filter-out iris wine diabetes,$(MODEL)),echo "make train retrains the shipped models (iris, wine, diabetes) from scikit-learn's data; \
+train: model-under-models install ## retrain the shipped models (all, or MODEL=iris|wine|diabetes|credit_card): same bytes, same version
+	@$(if $(filter-out iris wine diabetes credit_card,$(MODEL)),echo "make train retrains the shipped models (iris, wine, diabetes) from scikit-learn's data \
+		and credit_card from bench/data/nannyml_multiclass.csv.gz; \
 		retrain $(MODEL) from its data: python -m models.train --csv <file> --target <column> --out models/$(MODEL) --force" >&2; exit 2)
 	$(if $(MODEL_CHOSEN),$(BIN)/python -m models.train --dataset $(MODEL) --force,\
 		$(BIN)/python -m models.train --dataset iris --force && $(BIN)/python -m models.train --dataset wine --force \
-		&& $(BIN)/python -m models.train --dataset diabetes --force)
+		&& $(BIN)/python -m models.train --dataset diabetes --force && $(BIN)/python -m models.train --dataset credit_card --force)
 
 ##@ Checks
 test: install-dev ## the whole suite: unit, integration (moto server), infra (CDK), e2e (local stack)
@@ -252,11 +253,14 @@ ONNX ?=
 DATA ?=
 TARGET ?= label
 NAME ?=
+# Columns of DATA that are categories although their values look like numbers (a string column always is one).
+CATEGORICAL ?=
 .PHONY: import-model test-frameworks
-import-model: install ## ONNX=model.onnx DATA=reference.csv TARGET=label NAME=churn -> models/$(NAME)/
+import-model: install ## ONNX=model.onnx DATA=reference.csv TARGET=label NAME=churn [CATEGORICAL=a,b] -> models/$(NAME)/
 	@test -n "$(ONNX)" -a -n "$(DATA)" -a -n "$(NAME)" || \
-		{ echo "usage: make import-model ONNX=path/model.onnx DATA=reference.csv TARGET=label NAME=churn"; exit 2; }
-	$(BIN)/python -m models.import_model --onnx $(ONNX) --data $(DATA) --target $(TARGET) --name $(NAME)
+		{ echo "usage: make import-model ONNX=path/model.onnx DATA=reference.csv TARGET=label NAME=churn [CATEGORICAL=zip,plan_id]"; exit 2; }
+	$(BIN)/python -m models.import_model --onnx $(ONNX) --data $(DATA) --target $(TARGET) --name $(NAME) \
+		$(if $(CATEGORICAL),--categorical $(CATEGORICAL))
 
 # PyTorch is large and not in any requirements file: this target installs the pinned CPU build on first use.
 TORCH_VERSION ?= 2.13.0

@@ -14,6 +14,11 @@ Printed per chunk: our verdict, the checks in ALARM, the drifted features they n
 univariate and multivariate (PCA reconstruction) calculators raise on the chunk with their defaults, as reported
 by a run of NannyML on all of the data set's columns (not re-run here: NannyML is not installed), realized
 accuracy (labels) and estimated accuracy (the window's mean confidence). Figures are printed, never asserted.
+
+Then the all-feature replay: the shipped mixed model models/credit_card (all 7 features, the 3 categorical ones
+sent as strings; trained on the whole reference period, so its reference chunks are 80 % training rows) on each
+chunk: realized and estimated accuracy, outlier rate, mean reconstruction error against its reference, and per
+categorical feature the category whose share moved most from training.
 """
 
 from __future__ import annotations
@@ -65,11 +70,12 @@ def load_rows() -> tuple[list[str], np.ndarray, np.ndarray, list[str], np.ndarra
     with gzip.open(DATA, "rt", encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle))
     header, body = rows[0], rows[1:]
-    features = header[2:-1]
-    labels = sorted({r[-1] for r in body})
+    target = header.index("y_true")
+    features = header[2:target]  # the numeric features; the categorical ones follow the label
+    labels = sorted({r[target] for r in body})
     # float32 values, as the service receives them (its ONNX input is float32): training then sees the same numbers
-    x = np.array([[float(v) for v in r[2:-1]] for r in body]).astype(np.float32).astype(np.float64)
-    y = np.array([labels.index(r[-1]) for r in body])
+    x = np.array([[float(v) for v in r[2:target]] for r in body]).astype(np.float32).astype(np.float64)
+    y = np.array([labels.index(r[target]) for r in body])
     return features, x, y, labels, np.array([r[0] for r in body]), np.array([int(r[1]) for r in body])
 
 
@@ -110,11 +116,15 @@ class Served:
 
     def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(class index, is_outlier, confidence, reconstruction_error) per row."""
-        x32 = x.astype(np.float32)
+        return self.run_feeds({self.sessions[0].get_inputs()[0].name: x})
+
+    def run_feeds(self, feeds: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The same, for a model with the numeric and the category inputs: one array per input name."""
+        feeds = {name: v.astype(np.float32) if v.dtype.kind == "f" else v for name, v in feeds.items()}
         classifier, detector, joint = self.sessions
-        labels, probabilities = classifier.run(None, {classifier.get_inputs()[0].name: x32})
-        scores = np.asarray(detector.run(["scores"], {detector.get_inputs()[0].name: x32})[0]).reshape(-1)
-        errors = np.asarray(joint.run(None, {joint.get_inputs()[0].name: x32})[0]).reshape(-1)
+        labels, probabilities = classifier.run(None, feeds)
+        scores = np.asarray(detector.run(["scores"], feeds)[0]).reshape(-1)
+        errors = np.asarray(joint.run(None, feeds)[0]).reshape(-1)
         return np.asarray(labels).reshape(-1), scores < 0, np.asarray(probabilities).max(axis=1), errors
 
 
@@ -148,6 +158,57 @@ def window(
         reconstruction_mean=float(errors.mean()),
         reconstruction_std=float(errors.std(ddof=1)),
     )
+
+
+def load_categories() -> tuple[list[str], np.ndarray]:
+    """(categorical column names, their values) in the data's row order: the columns after the label."""
+    with gzip.open(DATA, "rt", encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    header = rows[0]
+    columns = header[header.index("y_true") + 1 :]
+    return columns, np.array([r[header.index("y_true") + 1 :] for r in rows[1:]], dtype=str)
+
+
+def all_feature_replay(period: np.ndarray, chunk: np.ndarray, y: np.ndarray, x: np.ndarray, numeric: list[str]) -> None:
+    """models/credit_card chunk by chunk: its accuracy, and the category shares that moved."""
+    from functions.contract.names import CATEGORICAL_INPUT, NUMERIC_INPUT
+
+    folder = REPO / "models" / "credit_card"
+    baseline = load_baseline(folder / "baseline.json")
+    card = json.loads((folder / "baseline.json").read_text())
+    names, values = load_categories()
+    numeric_order = [numeric.index(baseline.feature_names[i]) for i in baseline.numeric_positions]
+    categorical_order = [names.index(baseline.feature_names[i]) for i in baseline.categorical_positions]
+    served = Served(folder)
+    reference_error = card["joint_drift"]["reference"]["mean"]
+    print(
+        f"\nall 7 features: models/credit_card {baseline.model_version} (hold-out accuracy {card['holdout']['accuracy']} "
+        f"on {card['holdout']['rows']} rows; reconstruction error reference mean {reference_error:.3f})"
+    )
+    print(
+        "\n| chunk | realized accuracy | estimated accuracy | outlier rate | reconstruction error | "
+        + " | ".join(f"{f.name}: largest share change" for f in baseline.categorical)
+        + " |\n|---|---|---|---|---|"
+        + "---|" * len(baseline.categorical)
+    )
+    for name in ("reference", "analysis"):
+        for k in range(10):
+            rows = (period == name) & (chunk == k)
+            feeds = {NUMERIC_INPUT: x[rows][:, numeric_order], CATEGORICAL_INPUT: values[rows][:, categorical_order]}
+            classes, outliers, confidence, errors = served.run_feeds(feeds)
+            moved = []
+            for index, feature in enumerate(baseline.categorical):
+                column = feeds[CATEGORICAL_INPUT][:, index]
+                changes = [
+                    (float((column == c).mean()) - share, c, share)
+                    for c, share in zip(feature.categories, feature.shares, strict=True)
+                ]
+                change, category, share = max(changes, key=lambda item: abs(item[0]))
+                moved.append(f"{category} {share + change:.3f} (training {share:.3f})")
+            print(
+                f"| {name} {k} | {float((classes == y[rows]).mean()):.3f} | {float(confidence.mean()):.3f} | "
+                f"{float(outliers.mean()):.3f} | {float(errors.mean()):.3f} | " + " | ".join(moved) + " |"
+            )
 
 
 def named_features(evaluation: Evaluation) -> list[str]:
@@ -191,6 +252,7 @@ def main() -> None:
                 f"{f'{len(named)} of {len(features)}: ' + ', '.join(named) if named else '-'} | "
                 f"{NANNYML_ALERTS[(name, k)]} | {realized:.3f} | {estimated:.3f} | {estimated - realized:+.3f} |"
             )
+    all_feature_replay(period, chunk, y, x, features)
     print(f"\nbench time {time.perf_counter() - started:.0f} s")
 
 

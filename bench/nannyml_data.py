@@ -1,4 +1,4 @@
-"""Write bench/data/nannyml_multiclass.csv.gz: the numeric columns of NannyML's synthetic multiclass data set.
+"""Write bench/data/nannyml_multiclass.csv.gz: all seven features of NannyML's synthetic multiclass data set.
 
     .venv/bin/python bench/nannyml_data.py [--source DIR]
 
@@ -9,7 +9,9 @@ installed nannyml, or from a folder holding the unpacked wheel (`pip download na
 then unzip), so the package never has to be installed into the project's virtualenv. `make bench-drift` reads
 only the committed file: nothing is downloaded at test or bench time.
 
-Rows keep their order; each period is cut into 10 chunks of 6,000 rows, as NannyML's examples do.
+Rows keep their order; each period is cut into 10 chunks of 6,000 rows, as NannyML's examples do. Columns:
+period, chunk, the four numeric features, y_true, then the three categorical ones (acq_channel, app_channel,
+is_customer) after the label, so readers of the numeric columns keep their positions.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import importlib.util
 from pathlib import Path
 
 FEATURES = ("app_behavioral_score", "requested_credit_limit", "credit_bureau_score", "stated_income")
+CATEGORICAL = ("acq_channel", "app_channel", "is_customer")
 TARGET = "y_true"
 CHUNK_ROWS = 6000
 OUT = Path(__file__).resolve().parent / "data" / "nannyml_multiclass.csv.gz"
@@ -51,11 +54,12 @@ def main() -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     # mtime 0: the same input gives the same bytes
     with gzip.GzipFile(OUT, "wb", mtime=0) as handle:
-        text = ["period,chunk," + ",".join(FEATURES) + "," + TARGET]
+        text = ["period,chunk," + ",".join((*FEATURES, TARGET, *CATEGORICAL))]
         for period, rows in (("reference", reference), ("analysis", analysis)):
             for index, row in enumerate(rows):
                 label = row[TARGET] if period == "reference" else truth[row["id"]]
-                text.append(f"{period},{index // CHUNK_ROWS}," + ",".join(row[f] for f in FEATURES) + f",{label}")
+                values = [*(row[f] for f in FEATURES), label, *(row[f] for f in CATEGORICAL)]
+                text.append(f"{period},{index // CHUNK_ROWS}," + ",".join(values))
         handle.write(("\n".join(text) + "\n").encode("utf-8"))
     print(f"wrote {OUT} ({OUT.stat().st_size:,} bytes): {len(reference)} reference and {len(analysis)} analysis rows")
 

@@ -1,6 +1,8 @@
 """Bring an existing ONNX classifier as it is: inspect it, measure it on reference data, write a model folder.
 
-The service reads a classifier with one float input (rows, features) and two outputs, `label` (int64 class
+The service reads a classifier with one float input (rows, features), or, when the reference data has categorical
+(string) columns, the two inputs `input` float32 (rows, numeric features) and `categories` string (rows,
+categorical features), each in input order (the graph encodes the strings itself); and two outputs, `label` (int64 class
 index) and `probabilities` (float, rows x classes). Converters name and shape these differently
 (skl2onnx `output_label`/`output_probability`, onnxmltools `label`/`probabilities`, a ZipMap of
 dictionaries, PyTorch one unnamed tensor). The import finds the probabilities among the outputs, removes a
@@ -22,7 +24,7 @@ import hashlib
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from onnx import TensorProto, helper
 from sklearn.model_selection import train_test_split
 
 from functions.contract.model_artifact import ModelArtifactError, load_model_artifact
+from functions.contract.names import CATEGORICAL_INPUT, NUMERIC_INPUT
 from models.train import (
     CV_FOLDS,
     ECE_BINS,
@@ -42,13 +45,16 @@ from models.train import (
     TrainingData,
     TrainingDataError,
     calibrate_detector,
+    category_encoding,
     check_servable,
     default_detector,
     describe,
+    encoded_graphs,
     expected_calibration_error,
     export_detector,
     feature_key,
     load_csv_dataset,
+    onnx_feeds,
     write_model_folder,
 )
 
@@ -95,11 +101,52 @@ def _class_labels(node: onnx.NodeProto) -> tuple[str, ...] | None:
     return None
 
 
+def _graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
+    initializers = {i.name for i in model.graph.initializer}
+    return [i for i in model.graph.input if i.name not in initializers]
+
+
+def _width(value: onnx.ValueInfoProto) -> int | None:
+    width = value.type.tensor_type.shape.dim[1]
+    return width.dim_value if width.HasField("dim_value") else None
+
+
+def check_mixed_inputs(model: onnx.ModelProto, where: str, numeric: list[str], categorical: list[str]) -> None:
+    """The reference data has categorical columns: the graph must take exactly the contract's two inputs, each 2-D,
+    as wide as the data's numeric and categorical columns; else a one-line refusal naming both sides."""
+    inputs = {i.name: i for i in _graph_inputs(model)}
+    shown = ", ".join(f"{name} {_type_text(value)}" for name, value in inputs.items()) or "none"
+    expected = [
+        (NUMERIC_INPUT, TensorProto.FLOAT, numeric),
+        (CATEGORICAL_INPUT, TensorProto.STRING, categorical),
+    ]
+    wanted = (
+        f"the reference data has {len(numeric)} numeric columns ({', '.join(numeric) or 'none'}) and {len(categorical)} "
+        f"categorical columns ({', '.join(categorical)}), so the model must take two inputs: {NUMERIC_INPUT!r} "
+        f"tensor(float) [N, {len(numeric)}] and {CATEGORICAL_INPUT!r} tensor(string) [N, {len(categorical)}], each in "
+        f"the data's column order; found {shown}"
+    )
+    if set(inputs) != {NUMERIC_INPUT, CATEGORICAL_INPUT}:
+        raise ModelImportError(f"{where}: {wanted}")
+    for name, elem_type, columns in expected:
+        value = inputs[name]
+        tensor = value.type.tensor_type
+        if value.type.WhichOneof("value") != "tensor_type" or tensor.elem_type != elem_type or len(tensor.shape.dim) != 2:
+            raise ModelImportError(f"{where}: {wanted}")
+        if _width(value) not in (None, len(columns)):
+            raise ModelImportError(f"{where}: input {name!r} takes {_width(value)} columns; {wanted}")
+
+
 def model_input(model: onnx.ModelProto, where: str) -> tuple[str, int | None]:
     """(input name, width or None when symbolic); one 2-D float input, or a one-line refusal naming what was found."""
-    initializers = {i.name for i in model.graph.initializer}
-    inputs = [i for i in model.graph.input if i.name not in initializers]
+    inputs = _graph_inputs(model)
     shown = ", ".join(f"{i.name} {_type_text(i)}" for i in inputs) or "none"
+    if any(i.type.tensor_type.elem_type == TensorProto.STRING for i in inputs):
+        raise ModelImportError(
+            f"{where}: the model takes strings ({shown}) but every column of the reference data is a number; declare "
+            f"the categorical columns with --categorical (then the model must take {NUMERIC_INPUT!r} tensor(float) and "
+            f"{CATEGORICAL_INPUT!r} tensor(string))"
+        )
     if len(inputs) != 1:
         raise ModelImportError(f"{where}: needs one input tensor (rows, features), found {len(inputs)}: {shown}")
     tensor = inputs[0].type.tensor_type
@@ -196,12 +243,12 @@ def contract_classifier(model: onnx.ModelProto, outputs: ClassifierOutputs, n_cl
     return rewritten
 
 
-def run_probabilities(model_bytes: bytes, x: np.ndarray, where: str) -> np.ndarray:
+def run_probabilities(model_bytes: bytes, x: np.ndarray, where: str, categories: np.ndarray | None = None) -> np.ndarray:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     try:
         session = onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
-        _, probabilities = session.run(["label", "probabilities"], {session.get_inputs()[0].name: x.astype(np.float32)})
+        _, probabilities = session.run(["label", "probabilities"], onnx_feeds(session, x, categories))
     except Exception as error:  # onnxruntime's own exception types
         reason = " ".join(str(error).split())  # onnxruntime's messages span lines
         raise ModelImportError(f"{where}: onnxruntime cannot run it on the reference rows ({reason})") from None
@@ -262,15 +309,21 @@ class ImportedModel:
     producer: str
 
 
-def inspect_and_contract(onnx_path: Path, width: int, data_labels: list[str], labels: list[str] | None) -> ImportedModel:
+def inspect_and_contract(data: TrainingData, onnx_path: Path, labels: list[str] | None) -> ImportedModel:
     where = str(onnx_path)
     try:
         model = onnx.load(str(onnx_path))
     except Exception as error:  # onnx raises DecodeError, OSError...
         raise ModelImportError(f"{where}: not an ONNX model ({' '.join(str(error).split())})") from None
-    _, model_width = model_input(model, where)
-    if model_width is not None and model_width != width:
-        raise ModelImportError(f"{where}: the input takes {model_width} features, the reference data has {width} feature columns")
+    width, data_labels = data.x.shape[1], data.label_names
+    if data.has_categories:
+        check_mixed_inputs(model, where, data.numeric_names, data.categorical_names)
+    else:
+        _, model_width = model_input(model, where)
+        if model_width is not None and model_width != width:
+            raise ModelImportError(
+                f"{where}: the input takes {model_width} features, the reference data has {width} feature columns"
+            )
     outputs = classifier_outputs(model, where)
     # The class count: a named class list, else the probability tensor's declared width, else one dry run.
     declared = next(
@@ -281,7 +334,8 @@ def inspect_and_contract(onnx_path: Path, width: int, data_labels: list[str], la
     n_classes = len(outputs.class_labels) if outputs.class_labels else declared
     if not n_classes:
         probe = contract_classifier(model, outputs, 0).SerializeToString()
-        n_classes = run_probabilities(probe, np.zeros((1, width)), where).shape[1]
+        probe_categories = data.categories[:1] if data.categories is not None else None
+        n_classes = run_probabilities(probe, np.zeros((1, width)), where, probe_categories).shape[1]
     if n_classes < 2:
         raise ModelImportError(f"{where}: output {outputs.probabilities!r} has {n_classes} column; a classifier needs 2 or more")
     if labels is not None:
@@ -305,7 +359,7 @@ def relabelled(data: TrainingData, label_names: list[str]) -> TrainingData:
     """The same rows with y as an index into the model's class order."""
     index = {label: i for i, label in enumerate(label_names)}
     y = np.array([index[_label_text(data.label_names[i])] for i in data.y], dtype=np.int64)
-    return TrainingData(data.name, data.description, data.source, data.x, y, data.feature_names, label_names, data.display_names)
+    return replace(data, y=y, label_names=label_names)
 
 
 def import_model(
@@ -321,11 +375,18 @@ def import_model(
     seed: int = 42,
     nu: float = 0.1,
     outlier_target_rate: float = OUTLIER_TARGET_RATE,
+    categorical: list[str] | None = None,
 ) -> dict[str, Any]:
     """Write a servable model folder for an existing ONNX classifier; returns the baseline document."""
-    data = load_csv_dataset(data_path, target=target, name=name, description=description or f"Imported from {onnx_path.name}")
+    data = load_csv_dataset(
+        data_path,
+        target=target,
+        name=name,
+        description=description or f"Imported from {onnx_path.name}",
+        categorical=categorical,
+    )
     check_servable(data)
-    imported = inspect_and_contract(onnx_path, data.x.shape[1], data.label_names, labels)
+    imported = inspect_and_contract(data, onnx_path, labels)
     data = relabelled(data, imported.label_names)
     counts = np.bincount(data.y, minlength=len(data.label_names))
     present = counts[counts > 0]
@@ -336,12 +397,18 @@ def import_model(
             f"detector threshold), and 2 labels at least; {rare!r} has {int(present.min()) if present.size else 0}"
         )
     where = str(onnx_path)
-    probabilities = run_probabilities(imported.classifier_bytes, data.x, where)
+    probabilities = run_probabilities(imported.classifier_bytes, data.x, where, data.categories)
     check_probabilities(probabilities, imported.outputs.probabilities, where)
     train_rows, test_rows = train_test_split(np.arange(len(data.y)), test_size=0.2, random_state=seed, stratify=data.y)
-    x_train, x_test, y_train, y_test = data.x[train_rows], data.x[test_rows], data.y[train_rows], data.y[test_rows]
-    detector, threshold = calibrate_detector(default_detector(nu), x_train, y_train, seed=seed, target_rate=outlier_target_rate)
-    detector_bytes = export_detector(detector, x_train)
+    (x_train, categories_train), (x_test, categories_test) = data.rows(train_rows), data.rows(test_rows)
+    y_train, y_test = data.y[train_rows], data.y[test_rows]
+    # The detector (and the joint-drift model) see the categories as training does: one-hot over the listed ones.
+    encoding = category_encoding(data, categories_train)
+    wide_train = encoding.encode(x_train, categories_train) if encoding is not None and categories_train is not None else x_train
+    detector, threshold = calibrate_detector(
+        default_detector(nu), wide_train, y_train, seed=seed, target_rate=outlier_target_rate
+    )
+    (detector_bytes,) = encoded_graphs(encoding, export_detector(detector, wide_train))
     test_probabilities = probabilities[test_rows]
     reports = {
         "imported": {
@@ -379,6 +446,9 @@ def import_model(
         owner=owner,
         seed=seed,
         reports=reports,
+        categories_train=categories_train,
+        categories_test=categories_test,
+        encoding=encoding,
     )
     try:
         load_model_artifact(out_dir)
@@ -411,6 +481,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", help="model name (default: the ONNX file's stem)")
     parser.add_argument("--out", type=Path, help="output folder (default: models/<name>)")
     parser.add_argument("--labels", help="comma-separated class names in probability order, when the graph has none")
+    parser.add_argument(
+        "--categorical", default="",
+        help="comma-separated columns of --data that are categories even though their values look like numbers",
+    )  # fmt: skip
     parser.add_argument("--description", default="")
     parser.add_argument("--owner", default="ml-platform")
     parser.add_argument("--seed", type=int, default=42)
@@ -429,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
             owner=args.owner,
             labels=[label.strip() for label in args.labels.split(",")] if args.labels else None,
             seed=args.seed,
+            categorical=[column.strip() for column in args.categorical.split(",") if column.strip()],
         )
     except (ModelImportError, TrainingDataError, OSError) as error:
         print(f"models.import_model: {error}", file=sys.stderr)

@@ -13,6 +13,7 @@ import argparse
 import hashlib
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from sklearn.preprocessing import StandardScaler
 
 from functions.contract.model_artifact import SCHEMA_VERSION, TASK_REGRESSION, ModelArtifactError, check_feature_limit
 from functions.contract.names import BASELINE_FILE, CLASSIFIER_FILE, OUTLIER_DETECTOR_FILE
+from models.categories import unseen_rows
 from models.train import (
     CV_FOLDS,
     DEFAULT_THRESHOLDS,
@@ -41,17 +43,24 @@ from models.train import (
     ThresholdedDetector,
     TrainingData,
     TrainingDataError,
+    baseline_features,
     calibrate_detector,
+    category_encoding,
     checked_feature_keys,
     default_detector,
     describe,
+    encoded_graphs,
     feature_key,
     feature_statistics,
+    input_description,
     load_csv_dataset,
+    onnx_feeds,
     provenance,
     resolve_trained_at,
     shift_scores,
+    wide_matrix,
     with_monitor_references,
+    write_holdout_csv,
 )
 
 REGRESSION_DATASETS = {
@@ -78,9 +87,11 @@ def load_diabetes_dataset() -> TrainingData:
     )
 
 
-def load_regression_csv(path: Path, *, target: str, name: str, description: str) -> TrainingData:
-    """The CSV reader of classification, then the target column read as numbers."""
-    data = load_csv_dataset(path, target=target, name=name, description=description)
+def load_regression_csv(
+    path: Path, *, target: str, name: str, description: str, categorical: list[str] | None = None
+) -> TrainingData:
+    """The CSV reader of classification (categorical columns included), then the target column read as numbers."""
+    data = load_csv_dataset(path, target=target, name=name, description=description, categorical=categorical)
     try:
         values = [float(label) for label in data.label_names]
     except ValueError as error:
@@ -88,7 +99,7 @@ def load_regression_csv(path: Path, *, target: str, name: str, description: str)
     y = np.array([values[index] for index in data.y], dtype=np.float64)
     if not np.isfinite(y).all():
         raise TrainingDataError(f"{path}: the target column {target!r} must hold finite numbers")
-    return TrainingData(data.name, data.description, data.source, data.x, y, data.feature_names, [], data.display_names)
+    return replace(data, y=y, label_names=[])
 
 
 def default_regressor() -> Pipeline:
@@ -142,15 +153,16 @@ def export_regression_onnx(regressor: Any, detector: ThresholdedDetector, sample
     return regressor_onnx.SerializeToString(), detector_onnx.SerializeToString()
 
 
-def onnx_regression_predict(regressor_bytes: bytes, detector_bytes: bytes, x: np.ndarray) -> dict[str, np.ndarray]:
+def onnx_regression_predict(
+    regressor_bytes: bytes, detector_bytes: bytes, x: np.ndarray, categories: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Run both ONNX models the way the inference service does."""
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     regressor = onnxruntime.InferenceSession(regressor_bytes, options, providers=["CPUExecutionProvider"])
     detector = onnxruntime.InferenceSession(detector_bytes, options, providers=["CPUExecutionProvider"])
-    x32 = x.astype(np.float32)
-    (prediction,) = regressor.run(None, {regressor.get_inputs()[0].name: x32})
-    scores = np.asarray(detector.run(None, {detector.get_inputs()[0].name: x32})[1]).reshape(-1)
+    (prediction,) = regressor.run(None, onnx_feeds(regressor, x, categories))
+    scores = np.asarray(detector.run(None, onnx_feeds(detector, x, categories))[1]).reshape(-1)
     return {"prediction": np.asarray(prediction, dtype=np.float64).reshape(-1), "decision": scores}
 
 
@@ -194,18 +206,28 @@ def train_regression(
     except ModelArtifactError as error:
         raise TrainingDataError(str(error)) from None
     y = data.y.astype(np.float64)
-    x_train, x_test, y_train, y_test = train_test_split(data.x, y, test_size=0.2, random_state=seed, stratify=strata(y))
-    model = clone(regressor if regressor is not None else default_regressor()).fit(x_train, y_train)
+    train_rows, test_rows = train_test_split(np.arange(len(y)), test_size=0.2, random_state=seed, stratify=strata(y))
+    (x_train, categories_train), (x_test, categories_test) = data.rows(train_rows), data.rows(test_rows)
+    y_train, y_test = y[train_rows], y[test_rows]
+    # With categories the models learn on the numbers plus the one-hot columns of the listed categories, and the
+    # exported graphs take the two contract inputs and encode the strings themselves (models/categories.py).
+    encoding = category_encoding(data, categories_train)
+    wide_train = wide_matrix(encoding, x_train, categories_train)
+    model = clone(regressor if regressor is not None else default_regressor()).fit(wide_train, y_train)
     detector, threshold = calibrate_detector(
-        default_detector(nu), x_train, strata(y_train), seed=seed, target_rate=outlier_target_rate
+        default_detector(nu), wide_train, strata(y_train), seed=seed, target_rate=outlier_target_rate
     )
-    regressor_bytes, detector_bytes = export_regression_onnx(model, detector, x_train)
-    train_out = onnx_regression_predict(regressor_bytes, detector_bytes, x_train)
-    test_out = onnx_regression_predict(regressor_bytes, detector_bytes, x_test)
-    check_regression_export(model, detector, train_out, x_train, y_train)
+    regressor_bytes, detector_bytes = encoded_graphs(encoding, *export_regression_onnx(model, detector, wide_train))
+    train_out = onnx_regression_predict(regressor_bytes, detector_bytes, x_train, categories_train)
+    test_out = onnx_regression_predict(regressor_bytes, detector_bytes, x_test, categories_test)
+    check_regression_export(model, detector, train_out, wide_train, y_train)
+    if encoding is not None and categories_train is not None:  # values no listing holds encode as all zeros in both
+        unseen_x, unseen_categories = unseen_rows(x_train, categories_train)
+        unseen_out = onnx_regression_predict(regressor_bytes, detector_bytes, unseen_x, unseen_categories)
+        check_regression_export(model, detector, unseen_out, wide_matrix(encoding, unseen_x, unseen_categories), y_train)
     out_of_fold = cross_val_predict(
         clone(regressor if regressor is not None else default_regressor()),
-        x_train,
+        wide_train,
         y_train,
         cv=KFold(n_splits=CV_FOLDS, shuffle=True, random_state=seed),
     )
@@ -240,7 +262,7 @@ def train_regression(
                 "training_outlier_rate_in_sample": round(float((train_out["decision"] < 0).mean()), 4),
             },
             "outlier_threshold": threshold,
-            "input": {"dtype": "float32", "shape": [None, len(data.feature_names)], "order": data.feature_names},
+            "input": input_description(data, encoding),
             "outputs": {
                 "classifier": ["prediction (float32, one value per row: the regressor's estimate)"],
                 "outlier_detector": [
@@ -252,7 +274,7 @@ def train_regression(
         "labels": [],
         "training_rows": len(x_train),
         "quantile_levels": QUANTILE_LEVELS,
-        "features": with_monitor_references(feature_statistics(x_train, data.feature_names, data.display()), x_train),
+        "features": baseline_features(data, x_train, encoding),
         "prediction_statistics": prediction_statistics(train_out["prediction"]),
         "training_outlier_rate": threshold["cross_validated_rate"],
         "holdout": holdout,
@@ -263,12 +285,18 @@ def train_regression(
     (out_dir / CLASSIFIER_FILE).write_bytes(regressor_bytes)
     (out_dir / OUTLIER_DETECTOR_FILE).write_bytes(detector_bytes)
     (out_dir / BASELINE_FILE).write_text(json.dumps(baseline, indent=1) + "\n", encoding="utf-8")
-    write_regression_holdout(out_dir / HOLDOUT_FILE, data.feature_names, x_test, y_test)
+    write_regression_holdout(out_dir / HOLDOUT_FILE, data, x_test, y_test, categories_test)
     return baseline
 
 
-def write_regression_holdout(path: Path, feature_names: list[str], x: np.ndarray, y: np.ndarray) -> None:
-    lines = [",".join([*feature_names, HOLDOUT_LABEL_COLUMN])]
+def write_regression_holdout(
+    path: Path, data: TrainingData, x: np.ndarray, y: np.ndarray, categories: np.ndarray | None = None
+) -> None:
+    if categories is not None:  # strings may need quoting: the classification writer, each target as its own label
+        targets = [repr(float(target)) for target in y]
+        write_holdout_csv(path, data.feature_names, targets, x, np.arange(len(y)), data, categories)
+        return
+    lines = [",".join([*data.feature_names, HOLDOUT_LABEL_COLUMN])]
     lines += [",".join([*(repr(float(v)) for v in row), repr(float(target))]) for row, target in zip(x, y, strict=True)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -284,6 +312,7 @@ def train_from_args(args: argparse.Namespace, models_dir: Path) -> str:
         data = load_regression_csv(
             args.csv, target=args.target, name=args.name or feature_key(args.csv.stem),
             description=args.description or f"Trained on {args.csv.name}",
+            categorical=[column.strip() for column in args.categorical.split(",") if column.strip()],
         )  # fmt: skip
     else:
         data = load_diabetes_dataset()

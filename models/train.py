@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import hashlib
 import json
 import os
@@ -41,13 +42,31 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
 from functions.contract.model_artifact import (
+    FEATURE_CATEGORICAL,
     FEATURE_NAME_PATTERN,
+    FEATURE_NUMERIC,
     SCHEMA_VERSION,
     ModelArtifactError,
     check_feature_limit,
     check_feature_names,
 )
-from functions.contract.names import BASELINE_FILE, CLASSIFIER_FILE, JOINT_DRIFT_FILE, OUTLIER_DETECTOR_FILE
+from functions.contract.names import (
+    BASELINE_FILE,
+    CATEGORICAL_INPUT,
+    CLASSIFIER_FILE,
+    JOINT_DRIFT_FILE,
+    NUMERIC_INPUT,
+    OUTLIER_DETECTOR_FILE,
+)
+from functions.contract.prediction_log import MAX_CATEGORY_CHARS
+from models.categories import (
+    CategoryEncoding,
+    CategoryError,
+    list_categories,
+    prefix_disagreement,
+    unseen_rows,
+    with_category_inputs,
+)
 from models.joint_drift import fit_joint_drift
 
 HOLDOUT_FILE = "holdout.csv"  # the held-out rows: feature keys in input order, then `label`
@@ -106,14 +125,44 @@ class TrainingData:
     name: str
     description: str
     source: str
-    x: np.ndarray  # (rows, features) float64
+    x: np.ndarray  # (rows, numeric features) float64, the numeric features in input order
     y: np.ndarray  # (rows,) int64 class index into label_names
-    feature_names: list[str]
+    feature_names: list[str]  # every feature, in input order
     label_names: list[str]
     display_names: list[str] | None = None  # the original column names, in input order
+    # Mixed data: each feature's type in input order (None: all numeric), and the categorical features' values,
+    # (rows, categorical features) strings in input order.
+    feature_types: list[str] | None = None
+    categories: np.ndarray | None = None
 
     def display(self) -> list[str]:
         return self.display_names or list(self.feature_names)
+
+    @property
+    def has_categories(self) -> bool:
+        return self.categories is not None and FEATURE_CATEGORICAL in (self.feature_types or [])
+
+    def _of_type(self, kind: str, values: list[str]) -> list[str]:
+        types = self.feature_types or [FEATURE_NUMERIC] * len(self.feature_names)
+        return [value for value, t in zip(values, types, strict=True) if t == kind]
+
+    @property
+    def numeric_names(self) -> list[str]:
+        return self._of_type(FEATURE_NUMERIC, self.feature_names)
+
+    @property
+    def categorical_names(self) -> list[str]:
+        return self._of_type(FEATURE_CATEGORICAL, self.feature_names)
+
+    def numeric_display(self) -> list[str]:
+        return self._of_type(FEATURE_NUMERIC, self.display())
+
+    def categorical_display(self) -> list[str]:
+        return self._of_type(FEATURE_CATEGORICAL, self.display())
+
+    def rows(self, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(numeric values, categorical values or None) of the chosen rows."""
+        return self.x[chosen], (self.categories[chosen] if self.categories is not None else None)
 
 
 class TrainingDataError(ValueError):
@@ -135,6 +184,46 @@ def load_sklearn_dataset(name: str) -> TrainingData:
     )
 
 
+# The shipped mixed model: NannyML's synthetic multiclass data (Apache-2.0, bench/data/NANNYML-LICENSE), written by
+# bench/nannyml_data.py. Trained on its reference period; the analysis period is the drift benchmark's traffic.
+CREDIT_CARD = "credit_card"
+CREDIT_CARD_DATA = MODELS_DIR.parent / "bench" / "data" / "nannyml_multiclass.csv.gz"
+# NannyML's column order (its data frames and model), which is the model's input order
+CREDIT_CARD_FEATURES = (
+    "acq_channel",
+    "app_behavioral_score",
+    "requested_credit_limit",
+    "app_channel",
+    "credit_bureau_score",
+    "stated_income",
+    "is_customer",
+)
+CREDIT_CARD_CATEGORICAL = ("acq_channel", "app_channel", "is_customer")
+
+
+def load_credit_card(path: Path = CREDIT_CARD_DATA) -> TrainingData:
+    """The reference period of NannyML's synthetic multiclass data: 60,000 card applications, 4 numbers and 3
+    categories (acquisition channel, application channel, existing customer), the card product as the label."""
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
+        table = csv.DictReader(handle)
+        rows = [row for row in table if row["period"] == "reference"]
+    labels = sorted({row["y_true"] for row in rows})
+    types = [FEATURE_CATEGORICAL if f in CREDIT_CARD_CATEGORICAL else FEATURE_NUMERIC for f in CREDIT_CARD_FEATURES]
+    numeric = [f for f in CREDIT_CARD_FEATURES if f not in CREDIT_CARD_CATEGORICAL]
+    return TrainingData(
+        name=CREDIT_CARD,
+        description="Credit card product (prepaid, high street, upmarket) for an application: NannyML's synthetic "
+        "multiclass data, reference period",
+        source=f"{path.relative_to(MODELS_DIR.parent)} (NannyML 0.13.1 synthetic multiclass, reference period)",
+        x=np.array([[float(row[f]) for f in numeric] for row in rows], dtype=np.float64),
+        y=np.array([labels.index(row["y_true"]) for row in rows], dtype=np.int64),
+        feature_names=list(CREDIT_CARD_FEATURES),
+        label_names=labels,
+        feature_types=types,
+        categories=np.array([[row[f] for f in CREDIT_CARD_CATEGORICAL] for row in rows], dtype=object),
+    )
+
+
 def _csv_number(path: Path, line: int, column: str, text: str) -> float:
     """One feature cell as a float, or a refusal naming the line and column a person fixes in the file."""
     try:
@@ -144,8 +233,53 @@ def _csv_number(path: Path, line: int, column: str, text: str) -> float:
         raise TrainingDataError(f"{path}: line {line}, column {column!r}: {what}; every feature value must be a number") from None
 
 
-def load_csv_dataset(path: Path, *, target: str, name: str, description: str) -> TrainingData:
-    """A CSV with a header row: numeric feature columns and one label column named `target`."""
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _csv_category(path: Path, line: int, column: str, text: str) -> str:
+    """One categorical cell as it is, or a refusal naming the line and column."""
+    if not text.strip():
+        raise TrainingDataError(
+            f"{path}: line {line}, column {column!r}: an empty cell; every category must be a non-empty string"
+        )
+    if len(text) > MAX_CATEGORY_CHARS:
+        raise TrainingDataError(
+            f"{path}: line {line}, column {column!r}: a category of {len(text)} characters ({text[:20]!r}...); the "
+            f"service logs and matches at most {MAX_CATEGORY_CHARS} characters, so shorten or group these values"
+        )
+    return text
+
+
+def categorical_columns(
+    path: Path, header: list[str], body: list[list[str]], columns: list[int], declared: list[str] | None
+) -> set[int]:
+    """Feature columns holding categories: declared ones (by column name or feature key), and any column with a
+    non-empty value that is not a number."""
+    chosen: set[int] = set()
+    for wanted in declared or []:
+        matches = [i for i in columns if wanted in (header[i], feature_key(header[i]))]
+        if not matches:
+            names = ", ".join(header[i] for i in columns)
+            raise TrainingDataError(f"{path}: --categorical names {wanted!r}, which is not a feature column (features: {names})")
+        chosen.update(matches)
+    for i in columns:
+        if any(row[i].strip() and not _is_number(row[i]) for row in body):
+            chosen.add(i)
+    return chosen
+
+
+def load_csv_dataset(
+    path: Path, *, target: str, name: str, description: str, categorical: list[str] | None = None
+) -> TrainingData:
+    """A CSV with a header row: feature columns and one label column named `target`.
+
+    A column is categorical when one of its values is not a number, or when `categorical` names it (numeric-looking
+    codes: zip codes, product ids); the others are numbers."""
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     if not rows:
@@ -167,12 +301,25 @@ def load_csv_dataset(path: Path, *, target: str, name: str, description: str) ->
     if any(not label for label in raw_labels):
         raise TrainingDataError(f"{path}: empty value in the label column {target!r}")
     label_names = sorted(set(raw_labels))
+    if categorical and target in categorical:
+        raise TrainingDataError(f"{path}: --categorical names the label column {target!r}; it names feature columns only")
+    category_columns = categorical_columns(path, header, body, feature_columns, categorical)
+    numeric_columns = [i for i in feature_columns if i not in category_columns]
     x = np.array(
-        [[_csv_number(path, number, header[i], row[i]) for i in feature_columns] for number, row in numbered],
+        [[_csv_number(path, number, header[i], row[i]) for i in numeric_columns] for number, row in numbered],
         dtype=np.float64,
-    )
+    ).reshape(len(numbered), len(numeric_columns))
     if not np.isfinite(x).all():
         raise TrainingDataError(f"{path}: feature values must be finite numbers (found NaN or infinity)")
+    mixed = bool(category_columns)
+    categories = (
+        np.array(
+            [[_csv_category(path, number, header[i], row[i]) for i in sorted(category_columns)] for number, row in numbered],
+            dtype=object,
+        ).reshape(len(numbered), len(category_columns))
+        if mixed
+        else None
+    )
     return TrainingData(
         name=name,
         description=description,
@@ -182,6 +329,10 @@ def load_csv_dataset(path: Path, *, target: str, name: str, description: str) ->
         feature_names=keys,
         label_names=label_names,
         display_names=[header[i] for i in feature_columns],
+        feature_types=[FEATURE_CATEGORICAL if i in category_columns else FEATURE_NUMERIC for i in feature_columns]
+        if mixed
+        else None,
+        categories=categories,
     )
 
 
@@ -444,6 +595,18 @@ def export_detector(outlier_detector: Any, sample: np.ndarray) -> bytes:
     return _stable_bytes(detector_onnx)
 
 
+def wide_matrix(encoding: CategoryEncoding | None, x: np.ndarray, categories: np.ndarray | None) -> np.ndarray:
+    """What the models learn on: the numbers plus the one-hot columns of the listed categories (or the numbers)."""
+    return x if encoding is None or categories is None else encoding.encode(x, categories)
+
+
+def encoded_graphs(encoding: CategoryEncoding | None, *graphs: bytes) -> tuple[bytes, ...]:
+    """Each graph (exported for the encoded float matrix) behind the category prefix; unchanged without categories."""
+    if encoding is None:
+        return graphs
+    return tuple(_stable_bytes(with_category_inputs(graph, encoding)) for graph in graphs)
+
+
 def _stable_bytes(model: onnx.ModelProto) -> bytes:
     # skl2onnx lists opset imports in set order (varies with PYTHONHASHSEED): sort them so
     # the bytes, and so the content-hash version, are the same on every run.
@@ -456,15 +619,24 @@ def _stable_bytes(model: onnx.ModelProto) -> bytes:
     return model.SerializeToString()
 
 
-def onnx_predict(classifier_bytes: bytes, detector_bytes: bytes, x: np.ndarray) -> dict[str, np.ndarray]:
+def onnx_feeds(session: onnxruntime.InferenceSession, x: np.ndarray, categories: np.ndarray | None = None) -> dict[str, Any]:
+    """A session's inputs: the one float matrix, or the contract's two inputs when the model has categories."""
+    x32 = np.asarray(x).astype(np.float32)
+    if categories is None:
+        return {session.get_inputs()[0].name: x32}
+    return {NUMERIC_INPUT: x32, CATEGORICAL_INPUT: np.asarray(categories).astype(str)}
+
+
+def onnx_predict(
+    classifier_bytes: bytes, detector_bytes: bytes, x: np.ndarray, categories: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Run both ONNX models the way the inference service does."""
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     classifier = onnxruntime.InferenceSession(classifier_bytes, options, providers=["CPUExecutionProvider"])
     detector = onnxruntime.InferenceSession(detector_bytes, options, providers=["CPUExecutionProvider"])
-    x32 = x.astype(np.float32)
-    labels, probabilities = classifier.run(None, {classifier.get_inputs()[0].name: x32})
-    detector_outputs = detector.run(None, {detector.get_inputs()[0].name: x32})
+    labels, probabilities = classifier.run(None, onnx_feeds(classifier, x, categories))
+    detector_outputs = detector.run(None, onnx_feeds(detector, x, categories))
     scores = np.asarray(detector_outputs[1]).reshape(-1)
     return {"class_index": np.asarray(labels), "probabilities": np.asarray(probabilities), "decision": scores}
 
@@ -483,16 +655,32 @@ def flipped_outlier_flags(onnx_decision: np.ndarray, reference_decision: np.ndar
     return int((flipped & clear).sum()), (float(gap.max()) if gap.size else 0.0) / scale
 
 
-def check_export(classifier: Any, detector: Any, classifier_bytes: bytes, detector_bytes: bytes, x: np.ndarray) -> None:
+def check_export(
+    classifier: Any,
+    detector: Any,
+    classifier_bytes: bytes,
+    detector_bytes: bytes,
+    x: np.ndarray,
+    categories: np.ndarray | None = None,
+    encoding: CategoryEncoding | None = None,
+) -> None:
     """The exported files compute what scikit-learn computes (on the float32 values the service feeds them).
 
     Probabilities are on a fixed scale and are compared absolutely; the detector's scores relative to their
     spread, and no outlier flag may flip except for rows on the boundary within the float32 rounding.
+    With categories the graphs encode the strings themselves: they are run on the training rows plus rows whose
+    categories no listing holds (all zeros in both), against scikit-learn on `encoding.encode` of the same rows.
     """
     x32 = x.astype(np.float32).astype(np.float64)
-    out = onnx_predict(classifier_bytes, detector_bytes, x32)
-    probability_gap = float(np.abs(out["probabilities"] - classifier.predict_proba(x32)).max())
-    flipped, relative_gap = flipped_outlier_flags(out["decision"], detector.decision_function(x32))
+    if categories is not None and encoding is not None:
+        unseen_x, unseen_categories = unseen_rows(x32, categories)
+        x32, categories = np.vstack([x32, unseen_x]), np.vstack([categories, unseen_categories])
+        reference = encoding.encode(x32, categories)
+    else:
+        reference = x32
+    out = onnx_predict(classifier_bytes, detector_bytes, x32, categories)
+    probability_gap = float(np.abs(out["probabilities"] - classifier.predict_proba(reference)).max())
+    flipped, relative_gap = flipped_outlier_flags(out["decision"], detector.decision_function(reference))
     if probability_gap > ONNX_TOLERANCE or relative_gap > ONNX_RELATIVE_TOLERANCE or flipped:
         raise TrainingDataError(
             f"the ONNX export disagrees with scikit-learn (probabilities by {probability_gap:.3g}, outlier decision "
@@ -521,13 +709,26 @@ def feature_statistics(x: np.ndarray, names: list[str], display_names: list[str]
     return stats
 
 
-def write_holdout_csv(path: Path, feature_names: list[str], label_names: list[str], x: np.ndarray, y: np.ndarray) -> None:
-    """The held-out rows, readable by `--csv` training and by the demo's and benchmarks' traffic generators."""
+def write_holdout_csv(
+    path: Path,
+    feature_names: list[str],
+    label_names: list[str],
+    x: np.ndarray,
+    y: np.ndarray,
+    data: TrainingData | None = None,
+    categories: np.ndarray | None = None,
+) -> None:
+    """The held-out rows, readable by `--csv` training and by the demo's and benchmarks' traffic generators
+    (categories as the strings they are, in their input positions)."""
+    types = (data.feature_types if data is not None else None) or [FEATURE_NUMERIC] * len(feature_names)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow([*feature_names, HOLDOUT_LABEL_COLUMN])
-        for row, label in zip(x, y, strict=True):
-            writer.writerow([*(repr(float(v)) for v in row), label_names[int(label)]])
+        for index, (row, label) in enumerate(zip(x, y, strict=True)):
+            numbers = iter(repr(float(v)) for v in row)
+            strings = iter(categories[index] if categories is not None else ())
+            cells = [next(strings) if kind == FEATURE_CATEGORICAL else next(numbers) for kind in types]
+            writer.writerow([*cells, label_names[int(label)]])
 
 
 def describe(model: Any) -> str:
@@ -637,13 +838,16 @@ def build_baseline(
     owner: str,
     trained_at: str,
     reports: dict[str, Any],
+    categories_train: np.ndarray | None = None,
+    categories_test: np.ndarray | None = None,
+    encoding: CategoryEncoding | None = None,
 ) -> dict[str, Any]:
-    feature_names, label_names = data.feature_names, data.label_names
+    label_names = data.label_names
     reports = dict(reports)
     reference = reports.pop("quality_reference", None)
     version = hashlib.sha256(classifier_bytes + detector_bytes).hexdigest()[:12]
-    train_out = onnx_predict(classifier_bytes, detector_bytes, x_train)
-    test_out = onnx_predict(classifier_bytes, detector_bytes, x_test)
+    train_out = onnx_predict(classifier_bytes, detector_bytes, x_train, categories_train)
+    test_out = onnx_predict(classifier_bytes, detector_bytes, x_test, categories_test)
     counts = np.bincount(train_out["class_index"], minlength=len(label_names))
     shares = counts / counts.sum()
     holdout = holdout_quality(test_out, y_test, label_names)
@@ -671,7 +875,7 @@ def build_baseline(
                 "training_outlier_rate_in_sample": round(float((train_out["decision"] < 0).mean()), 4),
             },
             **reports,
-            "input": {"dtype": "float32", "shape": [None, len(feature_names)], "order": feature_names},
+            "input": input_description(data, encoding),
             "outputs": {
                 "classifier": ["label (int64 class index)", "probabilities (float32, label order)"],
                 "outlier_detector": [
@@ -683,13 +887,50 @@ def build_baseline(
         "labels": label_names,
         "training_rows": len(x_train),
         "quantile_levels": QUANTILE_LEVELS,
-        "features": with_monitor_references(feature_statistics(x_train, feature_names, data.display()), x_train),
+        "features": baseline_features(data, x_train, encoding),
         "prediction_distribution": {label: float(share) for label, share in zip(label_names, shares, strict=True)},
         "training_outlier_rate": outlier_rate,
         "holdout": holdout,
         **({"quality_reference": reference} if reference else {}),
         "thresholds": dict(DEFAULT_THRESHOLDS),
     }
+
+
+def input_description(data: TrainingData, encoding: CategoryEncoding | None) -> dict[str, Any]:
+    """The model card's `input`: one float matrix, or the contract's two inputs and how the graph encodes them."""
+    if encoding is None:
+        return {"dtype": "float32", "shape": [None, len(data.feature_names)], "order": data.feature_names}
+    return {
+        "order": data.feature_names,
+        "types": list(data.feature_types or []),
+        NUMERIC_INPUT: {"dtype": "float32", "shape": [None, encoding.n_numeric], "order": data.numeric_names},
+        CATEGORICAL_INPUT: {"dtype": "string", "shape": [None, len(encoding.features)], "order": data.categorical_names},
+        "encoding": f"inside each graph: ai.onnx.ml OneHotEncoder (zeros=1) per categorical feature over its listed "
+        f"categories, after the numeric features ({encoding.width} columns); an unlisted value encodes as all zeros",
+    }
+
+
+def baseline_features(data: TrainingData, x_train: np.ndarray, encoding: CategoryEncoding | None) -> list[dict[str, Any]]:
+    """`features`, in input order: the numeric statistics as always, a categorical feature's listing in its place."""
+    numeric = with_monitor_references(feature_statistics(x_train, data.numeric_names, data.numeric_display()), x_train)
+    if encoding is None:
+        return numeric
+    numbers, listed = iter(numeric), iter(encoding.features)
+    return [next(listed).baseline_entry() if kind == FEATURE_CATEGORICAL else next(numbers) for kind in data.feature_types or []]
+
+
+def category_encoding(data: TrainingData, categories_train: np.ndarray | None) -> CategoryEncoding | None:
+    """The listing of each categorical feature on the training split (None: numbers only)."""
+    if categories_train is None or not data.has_categories:
+        return None
+    try:
+        features = tuple(
+            list_categories(categories_train[:, index], name=name, display_name=display)
+            for index, (name, display) in enumerate(zip(data.categorical_names, data.categorical_display(), strict=True))
+        )
+    except CategoryError as error:
+        raise TrainingDataError(f"{data.source}: {error}") from None
+    return CategoryEncoding(n_numeric=data.x.shape[1], features=features)
 
 
 def export_model_folder(
@@ -704,16 +945,24 @@ def export_model_folder(
     owner: str,
     seed: int | None = None,
     reports: dict[str, Any] | None = None,
+    categories_train: np.ndarray | None = None,
+    categories_test: np.ndarray | None = None,
+    encoding: CategoryEncoding | None = None,
 ) -> dict[str, Any]:
     """Write a servable model folder from any fitted scikit-learn classifier and outlier detector.
 
     The classifier needs `predict_proba`; the detector a `decision_function` (< 0 outside the
     training support), e.g. OneClassSVM or IsolationForest, or a ThresholdedDetector around one.
     The baseline's feature statistics come from `x_train`; its `holdout` figures from `x_test`.
+    With categories both were fitted on `encoding.encode(x_train, categories_train)`; the exported graphs take
+    the numbers and the strings and encode them the same way.
     """
     check_servable(data)
-    classifier_bytes, detector_bytes = export_onnx(classifier, outlier_detector, x_train)
-    check_export(classifier, outlier_detector, classifier_bytes, detector_bytes, x_train)
+    if data.has_categories and (encoding is None or categories_train is None or categories_test is None):
+        raise TrainingDataError(f"{data.source}: a model with categories needs their encoding and values to export")
+    wide_train = encoding.encode(x_train, categories_train) if encoding is not None and categories_train is not None else x_train
+    classifier_bytes, detector_bytes = encoded_graphs(encoding, *export_onnx(classifier, outlier_detector, wide_train))
+    check_export(classifier, outlier_detector, classifier_bytes, detector_bytes, x_train, categories_train, encoding)
     return write_model_folder(
         out_dir,
         data=data,
@@ -727,6 +976,9 @@ def export_model_folder(
         owner=owner,
         seed=seed,
         reports=reports or {},
+        categories_train=categories_train,
+        categories_test=categories_test,
+        encoding=encoding,
     )
 
 
@@ -737,6 +989,16 @@ def check_servable(data: TrainingData) -> None:
         check_feature_names(data.feature_names)
     except ModelArtifactError as error:
         raise TrainingDataError(f"{data.source}: {error}") from None
+    types = data.feature_types or [FEATURE_NUMERIC] * len(data.feature_names)
+    n_categorical = types.count(FEATURE_CATEGORICAL)
+    given = 0 if data.categories is None else np.asarray(data.categories).shape[1]
+    if len(types) != len(data.feature_names) or set(types) - {FEATURE_NUMERIC, FEATURE_CATEGORICAL}:
+        raise TrainingDataError(f"{data.source}: feature_types must give numeric or categorical for each feature")
+    if data.x.shape[1] != len(types) - n_categorical or given != n_categorical:
+        raise TrainingDataError(
+            f"{data.source}: {len(types) - n_categorical} numeric and {n_categorical} categorical features, but the data "
+            f"holds {data.x.shape[1]} numeric and {given} categorical columns"
+        )
 
 
 def write_model_folder(
@@ -753,6 +1015,9 @@ def write_model_folder(
     owner: str,
     seed: int | None,
     reports: dict[str, Any],
+    categories_train: np.ndarray | None = None,
+    categories_test: np.ndarray | None = None,
+    encoding: CategoryEncoding | None = None,
 ) -> dict[str, Any]:
     """The folder from ONNX bytes that follow the service's contract (trained here or imported)."""
     check_servable(data)
@@ -770,15 +1035,34 @@ def write_model_folder(
         owner=owner,
         trained_at=resolve_trained_at(out_dir, version),
         reports=reports,
+        categories_train=categories_train,
+        categories_test=categories_test,
+        encoding=encoding,
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / CLASSIFIER_FILE).write_bytes(classifier_bytes)
     (out_dir / OUTLIER_DETECTOR_FILE).write_bytes(detector_bytes)
-    joint_drift_bytes, baseline["joint_drift"] = fit_joint_drift(x_train, x_test, seed=seed or 0)
+    if encoding is not None and categories_train is not None and categories_test is not None:
+        joint_drift_bytes, baseline["joint_drift"] = fit_joint_drift(
+            encoding.encode(x_train, categories_train), encoding.encode(x_test, categories_test), seed=seed or 0
+        )
+        float_graph, (joint_drift_bytes,) = joint_drift_bytes, encoded_graphs(encoding, joint_drift_bytes)
+        unseen_x, unseen_categories = unseen_rows(x_train, categories_train)
+        gap = prefix_disagreement(
+            joint_drift_bytes, float_graph, encoding,
+            np.vstack([x_train, unseen_x]), np.vstack([categories_train, unseen_categories]),
+        )  # fmt: skip
+        if gap > ONNX_RELATIVE_TOLERANCE:
+            raise TrainingDataError(
+                f"the joint-drift graph's category encoding disagrees with the reference encoding by {gap:.3g} of "
+                "its outputs' size; this model cannot be exported faithfully"
+            )
+    else:
+        joint_drift_bytes, baseline["joint_drift"] = fit_joint_drift(x_train, x_test, seed=seed or 0)
     baseline["model"]["files"]["sha256"][JOINT_DRIFT_FILE] = hashlib.sha256(joint_drift_bytes).hexdigest()
     (out_dir / JOINT_DRIFT_FILE).write_bytes(joint_drift_bytes)
     (out_dir / BASELINE_FILE).write_text(json.dumps(baseline, indent=1) + "\n", encoding="utf-8")
-    write_holdout_csv(out_dir / HOLDOUT_FILE, data.feature_names, data.label_names, x_test, y_test)
+    write_holdout_csv(out_dir / HOLDOUT_FILE, data.feature_names, data.label_names, x_test, y_test, data, categories_test)
     return baseline
 
 
@@ -801,11 +1085,20 @@ def train(
             f"{data.source}: every label needs at least {CV_FOLDS * 2} rows (hold-out split and {CV_FOLDS}-fold "
             f"calibration); {data.label_names[int(counts.argmin())]!r} has {int(counts.min())}"
         )
-    x_train, x_test, y_train, y_test = train_test_split(data.x, data.y, test_size=0.2, random_state=seed, stratify=data.y)
+    train_rows, test_rows = train_test_split(np.arange(len(data.y)), test_size=0.2, random_state=seed, stratify=data.y)
+    (x_train, categories_train), (x_test, categories_test) = data.rows(train_rows), data.rows(test_rows)
+    y_train, y_test = data.y[train_rows], data.y[test_rows]
+    encoding = category_encoding(data, categories_train)
+    # With categories every model learns on the numbers plus the one-hot columns of the listed categories.
+    wide_train, wide_test = x_train, x_test
+    if encoding is not None and categories_train is not None and categories_test is not None:
+        wide_train, wide_test = encoding.encode(x_train, categories_train), encoding.encode(x_test, categories_test)
     fitted_classifier, detector, reports = train_models(
-        x_train, y_train, seed=seed, nu=nu, classifier=classifier, outlier_target_rate=outlier_target_rate
+        wide_train, y_train, seed=seed, nu=nu, classifier=classifier, outlier_target_rate=outlier_target_rate
     )
-    reports["quality_reference"] = quality_reference(fitted_classifier, x_train, y_train, x_test, y_test, data.label_names, seed)
+    reports["quality_reference"] = quality_reference(
+        fitted_classifier, wide_train, y_train, wide_test, y_test, data.label_names, seed
+    )
     return export_model_folder(
         out_dir,
         data=data,
@@ -817,6 +1110,9 @@ def train(
         owner=owner,
         seed=seed,
         reports=reports,
+        categories_train=categories_train,
+        categories_test=categories_test,
+        encoding=encoding,
     )
 
 
@@ -833,14 +1129,21 @@ def main() -> None:
     from models import regression  # regression models (docs/regression.md)
 
     parser.add_argument(
-        "--dataset", choices=sorted([*DATASETS, *regression.REGRESSION_DATASETS]), default="iris",
-        help="a data set scikit-learn ships (diabetes: a regression model)",
+        "--dataset", choices=sorted([*DATASETS, CREDIT_CARD, *regression.REGRESSION_DATASETS]), default="iris",
+        help="a data set scikit-learn ships (diabetes: a regression model), or credit_card (NannyML's, mixed types)",
     )  # fmt: skip
     parser.add_argument(
         "--task", choices=("classification", "regression"), default="classification",
         help="with --csv: regression when the target is a number to estimate",
     )  # fmt: skip
-    parser.add_argument("--csv", type=Path, help="train on your own CSV instead (header row, numeric features)")
+    parser.add_argument(
+        "--csv", type=Path,
+        help="train on your own CSV instead (header row; a column with a value that is not a number is categorical)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--categorical", default="",
+        help="with --csv: comma-separated columns that are categories even though their values look like numbers",
+    )  # fmt: skip
     parser.add_argument("--target", default="label", help="with --csv: the label column")
     parser.add_argument("--name", help="with --csv: model name (default: the file's stem)")
     parser.add_argument("--description", default="", help="with --csv: one line for the model card")
@@ -860,8 +1163,14 @@ def main() -> None:
         if args.csv:
             name = args.name or feature_key(args.csv.stem)
             data = load_csv_dataset(
-                args.csv, target=args.target, name=name, description=args.description or f"Trained on {args.csv.name}"
+                args.csv,
+                target=args.target,
+                name=name,
+                description=args.description or f"Trained on {args.csv.name}",
+                categorical=[column.strip() for column in args.categorical.split(",") if column.strip()],
             )
+        elif args.dataset == CREDIT_CARD:
+            data = load_credit_card()
         else:
             data = load_sklearn_dataset(args.dataset)
         out_dir = args.out or MODELS_DIR / data.name
