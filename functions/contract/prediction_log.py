@@ -168,7 +168,7 @@ def prediction_lines(
     model: str,
     model_version: str,
     feature_names: Sequence[str],
-    rows: Sequence[Sequence[float]],
+    rows: Sequence[Sequence[float | str]],
     labels: Sequence[str],
     class_indices: Sequence[int],
     probabilities: Sequence[Sequence[float]],
@@ -176,10 +176,13 @@ def prediction_lines(
     outlier_scores: Sequence[float],
     latency_ms: float,
     reconstruction_errors: Sequence[float] | None = None,
+    unseen_categories: Sequence[Sequence[str]] | None = None,
 ) -> list[str]:
     """Serialise one request's rows; the whole batch is written with one call.
 
     `reconstruction_errors` (the joint-drift model's per-row score) is written after `confidence` when given.
+    A categorical feature's value is a string, written cut to MAX_CATEGORY_CHARS; `unseen_categories` (per row,
+    the features whose value training did not list) adds the key to the rows that have any.
 
     `confidence` is the largest of the row's (rounded) probabilities, so it always equals one of them.
     Raises ValueError on a non-finite number: a line is never written with NaN in it.
@@ -192,7 +195,13 @@ def prediction_lines(
     """
     latency = round(latency_ms, 3)
     scores = outlier_scores if reconstruction_errors is None else [*outlier_scores, *reconstruction_errors]
-    if _plain_numbers(rows, probabilities, scores, latency) and set(map(type, is_outlier)) <= _BOOL:
+    if unseen_categories is not None and not any(unseen_categories):
+        unseen_categories = None
+    if (
+        unseen_categories is None
+        and _plain_numbers(rows, probabilities, scores, latency)  # type: ignore[arg-type]  # str fails its type test
+        and set(map(type, is_outlier)) <= _BOOL
+    ):
         return _assembled_lines(
             timestamp_ms, request_id, endpoint, model, model_version, feature_names, rows, labels,
             class_indices, probabilities, is_outlier, outlier_scores, latency, reconstruction_errors,
@@ -214,11 +223,23 @@ def prediction_lines(
             KEY_CONFIDENCE: max(probabilities[row_index]),
             **({} if reconstruction_errors is None else {KEY_RECONSTRUCTION_ERROR: reconstruction_errors[row_index]}),
             KEY_LATENCY_MS: latency,
-            KEY_FEATURES: dict(zip(feature_names, values, strict=True)),
+            KEY_FEATURES: logged_features(feature_names, values),
             KEY_PROBABILITIES: probabilities[row_index],
         }
+        if unseen_categories is not None and unseen_categories[row_index]:
+            record[KEY_UNSEEN_CATEGORIES] = list(unseen_categories[row_index])
         lines.append(compact_json(record))
     return lines
+
+
+def logged_features(feature_names: Sequence[str], values: Sequence[float | str]) -> dict[str, float | str]:
+    """The `features` object: numbers as they are, categories (strings) cut to MAX_CATEGORY_CHARS, whoever cut them
+    before, so no caller can bloat a line through a category."""
+    features = dict(zip(feature_names, values, strict=True))
+    for name, value in features.items():
+        if type(value) is str and len(value) > MAX_CATEGORY_CHARS:
+            features[name] = value[:MAX_CATEGORY_CHARS]
+    return features
 
 
 _PLAIN = frozenset((float, int))
@@ -501,13 +522,16 @@ def regression_prediction_lines(
     model: str,
     model_version: str,
     feature_names: Sequence[str],
-    rows: Sequence[Sequence[float]],
+    rows: Sequence[Sequence[float | str]],
     predictions: Sequence[float],
     is_outlier: Sequence[bool],
     outlier_scores: Sequence[float],
     latency_ms: float,
+    unseen_categories: Sequence[Sequence[str]] | None = None,
 ) -> list[str]:
-    """A regression model's lines: `prediction` is the estimate (a number). Raises ValueError on a non-finite one."""
+    """A regression model's lines: `prediction` is the estimate (a number). Raises ValueError on a non-finite one.
+
+    Categories and `unseen_categories` as in `prediction_lines`."""
     latency = round(latency_ms, 3)
     return [
         compact_json(
@@ -523,7 +547,12 @@ def regression_prediction_lines(
                 KEY_OUTLIER_SCORE: outlier_scores[row_index],
                 KEY_PREDICTION: predictions[row_index],
                 KEY_LATENCY_MS: latency,
-                KEY_FEATURES: dict(zip(feature_names, values, strict=True)),
+                KEY_FEATURES: logged_features(feature_names, values),
+                **(
+                    {KEY_UNSEEN_CATEGORIES: list(unseen_categories[row_index])}
+                    if unseen_categories is not None and unseen_categories[row_index]
+                    else {}
+                ),
             }
         )
         for row_index, values in enumerate(rows)
