@@ -58,7 +58,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from itertools import chain
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from functions.contract.json_text import compact_json, echoed
 
@@ -197,14 +197,11 @@ def prediction_lines(
     scores = outlier_scores if reconstruction_errors is None else [*outlier_scores, *reconstruction_errors]
     if unseen_categories is not None and not any(unseen_categories):
         unseen_categories = None
-    if (
-        unseen_categories is None
-        and _plain_numbers(rows, probabilities, scores, latency)  # type: ignore[arg-type]  # str fails its type test
-        and set(map(type, is_outlier)) <= _BOOL
-    ):
+    if unseen_categories is None and _plain_numbers(rows, probabilities, scores, latency) and set(map(type, is_outlier)) <= _BOOL:
+        numbers = cast(Sequence[Sequence[float]], rows)  # _plain_numbers found numbers only
         return _assembled_lines(
-            timestamp_ms, request_id, endpoint, model, model_version, feature_names, rows, labels,
-            class_indices, probabilities, is_outlier, outlier_scores, latency, reconstruction_errors,
+            timestamp_ms, request_id, endpoint, model, model_version, feature_names, numbers, labels, class_indices,
+            probabilities, is_outlier, outlier_scores, latency, reconstruction_errors,
         )  # fmt: skip
     lines = []
     for row_index, values in enumerate(rows):
@@ -247,7 +244,7 @@ _BOOL = frozenset((bool,))
 
 
 def _plain_numbers(
-    rows: Sequence[Sequence[float]], probabilities: Sequence[Sequence[float]], scores: Sequence[float], latency: float
+    rows: Sequence[Sequence[float | str]], probabilities: Sequence[Sequence[float]], scores: Sequence[float], latency: float
 ) -> bool:
     """Every number a built-in float or int (no bool, no NumPy scalar), and all finite."""
     if type(latency) not in _PLAIN:
@@ -255,7 +252,7 @@ def _plain_numbers(
     flat = [*chain.from_iterable(rows), *chain.from_iterable(probabilities), *scores]
     if not set(map(type, flat)) <= _PLAIN:
         return False
-    return math.isfinite(math.fsum(map(abs, flat)) + latency) if flat else math.isfinite(latency)
+    return math.isfinite(math.fsum(map(abs, cast(list[float], flat))) + latency) if flat else math.isfinite(latency)
 
 
 _QUOTED: dict[str, str] = {}  # labels: a handful per process

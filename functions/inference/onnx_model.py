@@ -110,7 +110,9 @@ def check_inputs(session: onnxruntime.InferenceSession, path: Path, baseline: Ba
         width = _input_width(session, path)
         if width is not None and width != baseline.n_features:
             named = ", ".join(baseline.feature_names)
-            raise ModelArtifactError(f"{path}: input has {width} features but baseline.json names {baseline.n_features} ({named})")
+            raise ModelArtifactError(
+                f"{path}: input has {width} features but baseline.json names {baseline.n_features} ({named})"
+            )
         return
     numeric = [f.name for f in baseline.features]
     categorical = [f.name for f in baseline.categorical]
@@ -191,7 +193,7 @@ class OnnxModel:
         self._run_classifier = fast_runner(self._classifier, self._classifier_outputs, feeds[0])
         self._run_detector = fast_runner(self._detector, self._detector_outputs, feeds[1])
         self._run_joint = fast_runner(self._joint, self._joint_outputs, feeds[2]) if self._joint is not None else None
-        probe = feeds[0].get(NUMERIC_INPUT, feeds[0].get(self._classifier_input))
+        probe = feeds[0][NUMERIC_INPUT if self.mixed else self._classifier_input]
         try:
             expected = self.predict(probe, feeds[0][CATEGORICAL_INPUT]) if self.mixed else self.predict(probe)
         except Exception as error:  # onnxruntime's own errors: a graph that cannot run the sample row

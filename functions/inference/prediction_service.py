@@ -465,9 +465,7 @@ class PredictionService:
         if self._schema is not None:
             if array is None or categories is None:
                 array, categories = self._schema.arrays(rows)
-            return compact_json(
-                self._predict(job_id, started, endpoint, rows, array, labels_only, caller, categories, unseen)
-            )
+            return compact_json(self._predict(job_id, started, endpoint, rows, array, labels_only, caller, categories, unseen))
         reply = self._replies[labels_only]
         if len(rows) == 1 and reply is not None:
             return self._predict_one(job_id, started, endpoint, rows[0], reply, caller)  # type: ignore[arg-type]

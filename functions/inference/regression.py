@@ -17,8 +17,8 @@ import numpy as np
 
 from functions.contract.json_text import compact_json
 from functions.contract.model_artifact import ModelArtifact, ModelArtifactError
-from functions.contract.prediction_log import regression_prediction_lines, with_caller
 from functions.contract.names import CATEGORICAL_INPUT, NUMERIC_INPUT
+from functions.contract.prediction_log import regression_prediction_lines, with_caller
 from functions.inference.onnx_model import _open_session, check_inputs, fast_runner, probe_feed
 from functions.inference.prediction_service import (
     PredictionService,

@@ -349,7 +349,9 @@ class RowSchema(NamedTuple):
     refuse_unseen: bool  # an unlisted category is refused (422 unseen_category) instead of accepted and logged
 
     @classmethod
-    def of(cls, feature_names: Sequence[str], categorical: Sequence[tuple[str, Sequence[str]]], *, refuse_unseen: bool) -> RowSchema:
+    def of(
+        cls, feature_names: Sequence[str], categorical: Sequence[tuple[str, Sequence[str]]], *, refuse_unseen: bool
+    ) -> RowSchema:
         """`categorical`: (name, listed categories) of each categorical feature, in input order."""
         listed_of = {name: tuple(categories) for name, categories in categorical}
         positions = tuple(i for i, name in enumerate(feature_names) if name in listed_of)
@@ -456,7 +458,11 @@ def parse_mixed_rows(body: str | bytes | None, *, schema: RowSchema, max_rows: i
         numeric, categories = schema.arrays(rows)
         return MixedRows(rows, numeric, categories, unseen if any(unseen) else None)
     raise _row_rejection(
-        document, schema.feature_names, max_rows, example, lambda value, row, position: _mixed_value_problem(schema, value, row, position)
+        document,
+        schema.feature_names,
+        max_rows,
+        example,
+        lambda value, row, position: _mixed_value_problem(schema, value, row, position),
     )
 
 

@@ -74,7 +74,10 @@ def test_a_category_reaches_the_model(accepting: LambdaUnderTest) -> None:
 @pytest.mark.parametrize(
     ("row", "says"),
     [
-        ([5.8, 3.0, 2, 4.35, 1.3, "eu"], "row 0, feature 'plan': expected a string (categorical: basic, pro, team), got a number"),
+        (
+            [5.8, 3.0, 2, 4.35, 1.3, "eu"],
+            "row 0, feature 'plan': expected a string (categorical: basic, pro, team), got a number",
+        ),
         ([5.8, "3.0", "pro", 4.35, 1.3, "eu"], "row 0, feature 'sepal_width': expected a number, got a string"),
         ([5.8, 3.0, "pro", 4.35, 1.3, None], "row 0, feature 'region': expected a string (categorical: eu, us), got null"),
     ],
@@ -106,7 +109,7 @@ def test_unseen_categories_are_refused_when_set_to(refusing: LambdaUnderTest, ki
 
 def test_a_long_category_is_cut_in_the_line_and_for_the_model(accepting: LambdaUnderTest) -> None:
     long = "basic" + "x" * 10_000
-    status, reply = post(accepting, "rest", [[5.8, 3.0, long, 4.35, 1.3, "eu"]])
+    status, _ = post(accepting, "rest", [[5.8, 3.0, long, 4.35, 1.3, "eu"]])
     assert status == 200
     (line,) = accepting.records("prediction")
     assert line["features"]["plan"] == long[:MAX_CATEGORY_CHARS] and line["unseen_categories"] == ["plan"]
@@ -153,7 +156,11 @@ def test_metadata_and_openapi_describe_each_column(accepting: LambdaUnderTest, r
         request = document["components"]["schemas"]["PredictRequest"]
         positions = request["properties"]["data"]["items"]["prefixItems"]
         assert [p["type"] for p in positions] == ["number", "number", "string", "number", "number", "string"]
-        assert ("enum" in positions[2]) is enum and positions[2].get("enum", positions[2].get("examples")) == ["basic", "pro", "team"]
+        assert ("enum" in positions[2]) is enum and positions[2].get("enum", positions[2].get("examples")) == [
+            "basic",
+            "pro",
+            "team",
+        ]
         assert request["examples"][0]["data"][0][2] == "basic"
 
 

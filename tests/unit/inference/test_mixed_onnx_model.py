@@ -69,9 +69,7 @@ def inputs(numeric: tuple[str, int, int], categorical: tuple[str, int, int] | No
 
 
 def test_a_graph_with_a_wrongly_named_input_is_refused(tmp_path: Path) -> None:
-    message = refused(
-        tmp_path, classifier_inputs=inputs((NUMERIC_INPUT, TensorProto.FLOAT, 4), ("texts", TensorProto.STRING, 2))
-    )
+    message = refused(tmp_path, classifier_inputs=inputs((NUMERIC_INPUT, TensorProto.FLOAT, 4), ("texts", TensorProto.STRING, 2)))
     assert "classifier.onnx: baseline.json lists categorical features (plan, region)" in message
     assert "'input' float32 (rows, 4) and 'categories' string (rows, 2)" in message
     assert "found 'input' tensor(float) [None, 4], 'texts' tensor(string) [None, 2]" in message
@@ -96,7 +94,12 @@ def test_a_categories_input_that_is_not_strings_is_refused(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("numeric_width", "categorical_width", "says"),
     [
-        (5, 2, "input 'input' has 5 columns but baseline.json names 4 numeric features (sepal_length, sepal_width, petal_length, petal_width)"),
+        (
+            5,
+            2,
+            "input 'input' has 5 columns but baseline.json names 4 numeric features "
+            "(sepal_length, sepal_width, petal_length, petal_width)",
+        ),
         (4, 3, "input 'categories' has 3 columns but baseline.json names 2 categorical features (plan, region)"),
     ],
 )
@@ -117,7 +120,9 @@ def test_a_two_input_graph_for_a_numbers_only_baseline_is_refused(tmp_path: Path
     document = json.loads((folder / BASELINE_FILE).read_text())
     document["features"] = [f for f in document["features"] if f.get("type") != "categorical"]
     (folder / BASELINE_FILE).write_text(json.dumps(document))
-    with pytest.raises(ModelArtifactError, match=r"expected one input tensor \(baseline\.json lists numeric features only\), found 2"):
+    with pytest.raises(
+        ModelArtifactError, match=r"expected one input tensor \(baseline\.json lists numeric features only\), found 2"
+    ):
         OnnxModel(load_model_artifact(folder))
 
 

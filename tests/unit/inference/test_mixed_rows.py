@@ -50,9 +50,21 @@ def test_a_mixed_row_becomes_the_models_two_inputs_and_the_logged_values() -> No
 @pytest.mark.parametrize(
     ("row", "location", "says"),
     [
-        ([5.8, 3.0, 3, 4.35, 1.3, "eu"], "data[0][2]", "row 0, feature 'plan': expected a string (categorical: basic, pro, team), got a number"),
-        ([5.8, 3.0, None, 4.35, 1.3, "eu"], "data[0][2]", "row 0, feature 'plan': expected a string (categorical: basic, pro, team), got null"),
-        ([5.8, 3.0, "pro", 4.35, 1.3, True], "data[0][5]", "row 0, feature 'region': expected a string (categorical: eu, us), got a boolean"),
+        (
+            [5.8, 3.0, 3, 4.35, 1.3, "eu"],
+            "data[0][2]",
+            "row 0, feature 'plan': expected a string (categorical: basic, pro, team), got a number",
+        ),
+        (
+            [5.8, 3.0, None, 4.35, 1.3, "eu"],
+            "data[0][2]",
+            "row 0, feature 'plan': expected a string (categorical: basic, pro, team), got null",
+        ),
+        (
+            [5.8, 3.0, "pro", 4.35, 1.3, True],
+            "data[0][5]",
+            "row 0, feature 'region': expected a string (categorical: eu, us), got a boolean",
+        ),
         (["5.8", 3.0, "pro", 4.35, 1.3, "eu"], "data[0][0]", "row 0, feature 'sepal_length': expected a number, got a string"),
         ([5.8, 3.0, "pro", [4.35], 1.3, "eu"], "data[0][3]", "row 0, feature 'petal_length': expected a number, got a list"),
         ([5.8, 3.0, "pro", 1e39, 1.3, "eu"], "data[0][3]", "row 0, feature 'petal_length' = 1e+39 overflows float32"),

@@ -47,7 +47,9 @@ def test_bad_values_are_refused_at_cold_start(env: dict[str, str], says: str) ->
         InferenceSettings.from_env(env)
 
 
-@pytest.mark.parametrize(("value", "refuse"), [(None, False), ("accept", False), ("", False), ("refuse", True), (" REFUSE ", True)])
+@pytest.mark.parametrize(
+    ("value", "refuse"), [(None, False), ("accept", False), ("", False), ("refuse", True), (" REFUSE ", True)]
+)
 def test_unseen_categories_are_accepted_unless_set_to_refuse(value: str | None, refuse: bool) -> None:
     settings = InferenceSettings.from_env({} if value is None else {"UNSEEN_CATEGORIES": value})
     assert settings.refuse_unseen is refuse
