@@ -416,46 +416,58 @@ def parse_mixed_rows(body: str | bytes | None, *, schema: RowSchema, max_rows: i
     width = len(schema.feature_names)
     if type(data) is list and 0 < len(data) <= max_rows and all(type(row) is list and len(row) == width for row in data):
         rows: list[list[float | str]] = []
+        number_rows: list[list[float]] = []
+        text_rows: list[list[str]] = []
         unseen: list[tuple[str, ...]] = []
         problems: list[tuple[str, str]] = []
-        refused_unseen = False
+        unseen_problems = 0
+        numeric_positions, categorical_positions = schema.numeric_positions, schema.categorical_positions
         for index, row in enumerate(data):
+            numbers = [row[i] for i in numeric_positions]
+            texts = [row[i] for i in categorical_positions]
+            if not (
+                set(map(type, numbers)) <= _NUMBER_TYPES
+                and set(map(type, texts)) <= _STRING_TYPE
+                and _within_float32(numbers)
+                and all(map(_is_unicode, texts))
+            ):  # the slow walk over this row: every problem with its feature
+                problems += [
+                    (f"data[{index}][{position}]", problem)
+                    for position, value in enumerate(row)
+                    if (problem := _mixed_value_problem(schema, value, index, position))
+                ]
+                if schema.refuse_unseen:
+                    refused = _unseen_problems(schema, index, [cut_category(t) if type(t) is str else t for t in texts])
+                    problems += refused
+                    unseen_problems += len(refused)
+                continue
+            numbers = [float(value) for value in numbers]
+            texts = [cut_category(text) for text in texts]
             clean: list[float | str] = list(row)
-            for position in schema.numeric_positions:
-                value = row[position]
-                problem = _mixed_value_problem(schema, value, index, position)
-                if problem:
-                    problems.append((f"data[{index}][{position}]", problem))
-                else:
-                    clean[position] = float(value)
-            row_unseen = []
-            for category_index, position in enumerate(schema.categorical_positions):
-                value = row[position]
-                problem = _mixed_value_problem(schema, value, index, position)
-                if problem:
-                    problems.append((f"data[{index}][{position}]", problem))
-                    continue
-                text = clean[position] = cut_category(value)
-                if text not in schema.listed[category_index]:
-                    name = schema.feature_names[position]
-                    if schema.refuse_unseen:
-                        refused_unseen = True
-                        problems.append(
-                            (
-                                f"data[{index}][{position}]",
-                                f"row {index}, feature '{name}': {echoed(repr(text))} is not a known category "
-                                f"(known: {schema.known(category_index)})",
-                            )
-                        )
-                    row_unseen.append(name)
+            for position, number in zip(numeric_positions, numbers, strict=True):
+                clean[position] = number
+            for position, text in zip(categorical_positions, texts, strict=True):
+                clean[position] = text
+            row_unseen = tuple(
+                schema.feature_names[position]
+                for position, text, listed in zip(categorical_positions, texts, schema.listed, strict=True)
+                if text not in listed
+            )
+            if row_unseen and schema.refuse_unseen:
+                refused = _unseen_problems(schema, index, texts)
+                problems += refused
+                unseen_problems += len(refused)
             rows.append(clean)
-            unseen.append(tuple(row_unseen))
+            number_rows.append(numbers)
+            text_rows.append(texts)
+            unseen.append(row_unseen)
         if problems:
             rejection = _refuse(problems)
-            if refused_unseen and all("is not a known category" in problem for _, problem in problems):
+            if unseen_problems == len(problems):
                 rejection.code = "unseen_category"
             raise rejection
-        numeric, categories = schema.arrays(rows)
+        numeric = np.array(number_rows, dtype=np.float32).reshape(len(rows), len(numeric_positions))
+        categories = np.array(text_rows, dtype=object).reshape(len(rows), len(categorical_positions))
         return MixedRows(rows, numeric, categories, unseen if any(unseen) else None)
     raise _row_rejection(
         document,
@@ -464,6 +476,33 @@ def parse_mixed_rows(body: str | bytes | None, *, schema: RowSchema, max_rows: i
         example,
         lambda value, row, position: _mixed_value_problem(schema, value, row, position),
     )
+
+
+_STRING_TYPE = frozenset((str,))
+
+
+def _within_float32(numbers: list[Any]) -> bool:
+    """Every number finite and within float32's range (ints and floats only)."""
+    if not numbers:
+        return True
+    try:  # a NaN or infinity makes the sum non-finite; max and min then bound the range
+        return math.isfinite(sum(numbers)) and max(numbers) <= FLOAT32_MAX and min(numbers) >= -FLOAT32_MAX
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _unseen_problems(schema: RowSchema, index: int, texts: list[Any]) -> list[tuple[str, str]]:
+    """Unseen categories refused (the service's setting): the row, the feature, the value and the known ones.
+    A value that is not a string has its own problem (the wrong type) and is skipped here."""
+    return [
+        (
+            f"data[{index}][{position}]",
+            f"row {index}, feature '{schema.feature_names[position]}': {echoed(repr(text))} is not a known category "
+            f"(known: {schema.known(category_index)})",
+        )
+        for category_index, (position, text) in enumerate(zip(schema.categorical_positions, texts, strict=True))
+        if type(text) is str and text not in schema.listed[category_index]
+    ]
 
 
 def _mixed_value_problem(schema: RowSchema, value: Any, row: int, position: int) -> str | None:
