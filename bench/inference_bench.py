@@ -354,7 +354,8 @@ def main() -> None:
     thousand_median, thousand_p99 = time_calls(lambda: handler(thousand, context), max(50, args.warm // 50))
 
     print(
-        f"model {artifact.baseline.model_name} ({artifact.baseline.model_version}), python {sys.version.split()[0]}, {os.cpu_count()} cores, "
+        f"model {artifact.baseline.model_name} ({artifact.baseline.model_version}), "
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cores, "
         f"load average {os.getloadavg()[0]:.2f} (1 min) after the warm figures"
     )
     print("warm, in-process (stdout to /dev/null, flushed on every write as on Lambda; REST events are SAM CLI's):")

@@ -169,3 +169,24 @@ def test_an_unscorable_mixed_row_names_a_numeric_feature(accepting: LambdaUnderT
     assert (status, reply["error"]) == (422, "unscorable_row"), reply
     assert "petal_length = 3e+38 is far outside its training range" in reply["message"]
     assert accepting.records("prediction") == [] and len(accepting.records("rejected")) == 1
+
+
+def test_a_regression_model_with_categories_logs_them_and_its_number(tmp_path: Any) -> None:
+    from tests.fixtures.mixed_model import write_mixed_regression_model
+
+    stdout = io.StringIO()
+    folder = write_mixed_regression_model(tmp_path / "mixed_regression")
+    regression = LambdaUnderTest(create_handler(InferenceSettings.from_env({"MODEL_DIR": str(folder)}), stdout=stdout), stdout)
+    status, reply = post(regression, "http", [[5.8, 3.0, "team", 4.0, 1.3, "eu"], [5.8, 3.0, "gold", 4.0, 1.3, "eu"]])
+    assert status == 200, reply
+    assert [p["prediction"] for p in reply["predictions"]] == [190.0, 140.0]  # 100 + 10 * 4 (+ 50 for team)
+    first, second = regression.records("prediction")
+    assert first["features"]["plan"] == "team" and "unseen_categories" not in first
+    assert second["unseen_categories"] == ["plan"] and second["prediction"] == 140.0
+    status, reply = post(regression, "rest", [[5.8, 3.0, 1, 4.0, 1.3, "eu"]])
+    assert status == 422 and "feature 'plan': expected a string" in reply["message"]
+    assert len(regression.records("rejected")) == 1
+    regression.clear()
+    status, sample, _ = answer(regression, EVENT_KINDS["rest"]("GET", "/predict/test", None, {}))
+    assert status == 200 and regression.records("prediction")[0]["features"]["plan"] == "basic"
+    assert sample["predictions"][0]["prediction"] == pytest.approx(100 + 10 * 4.25)
