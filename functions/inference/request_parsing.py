@@ -338,6 +338,9 @@ def parse_labels(
 # --- mixed rows: numbers and categories (functions/contract/model_artifact.py, type "categorical") ------------------
 
 
+KNOWN_IN_MESSAGE = 10  # known categories an error message lists, most frequent first
+
+
 class RowSchema(NamedTuple):
     """What each position of a mixed model's row holds, built once per cold start from the baseline."""
 
@@ -380,7 +383,12 @@ class RowSchema(NamedTuple):
         )
 
     def known(self, category_index: int) -> str:
-        return ", ".join(self.categories[category_index])
+        """The known categories for a message: the first KNOWN_IN_MESSAGE (50 long ones would make 3 KB a problem)."""
+        categories = self.categories[category_index]
+        if len(categories) <= KNOWN_IN_MESSAGE:
+            return ", ".join(categories)
+        more = len(categories) - KNOWN_IN_MESSAGE
+        return ", ".join(categories[:KNOWN_IN_MESSAGE]) + f" and {more} more (GET /metadata lists them)"
 
 
 class MixedRows(NamedTuple):

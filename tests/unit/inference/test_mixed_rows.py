@@ -156,3 +156,14 @@ def test_arrays_of_the_sample_row() -> None:
     assert numbers.dtype == np.float32 and numbers.shape == (1, 4)
     assert texts.tolist() == [["pro", "eu"]]
     assert schema().unseen([5.8, 3.0, "gold", 4.35, 1.3, "eu"]) == ("plan",)
+
+
+def test_a_message_lists_at_most_ten_known_categories() -> None:
+    many = tuple(f"c{i:02d}" for i in range(50))
+    wide = RowSchema.of(("plan",), [("plan", many)], refuse_unseen=True)
+    with pytest.raises(RequestRejected) as caught:
+        parse_mixed_rows('{"data": [[1]]}', schema=wide, max_rows=10)
+    assert caught.value.message.endswith(
+        "(categorical: c00, c01, c02, c03, c04, c05, c06, c07, c08, c09 and 40 more (GET /metadata lists them)), got a number"
+    )
+    assert wide.known(0).count(",") == 9
