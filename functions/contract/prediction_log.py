@@ -22,6 +22,12 @@ Behind a Lambda Function URL (no access log) the line ends with the signing IAM 
 
      ...,"probabilities":[0.979,0.021,0.0],"caller":"arn:aws:sts::123456789012:assumed-role/client/session"}
 
+A model with categorical features logs their values as strings (cut to MAX_CATEGORY_CHARS), and a row with a
+category its baseline does not list names those features after `probabilities`::
+
+     ...,"features":{"sepal_length":5.8,"plan":"enterprise","region":"eu"},"probabilities":[0.98,0.02,0.0],
+     "unseen_categories":["plan"]}
+
 A rejected line::
 
     {"message":"rejected","timestamp":…,"request_id":"…","endpoint":"/predict",
