@@ -433,6 +433,9 @@ class PredictionService:
         details = []
         positions = self.baseline.numeric_positions
         for index in bad[:MAX_DETAILS]:
+            if not positions:  # categories only: no number to point at
+                details.append({"location": f"data[{index}]", "problem": "the model cannot score these categories"})
+                continue
             numbers = [float(rows[index][position]) for position in positions]
             name, value, low, high = furthest_outside(numbers, self.baseline)
             details.append(

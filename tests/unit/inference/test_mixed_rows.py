@@ -167,3 +167,42 @@ def test_a_message_lists_at_most_ten_known_categories() -> None:
         "(categorical: c00, c01, c02, c03, c04, c05, c06, c07, c08, c09 and 40 more (GET /metadata lists them)), got a number"
     )
     assert wide.known(0).count(",") == 9
+
+
+def test_an_unscorable_row_of_a_categories_only_model_is_a_422_without_a_feature_to_blame() -> None:
+    import io
+
+    from functions.contract.model_artifact import parse_baseline
+    from functions.contract.prediction_log import PredictionLogWriter
+    from functions.inference.onnx_model import BatchPrediction
+    from functions.inference.prediction_service import PredictionService
+    from functions.inference.request_metrics import LinesAreTheMetrics
+    from tests.fixtures.mixed_model import mixed_baseline_document
+
+    document = mixed_baseline_document()
+    document["features"] = [f for f in document["features"] if f.get("type") == "categorical"]
+    baseline = parse_baseline(document)
+
+    class NotFinite:
+        def predict(self, rows: np.ndarray, categories: np.ndarray | None = None) -> BatchPrediction:
+            assert rows.shape == (1, 0) and categories is not None and categories.tolist() == [["pro", "eu"]]
+            return BatchPrediction(
+                np.zeros(1, dtype=np.int64), np.full((1, 3), np.nan, dtype=np.float32), np.zeros(1, np.float32)
+            )
+
+    log = io.StringIO()
+    service = PredictionService(
+        model=NotFinite(),  # type: ignore[arg-type]
+        baseline=baseline,
+        log=PredictionLogWriter(log),
+        metrics=LinesAreTheMetrics(),
+        max_rows=10,
+        max_body_bytes=1 << 20,
+    )
+    with pytest.raises(RequestRejected) as caught:
+        service.predict_request(
+            endpoint="/predict", body='{"data": [["pro", "eu"]]}', content_type="application/json", labels_only=False
+        )
+    assert (caught.value.status, caught.value.code) == (422, "unscorable_row")
+    assert caught.value.details == [{"location": "data[0]", "problem": "the model cannot score these categories"}]
+    assert [json.loads(line)["message"] for line in log.getvalue().split("\n") if line.startswith("{")] == ["rejected"]
