@@ -31,7 +31,7 @@ from functions.contract.prediction_log import (
     rejected_line,
     with_caller,
 )
-from functions.inference.onnx_model import BatchPrediction, RowPrediction, row_of
+from functions.inference.onnx_model import BatchPrediction, RowPrediction
 from functions.inference.request_parsing import (
     MAX_DETAILS,
     Label,
@@ -268,9 +268,9 @@ class PredictionService:
 
     def __post_init__(self) -> None:
         self._set_inputs()
-        self._replies = {
-            only: OneRowReplyFormat.build(self.baseline, only) if self.one_row_path else None for only in (False, True)
-        }
+        # The one-row formats write numbers only: a model with categories answers through the general path.
+        one_row = self.one_row_path and self._schema is None
+        self._replies = {only: OneRowReplyFormat.build(self.baseline, only) if one_row else None for only in (False, True)}
         self._line_formats = {}
         self._quoted_labels = [quoted_text(label) for label in self.baseline.label_names]
 
@@ -465,14 +465,11 @@ class PredictionService:
         unseen: Sequence[Sequence[str]] | None = None,
     ) -> str:
         """`categories` and `unseen` (per row, the features whose category is not listed): a mixed model's rows."""
-        reply = self._replies[labels_only]
         if self._schema is not None:
             if array is None or categories is None:
                 array, categories = self._schema.arrays(rows)
-            if len(rows) == 1 and reply is not None:
-                row_unseen = unseen[0] if unseen else ()
-                return self._predict_one_mixed(job_id, started, endpoint, rows[0], array, categories, row_unseen, reply, caller)
             return compact_json(self._predict(job_id, started, endpoint, rows, array, labels_only, caller, categories, unseen))
+        reply = self._replies[labels_only]
         if len(rows) == 1 and reply is not None:
             return self._predict_one(job_id, started, endpoint, rows[0], reply, caller)  # type: ignore[arg-type]
         if array is None:
@@ -523,54 +520,6 @@ class PredictionService:
             self.metrics.prediction(rows=1, outliers=int(is_outlier), latency_ms=latency_ms, class_counts=class_counts),
         )
         return reply.reply(request, quoted_label, probabilities, is_outlier, score)
-
-    def _predict_one_mixed(
-        self,
-        job_id: str,
-        started: float,
-        endpoint: str,
-        values: Sequence[float | str],
-        numeric: np.ndarray,
-        categories: np.ndarray,
-        unseen: Sequence[str],
-        reply: OneRowReplyFormat,
-        caller: str | None = None,
-    ) -> str:
-        """One row of a model with categorical features: the reply as one %-format (it holds no feature), the line
-        through `prediction_lines`; byte for byte what `_predict` writes (`test_one_row_path` compares them)."""
-        result = row_of(self.model.predict(numeric, categories))
-        probabilities = [round(p, 4) for p in result.probabilities]
-        score = round(result.outlier_score, 4)
-        error = None if result.reconstruction_error is None else bounded_error(result.reconstruction_error)
-        if not math.isfinite(sum(probabilities) + score):
-            raise self._refuse_unscorable([values], np.zeros(1, dtype=bool))
-        is_outlier = result.outlier_score > 0  # the unrounded score decides, as in `_predict`
-        class_index = result.class_index
-        latency_ms = (self.timer() - started) * 1000.0
-        lines = prediction_lines(
-            timestamp_ms=self.clock_ms(),
-            request_id=job_id,
-            endpoint=endpoint,
-            model=self.baseline.model_name,
-            model_version=self.baseline.model_version,
-            feature_names=self.baseline.feature_names,
-            rows=[values],
-            labels=[self.baseline.label_names[class_index]],
-            class_indices=[class_index],
-            probabilities=[probabilities],
-            is_outlier=[is_outlier],
-            outlier_scores=[score],
-            latency_ms=latency_ms,
-            reconstruction_errors=None if error is None else [error],
-            unseen_categories=[unseen] if unseen else None,
-        )
-        class_counts = [0] * len(self._quoted_labels)
-        class_counts[class_index] = 1
-        self.log.write(
-            with_caller(lines, caller),
-            self.metrics.prediction(rows=1, outliers=int(is_outlier), latency_ms=latency_ms, class_counts=class_counts),
-        )
-        return reply.reply(quoted_id(job_id), self._quoted_labels[class_index], probabilities, is_outlier, score)
 
     def _predict(
         self,

@@ -237,35 +237,3 @@ def test_one_row_requests_take_the_one_row_path_and_larger_ones_do_not(iris_arti
     clock.next_request(0.001)
     service.predict_sample(endpoint="/predict/test", labels_only=False)
     assert (counting.rows, counting.batches) == (3, 1)
-
-
-def test_one_row_of_a_model_with_categories_writes_what_the_general_path_writes() -> None:
-    """Known, unseen, long and hostile categories with training-like and extreme numbers, on both endpoints."""
-    from functions.contract.model_artifact import load_model_artifact
-    from tests.fixtures.mixed_model import mixed_model_dir
-
-    artifact = load_model_artifact(mixed_model_dir())
-    baseline = artifact.baseline
-    randomness = random.Random(3)
-    texts = ["basic", "pro", "team", "eu", "us", "gold", "", "x" * 200, 'q"\\\n\u2028é', "%s%r"]
-    numbers = [row for row in rows_for(baseline, 60, seed=9)]
-    requests = []
-    for row in numbers:
-        mixed: list[float | str] = list(row)
-        for position in baseline.categorical_positions:
-            mixed.insert(position, randomness.choice(texts))
-        for endpoint, labels_only in ENDPOINTS:
-            requests.append((endpoint, body_of(mixed), labels_only, randomness.choice([0.0, 1.7e-5, 0.0215])))  # type: ignore[arg-type]
-    both_paths(OnnxModel(artifact), baseline, requests)
-    fast, fast_sinks, fast_clock = make_service(OnnxModel(artifact), baseline, one_row_path=True)
-    general, general_sinks, general_clock = make_service(OnnxModel(artifact), baseline, one_row_path=False)
-    for service, clock in ((fast, fast_clock), (general, general_clock)):
-        clock.next_request(0.0002)
-        service.predict_sample(endpoint="/predict/test", labels_only=False)
-    assert fast_sinks.log.getvalue() == general_sinks.log.getvalue()
-    # and the one-row requests above did take the one-row path: the general one is not called for them
-    fast._predict = lambda *args, **kwargs: pytest.fail("the general path answered one row")  # type: ignore[method-assign]
-    fast_clock.next_request(0.0)
-    fast.predict_request(
-        endpoint="/predict", body=body_of([5.8, 3.0, "pro", 4.35, 1.3, "eu"]), content_type="application/json", labels_only=False
-    )  # type: ignore[list-item]
