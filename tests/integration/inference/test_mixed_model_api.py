@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -190,3 +191,29 @@ def test_a_regression_model_with_categories_logs_them_and_its_number(tmp_path: A
     status, sample, _ = answer(regression, EVENT_KINDS["rest"]("GET", "/predict/test", None, {}))
     assert status == 200 and regression.records("prediction")[0]["features"]["plan"] == "basic"
     assert sample["predictions"][0]["prediction"] == pytest.approx(100 + 10 * 4.25)
+
+
+SHIPPED_MIXED = Path(__file__).resolve().parents[3] / "models" / "credit_card"
+
+
+@pytest.mark.skipif(not SHIPPED_MIXED.is_dir(), reason="models/credit_card is not in this tree")
+def test_the_shipped_mixed_model_serves_its_sample_row_unseen_categories_and_refusals() -> None:
+    from functions.contract.model_artifact import load_model_artifact
+
+    baseline = load_model_artifact(SHIPPED_MIXED).baseline
+    assert baseline.has_categories
+    stdout = io.StringIO()
+    served = LambdaUnderTest(create_handler(InferenceSettings.from_env({"MODEL_DIR": str(SHIPPED_MIXED)}), stdout=stdout), stdout)
+    first = baseline.categorical[0]
+    position = baseline.feature_names.index(first.name)
+    unseen_row = list(baseline.sample_row)
+    unseen_row[position] = "not-a-training-category"
+    status, reply = post(served, "rest", [baseline.sample_row, unseen_row])
+    assert status == 200, reply
+    known, unseen = served.records("prediction")
+    assert "unseen_categories" not in known and unseen["unseen_categories"] == [first.name]
+    assert known["features"][first.name] == first.mode
+    wrong = list(baseline.sample_row)
+    wrong[position] = 1
+    status, reply = post(served, "http", [wrong])
+    assert status == 422 and f"feature '{first.name}': expected a string" in reply["message"]
