@@ -20,6 +20,10 @@ caches; inside a request it shares them with everything else the request touches
 takes up to twice as long. The floor above is a tight loop too.
 
     python bench/inference_bench.py [--model iris] [--warm 5000] [--cold 15] [--warm-only]
+
+`--model-dir` serves any model folder, e.g. one with categorical features (the row is the baseline's sample row:
+medians and most frequent categories; the floor feeds both inputs). The cold start and the step breakdown are
+measured for numbers-only models, so such a folder needs `--warm-only --no-steps`.
 """
 
 from __future__ import annotations
@@ -298,6 +302,7 @@ def cold_runs(scripts: dict[str, str], runs: int, env: dict[str, str]) -> dict[s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="iris")
+    parser.add_argument("--model-dir", type=Path, help="a model folder anywhere (instead of models/<model>)")
     parser.add_argument("--warm", type=int, default=5000, help="timed calls for the 1-row figures")
     parser.add_argument("--cold", type=int, default=15, help="fresh processes per cold figure")
     parser.add_argument("--warm-only", action="store_true", help="skip the cold start (for alternating A/B sittings)")
@@ -308,18 +313,19 @@ def main() -> None:
         help=f"a comma-separated subset of {','.join(COLD_LABELS)}; floor always runs",
     )
     args = parser.parse_args()
-    model_dir = REPO / "models" / args.model
-
-    import numpy as np
+    model_dir = args.model_dir or REPO / "models" / args.model
 
     from functions.contract.model_artifact import load_model_artifact
     from functions.inference.handler import create_handler
-    from functions.inference.onnx_model import OnnxModel
+    from functions.inference.onnx_model import OnnxModel, probe_feed
     from functions.inference.settings import InferenceSettings
     from local.api_gateway import FakeContext, api_event
 
     artifact = load_model_artifact(model_dir)
-    row = artifact.baseline.medians
+    mixed = artifact.baseline.has_categories
+    if mixed and not (args.warm_only and args.no_steps):
+        parser.error(f"{model_dir} has categorical features: run it with --warm-only --no-steps")
+    row = artifact.baseline.sample_row
     sink = LambdaStdout(open(os.devnull, "w"))  # noqa: SIM115
     handler = create_handler(InferenceSettings.from_env({"MODEL_DIR": str(model_dir)}), stdout=cast(IO[str], sink))
     context = FakeContext()
@@ -331,13 +337,13 @@ def main() -> None:
         assert handler(event, context)["statusCode"] == 200, event
 
     model = OnnxModel(artifact)
-    x = np.asarray([row], dtype=np.float32)
     classifier, detector = model._classifier, model._detector
     c_in, d_in = classifier.get_inputs()[0].name, detector.get_inputs()[0].name
+    c_feed, d_feed = probe_feed(artifact.baseline, c_in), probe_feed(artifact.baseline, d_in)
 
     def floor_call() -> None:
-        classifier.run(None, {c_in: x})
-        detector.run(None, {d_in: x})
+        classifier.run(None, c_feed)
+        detector.run(None, d_feed)
 
     floor_median, floor_p99 = time_calls(floor_call, args.warm)
     health = dict(one, httpMethod="GET", path="/health", body=None)
@@ -348,7 +354,8 @@ def main() -> None:
     thousand_median, thousand_p99 = time_calls(lambda: handler(thousand, context), max(50, args.warm // 50))
 
     print(
-        f"model {args.model} ({artifact.baseline.model_version}), python {sys.version.split()[0]}, {os.cpu_count()} cores, "
+        f"model {artifact.baseline.model_name} ({artifact.baseline.model_version}), "
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cores, "
         f"load average {os.getloadavg()[0]:.2f} (1 min) after the warm figures"
     )
     print("warm, in-process (stdout to /dev/null, flushed on every write as on Lambda; REST events are SAM CLI's):")

@@ -19,6 +19,7 @@ ENV_PREDICTION_LOG_FILE = "PREDICTION_LOG_FILE"  # local only: also append predi
 ENV_MAX_ROWS = "MAX_ROWS_PER_REQUEST"
 ENV_MAX_BODY_BYTES = "MAX_BODY_BYTES"
 ENV_LOG_CALLER = "LOG_CALLER"  # "true" behind a Function URL (no access log): the caller's IAM ARN on each prediction line
+ENV_UNSEEN_CATEGORIES = "UNSEEN_CATEGORIES"  # "accept" (default: logged as unseen_categories) or "refuse" (422)
 
 # Monitor function
 ENV_INFERENCE_LOG_GROUP = "INFERENCE_LOG_GROUP"

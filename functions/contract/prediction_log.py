@@ -22,6 +22,12 @@ Behind a Lambda Function URL (no access log) the line ends with the signing IAM 
 
      ...,"probabilities":[0.979,0.021,0.0],"caller":"arn:aws:sts::123456789012:assumed-role/client/session"}
 
+A model with categorical features logs their values as strings (cut to MAX_CATEGORY_CHARS), and a row with a
+category its baseline does not list names those features after `probabilities`::
+
+     ...,"features":{"sepal_length":5.8,"plan":"enterprise","region":"eu"},"probabilities":[0.98,0.02,0.0],
+     "unseen_categories":["plan"]}
+
 A rejected line::
 
     {"message":"rejected","timestamp":…,"request_id":"…","endpoint":"/predict",
@@ -58,7 +64,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from itertools import chain
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from functions.contract.json_text import compact_json, echoed
 
@@ -168,7 +174,7 @@ def prediction_lines(
     model: str,
     model_version: str,
     feature_names: Sequence[str],
-    rows: Sequence[Sequence[float]],
+    rows: Sequence[Sequence[float | str]],
     labels: Sequence[str],
     class_indices: Sequence[int],
     probabilities: Sequence[Sequence[float]],
@@ -176,10 +182,13 @@ def prediction_lines(
     outlier_scores: Sequence[float],
     latency_ms: float,
     reconstruction_errors: Sequence[float] | None = None,
+    unseen_categories: Sequence[Sequence[str]] | None = None,
 ) -> list[str]:
     """Serialise one request's rows; the whole batch is written with one call.
 
     `reconstruction_errors` (the joint-drift model's per-row score) is written after `confidence` when given.
+    A categorical feature's value is a string, written cut to MAX_CATEGORY_CHARS; `unseen_categories` (per row,
+    the features whose value training did not list) adds the key to the rows that have any.
 
     `confidence` is the largest of the row's (rounded) probabilities, so it always equals one of them.
     Raises ValueError on a non-finite number: a line is never written with NaN in it.
@@ -192,10 +201,13 @@ def prediction_lines(
     """
     latency = round(latency_ms, 3)
     scores = outlier_scores if reconstruction_errors is None else [*outlier_scores, *reconstruction_errors]
-    if _plain_numbers(rows, probabilities, scores, latency) and set(map(type, is_outlier)) <= _BOOL:
+    if unseen_categories is not None and not any(unseen_categories):
+        unseen_categories = None
+    if unseen_categories is None and _plain_numbers(rows, probabilities, scores, latency) and set(map(type, is_outlier)) <= _BOOL:
+        numbers = cast(Sequence[Sequence[float]], rows)  # _plain_numbers found numbers only
         return _assembled_lines(
-            timestamp_ms, request_id, endpoint, model, model_version, feature_names, rows, labels,
-            class_indices, probabilities, is_outlier, outlier_scores, latency, reconstruction_errors,
+            timestamp_ms, request_id, endpoint, model, model_version, feature_names, numbers, labels, class_indices,
+            probabilities, is_outlier, outlier_scores, latency, reconstruction_errors,
         )  # fmt: skip
     lines = []
     for row_index, values in enumerate(rows):
@@ -214,11 +226,23 @@ def prediction_lines(
             KEY_CONFIDENCE: max(probabilities[row_index]),
             **({} if reconstruction_errors is None else {KEY_RECONSTRUCTION_ERROR: reconstruction_errors[row_index]}),
             KEY_LATENCY_MS: latency,
-            KEY_FEATURES: dict(zip(feature_names, values, strict=True)),
+            KEY_FEATURES: logged_features(feature_names, values),
             KEY_PROBABILITIES: probabilities[row_index],
         }
+        if unseen_categories is not None and unseen_categories[row_index]:
+            record[KEY_UNSEEN_CATEGORIES] = list(unseen_categories[row_index])
         lines.append(compact_json(record))
     return lines
+
+
+def logged_features(feature_names: Sequence[str], values: Sequence[float | str]) -> dict[str, float | str]:
+    """The `features` object: numbers as they are, categories (strings) cut to MAX_CATEGORY_CHARS, whoever cut them
+    before, so no caller can bloat a line through a category."""
+    features = dict(zip(feature_names, values, strict=True))
+    for name, value in features.items():
+        if type(value) is str and len(value) > MAX_CATEGORY_CHARS:
+            features[name] = value[:MAX_CATEGORY_CHARS]
+    return features
 
 
 _PLAIN = frozenset((float, int))
@@ -226,7 +250,7 @@ _BOOL = frozenset((bool,))
 
 
 def _plain_numbers(
-    rows: Sequence[Sequence[float]], probabilities: Sequence[Sequence[float]], scores: Sequence[float], latency: float
+    rows: Sequence[Sequence[float | str]], probabilities: Sequence[Sequence[float]], scores: Sequence[float], latency: float
 ) -> bool:
     """Every number a built-in float or int (no bool, no NumPy scalar), and all finite."""
     if type(latency) not in _PLAIN:
@@ -234,7 +258,7 @@ def _plain_numbers(
     flat = [*chain.from_iterable(rows), *chain.from_iterable(probabilities), *scores]
     if not set(map(type, flat)) <= _PLAIN:
         return False
-    return math.isfinite(math.fsum(map(abs, flat)) + latency) if flat else math.isfinite(latency)
+    return math.isfinite(math.fsum(map(abs, cast(list[float], flat))) + latency) if flat else math.isfinite(latency)
 
 
 _QUOTED: dict[str, str] = {}  # labels: a handful per process
@@ -501,13 +525,16 @@ def regression_prediction_lines(
     model: str,
     model_version: str,
     feature_names: Sequence[str],
-    rows: Sequence[Sequence[float]],
+    rows: Sequence[Sequence[float | str]],
     predictions: Sequence[float],
     is_outlier: Sequence[bool],
     outlier_scores: Sequence[float],
     latency_ms: float,
+    unseen_categories: Sequence[Sequence[str]] | None = None,
 ) -> list[str]:
-    """A regression model's lines: `prediction` is the estimate (a number). Raises ValueError on a non-finite one."""
+    """A regression model's lines: `prediction` is the estimate (a number). Raises ValueError on a non-finite one.
+
+    Categories and `unseen_categories` as in `prediction_lines`."""
     latency = round(latency_ms, 3)
     return [
         compact_json(
@@ -523,7 +550,12 @@ def regression_prediction_lines(
                 KEY_OUTLIER_SCORE: outlier_scores[row_index],
                 KEY_PREDICTION: predictions[row_index],
                 KEY_LATENCY_MS: latency,
-                KEY_FEATURES: dict(zip(feature_names, values, strict=True)),
+                KEY_FEATURES: logged_features(feature_names, values),
+                **(
+                    {KEY_UNSEEN_CATEGORIES: list(unseen_categories[row_index])}
+                    if unseen_categories is not None and unseen_categories[row_index]
+                    else {}
+                ),
             }
         )
         for row_index, values in enumerate(rows)

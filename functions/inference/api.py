@@ -18,7 +18,7 @@ defer_unused_powertools()  # see lazy_package
 from aws_lambda_powertools.event_handler.api_gateway import APIGatewayRestResolver, Response, ResponseBuilder  # noqa: E402
 
 from functions.contract.json_text import compact_json, echoed  # noqa: E402
-from functions.contract.model_artifact import Baseline  # noqa: E402
+from functions.contract.model_artifact import FEATURE_CATEGORICAL, FEATURE_NUMERIC, Baseline  # noqa: E402
 from functions.contract.prediction_log import LogUnavailable  # noqa: E402
 from functions.inference.events import NOT_AN_API_EVENT, NotAnApiEvent, caller_arn, http_api_reply, rest_event  # noqa: E402
 from functions.inference.prediction_service import PredictionService, RequestFailed  # noqa: E402
@@ -45,7 +45,7 @@ def _metadata(baseline: Baseline, max_rows: int) -> dict[str, Any]:
     metadata = {
         "model": document["model"],
         "task": baseline.task,
-        "input": [{"name": f.name, "mean": f.mean, "std": f.std, "min": f.min, "max": f.max} for f in baseline.features],
+        "input": _input_description(baseline),
         "labels": list(baseline.label_names),
         "training_outlier_rate": baseline.training_outlier_rate,
         "prediction_distribution": dict(zip(baseline.label_names, baseline.class_distribution, strict=True)),
@@ -56,6 +56,29 @@ def _metadata(baseline: Baseline, max_rows: int) -> dict[str, Any]:
         stats = baseline.prediction_stats
         metadata["prediction_statistics"] = {"mean": stats.mean, "std": stats.std, "min": stats.min, "max": stats.max}
     return metadata
+
+
+def _input_description(baseline: Baseline) -> list[dict[str, Any]]:
+    """Every feature in request order: a number's training statistics, a category's listed values and shares."""
+    numeric = {f.name: f for f in baseline.features}
+    categorical = {f.name: f for f in baseline.categorical}
+    described: list[dict[str, Any]] = []
+    for name in baseline.feature_names:
+        if name in numeric:
+            f = numeric[name]
+            described.append({"name": name, "type": FEATURE_NUMERIC, "mean": f.mean, "std": f.std, "min": f.min, "max": f.max})
+        else:
+            c = categorical[name]
+            described.append(
+                {
+                    "name": name,
+                    "type": FEATURE_CATEGORICAL,
+                    "categories": list(c.categories),
+                    "shares": list(c.shares),
+                    "other_share": c.other_share,
+                }
+            )
+    return described
 
 
 class NoCompressionCheckBuilder(ResponseBuilder):
@@ -153,7 +176,9 @@ class InferenceApi:
             if self._openapi is None:
                 from functions.inference.openapi import openapi_document  # pydantic: only when asked for
 
-                self._openapi = compact_json(openapi_document(baseline, self.max_rows, self.routes))
+                self._openapi = compact_json(
+                    openapi_document(baseline, self.max_rows, self.routes, refuse_unseen=service.refuse_unseen)
+                )
             return _json_text(200, self._openapi)
 
         @app.exception_handler(RequestRejected)

@@ -54,6 +54,7 @@ def create_handler(settings: InferenceSettings, stdout: IO[str] = sys.stdout) ->
         metrics=LinesAreTheMetrics(),  # metric filters count the lines (infra/line_metrics.py)
         max_rows=settings.max_rows,
         max_body_bytes=settings.max_body_bytes,
+        refuse_unseen=settings.refuse_unseen,
     )
     api = InferenceApi(service, log_caller=settings.log_caller)
     logger.info(

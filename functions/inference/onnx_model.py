@@ -19,8 +19,8 @@ from typing import Any, NamedTuple, cast
 import numpy as np
 import onnxruntime
 
-from functions.contract.model_artifact import ModelArtifact, ModelArtifactError
-from functions.contract.names import JOINT_DRIFT_OUTPUT
+from functions.contract.model_artifact import Baseline, ModelArtifact, ModelArtifactError
+from functions.contract.names import CATEGORICAL_INPUT, JOINT_DRIFT_OUTPUT, NUMERIC_INPUT
 
 
 class BatchPrediction(NamedTuple):  # a tuple: built on every request, ~1 µs cheaper than a frozen dataclass
@@ -84,16 +84,70 @@ def fast_runner(session: Any, outputs: Sequence[str], probe: dict[str, np.ndarra
     return lambda names, feed: compiled(names, feed, None)
 
 
+def _described(inputs: Sequence[Any]) -> str:
+    return ", ".join(f"'{i.name}' {i.type} {list(i.shape)}" for i in inputs) or "none"
+
+
 def _input_width(session: onnxruntime.InferenceSession, path: Path) -> int | None:
     inputs = session.get_inputs()
     if len(inputs) != 1:
-        raise ModelArtifactError(f"{path}: expected one input tensor, found {len(inputs)}")
+        raise ModelArtifactError(
+            f"{path}: expected one input tensor (baseline.json lists numeric features only), "
+            f"found {len(inputs)}: {_described(inputs)}"
+        )
     if inputs[0].type != "tensor(float)":
         raise ModelArtifactError(f"{path}: input must be tensor(float), found {inputs[0].type}")
     shape = inputs[0].shape
     if len(shape) != 2:
         raise ModelArtifactError(f"{path}: input must be 2-D (rows, features), found shape {shape}")
     return shape[1] if isinstance(shape[1], int) else None
+
+
+def check_inputs(session: onnxruntime.InferenceSession, path: Path, baseline: Baseline) -> None:
+    """The graph takes what baseline.json describes: one float input as wide as the features, or for a model with
+    categorical features the contract's two inputs (functions/contract/names.py), each as wide as its features."""
+    if not baseline.has_categories:
+        width = _input_width(session, path)
+        if width is not None and width != baseline.n_features:
+            named = ", ".join(baseline.feature_names)
+            raise ModelArtifactError(
+                f"{path}: input has {width} features but baseline.json names {baseline.n_features} ({named})"
+            )
+        return
+    numeric = [f.name for f in baseline.features]
+    categorical = [f.name for f in baseline.categorical]
+    expected = (
+        (NUMERIC_INPUT, "tensor(float)", "float32", numeric),
+        (CATEGORICAL_INPUT, "tensor(string)", "string", categorical),
+    )
+    inputs = {i.name: i for i in session.get_inputs()}
+    wanted = " and ".join(f"'{name}' {kind} (rows, {len(names)})" for name, _, kind, names in expected)
+    if sorted(inputs) != sorted((NUMERIC_INPUT, CATEGORICAL_INPUT)):
+        raise ModelArtifactError(
+            f"{path}: baseline.json lists categorical features ({', '.join(categorical)}), so the graph must take two "
+            f"inputs, {wanted}; found {_described(session.get_inputs())}"
+        )
+    for name, onnx_type, kind, names in expected:
+        tensor = inputs[name]
+        if tensor.type != onnx_type:
+            raise ModelArtifactError(f"{path}: input '{name}' must be {onnx_type} ({kind}), found {tensor.type}")
+        shape = tensor.shape
+        if len(shape) != 2:
+            raise ModelArtifactError(f"{path}: input '{name}' must be 2-D (rows, {len(names)}), found shape {shape}")
+        if isinstance(shape[1], int) and shape[1] != len(names):
+            raise ModelArtifactError(
+                f"{path}: input '{name}' has {shape[1]} columns but baseline.json names {len(names)} "
+                f"{'numeric' if name == NUMERIC_INPUT else 'categorical'} features ({', '.join(names)})"
+            )
+
+
+def probe_feed(baseline: Baseline, input_name: str) -> dict[str, np.ndarray]:
+    """The cold-start probe, the baseline's sample row (training medians and most frequent categories), as a feed."""
+    numbers = np.array([baseline.medians], dtype=np.float32)
+    if not baseline.has_categories:
+        return {input_name: numbers}
+    categories = np.array([[f.mode for f in baseline.categorical]], dtype=object)
+    return {NUMERIC_INPUT: numbers, CATEGORICAL_INPUT: categories}
 
 
 class OnnxModel:
@@ -114,12 +168,10 @@ class OnnxModel:
             if joint_outputs != [JOINT_DRIFT_OUTPUT]:
                 raise ModelArtifactError(f"{joint_path}: outputs must be ['{JOINT_DRIFT_OUTPUT}'], found {joint_outputs}")
         for session, path in checked:
-            width = _input_width(session, path)
-            if width is not None and width != self.n_features:
-                named = ", ".join(baseline.feature_names)
-                raise ModelArtifactError(
-                    f"{path}: input has {width} features but baseline.json names {self.n_features} ({named})"
-                )
+            check_inputs(session, path, baseline)
+        self.mixed = baseline.has_categories
+        self._numeric_positions = baseline.numeric_positions
+        self._categorical_positions = baseline.categorical_positions
         classifier_outputs = [o.name for o in self._classifier.get_outputs()]
         if classifier_outputs[:2] != ["label", "probabilities"]:
             raise ModelArtifactError(
@@ -133,24 +185,32 @@ class OnnxModel:
         self._detector_input = self._detector.get_inputs()[0].name
         self._classifier_outputs = ["label", "probabilities"]
         self._detector_outputs = ["scores"]
-        # A dry run on the training medians proves the label count before the first request does.
-        probe = np.array([baseline.medians], dtype=np.float32)
-        self._run_classifier = fast_runner(self._classifier, self._classifier_outputs, {self._classifier_input: probe})
-        self._run_detector = fast_runner(self._detector, self._detector_outputs, {self._detector_input: probe})
+        # A dry run on the sample row (training medians, most frequent categories) proves the label count before
+        # the first request does.
         self._joint_input = self._joint.get_inputs()[0].name if self._joint is not None else ""
         self._joint_outputs = [JOINT_DRIFT_OUTPUT]
-        self._run_joint = (
-            fast_runner(self._joint, self._joint_outputs, {self._joint_input: probe}) if self._joint is not None else None
-        )
-        expected = self.predict(probe)
+        feeds = [probe_feed(baseline, name) for name in (self._classifier_input, self._detector_input, self._joint_input)]
+        self._run_classifier = fast_runner(self._classifier, self._classifier_outputs, feeds[0])
+        self._run_detector = fast_runner(self._detector, self._detector_outputs, feeds[1])
+        self._run_joint = fast_runner(self._joint, self._joint_outputs, feeds[2]) if self._joint is not None else None
+        probe = feeds[0][NUMERIC_INPUT if self.mixed else self._classifier_input]
+        try:
+            expected = self.predict(probe, feeds[0][CATEGORICAL_INPUT]) if self.mixed else self.predict(probe)
+        except Exception as error:  # onnxruntime's own errors: a graph that cannot run the sample row
+            raise ModelArtifactError(f"{artifact.directory}: the sample row cannot be scored ({error})") from error
         if expected.probabilities.shape != (1, self.n_labels):
             raise ModelArtifactError(
                 f"{artifact.classifier_path}: probabilities have shape {expected.probabilities.shape[1:]} "
                 f"but baseline.json names {self.n_labels} labels ({', '.join(baseline.label_names)})"
             )
-        self._one_row = OneRowBinding.checked(self, probe[0].tolist(), row_of(expected))
+        # The bound one-row path packs numbers only: a model with categories is served by `predict`.
+        self._one_row = None if self.mixed else OneRowBinding.checked(self, probe[0].tolist(), row_of(expected))
 
-    def predict(self, rows: np.ndarray) -> BatchPrediction:
+    def predict(self, rows: np.ndarray, categories: np.ndarray | None = None) -> BatchPrediction:
+        """`rows`: the numbers (float32); `categories` (str, one column per categorical feature): only for a model
+        with categorical features, which takes both."""
+        if categories is not None:
+            return self._predict_mixed(rows, categories)
         class_index, probabilities = self._run_classifier(self._classifier_outputs, {self._classifier_input: rows})
         (scores,) = self._run_detector(self._detector_outputs, {self._detector_input: rows})
         if self._run_joint is None:
@@ -158,10 +218,24 @@ class OnnxModel:
         (errors,) = self._run_joint(self._joint_outputs, {self._joint_input: rows})
         return BatchPrediction(class_index, probabilities, -scores.reshape(-1), errors.reshape(-1))
 
-    def predict_one(self, values: Sequence[float]) -> RowPrediction:
-        """One row of finite numbers within float32's range (what the request parser lets through)."""
+    def _predict_mixed(self, rows: np.ndarray, categories: np.ndarray) -> BatchPrediction:
+        feed = {NUMERIC_INPUT: rows, CATEGORICAL_INPUT: categories}
+        class_index, probabilities = self._run_classifier(self._classifier_outputs, feed)
+        (scores,) = self._run_detector(self._detector_outputs, feed)
+        if self._run_joint is None:
+            return BatchPrediction(class_index, probabilities, -scores.reshape(-1))
+        (errors,) = self._run_joint(self._joint_outputs, feed)
+        return BatchPrediction(class_index, probabilities, -scores.reshape(-1), errors.reshape(-1))
+
+    def predict_one(self, values: Sequence[Any]) -> RowPrediction:
+        """One row of finite numbers within float32's range (what the request parser lets through); for a model
+        with categorical features, numbers and strings in input order."""
         if self._one_row is not None:
             return self._one_row.predict_one(values)
+        if self.mixed:
+            numbers = np.array([[values[i] for i in self._numeric_positions]], dtype=np.float32)
+            texts = np.array([[values[i] for i in self._categorical_positions]], dtype=object)
+            return row_of(self.predict(numbers, texts))
         return row_of(self.predict(np.array([values], dtype=np.float32)))
 
 

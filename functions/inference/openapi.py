@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from functions.contract.model_artifact import Baseline
+from functions.contract.prediction_log import MAX_CATEGORY_CHARS
 
 JSON = "application/json"
 POST_ERRORS = (
@@ -19,8 +20,9 @@ POST_ERRORS = (
     (
         422,
         "JSON that is not a valid request: duplicate key, missing or unexpected key, wrong row length, "
-        "non-numeric or non-finite value, float32 overflow, too many rows or labels, unknown label, "
-        "or a row the model cannot score (its output is not finite; the reply names the row and feature)",
+        "a value of the wrong type (a string for a number, a number for a category), non-finite value, float32 "
+        "overflow, too many rows or labels, unknown label, an unseen category when the service refuses them "
+        "(unseen_category), or a row the model cannot score (its output is not finite; the reply names the row and feature)",
     ),
 )
 COMMON_ERRORS = (
@@ -36,7 +38,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str | None, int, str]] = {
     ("POST", "/predict"): ("Class probabilities and outlier flag per row", "PredictRequest", 200, "PredictResponse"),
     ("POST", "/predict/label"): ("Predicted label and outlier flag per row", "PredictRequest", 200, "LabelResponse"),
     ("GET", "/predict/test"): (
-        "Probabilities for a built-in sample (each feature's training median)",
+        "Probabilities for a built-in sample (each feature's training median or most frequent category)",
         None,
         200,
         "PredictResponse",
@@ -66,7 +68,7 @@ REGRESSION_OPERATIONS: dict[tuple[str, str], tuple[str, str | None, int, str]] =
     **OPERATIONS,
     ("POST", "/predict"): ("Estimate (a number) and outlier flag per row", "PredictRequest", 200, "RegressionPredictResponse"),
     ("GET", "/predict/test"): (
-        "Estimate for a built-in sample (each feature's training median)",
+        "Estimate for a built-in sample (each feature's training median or most frequent category)",
         None,
         200,
         "RegressionPredictResponse",
@@ -81,7 +83,50 @@ REGRESSION_OPERATIONS: dict[tuple[str, str], tuple[str, str | None, int, str]] =
 NO_LABEL_ROUTES = (("GET", "/label"), ("POST", "/predict/label"), ("GET", "/predict/test/label"))
 
 
-def openapi_document(baseline: Baseline, max_rows: int, routes: dict[str, list[str]]) -> dict[str, Any]:
+def row_schema(baseline: Baseline, number: dict[str, Any], *, refuse_unseen: bool) -> dict[str, Any]:
+    """A mixed model's row: one schema per position (`prefixItems`), a number or a string as the feature's type.
+
+    A category's known values are listed; while unseen categories are accepted they are `examples` and the
+    description (any string is a valid request, logged as unseen); when they are refused, an `enum`."""
+    categorical = {f.name: f for f in baseline.categorical}
+    positions: list[dict[str, Any]] = []
+    for name in baseline.feature_names:
+        feature = categorical.get(name)
+        if feature is None:
+            positions.append({**number, "title": name, "description": f"{name}: a number"})
+            continue
+        known = list(feature.categories)
+        if refuse_unseen:
+            positions.append(
+                {"type": "string", "enum": known, "title": name, "description": f"{name}: categorical, one of {', '.join(known)}"}
+            )
+        else:
+            positions.append(
+                {
+                    "type": "string",
+                    "title": name,
+                    "examples": known,
+                    "description": (
+                        f"{name}: categorical; known categories {', '.join(known)}. Any other string is accepted, "
+                        f"scored as unseen and named in the log's unseen_categories; longer than {MAX_CATEGORY_CHARS} "
+                        "characters is cut"
+                    ),
+                }
+            )
+    width = baseline.n_features
+    return {
+        "type": "array",
+        "prefixItems": positions,
+        "minItems": width,
+        "maxItems": width,
+        "description": "One value per feature, in this order: "
+        + ", ".join(f"{name} ({kind})" for name, kind in zip(baseline.feature_names, baseline.feature_types, strict=True)),
+    }
+
+
+def openapi_document(
+    baseline: Baseline, max_rows: int, routes: dict[str, list[str]], *, refuse_unseen: bool = False
+) -> dict[str, Any]:
     from pydantic.json_schema import models_json_schema
 
     from functions.inference import schemas
@@ -107,10 +152,14 @@ def openapi_document(baseline: Baseline, max_rows: int, routes: dict[str, list[s
     data = components["PredictRequest"]["properties"]["data"]
     data["maxItems"] = max_rows
     width = baseline.n_features
-    data["items"].update(
-        minItems=width, maxItems=width, description="One value per feature: " + ", ".join(baseline.feature_names)
-    )
-    components["PredictRequest"]["examples"] = [{"data": [[round(v, 4) for v in baseline.medians]]}]
+    if baseline.has_categories:
+        data["items"] = row_schema(baseline, data["items"]["items"], refuse_unseen=refuse_unseen)
+    else:
+        data["items"].update(
+            minItems=width, maxItems=width, description="One value per feature: " + ", ".join(baseline.feature_names)
+        )
+    sample = [round(v, 4) if isinstance(v, float) else v for v in baseline.sample_row]
+    components["PredictRequest"]["examples"] = [{"data": [sample]}]
     if regression:
         example = baseline.prediction_stats.mean if baseline.prediction_stats else 0.0
         components["RegressionFeedbackRequest"]["examples"] = [

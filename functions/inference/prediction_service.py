@@ -32,11 +32,20 @@ from functions.contract.prediction_log import (
     with_caller,
 )
 from functions.inference.onnx_model import BatchPrediction, RowPrediction
-from functions.inference.request_parsing import MAX_DETAILS, Label, RequestRejected, parse_labels, parse_rows_array
+from functions.inference.request_parsing import (
+    MAX_DETAILS,
+    Label,
+    RequestRejected,
+    RowSchema,
+    parse_labels,
+    parse_mixed_rows,
+    parse_rows_array,
+)
 
 
 class Predictor(Protocol):
-    def predict(self, rows: np.ndarray) -> BatchPrediction: ...
+    def predict(self, rows: np.ndarray, categories: np.ndarray | None = None) -> BatchPrediction:
+        """`categories` only for a model with categorical features (and then always)."""
 
     def predict_one(self, values: Sequence[float]) -> RowPrediction: ...
 
@@ -249,23 +258,39 @@ class PredictionService:
     clock_ms: Callable[[], int] = now_ms
     timer: Callable[[], float] = time.perf_counter
     one_row_path: bool = True  # False: every request takes the general path (tests compare the two)
-    _sample: list[list[float]] = field(init=False)
+    refuse_unseen: bool = False  # a model with categorical features: an unlisted category is a 422, not a logged row
+    _sample: list[list[float | str]] = field(init=False)
+    _schema: RowSchema | None = field(init=False)  # a model with categorical features: what each position holds
 
     _replies: dict[bool, OneRowReplyFormat | None] = field(init=False)
     _line_formats: dict[str, PredictionLineFormat] = field(init=False)
     _quoted_labels: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        # The built-in sample of GET /predict/test: each feature's training median.
-        self._sample = [self.baseline.medians]
-        self._replies = {
-            only: OneRowReplyFormat.build(self.baseline, only) if self.one_row_path else None for only in (False, True)
-        }
+        self._set_inputs()
+        # The one-row formats write numbers only: a model with categories answers through the general path.
+        one_row = self.one_row_path and self._schema is None
+        self._replies = {only: OneRowReplyFormat.build(self.baseline, only) if one_row else None for only in (False, True)}
         self._line_formats = {}
         self._quoted_labels = [quoted_text(label) for label in self.baseline.label_names]
 
+    def _set_inputs(self) -> None:
+        baseline = self.baseline
+        # The built-in sample of GET /predict/test: each numeric feature's training median, each categorical
+        # feature's most frequent category.
+        self._sample = [baseline.sample_row]
+        self._schema = (
+            RowSchema.of(
+                baseline.feature_names,
+                [(f.name, f.categories) for f in baseline.categorical],
+                refuse_unseen=self.refuse_unseen,
+            )
+            if baseline.has_categories
+            else None
+        )
+
     @property
-    def sample(self) -> list[list[float]]:
+    def sample(self) -> list[list[float | str]]:
         return [list(row) for row in self._sample]
 
     def predict_request(
@@ -286,6 +311,11 @@ class PredictionService:
             check_content_type(content_type)
             body = decode_body(body, is_base64)
             check_body_size(body, self.max_body_bytes)
+            if self._schema is not None:
+                mixed = parse_mixed_rows(body, schema=self._schema, max_rows=self.max_rows)
+                return self._answer(
+                    job_id, started, endpoint, mixed.values, mixed.numeric, labels_only, caller, mixed.categories, mixed.unseen
+                )
             rows = parse_rows_array(body, feature_names=self.baseline.feature_names, max_rows=self.max_rows)
             return self._answer(job_id, started, endpoint, rows.values, rows.array, labels_only, caller)
         except RequestRejected as rejection:
@@ -397,12 +427,17 @@ class PredictionService:
             self.metrics.rejection(),
         )
 
-    def _refuse_unscorable(self, rows: list[list[float]], finite: np.ndarray) -> RequestRejected:
+    def _refuse_unscorable(self, rows: Sequence[Sequence[float | str]], finite: np.ndarray) -> RequestRejected:
         """The whole request is refused when any row's output is not finite: one answer, one record, never NaN."""
         bad = np.flatnonzero(~finite).tolist()
         details = []
+        positions = self.baseline.numeric_positions
         for index in bad[:MAX_DETAILS]:
-            name, value, low, high = furthest_outside(rows[index], self.baseline)
+            if not positions:  # categories only: no number to point at
+                details.append({"location": f"data[{index}]", "problem": "the model cannot score these categories"})
+                continue
+            numbers = [float(rows[index][position]) for position in positions]
+            name, value, low, high = furthest_outside(numbers, self.baseline)
             details.append(
                 {
                     "location": f"data[{index}]",
@@ -422,14 +457,21 @@ class PredictionService:
         job_id: str,
         started: float,
         endpoint: str,
-        rows: list[list[float]],
+        rows: Sequence[Sequence[float | str]],
         array: np.ndarray | None,
         labels_only: bool,
         caller: str | None = None,
+        categories: np.ndarray | None = None,
+        unseen: Sequence[Sequence[str]] | None = None,
     ) -> str:
+        """`categories` and `unseen` (per row, the features whose category is not listed): a mixed model's rows."""
+        if self._schema is not None:
+            if array is None or categories is None:
+                array, categories = self._schema.arrays(rows)
+            return compact_json(self._predict(job_id, started, endpoint, rows, array, labels_only, caller, categories, unseen))
         reply = self._replies[labels_only]
         if len(rows) == 1 and reply is not None:
-            return self._predict_one(job_id, started, endpoint, rows[0], reply, caller)
+            return self._predict_one(job_id, started, endpoint, rows[0], reply, caller)  # type: ignore[arg-type]
         if array is None:
             array = np.array(rows, dtype=np.float32)
         return compact_json(self._predict(job_id, started, endpoint, rows, array, labels_only, caller))
@@ -484,12 +526,14 @@ class PredictionService:
         job_id: str,
         started: float,
         endpoint: str,
-        rows: list[list[float]],
+        rows: Sequence[Sequence[float | str]],
         array: np.ndarray,
         labels_only: bool,
         caller: str | None = None,
+        categories: np.ndarray | None = None,
+        unseen: Sequence[Sequence[str]] | None = None,
     ) -> dict[str, Any]:
-        result = self.model.predict(array)
+        result = self.model.predict(array) if categories is None else self.model.predict(array, categories)
         probabilities = rounded(result.probabilities, 4)
         if len(rows) <= 32:  # NumPy's per-call overhead loses on the common one-row request
             raw_scores = result.outlier_score.tolist()
@@ -532,6 +576,7 @@ class PredictionService:
                     outlier_scores=outlier_scores,
                     latency_ms=latency_ms,
                     reconstruction_errors=errors,
+                    unseen_categories=unseen,
                 ),
                 caller,
             ),

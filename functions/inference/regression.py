@@ -17,8 +17,9 @@ import numpy as np
 
 from functions.contract.json_text import compact_json
 from functions.contract.model_artifact import ModelArtifact, ModelArtifactError
+from functions.contract.names import CATEGORICAL_INPUT, NUMERIC_INPUT
 from functions.contract.prediction_log import regression_prediction_lines, with_caller
-from functions.inference.onnx_model import _input_width, _open_session, fast_runner
+from functions.inference.onnx_model import _open_session, check_inputs, fast_runner, probe_feed
 from functions.inference.prediction_service import (
     PredictionService,
     rounded,
@@ -42,9 +43,8 @@ class RegressionOnnxModel:
         self._regressor = _open_session(artifact.classifier_path)
         self._detector = _open_session(artifact.outlier_detector_path)
         for session, path in ((self._regressor, artifact.classifier_path), (self._detector, artifact.outlier_detector_path)):
-            width = _input_width(session, path)
-            if width is not None and width != self.n_features:
-                raise ModelArtifactError(f"{path}: input has {width} features but baseline.json names {self.n_features}")
+            check_inputs(session, path, baseline)
+        self.mixed = baseline.has_categories
         output = self._regressor.get_outputs()[0]
         if output.type not in ("tensor(float)", "tensor(double)"):
             raise ModelArtifactError(
@@ -56,11 +56,14 @@ class RegressionOnnxModel:
         self._regressor_input = self._regressor.get_inputs()[0].name
         self._detector_input = self._detector.get_inputs()[0].name
         self._regressor_outputs = [output.name]
-        probe = np.array([baseline.medians], dtype=np.float32)
-        self._run_regressor = fast_runner(self._regressor, self._regressor_outputs, {self._regressor_input: probe})
-        self._run_detector = fast_runner(self._detector, ["scores"], {self._detector_input: probe})
+        regressor_feed = probe_feed(baseline, self._regressor_input)
+        self._run_regressor = fast_runner(self._regressor, self._regressor_outputs, regressor_feed)
+        self._run_detector = fast_runner(self._detector, ["scores"], probe_feed(baseline, self._detector_input))
         try:
-            answer = self.predict(probe)
+            if self.mixed:
+                answer = self.predict(regressor_feed[NUMERIC_INPUT], regressor_feed[CATEGORICAL_INPUT])
+            else:
+                answer = self.predict(regressor_feed[self._regressor_input])
         except ValueError as error:  # more than one value per row
             raise ModelArtifactError(f"{artifact.classifier_path}: {error}") from error
         if answer.prediction.shape != (1,):
@@ -69,15 +72,21 @@ class RegressionOnnxModel:
                 f"got shape {answer.prediction.shape} for one row"
             )
 
-    def predict(self, rows: np.ndarray) -> RegressionBatch:
-        (values,) = self._run_regressor(self._regressor_outputs, {self._regressor_input: rows})
-        (scores,) = self._run_detector(["scores"], {self._detector_input: rows})
+    def predict(self, rows: np.ndarray, categories: np.ndarray | None = None) -> RegressionBatch:
+        """`categories`: only for a model with categorical features (the contract's second input)."""
+        if categories is None:
+            (values,) = self._run_regressor(self._regressor_outputs, {self._regressor_input: rows})
+            (scores,) = self._run_detector(["scores"], {self._detector_input: rows})
+        else:
+            feed = {NUMERIC_INPUT: rows, CATEGORICAL_INPUT: categories}
+            (values,) = self._run_regressor(self._regressor_outputs, feed)
+            (scores,) = self._run_detector(["scores"], feed)
         if values.ndim == 2 and values.shape[1] != 1:
             raise ValueError(f"the regressor answered {values.shape[1]} values per row, expected 1")
         return RegressionBatch(values.reshape(-1), -scores.reshape(-1))
 
     def predict_one(self, values: Sequence[float]) -> RegressionBatch:
-        return self.predict(np.array([values], dtype=np.float32))
+        return self.predict(np.array([values], dtype=np.float32))  # numbers only: the service sends mixed rows as arrays
 
 
 def regression_reply(*, job_id: str, model: str, model_version: str, predictions: Sequence[float],
@@ -110,9 +119,9 @@ class RegressionPredictionService(PredictionService):
     model: Any  # RegressionOnnxModel (or a test double with its `predict`)
 
     def __post_init__(self) -> None:
-        self._sample = [self.baseline.medians]
-        self._replies = {False: None, True: None}  # no one-row format: the general path answers every request
+        self._set_inputs()
         self._line_formats = {}
+        self._replies = {False: None, True: None}  # no one-row format: the general path answers every request
         self._quoted_labels = []
 
     def predict_sample(self, *, endpoint: str, labels_only: bool, caller: str | None = None) -> str:
@@ -127,16 +136,20 @@ class RegressionPredictionService(PredictionService):
         job_id: str,
         started: float,
         endpoint: str,
-        rows: list[list[float]],
+        rows: Sequence[Sequence[float | str]],
         array: np.ndarray | None,
         labels_only: bool,
         caller: str | None = None,
+        categories: np.ndarray | None = None,
+        unseen: Sequence[Sequence[str]] | None = None,
     ) -> str:
         if labels_only:
             raise no_label_rejection(self.baseline.model_name)
+        if self._schema is not None and (array is None or categories is None):
+            array, categories = self._schema.arrays(rows)
         if array is None:
             array = np.array(rows, dtype=np.float32)
-        result = self.model.predict(array)
+        result = self.model.predict(array) if categories is None else self.model.predict(array, categories)
         predictions = [float(f"{v:.{PREDICTION_DIGITS}g}") for v in result.prediction.astype(np.float64).tolist()]
         outlier_scores = rounded(result.outlier_score, 4)
         if not math.isfinite(sum(predictions) + sum(outlier_scores)):
@@ -158,6 +171,7 @@ class RegressionPredictionService(PredictionService):
                     is_outlier=outlier_flags,
                     outlier_scores=outlier_scores,
                     latency_ms=latency_ms,
+                    unseen_categories=unseen,
                 ),
                 caller,
             ),

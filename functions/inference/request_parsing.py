@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import chain
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from functions.contract.json_text import echoed
+from functions.contract.prediction_log import MAX_CATEGORY_CHARS
 
 FLOAT32_MAX = 3.4028234663852886e38
 MAX_ROWS_PER_REQUEST = 1000
@@ -110,6 +111,8 @@ def _kind(value: Any) -> str:
         return "a list"
     if isinstance(value, dict):
         return "an object"
+    if isinstance(value, int | float):
+        return "a number"
     return type(value).__name__
 
 
@@ -192,7 +195,20 @@ def parse_rows_array(body: str | bytes | None, *, feature_names: Sequence[str], 
     raise _row_rejection(document, feature_names, max_rows, example)
 
 
-def _row_rejection(document: Any, feature_names: Sequence[str], max_rows: int, example: str) -> RequestRejected:
+ValueProblem = Callable[[Any, int, int], "str | None"]  # (value, row, position) -> what is wrong with it, or None
+
+
+def _numeric_value_problem(value: Any, row: int, position: int) -> str | None:
+    return _value_problem(value, f"data[{row}][{position}]")
+
+
+def _row_rejection(
+    document: Any,
+    feature_names: Sequence[str],
+    max_rows: int,
+    example: str,
+    value_problem: ValueProblem = _numeric_value_problem,
+) -> RequestRejected:
     """The slow walk over a refused body: every problem, with its location."""
     problems = _object_problems(document, "data", example)
     if problems:
@@ -214,10 +230,9 @@ def _row_rejection(document: Any, feature_names: Sequence[str], max_rows: int, e
             problems.append((f"data[{index}]", f"data[{index}] must be a list, got {_kind(row)}"))
             continue
         for position, value in enumerate(row):
-            where = f"data[{index}][{position}]"
-            problem = _value_problem(value, where)
+            problem = value_problem(value, index, position)
             if problem:
-                problems.append((where, problem))
+                problems.append((f"data[{index}][{position}]", problem))
     if problems:
         return _refuse(problems)
     width = len(feature_names)
@@ -318,3 +333,199 @@ def parse_labels(
     if problems:
         raise _refuse(problems)
     return labels
+
+
+# --- mixed rows: numbers and categories (functions/contract/model_artifact.py, type "categorical") ------------------
+
+
+KNOWN_IN_MESSAGE = 10  # known categories an error message lists, most frequent first
+
+
+class RowSchema(NamedTuple):
+    """What each position of a mixed model's row holds, built once per cold start from the baseline."""
+
+    feature_names: tuple[str, ...]
+    numeric_positions: tuple[int, ...]
+    categorical_positions: tuple[int, ...]
+    categories: tuple[tuple[str, ...], ...]  # listed categories, per categorical position, most frequent first
+    listed: tuple[frozenset[str], ...]
+    refuse_unseen: bool  # an unlisted category is refused (422 unseen_category) instead of accepted and logged
+
+    @classmethod
+    def of(
+        cls, feature_names: Sequence[str], categorical: Sequence[tuple[str, Sequence[str]]], *, refuse_unseen: bool
+    ) -> RowSchema:
+        """`categorical`: (name, listed categories) of each categorical feature, in input order."""
+        listed_of = {name: tuple(categories) for name, categories in categorical}
+        positions = tuple(i for i, name in enumerate(feature_names) if name in listed_of)
+        categories = tuple(listed_of[feature_names[i]] for i in positions)
+        return cls(
+            feature_names=tuple(feature_names),
+            numeric_positions=tuple(i for i in range(len(feature_names)) if i not in positions),
+            categorical_positions=positions,
+            categories=categories,
+            listed=tuple(frozenset(values) for values in categories),
+            refuse_unseen=refuse_unseen,
+        )
+
+    def arrays(self, rows: Sequence[Sequence[float | str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Rows already checked (the sample row): the model's two inputs, numbers (float32) and categories (str)."""
+        numbers = np.array([[row[i] for i in self.numeric_positions] for row in rows], dtype=np.float32)
+        texts = np.array([[row[i] for i in self.categorical_positions] for row in rows], dtype=object)
+        return numbers.reshape(len(rows), len(self.numeric_positions)), texts.reshape(len(rows), len(self.categorical_positions))
+
+    def unseen(self, row: Sequence[float | str]) -> tuple[str, ...]:
+        """Names of the row's categorical features whose value is not listed, in input order."""
+        return tuple(
+            self.feature_names[position]
+            for position, listed in zip(self.categorical_positions, self.listed, strict=True)
+            if row[position] not in listed
+        )
+
+    def known(self, category_index: int) -> str:
+        """The known categories for a message: the first KNOWN_IN_MESSAGE (50 long ones would make 3 KB a problem)."""
+        categories = self.categories[category_index]
+        if len(categories) <= KNOWN_IN_MESSAGE:
+            return ", ".join(categories)
+        more = len(categories) - KNOWN_IN_MESSAGE
+        return ", ".join(categories[:KNOWN_IN_MESSAGE]) + f" and {more} more (GET /metadata lists them)"
+
+
+class MixedRows(NamedTuple):
+    values: list[list[float | str]]  # in request order, numbers as floats, categories cut: what the log records
+    numeric: np.ndarray  # (n, numeric) float32
+    categories: np.ndarray  # (n, categorical) object array of str, cut to MAX_CATEGORY_CHARS
+    unseen: list[tuple[str, ...]] | None  # per row, the features whose value is not listed; None when no row has one
+
+
+def cut_category(text: str) -> str:
+    """A category as the model and the log take it: at most MAX_CATEGORY_CHARS characters (longer is cut, not refused)."""
+    return text if len(text) <= MAX_CATEGORY_CHARS else text[:MAX_CATEGORY_CHARS]
+
+
+def _is_unicode(text: str) -> bool:
+    """False for a lone surrogate ("\\ud800" is valid JSON): the model's string input takes UTF-8 only."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def parse_mixed_rows(body: str | bytes | None, *, schema: RowSchema, max_rows: int) -> MixedRows:
+    """Validate a /predict body for a model with categorical features: each row holds, in input order, a finite
+    float32 number per numeric feature and a string per categorical one. A string longer than MAX_CATEGORY_CHARS
+    is cut; an unlisted category is accepted (and reported per row in `unseen`) unless the schema refuses it."""
+    example = '{"data": [[...], ...]}'
+    document = decode_json(body, example)
+    data = document.get("data") if type(document) is dict and len(document) == 1 else None
+    width = len(schema.feature_names)
+    if type(data) is list and 0 < len(data) <= max_rows and all(type(row) is list and len(row) == width for row in data):
+        rows: list[list[float | str]] = []
+        number_rows: list[list[float]] = []
+        text_rows: list[list[str]] = []
+        unseen: list[tuple[str, ...]] = []
+        problems: list[tuple[str, str]] = []
+        unseen_problems = 0
+        numeric_positions, categorical_positions = schema.numeric_positions, schema.categorical_positions
+        for index, row in enumerate(data):
+            numbers = [row[i] for i in numeric_positions]
+            texts = [row[i] for i in categorical_positions]
+            if not (
+                set(map(type, numbers)) <= _NUMBER_TYPES
+                and set(map(type, texts)) <= _STRING_TYPE
+                and _within_float32(numbers)
+                and all(map(_is_unicode, texts))
+            ):  # the slow walk over this row: every problem with its feature
+                problems += [
+                    (f"data[{index}][{position}]", problem)
+                    for position, value in enumerate(row)
+                    if (problem := _mixed_value_problem(schema, value, index, position))
+                ]
+                if schema.refuse_unseen:
+                    refused = _unseen_problems(schema, index, [cut_category(t) if type(t) is str else t for t in texts])
+                    problems += refused
+                    unseen_problems += len(refused)
+                continue
+            numbers = [float(value) for value in numbers]
+            texts = [cut_category(text) for text in texts]
+            clean: list[float | str] = list(row)
+            for position, number in zip(numeric_positions, numbers, strict=True):
+                clean[position] = number
+            for position, text in zip(categorical_positions, texts, strict=True):
+                clean[position] = text
+            row_unseen = tuple(
+                schema.feature_names[position]
+                for position, text, listed in zip(categorical_positions, texts, schema.listed, strict=True)
+                if text not in listed
+            )
+            if row_unseen and schema.refuse_unseen:
+                refused = _unseen_problems(schema, index, texts)
+                problems += refused
+                unseen_problems += len(refused)
+            rows.append(clean)
+            number_rows.append(numbers)
+            text_rows.append(texts)
+            unseen.append(row_unseen)
+        if problems:
+            rejection = _refuse(problems)
+            if unseen_problems == len(problems):
+                rejection.code = "unseen_category"
+            raise rejection
+        numeric = np.array(number_rows, dtype=np.float32).reshape(len(rows), len(numeric_positions))
+        categories = np.array(text_rows, dtype=object).reshape(len(rows), len(categorical_positions))
+        return MixedRows(rows, numeric, categories, unseen if any(unseen) else None)
+    raise _row_rejection(
+        document,
+        schema.feature_names,
+        max_rows,
+        example,
+        lambda value, row, position: _mixed_value_problem(schema, value, row, position),
+    )
+
+
+_STRING_TYPE = frozenset((str,))
+
+
+def _within_float32(numbers: list[Any]) -> bool:
+    """Every number finite and within float32's range (ints and floats only)."""
+    if not numbers:
+        return True
+    try:  # a NaN or infinity makes the sum non-finite; max and min then bound the range
+        return math.isfinite(sum(numbers)) and max(numbers) <= FLOAT32_MAX and min(numbers) >= -FLOAT32_MAX
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _unseen_problems(schema: RowSchema, index: int, texts: list[Any]) -> list[tuple[str, str]]:
+    """Unseen categories refused (the service's setting): the row, the feature, the value and the known ones.
+    A value that is not a string has its own problem (the wrong type) and is skipped here."""
+    return [
+        (
+            f"data[{index}][{position}]",
+            f"row {index}, feature '{schema.feature_names[position]}': {echoed(repr(text))} is not a known category "
+            f"(known: {schema.known(category_index)})",
+        )
+        for category_index, (position, text) in enumerate(zip(schema.categorical_positions, texts, strict=True))
+        if type(text) is str and text not in schema.listed[category_index]
+    ]
+
+
+def _mixed_value_problem(schema: RowSchema, value: Any, row: int, position: int) -> str | None:
+    """What is wrong with one value of a mixed row, naming the row, the feature and the type it expects."""
+    if position >= len(schema.feature_names):  # a row too long: its length is the problem, reported by the caller
+        return None
+    where = f"row {row}, feature '{schema.feature_names[position]}'"
+    if position in schema.categorical_positions:
+        category_index = schema.categorical_positions.index(position)
+        if type(value) is not str:
+            return f"{where}: expected a string (categorical: {schema.known(category_index)}), got {_kind(value)}"
+        if not _is_unicode(value):
+            return f"{where}: the string holds a lone surrogate (an unpaired \\ud800-\\udfff escape), which is not text"
+        return None
+    if type(value) not in _NUMBER_TYPES:
+        return f"{where}: expected a number, got {_kind(value)}"
+    problem = _value_problem(value, where)
+    return problem

@@ -17,7 +17,8 @@ FeatureValue = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-FLOA
 
 
 class PredictRequest(BaseModel):
-    """`{"data": [[f1, f2, ...], ...]}`: 1 to 1,000 rows, each with one finite number per model feature."""
+    """`{"data": [[f1, f2, ...], ...]}`: 1 to 1,000 rows, each with one value per model feature, in input order: a
+    finite number, or a string for a categorical feature."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"data": [[5.1, 3.5, 1.4, 0.2]]}]})
 
@@ -141,10 +142,18 @@ class LabelsResponse(BaseModel):
 
 class FeatureDescription(BaseModel):
     name: str
-    mean: float
-    std: float
-    min: float
-    max: float
+    type: str = Field(description="numeric (a number) or categorical (a string)")
+    mean: float | None = Field(default=None, description="Numeric: training mean")
+    std: float | None = None
+    min: float | None = None
+    max: float | None = None
+    categories: list[str] | None = Field(
+        default=None, description="Categorical: the known (training) categories, most frequent first"
+    )
+    shares: list[float] | None = Field(default=None, description="Categorical: each known category's training share")
+    other_share: float | None = Field(
+        default=None, description="Categorical: training share of the values not listed (sent values outside the list are unseen)"
+    )
 
 
 class MetadataResponse(BaseModel):

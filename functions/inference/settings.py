@@ -38,6 +38,18 @@ def _positive_int(value: str, name: str, *, maximum: int | None = None) -> int:
     return number
 
 
+UNSEEN_ACCEPT = "accept"  # an unlisted category is served and its line names the feature (unseen_categories)
+UNSEEN_REFUSE = "refuse"  # an unlisted category is a 422 naming the feature and its known categories
+UNSEEN_POLICIES = (UNSEEN_ACCEPT, UNSEEN_REFUSE)
+
+
+def _unseen_policy(value: str, name: str) -> str:
+    lowered = value.strip().lower() or UNSEEN_ACCEPT
+    if lowered not in UNSEEN_POLICIES:
+        raise SettingsError(f"{name}={value!r}: expected {' or '.join(UNSEEN_POLICIES)}")
+    return lowered
+
+
 class InferenceSettings(NamedTuple):
     model_dir: Path
     tracing_enabled: bool
@@ -47,6 +59,11 @@ class InferenceSettings(NamedTuple):
     service_name: str
     metrics_namespace: str
     log_caller: bool = False  # behind a Function URL: the caller's IAM ARN on each prediction line (no access log)
+    unseen_categories: str = UNSEEN_ACCEPT  # a model with categorical features: what an unlisted category gets
+
+    @property
+    def refuse_unseen(self) -> bool:
+        return self.unseen_categories == UNSEEN_REFUSE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> InferenceSettings:
@@ -63,4 +80,5 @@ class InferenceSettings(NamedTuple):
             service_name=env.get(names.ENV_SERVICE_NAME) or names.INFERENCE_SERVICE,
             metrics_namespace=env.get(names.ENV_METRICS_NAMESPACE) or names.METRICS_NAMESPACE,
             log_caller=_flag(env.get(names.ENV_LOG_CALLER, "false"), names.ENV_LOG_CALLER),
+            unseen_categories=_unseen_policy(env.get(names.ENV_UNSEEN_CATEGORIES, UNSEEN_ACCEPT), names.ENV_UNSEEN_CATEGORIES),
         )

@@ -278,3 +278,134 @@ def test_the_largest_prediction_line_of_iris_and_wine() -> None:
     print(f"largest prediction line: {sizes}")
     assert sizes["iris"] <= 1024
     assert sizes["wine"] <= 2048
+
+
+# --- categorical features: strings in `features`, `unseen_categories` -----------------------------------------------
+
+MIXED = ("sepal_length", "plan", "petal_length", "region")
+
+
+def mixed_lines(rows: list[list[float | str]], unseen: list[tuple[str, ...]] | None, caller: str | None = None) -> list[str]:
+    from functions.contract.prediction_log import with_caller
+
+    n = len(rows)
+    return with_caller(
+        prediction_lines(
+            timestamp_ms=1_795_619_508_506,
+            request_id="604b8bab475f4cbd9f3216799d0dd6d7",
+            endpoint="/predict",
+            model="mixed",
+            model_version="fixture00001",
+            feature_names=MIXED,
+            rows=rows,
+            labels=["setosa"] * n,
+            class_indices=[0] * n,
+            probabilities=[[0.9975, 0.0025, 0.0]] * n,
+            is_outlier=[False] * n,
+            outlier_scores=[-0.1094] * n,
+            latency_ms=0.26631,
+            reconstruction_errors=[0.5] * n,
+            unseen_categories=unseen,
+        ),
+        caller,
+    )
+
+
+def test_a_mixed_line_logs_categories_as_strings_byte_for_byte() -> None:
+    (line,) = mixed_lines([[5.1, "pro", 1.4, "eu"]], None)
+    assert line == (
+        '{"message":"prediction","timestamp":1795619508506,"request_id":"604b8bab475f4cbd9f3216799d0dd6d7","row":0,'
+        '"endpoint":"/predict","model":"mixed","model_version":"fixture00001","is_outlier":false,"outlier_score":-0.1094,'
+        '"prediction":"setosa","class_index":0,"confidence":0.9975,"reconstruction_error":0.5,"latency_ms":0.266,'
+        '"features":{"sepal_length":5.1,"plan":"pro","petal_length":1.4,"region":"eu"},"probabilities":[0.9975,0.0025,0.0]}'
+    )
+
+
+def test_unseen_categories_follow_probabilities_and_precede_the_caller() -> None:
+    from functions.contract.prediction_log import KEY_CALLER, KEY_UNSEEN_CATEGORIES, OPTIONAL_PREDICTION_KEYS
+
+    first, second = mixed_lines(
+        [[5.1, "pro", 1.4, "eu"], [5.1, "gold", 1.4, "mars"]], [(), ("plan", "region")], caller="arn:aws:iam::1:user/x"
+    )
+    assert KEY_UNSEEN_CATEGORIES not in json.loads(first)  # absent when every category was listed
+    record = json.loads(second)
+    assert list(record)[-3:] == ["probabilities", KEY_UNSEEN_CATEGORIES, KEY_CALLER]
+    assert OPTIONAL_PREDICTION_KEYS == (KEY_UNSEEN_CATEGORIES, KEY_CALLER)
+    assert record[KEY_UNSEEN_CATEGORIES] == ["plan", "region"]
+    assert record["features"]["plan"] == "gold"
+    assert second.endswith(
+        '"probabilities":[0.9975,0.0025,0.0],"unseen_categories":["plan","region"],"caller":"arn:aws:iam::1:user/x"}'
+    )
+
+
+HOSTILE = [
+    'say "hi"',
+    "back\\slash\\",
+    "\\u0000 literal",
+    "new\nline\rreturn\ttab",
+    "\x00\x01\x1f\x7f",
+    "é漢字😀",
+    "\u2028\u2029\x85",  # line ends for str.splitlines and some JavaScript
+    "\ud800 lone surrogate",
+    '}],"message":"rejected',
+    "%s %r %d %%",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_a_line_stays_one_valid_json_line_whatever_the_category_holds(text: str) -> None:
+    (line,) = mixed_lines([[5.1, text, 1.4, "eu"]], [("plan",)])
+    assert len(line.splitlines()) == 1
+    line.encode("utf-8")  # stdout can write it
+    record = json.loads(line)
+    assert record["features"]["plan"] == text and record["message"] == "prediction"
+    assert tuple(record)[: len(PREDICTION_KEYS)] == PREDICTION_KEYS
+
+
+def test_the_writer_cuts_a_category_to_the_contract_bound_whoever_called_it() -> None:
+    from functions.contract.prediction_log import MAX_CATEGORY_CHARS
+
+    short = json.loads(mixed_lines([[5.1, "x", 1.4, "eu"]], [("plan",)])[0])
+    huge = json.loads(mixed_lines([[5.1, "x" * 100_000, 1.4, "eu"]], [("plan",)])[0])
+    assert huge["features"]["plan"] == "x" * MAX_CATEGORY_CHARS
+    longest = mixed_lines([[5.1, "😀" * 100_000, 1.4, "eu"]], [("plan",)])[0]
+    # the bound in bytes: 64 characters of at most 4 UTF-8 bytes each (an escape takes up to 6 ASCII bytes each)
+    assert len(longest.encode()) - len(json.dumps(short, separators=(",", ":")).encode()) <= 6 * MAX_CATEGORY_CHARS
+
+
+def test_numbers_only_rows_keep_the_fast_format(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The %-format assembly serves numbers-only rows, with or without an all-empty unseen list; a string in a row
+    goes through json."""
+    import functions.contract.prediction_log as log
+
+    assembled: list[int] = []
+    original = log._assembled_lines
+    monkeypatch.setattr(log, "_assembled_lines", lambda *args: assembled.append(1) or original(*args))
+    lines()
+    mixed_lines([[5.1, 2.0, 1.4, 3.0]], [()])
+    assert assembled == [1, 1]
+    mixed_lines([[5.1, "pro", 1.4, "eu"]], None)
+    assert assembled == [1, 1]
+
+
+def test_regression_lines_carry_categories_and_unseen_categories() -> None:
+    from functions.contract.prediction_log import MAX_CATEGORY_CHARS, regression_prediction_lines
+
+    first, second = regression_prediction_lines(
+        timestamp_ms=1,
+        request_id="r",
+        endpoint="/predict",
+        model="m",
+        model_version="v",
+        feature_names=("age", "plan"),
+        rows=[[30.0, "pro"], [40.0, "z" * 100]],
+        predictions=[1.5, 2.5],
+        is_outlier=[False, True],
+        outlier_scores=[-0.1, 0.2],
+        latency_ms=0.1,
+        unseen_categories=[(), ("plan",)],
+    )
+    assert "unseen_categories" not in json.loads(first)
+    record = json.loads(second)
+    assert record["features"] == {"age": 40.0, "plan": "z" * MAX_CATEGORY_CHARS}
+    assert list(record)[-1] == "unseen_categories" and record["unseen_categories"] == ["plan"]

@@ -45,3 +45,16 @@ def test_values_are_read_from_the_environment() -> None:
 def test_bad_values_are_refused_at_cold_start(env: dict[str, str], says: str) -> None:
     with pytest.raises(SettingsError, match=says.replace(".", "\\.")):
         InferenceSettings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("value", "refuse"), [(None, False), ("accept", False), ("", False), ("refuse", True), (" REFUSE ", True)]
+)
+def test_unseen_categories_are_accepted_unless_set_to_refuse(value: str | None, refuse: bool) -> None:
+    settings = InferenceSettings.from_env({} if value is None else {"UNSEEN_CATEGORIES": value})
+    assert settings.refuse_unseen is refuse
+
+
+def test_an_unknown_unseen_policy_is_refused_at_cold_start() -> None:
+    with pytest.raises(SettingsError, match=r"UNSEEN_CATEGORIES='drop': expected accept or refuse"):
+        InferenceSettings.from_env({"UNSEEN_CATEGORIES": "drop"})
