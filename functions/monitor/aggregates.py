@@ -311,7 +311,9 @@ class WindowAggregates:
         numeric = {feature.name: index for index, feature in enumerate(baseline.features)}
         for index, name in enumerate(baseline.feature_names):
             if name not in numeric:
-                categories.append(_category_window(baseline, name, count(category_alias(index, "n")), group(category_alias(index, "listed"))))
+                categories.append(
+                    _category_window(baseline, name, count(category_alias(index, "n")), group(category_alias(index, "listed")))
+                )
                 continue
             n = count(feature_alias(index, "n"))
             cuts, _ = feature_cuts(baseline, numeric[name])

@@ -262,7 +262,9 @@ def category_query(head: str, spec: AggregateSpec, parsed: Mapping[str, str]) ->
     else:
         field = spec.field
         text = f"{head} and {field} in [{listed}]"
-    text += f"\n| stats count(*) as {GROUP_COUNT_ALIAS} by {field}\n| sort {GROUP_COUNT_ALIAS} desc\n| limit {len(spec.categories)}"
+    text += (
+        f"\n| stats count(*) as {GROUP_COUNT_ALIAS} by {field}\n| sort {GROUP_COUNT_ALIAS} desc\n| limit {len(spec.categories)}"
+    )
     return InsightsQuery(
         name=f"categories-{spec.feature}", text=text, specs=(dataclasses.replace(spec, field=field),), grouped=True
     )

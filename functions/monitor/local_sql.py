@@ -2,12 +2,15 @@
 
 Pure string building (no duckdb import): `local/monitor.py` executes it. One
 scan computes everything. `read_json` gets explicit column types (no schema
-sampling: a categorical feature is VARCHAR, a numeric one DOUBLE) and `ignore_errors`, so a truncated last line or a garbage line
-becomes an all-NULL row: counted as unreadable, never fatal. So is a line
-with a timestamp out of range or not a number, or a NaN, Infinity or 1e308
-among its values (`readable`). Because such a line has no usable timestamp,
+sampling; a categorical feature is VARCHAR, a numeric one DOUBLE) and
+`ignore_errors`, so a truncated last line or a garbage line becomes an
+all-NULL row: counted as unreadable, never fatal. So is a line with a
+timestamp out of range or not a number, or a NaN, Infinity or 1e308 among
+its numbers (`readable`). Because such a line has no usable timestamp,
 the unreadable count covers the whole file; every other aggregate is filtered
-to the window and to readable lines. Grouped counts use `histogram`.
+to the window and to readable lines. Grouped counts use `histogram`; a
+categorical feature's counts per listed category are a histogram of the
+listed values only, as the Logs Insights query filters them.
 """
 
 from __future__ import annotations

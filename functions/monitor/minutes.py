@@ -23,7 +23,15 @@ from dataclasses import dataclass
 from functions.contract import prediction_log as log
 from functions.contract.model_artifact import Baseline
 
-from .aggregates import OTHER_CLASS, AggregateError, CategoryWindow, FeatureWindow, WindowAggregates, feature_cuts, has_joint_drift
+from .aggregates import (
+    OTHER_CLASS,
+    AggregateError,
+    CategoryWindow,
+    FeatureWindow,
+    WindowAggregates,
+    feature_cuts,
+    has_joint_drift,
+)
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
@@ -145,8 +153,8 @@ def from_window(baseline: Baseline, window: WindowAggregates) -> Minutes:
         )
         values += summed(errors, 0.0, 0)
     for category in baseline.categorical:
-        observed = window.category(category.name) if window.categories else None
-        values += [observed.count, *observed.listed] if observed else [0] * (1 + len(category.categories))
+        counted = window.category(category.name) if window.categories else None
+        values += [counted.count, *counted.listed] if counted else [0] * (1 + len(category.categories))
     return Minutes(window.start_ms, window.end_ms, tuple(float(v) for v in values))
 
 

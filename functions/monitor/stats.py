@@ -121,7 +121,7 @@ def log_variance_ratio_se(n: int, m: int, kurtosis: float) -> float:
     return math.sqrt((kurtosis - 3.0) * (1.0 / n + 1.0 / m) + 2.0 / max(n - 1, 1) + 2.0 / max(m - 1, 1))
 
 
-# --- categorical features: tail probabilities without scipy (Numerical Recipes' series and continued fractions) ---
+# --- categorical features: binomial tails without scipy (Numerical Recipes' incomplete beta continued fraction) ---
 
 Z_CAP = 40.0  # the z of a tail probability too small for a float (p < ~1e-300): beyond any critical value used here
 
@@ -133,51 +133,6 @@ def z_of_tail(p: float) -> float:
     if p <= 0.0:
         return Z_CAP
     return min(-_NORMAL.inv_cdf(p), Z_CAP)
-
-
-def _gamma_series(a: float, x: float) -> float:
-    total = term = 1.0 / a
-    ap = a
-    for _ in range(10_000):
-        ap += 1.0
-        term *= x / ap
-        total += term
-        if abs(term) < abs(total) * 1e-15:
-            break
-    return total * math.exp(-x + a * math.log(x) - math.lgamma(a))
-
-
-def _gamma_fraction(a: float, x: float) -> float:
-    tiny = 1e-300
-    b = x + 1.0 - a
-    c = 1.0 / tiny
-    d = 1.0 / b
-    h = d
-    for i in range(1, 10_000):
-        an = -i * (i - a)
-        b += 2.0
-        d = an * d + b
-        d = tiny if abs(d) < tiny else d
-        c = b + an / c
-        c = tiny if abs(c) < tiny else c
-        d = 1.0 / d
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < 1e-15:
-            break
-    return math.exp(-x + a * math.log(x) - math.lgamma(a)) * h
-
-
-def chi_square_tail(statistic: float, df: int) -> float:
-    """P(chi-square with df degrees of freedom >= statistic): the regularized upper incomplete gamma Q(df/2, x/2)."""
-    if df < 1:
-        raise ValueError(f"df must be >= 1, got {df}")
-    a, x = df / 2.0, max(statistic, 0.0) / 2.0
-    if x == 0.0:
-        return 1.0
-    if x < a + 1.0:
-        return max(0.0, 1.0 - _gamma_series(a, x))
-    return _gamma_fraction(a, x)
 
 
 def _beta_fraction(a: float, b: float, x: float) -> float:
@@ -230,13 +185,26 @@ def binomial_upper_tail(k: int, n: int, p: float) -> float:
     return _regularized_beta(float(k), float(n - k + 1), p)
 
 
-MIN_EXPECTED_ROWS = 5.0  # chi-square's rule of thumb: every bucket expects at least this many window rows
+def binomial_lower_tail(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p): I_(1-p)(n - k, k + 1), without the cancellation of 1 - P(X >= k + 1)."""
+    if k < 0:
+        return 0.0
+    if k >= n:
+        return 1.0
+    if p <= 0.0:
+        return 1.0
+    if p >= 1.0:
+        return 0.0
+    return _regularized_beta(float(n - k), float(k + 1), 1.0 - p)
+
+
+MIN_EXPECTED_ROWS = 5.0  # the normal approximation's rule of thumb: every bucket expects at least this many rows
 
 
 def pooled_buckets(reference_shares: Sequence[float], n: int, m: int) -> list[list[int]]:
     """Buckets (lists of category indices) whose expected window and reference rows are >= MIN_EXPECTED_ROWS: the
-    rare ones are pooled, rarest first, so the chi-square approximation holds (it fails on near-empty cells). The
-    pooling depends on the training shares and the sizes only, never on what the window shows."""
+    rare ones are pooled, rarest first, so a two-proportion z holds (it fails on near-empty cells). The pooling
+    depends on the training shares and the sizes only, never on what the window shows."""
     size = min(n, m)
     order = sorted(range(len(reference_shares)), key=lambda j: reference_shares[j])
     kept = [[j] for j in order if reference_shares[j] * size >= MIN_EXPECTED_ROWS]
@@ -247,19 +215,3 @@ def pooled_buckets(reference_shares: Sequence[float], n: int, m: int) -> list[li
         else:
             kept[0] = rare + kept[0]  # still too thin: joins the smallest bucket that stands alone
     return kept
-
-
-def two_sample_chi_square(window_counts: Sequence[float], reference_shares: Sequence[float], m: int) -> float:
-    """Pearson's chi-square of the 2 x B table (window counts; reference counts = shares x m), pooled proportions:
-    both samples' sizes are in it, so a small training set widens the test instead of raising alarms."""
-    n = sum(window_counts)
-    statistic = 0.0
-    for observed, share in zip(window_counts, reference_shares, strict=True):
-        reference = share * m
-        pooled = (observed + reference) / (n + m)
-        if pooled <= 0.0:
-            continue
-        for count, size in ((observed, n), (reference, m)):
-            expected = size * pooled
-            statistic += (count - expected) ** 2 / expected
-    return statistic
