@@ -1,6 +1,6 @@
 """The categorical checks' false alarms and power, by simulation from the training shares.
 
-    .venv/bin/python bench/category_bench.py [--windows 2000] [--seed 7]     (make bench-categories)
+    .venv/bin/python bench/category_bench.py [--windows 2000] [--seed 7] [--floors 0.02]
 
 Model: the monitor tests' mixed fixture (tests/unit/monitor/mixed.py): iris's 4 numeric features plus `channel`
 (web 45 %, app 30 %, branch 15 %, phone 7 %, unlisted tail 3 %) and `plan` (basic 80 %, pro 20 %, no tail), 10,000
