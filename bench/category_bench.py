@@ -16,6 +16,10 @@ Printed:
 - power per window, at the baseline's category_psi and at the --floors given: the share of 500-row windows
   that name `category_drift:channel` when one category's share moves 10 points (the others scaled to keep the
   sum), and `unseen_category:plan` when 3 % of values are unseen;
+- why these tests (alpha 0.05 per model, floors off): the shipped tests' false alarms against two normal-z
+  variants (category_drift without the training size 1/m, unseen_category as a two-proportion z with the 0 %
+  tail guarded by half a training row), and the shipped category_drift's power against Pearson's chi-square
+  of the window-vs-training table (scipy, printed only here: the Lambda ships no scipy);
 - windows to a notification: consecutive independent 500-row windows until the alert state (2 of 3 windows, or
   one window at 1.5x its critical value) enters ALARM, median and 95th percentile.
 """
@@ -23,6 +27,7 @@ Printed:
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 import statistics
 import sys
@@ -39,7 +44,7 @@ from functions.contract.model_artifact import Baseline, CategoricalBaseline  # n
 from functions.monitor.aggregates import CategoryWindow  # noqa: E402
 from functions.monitor.alerts import STATE_ALARM, CheckState, next_check_state  # noqa: E402
 from functions.monitor.checks import CheckResult, check_category_drift, check_unseen_category  # noqa: E402
-from functions.monitor.stats import bonferroni, psi  # noqa: E402
+from functions.monitor.stats import bonferroni, normal_critical, pooled_buckets, psi  # noqa: E402
 from tests.unit.monitor.mixed import mixed_baseline, stationary_counts  # noqa: E402
 
 SIZES = (30, 100, 500, 5_000, 50_000)
@@ -129,6 +134,60 @@ def main() -> None:
                 p95 = waits[int(0.95 * (len(waits) - 1))]
                 print(f"| {feature.name} '{label}' {points * 100:+.0f} points | {change:.3f} | {name} | {mode} | {floor:g} | "
                       f"{named / args.windows:.1%} | {statistics.median(waits):g}, {p95} |")  # fmt: skip
+    ablation(baseline, rng, args.windows)
+
+
+def normal_bucket_z(count: int, n: int, p0: float, m: int) -> float:
+    """The variant without the training size: a normal z on the window's sampling error alone."""
+    p = min(max(p0, 0.5 / m), 1 - 0.5 / m)
+    return abs(count / n - p0) / math.sqrt(p * (1 - p) / n)
+
+
+def normal_unseen_z(feature: CategoricalBaseline, observed: CategoryWindow, m: int) -> float:
+    """The variant two-proportion z for unseen values, the 0 % tail guarded by half a training row."""
+    p0, n = feature.other_share, observed.count
+    p = min(max(p0, 0.5 / m), 1 - 0.5 / m)
+    return (observed.unseen / n - p0) / math.sqrt(p * (1 - p) * (1.0 / n + 1.0 / m))
+
+
+def ablation(baseline: Baseline, rng: np.random.Generator, windows: int) -> None:
+    from scipy import stats as scipy_stats
+
+    bare = baseline._replace(thresholds=baseline.thresholds._replace(category_psi=0.0, unseen_category_floor=0.0))
+    alpha = bonferroni(0.05, baseline.n_features)
+    print("\n## Why these tests: false alarms at alpha 0.05 per model, floors off\n")
+    print("| rows per window | budget per check | category_drift | without 1/m | unseen_category | normal z |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for n in SIZES:
+        shipped_drift = variant_drift = shipped_unseen = variant_unseen = 0
+        for feature in baseline.categorical:
+            for counts in stationary_counts(feature, n, rng, windows):
+                observed = window(feature, counts)
+                drift = check_category_drift(feature, observed, bare, alpha)
+                shipped_drift += drift.in_alarm
+                shipped_unseen += check_unseen_category(feature, observed, bare, alpha).in_alarm
+                shares = [*feature.shares, feature.other_share]
+                buckets = pooled_buckets(shares, n, feature.count)
+                if len(buckets) > 1:
+                    zs = [normal_bucket_z(sum(int(counts[j]) for j in b), n, sum(shares[j] for j in b), feature.count)
+                          for b in buckets]  # fmt: skip
+                    variant_drift += max(zs) > normal_critical(alpha / len(buckets) / 2)
+                variant_unseen += normal_unseen_z(feature, observed, feature.count) > normal_critical(alpha)
+        budget = len(baseline.categorical) * windows * alpha
+        print(f"| {n:,} | {budget:.1f} | {shipped_drift} | {variant_drift} | {shipped_unseen} | {variant_unseen} |")
+    print("\n## Why the largest z: share of 500-row windows named, alpha 5e-5 per check, floors off\n")
+    print("| change | largest two-proportion z (shipped) | Pearson chi-square, same buckets |")
+    print("| --- | ---: | ---: |")
+    channel = baseline.categorical_feature("channel")
+    alpha = bonferroni(baseline.thresholds.family_alpha, baseline.n_features)
+    for index in (0, 1):
+        shares = moved(channel, index, 0.10)
+        named = chi = 0
+        for counts in rng.multinomial(500, shares, size=windows):
+            named += check_category_drift(channel, window(channel, counts), bare, alpha).in_alarm
+            table = np.array([counts, np.asarray([*channel.shares, channel.other_share]) * channel.count])
+            chi += scipy_stats.chi2_contingency(table, correction=False).pvalue < alpha
+        print(f"| channel '{channel.categories[index]}' +10 points | {named / windows:.1%} | {chi / windows:.1%} |")
 
 
 if __name__ == "__main__":
