@@ -333,3 +333,18 @@ def test_local_monitor_cli_names_a_category_drift_in_mixed_lines(tmp_path: Path,
     minute = run("--window-end", iso(START_MS + 2 * WINDOW_MS + 5 * 60_000), "--horizons", "2,15", *minute_files)
     assert {"category_drift:plan", "unseen_category:plan"} <= set(minute["alarms"])  # type: ignore[arg-type]
     assert minute["rows_seen"] == 800 and "category_drift:plan:ALARM" in minute["notified"]  # type: ignore[operator]
+
+
+def test_a_category_alarm_recovers_on_clean_windows_and_not_on_thin_ones(mixed: Baseline) -> None:
+    rng = np.random.default_rng(31)
+    drifted = sample_traffic(mixed, 800, rng, category_shares={"plan": [0.55, 0.45, 0.0]}, confidence=0.95)
+    state = decide(evaluate(mixed, numpy_aggregates(mixed, drifted, 0, 120_000)), AlertState(), mixed.thresholds, 120_000).state
+    assert state.checks["category_drift:plan"].state == STATE_ALARM
+    thin = evaluate(mixed, numpy_aggregates(mixed, sample_traffic(mixed, 10, rng, confidence=0.95), 120_000, 240_000))
+    held = decide(thin, state, mixed.thresholds, 240_000)
+    assert held.state.checks["category_drift:plan"].state == STATE_ALARM and not held.notify  # 10 rows judge nothing
+    clean = evaluate(mixed, numpy_aggregates(mixed, sample_traffic(mixed, 800, rng, confidence=0.95), 240_000, 360_000))
+    recovered = decide(clean, held.state, mixed.thresholds, 360_000)
+    assert [(t.check.check, t.current) for t in recovered.notify if t.check.check.startswith("category")] == [
+        ("category_drift:plan", "OK")
+    ]
