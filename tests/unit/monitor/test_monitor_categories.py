@@ -348,3 +348,18 @@ def test_a_category_alarm_recovers_on_clean_windows_and_not_on_thin_ones(mixed: 
     assert [(t.check.check, t.current) for t in recovered.notify if t.check.check.startswith("category")] == [
         ("category_drift:plan", "OK")
     ]
+
+
+def test_the_widest_category_list_fits_one_query() -> None:
+    """50 listed categories of 64 characters (the contract's bounds), with quotes to escape, stay under 10,000 chars."""
+    from functions.contract.model_artifact import MAX_CATEGORIES
+    from functions.contract.prediction_log import MAX_CATEGORY_CHARS
+    from functions.monitor.insights import MAX_QUERY_CHARS
+
+    document = mixed_document()
+    wide = [f'{i:02d}"' + "x" * (MAX_CATEGORY_CHARS - 3) for i in range(MAX_CATEGORIES)]
+    document["features"][1] = {**document["features"][1], "categories": wide, "shares": [0.97 / MAX_CATEGORIES] * MAX_CATEGORIES}
+    baseline = parse_baseline(document)
+    query = next(q for q in render_queries(baseline, START_MS, END_MS) if q.name == "categories-channel")
+    assert len(query.text) <= MAX_QUERY_CHARS and query.text.endswith(f"| limit {MAX_CATEGORIES}")
+    assert '"00\\"xxx' in query.text  # the quote inside a category is escaped
