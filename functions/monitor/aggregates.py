@@ -12,6 +12,11 @@ Every aggregate is a count, a mean or a standard deviation: no percentiles (an
 documents `sum` for numbers only). A feature's distribution is read as counts
 of rows below the training cuts (`Func.BELOW`), which both engines compute
 exactly, ties included.
+
+A categorical feature is read as two specs: the rows that carry a value (`Func.COUNT`) and the rows per
+listed training category (`Func.COUNT_LISTED`: a grouped count over the listed values only, so its groups
+never outnumber the list, whatever callers send). Every value that is not listed (training's rare tail, a
+new value, a value beyond any cap) is `unseen`: rows with a value minus the listed counts.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ class Func(StrEnum):
     COUNT_DISTINCT = "count_distinct"
     COUNT_BY = "count_by"  # count(*) grouped by `field`: one value per group
     BELOW = "below"  # number of rows whose `field` is strictly below `cut`
+    COUNT_LISTED = "count_listed"  # count(*) grouped by `field` over rows whose value is one of `categories`
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,7 @@ class AggregateSpec:
     message: str  # which lines: log.MESSAGE_PREDICTION, or ANY_MESSAGE for COUNTED_MESSAGES
     feature: str | None = None  # the feature this spec describes, if any
     cut: float | None = None  # for BELOW
+    categories: tuple[str, ...] = ()  # for COUNT_LISTED: the listed training categories
 
 
 def feature_field(name: str) -> str:
@@ -73,6 +80,19 @@ def feature_field(name: str) -> str:
 def feature_alias(index: int, stat: str) -> str:
     """Short aliases (`f3_b4`) keep the Logs Insights query text under its 10,000 characters."""
     return f"f{index}_{stat}"
+
+
+def category_alias(position: int, stat: str) -> str:
+    """`c3_n` (rows with a value) and `c3_listed` (rows per listed category) of the feature at input position 3."""
+    return f"c{position}_{stat}"
+
+
+def numeric_position(baseline: Baseline, name: str) -> int:
+    """Index of a numeric feature in `baseline.features` (its cuts, its statistics), from its name."""
+    for index, feature in enumerate(baseline.features):
+        if feature.name == name:
+            return index
+    raise KeyError(name)
 
 
 def feature_cuts(baseline: Baseline, index: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -138,14 +158,24 @@ def build_specs(baseline: Baseline) -> tuple[AggregateSpec, ...]:
             AggregateSpec(ALIAS_RECONSTRUCTION_MEAN, Func.AVG, log.KEY_RECONSTRUCTION_ERROR, prediction),
             AggregateSpec(ALIAS_RECONSTRUCTION_STD, Func.STDDEV, log.KEY_RECONSTRUCTION_ERROR, prediction),
         ]
-    for index, name in enumerate(baseline.feature_names):
+    numeric = {feature.name: index for index, feature in enumerate(baseline.features)}
+    for index, name in enumerate(baseline.feature_names):  # aliases by input position; cuts by numeric position
         field = feature_field(name)
+        if name not in numeric:
+            listed = baseline.categorical_feature(name).categories
+            specs += [
+                AggregateSpec(category_alias(index, "n"), Func.COUNT, field, prediction, feature=name),
+                AggregateSpec(
+                    category_alias(index, "listed"), Func.COUNT_LISTED, field, prediction, feature=name, categories=listed
+                ),
+            ]
+            continue
         specs += [
             AggregateSpec(feature_alias(index, "n"), Func.COUNT, field, prediction, feature=name),
             AggregateSpec(feature_alias(index, "mean"), Func.AVG, field, prediction, feature=name),
             AggregateSpec(feature_alias(index, "std"), Func.STDDEV, field, prediction, feature=name),
         ]
-        cuts, _ = feature_cuts(baseline, index)
+        cuts, _ = feature_cuts(baseline, numeric[name])
         specs += [
             AggregateSpec(feature_alias(index, f"b{j}"), Func.BELOW, field, prediction, feature=name, cut=cut)
             for j, cut in enumerate(cuts)
@@ -164,6 +194,16 @@ class FeatureWindow:
     mean: float | None
     std: float | None
     below: tuple[int, ...] | None  # rows below each training cut; None if no values
+
+
+@dataclass(frozen=True)
+class CategoryWindow:
+    """A categorical feature over the window: rows with a value, rows per listed category (list order), the rest."""
+
+    name: str
+    count: int  # rows that carry a value for the feature
+    listed: tuple[int, ...]  # rows per listed training category, in the baseline's order
+    unseen: int  # rows whose value is not listed: count - sum(listed)
 
 
 @dataclass(frozen=True)
@@ -188,9 +228,16 @@ class WindowAggregates:
     unreadable_statistics: tuple[str, ...] = ()  # aggregates that came back NaN, infinite or beyond float32
     total_lines: int | None = None  # local engine only: all lines of the file
     prediction: FeatureWindow | None = None  # a regression model's output values; None for a classifier
+    categories: tuple[CategoryWindow, ...] = ()  # the categorical features, input order; () for a numbers-only model
 
     def feature(self, name: str) -> FeatureWindow:
         for feature in self.features:
+            if feature.name == name:
+                return feature
+        raise KeyError(name)
+
+    def category(self, name: str) -> CategoryWindow:
+        for feature in self.categories:
             if feature.name == name:
                 return feature
         raise KeyError(name)
@@ -260,9 +307,16 @@ class WindowAggregates:
         messages = group(ALIAS_MESSAGE_COUNTS)
 
         features = []
+        categories = []
+        numeric = {feature.name: index for index, feature in enumerate(baseline.features)}
         for index, name in enumerate(baseline.feature_names):
+            if name not in numeric:
+                categories.append(
+                    _category_window(baseline, name, count(category_alias(index, "n")), group(category_alias(index, "listed")))
+                )
+                continue
             n = count(feature_alias(index, "n"))
-            cuts, _ = feature_cuts(baseline, index)
+            cuts, _ = feature_cuts(baseline, numeric[name])
             below = tuple(count(feature_alias(index, f"b{j}")) for j in range(len(cuts)))
             if any(b > n for b in below):
                 raise AggregateError(f"feature '{name}': more rows below a cut than values ({below} > {n})")
@@ -311,4 +365,14 @@ class WindowAggregates:
             total_lines=total_lines,
             unreadable_statistics=tuple(unreadable_statistics),
             prediction=prediction,
+            categories=tuple(categories),
         )
+
+
+def _category_window(baseline: Baseline, name: str, n: int, groups: Mapping[str, int]) -> CategoryWindow:
+    """Listed counts in the baseline's order; a group for a value that is not listed (an engine that ignored the
+    filter) adds to unseen, never to a listed category."""
+    listed = tuple(groups.get(category, 0) for category in baseline.categorical_feature(name).categories)
+    if sum(listed) > n:
+        raise AggregateError(f"feature '{name}': more rows in listed categories than rows with a value ({sum(listed)} > {n})")
+    return CategoryWindow(name=name, count=n, listed=listed, unseen=n - sum(listed))

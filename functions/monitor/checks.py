@@ -22,6 +22,13 @@ windows do not flag chance:
                        against its out-of-fold training mean, Welch t two-sided; floor: joint_drift_floor
                        reference sd, from spread_min_rows rows (the error is skewed). Only for models that ship
                        the joint-drift model.
+- category_drift:<f>   a categorical feature's shares over its listed categories and the unseen bucket against
+                       training's (shares, other_share): the largest two-proportion z over the buckets (exact binomial
+                       in thin windows, both sizes in large ones), Bonferroni over the buckets, rare buckets pooled to
+                       >= 5 expected rows; floor: PSI over the same buckets >= category_psi.
+- unseen_category:<f>  the share of values not listed against other_share, one-sided: the exact conditional
+                       binomial test of the window's unseen rows among all unseen rows (window + training tail);
+                       floor: the share rose >= unseen_category_floor above other_share.
 - outlier_ratio, rejected_ratio, failed_ratio: a share above a fixed line by more than a binomial z.
 - prediction_drift     largest two-proportion z over the class shares; floor: PSI of the class shares >= prediction_psi.
                        A regression model: the KS distance of its predictions against the training predictions'
@@ -42,18 +49,22 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from functions.contract.model_artifact import Baseline, FeatureBaseline
+from functions.contract.model_artifact import Baseline, CategoricalBaseline, FeatureBaseline
 
-from .aggregates import OTHER_CLASS, FeatureWindow, WindowAggregates, feature_cuts
+from .aggregates import OTHER_CLASS, CategoryWindow, FeatureWindow, WindowAggregates, feature_cuts
 from .stats import (
+    binomial_lower_tail,
+    binomial_upper_tail,
     bonferroni,
     buckets_from_below,
     ks_critical,
     ks_from_shares,
     log_variance_ratio_se,
     normal_critical,
+    pooled_buckets,
     psi,
     t_critical,
+    z_of_tail,
 )
 
 CHECK_OUTLIER_RATIO = "outlier_ratio"
@@ -77,6 +88,8 @@ def current_check_name(stored: str) -> str:
 CHECK_DISTRIBUTION = "distribution"
 CHECK_SPREAD = "spread"
 CHECK_JOINT_DRIFT = "joint_drift"
+CHECK_CATEGORY_DRIFT = "category_drift"
+CHECK_UNSEEN_CATEGORY = "unseen_category"
 CHECK_ESTIMATED_ACCURACY = "estimated_accuracy"
 CHECK_DATA_QUALITY = "data_quality"
 
@@ -302,9 +315,13 @@ def check_mean_shift(feature: FeatureBaseline, observed: FeatureWindow, baseline
 
 
 def feature_kurtosis(baseline: Baseline, index: int) -> float:
-    """The training kurtosis stored by models/train.py; 3 (normal) for baselines written before it."""
+    """The training kurtosis stored by models/train.py; 3 (normal) for baselines written before it.
+
+    `index` counts numeric features; the document lists every feature, so the entry is found by name."""
     raw: Any = baseline.document.get("features", [])
-    value = raw[index].get("kurtosis") if index < len(raw) and isinstance(raw[index], dict) else None
+    name = baseline.features[index].name
+    entry = next((f for f in raw if isinstance(f, dict) and f.get("name") == name), None)
+    value = entry.get("kurtosis") if entry is not None else None
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
         return float(value)
     return 3.0
@@ -448,6 +465,124 @@ def check_prediction_drift(window: WindowAggregates, baseline: Baseline, alpha: 
         critical,
         f"z {z:.2f} {'>' if z > critical else '<='} {critical:.2f} and PSI {stability:.3f} "
         f"{'>=' if floor_ok else '<'} {t.prediction_psi:g}",
+    )
+
+
+def _category_hint(feature: CategoricalBaseline) -> str:
+    return (
+        f"Compare recent requests' '{feature.name}' values with the training categories ({', '.join(feature.categories[:5])}"
+        f"{', ...' if len(feature.categories) > 5 else ''}): a new segment of users, a client that changed its spelling, "
+        "case or defaults, or an upstream system that added values."
+    )
+
+
+def _reference_rows(feature: CategoricalBaseline, baseline: Baseline) -> int:
+    return feature.count if feature.count > 0 else baseline.training_rows
+
+
+def category_window(window: WindowAggregates, feature: CategoricalBaseline) -> CategoryWindow:
+    """The window's counts for the feature; none read means no values (judged as missing, never as healthy)."""
+    for observed in window.categories:
+        if observed.name == feature.name:
+            return observed
+    return CategoryWindow(feature.name, 0, (0,) * len(feature.categories), 0)
+
+
+def check_category_drift(feature: CategoricalBaseline, observed: CategoryWindow, baseline: Baseline, alpha: float) -> CheckResult:
+    """The window's category shares (listed + unseen) against training's: the largest two-proportion z over the
+    buckets, two-sided, Bonferroni over them (as prediction_drift); each bucket's z is the smaller of the exact
+    binomial one (the window's own sampling error: right in thin windows) and the normal one with both sizes (the
+    training shares' error too: right in large windows)."""
+    t = baseline.thresholds
+    name = f"{CHECK_CATEGORY_DRIFT}:{feature.name}"
+    n, m = observed.count, _reference_rows(feature, baseline)
+    if n < t.min_rows:
+        return _not_judged(
+            name, Status.INSUFFICIENT_DATA, t.category_psi, f"{n} values < min_rows {t.min_rows}", _category_hint(feature)
+        )
+    counts = [*observed.listed, observed.unseen]
+    shares = [*feature.shares, feature.other_share]
+    buckets = pooled_buckets(shares, n, m)
+    if len(buckets) < 2:
+        return _not_judged(
+            name, Status.INSUFFICIENT_DATA, t.category_psi,
+            f"{n} values: too few for two buckets of >= 5 expected rows", _category_hint(feature),
+        )  # fmt: skip
+    window_counts = [sum(counts[j] for j in bucket) for bucket in buckets]
+    reference_shares = [sum(shares[j] for j in bucket) for bucket in buckets]
+    scores = [bucket_z(count, n, share, m) for count, share in zip(window_counts, reference_shares, strict=True)]
+    worst = max(range(len(buckets)), key=lambda b: scores[b])
+    z = scores[worst]
+    critical = normal_critical(bonferroni(alpha, len(buckets)) / 2)
+    stability = psi(window_counts, reference_shares, m)
+    floor_ok = stability >= t.category_psi
+    labels = [*feature.categories, "(unseen)"]
+    named = "+".join(labels[j] for j in buckets[worst])
+    return CheckResult(
+        name,
+        _decide(z, critical, floor_ok),
+        stability,
+        0.0,
+        t.category_psi,
+        critical,
+        z,
+        f"'{named}' {window_counts[worst] / n:.1%} of {n} rows vs training {reference_shares[worst]:.1%} (m={m}); "
+        f"largest z over {len(buckets)} buckets {z:.2f}, critical {critical:.2f}, PSI {stability:.3f}, floor {t.category_psi:g}",
+        _category_hint(feature),
+        critical,
+        f"z {z:.2f} {'>' if z > critical else '<='} {critical:.2f} and PSI {stability:.3f} "
+        f"{'>=' if floor_ok else '<'} {t.category_psi:g}",
+    )
+
+
+def bucket_z(count: int, n: int, p0: float, m: int) -> float:
+    """|z| of one bucket's window share against its training share: the smaller of the exact binomial z and the
+    two-proportion z with the training size m (its share guarded from 0 and 1 by half a training row)."""
+    share = count / n
+    tail = binomial_upper_tail(count, n, p0) if share > p0 else binomial_lower_tail(count, n, p0)
+    exact = z_of_tail(tail)
+    p = min(max(p0, 1.0 / (2 * m)), 1 - 1.0 / (2 * m))
+    normal = abs(share - p0) / math.sqrt(p * (1 - p) * (1.0 / n + 1.0 / m))
+    return max(min(exact, normal), 0.0)
+
+
+def check_unseen_category(
+    feature: CategoricalBaseline, observed: CategoryWindow, baseline: Baseline, alpha: float
+) -> CheckResult:
+    """The share of values training did not list, against its tail share `other_share`, one-sided (a rise).
+
+    Unseen values are rare, where a normal z misjudges (one unseen row among 500 against none in 10,000 training
+    rows has z 4.5 but a probability of 5 %): the test is exact."""
+    t = baseline.thresholds
+    name = f"{CHECK_UNSEEN_CATEGORY}:{feature.name}"
+    n, m, p0 = observed.count, _reference_rows(feature, baseline), feature.other_share
+    if n < t.min_rows:
+        return _not_judged(
+            name, Status.INSUFFICIENT_DATA, t.unseen_category_floor, f"{n} values < min_rows {t.min_rows}",
+            _category_hint(feature),
+        )  # fmt: skip
+    share = observed.unseen / n
+    # Conditional on all unseen rows (window's plus training's tail), the window's part is Binomial(total, n/(n+m))
+    # under no change: exact at any count, both sizes in it, and a 0 % tail needs no guard.
+    reference = round(p0 * m)
+    z = z_of_tail(binomial_upper_tail(observed.unseen, observed.unseen + reference, n / (n + m))) if share > p0 else 0.0
+    critical = normal_critical(alpha)
+    floor_ok = share - p0 >= t.unseen_category_floor
+    return CheckResult(
+        name,
+        _decide(z, critical, floor_ok),
+        share,
+        p0,
+        t.unseen_category_floor,
+        critical,
+        z,
+        f"{observed.unseen} of {n} values not among the {len(feature.categories)} training categories ({share:.1%}) vs "
+        f"training's unlisted share {p0:.1%} (m={m}); alarm when z > {critical:.2f} and the share rose >= "
+        f"{t.unseen_category_floor:.1%}",
+        _category_hint(feature),
+        critical,
+        f"z {z:.2f} {'>' if z > critical else '<='} {critical:.2f} and rise {share - p0:+.1%} "
+        f"{'>=' if floor_ok else '<'} {t.unseen_category_floor:.1%}",
     )
 
 
@@ -627,7 +762,8 @@ def check_data_quality(window: WindowAggregates, baseline: Baseline) -> CheckRes
     worst = 0.0
     if window.rows:
         output = (window.prediction,) if window.prediction is not None else ()  # a regressor's numeric prediction
-        for feature in (*window.features, *output):
+        categories = tuple(category_window(window, category) for category in baseline.categorical)
+        for feature in (*window.features, *output, *categories):
             missing = (window.rows - feature.count) / window.rows
             worst = max(worst, missing)
             if missing > t.unreadable_ratio:
@@ -757,6 +893,15 @@ def evaluate(baseline: Baseline, window: WindowAggregates, alpha: float | None =
             metrics[f"mean_shift:{feature.name}"] = shift_in_sd(feature, observed.mean)
         if distribution.judged and distribution.observed is not None:
             metrics[f"distribution:{feature.name}"] = distribution.observed
+    for category in baseline.categorical:
+        observed_category = category_window(window, category)
+        drift = check_category_drift(category, observed_category, baseline, feature_alpha)
+        unseen = check_unseen_category(category, observed_category, baseline, feature_alpha)
+        results += [drift, unseen]
+        if drift.judged and drift.observed is not None:
+            metrics[f"{CHECK_CATEGORY_DRIFT}:{category.name}"] = drift.observed
+        if unseen.judged and unseen.observed is not None:
+            metrics[f"{CHECK_UNSEEN_CATEGORY}:{category.name}"] = unseen.observed
     results.append(check_data_quality(window, baseline))
 
     if any(c.in_alarm for c in results):

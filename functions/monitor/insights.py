@@ -15,7 +15,16 @@ AWS source):
   x < cut, 0 when x >= cut, and null (skipped by sum) when x is missing;
 - no sum of booleans: outliers come from `count(*) by is_outlier, prediction` over prediction lines (both
   fields are on every prediction line) and the group value is parsed as "true"/"1" or "false"/"0";
-- rejected and failed lines are counted in their own query grouped `by message` only, a field every line has.
+- rejected and failed lines are counted in their own query grouped `by message` only, a field every line has;
+- a categorical feature's rows per listed category: one query per feature, `filter ... and features.<f> in
+  [listed]` (set membership of complete strings, CWL_QuerySyntax-Filter) then `stats count(*) by features.<f>`
+  `| sort n desc | limit <listed>`: the groups never outnumber the listed categories, whatever values callers
+  send, and the cap states that bound. Its rows with a value come from `count(features.<f>)` in the scalar
+  queries; every row with a value that is not listed is `unseen` (rows with a value minus the listed counts).
+  One grouped query over several features was left out on purpose: its groups are the combinations of values,
+  unlisted ones included, so a cap on them can drop listed rows of one feature because another feature's values
+  are many, and blame the wrong feature; one query per feature is exact for one more scan of the window each.
+  A numbers-only model runs none of these.
 
 Limits that shape the rendering:
 - `queryString` is at most 10,000 characters (StartQuery API reference).
@@ -45,6 +54,7 @@ from typing import Any
 
 from functions.contract import prediction_log as log
 from functions.contract.model_artifact import (
+    FEATURE_CATEGORICAL,
     LOGS_INSIGHTS_MAX_JSON_FIELDS,
     Baseline,
     ModelArtifactError,
@@ -127,18 +137,22 @@ def render_aggregate(spec: AggregateSpec) -> str:
 
 
 def parsed_feature_fields(baseline: Baseline, max_fields: int = LOGS_INSIGHTS_MAX_JSON_FIELDS) -> dict[str, str]:
-    """`features.<name>` -> the field a query reads instead, for each feature whose field lies past the cap."""
+    """`features.<name>` -> the field a query reads instead, for each feature whose field lies past the cap
+    (`v<i>` for a number, `s<i>` for a category's string)."""
+    types = baseline.feature_types
     return {
-        feature_field(name): f"v{index}"
+        feature_field(name): f"{'s' if types[index] == FEATURE_CATEGORICAL else 'v'}{index}"
         for index, name in enumerate(baseline.feature_names)
         if feature_field_position(index) > max_fields
     }
 
 
 def render_parse(field: str, parsed: str) -> str:
-    """The value of `features.<name>` from the raw line, within the flat `features` object (numbers only)."""
+    """The value of `features.<name>` from the raw line, within the flat `features` object: a number, or for a
+    category (`s<i>`) the characters between its quotes."""
     name = field.split(".", 1)[1]
-    return f'parse @message /"{log.KEY_FEATURES}":\\{{[^}}]*"{name}":(?<{parsed}>[^,}}]+)/'
+    value = f'"(?<{parsed}>[^"]*)"' if parsed.startswith("s") else f"(?<{parsed}>[^,}}]+)"
+    return f'parse @message /"{log.KEY_FEATURES}":\\{{[^}}]*"{name}":{value}/'
 
 
 def _scalar_text(head: str, specs: Sequence[AggregateSpec], parsed: Mapping[str, str] | None = None) -> str:
@@ -192,7 +206,7 @@ def render_queries(
     except ModelArtifactError as error:
         raise FeatureLimitError(f"model '{baseline.model_name}': {error}") from None
     specs = build_specs(baseline)
-    scalar = [s for s in specs if s.func is not Func.COUNT_BY]
+    scalar = [s for s in specs if s.func not in (Func.COUNT_BY, Func.COUNT_LISTED)]
     grouped = {s.alias: s for s in specs if s.func is Func.COUNT_BY}
     # A regressor's `prediction` is a number: grouping by it would give a group per value, so its outliers are
     # grouped by is_outlier alone (its output distribution is in the scalar queries).
@@ -225,6 +239,7 @@ def render_queries(
                 grouped=True,
             )
         )
+    queries += [category_query(head, spec, parsed) for spec in specs if spec.func is Func.COUNT_LISTED]
     queries.append(
         InsightsQuery(
             name="messages",
@@ -235,6 +250,24 @@ def render_queries(
         )
     )
     return tuple(queries)
+
+
+def category_query(head: str, spec: AggregateSpec, parsed: Mapping[str, str]) -> InsightsQuery:
+    """Rows per listed category of one feature: filtered to the listed values, so at most that many groups."""
+    assert spec.field is not None and spec.feature is not None
+    listed = ", ".join(_quote(category) for category in spec.categories)
+    if spec.field in parsed:  # past the JSON field cap: the value is parsed from the line first
+        field = parsed[spec.field]
+        text = f"{head}\n| {render_parse(spec.field, field)}\n| filter {field} in [{listed}]"
+    else:
+        field = spec.field
+        text = f"{head} and {field} in [{listed}]"
+    text += (
+        f"\n| stats count(*) as {GROUP_COUNT_ALIAS} by {field}\n| sort {GROUP_COUNT_ALIAS} desc\n| limit {len(spec.categories)}"
+    )
+    return InsightsQuery(
+        name=f"categories-{spec.feature}", text=text, specs=(dataclasses.replace(spec, field=field),), grouped=True
+    )
 
 
 def _number(field: str, raw: str, *, finite: bool = True) -> float:

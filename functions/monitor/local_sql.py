@@ -2,12 +2,15 @@
 
 Pure string building (no duckdb import): `local/monitor.py` executes it. One
 scan computes everything. `read_json` gets explicit column types (no schema
-sampling) and `ignore_errors`, so a truncated last line or a garbage line
-becomes an all-NULL row: counted as unreadable, never fatal. So is a line
-with a timestamp out of range or not a number, or a NaN, Infinity or 1e308
-among its values (`readable`). Because such a line has no usable timestamp,
+sampling; a categorical feature is VARCHAR, a numeric one DOUBLE) and
+`ignore_errors`, so a truncated last line or a garbage line becomes an
+all-NULL row: counted as unreadable, never fatal. So is a line with a
+timestamp out of range or not a number, or a NaN, Infinity or 1e308 among
+its numbers (`readable`). Because such a line has no usable timestamp,
 the unreadable count covers the whole file; every other aggregate is filtered
-to the window and to readable lines. Grouped counts use `histogram`.
+to the window and to readable lines. Grouped counts use `histogram`; a
+categorical feature's counts per listed category are a histogram of the
+listed values only, as the Logs Insights query filters them.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from functions.contract import prediction_log as log
-from functions.contract.model_artifact import Baseline
+from functions.contract.model_artifact import FEATURE_CATEGORICAL, Baseline
 
 from .aggregates import ANY_MESSAGE, COUNTED_MESSAGES, AggregateSpec, Func, build_specs
 
@@ -40,7 +43,11 @@ def _column(field: str) -> str:
 
 def columns(baseline: Baseline) -> dict[str, str]:
     """Explicit read_json column types: only what the specs read (other keys are ignored)."""
-    struct = ", ".join(f"{_ident(name)} DOUBLE" for name in baseline.feature_names)
+    types = baseline.feature_types
+    struct = ", ".join(
+        f"{_ident(name)} {'VARCHAR' if kind == FEATURE_CATEGORICAL else 'DOUBLE'}"
+        for name, kind in zip(baseline.feature_names, types, strict=True)
+    )
     return {
         log.KEY_MESSAGE: "VARCHAR",
         log.KEY_TIMESTAMP: "BIGINT",
@@ -64,7 +71,7 @@ def readable(baseline: Baseline) -> str:
     """A line the service could have written: a timestamp datetime can hold, every feature and the confidence
     finite and within float32 (the service refuses anything else). Other lines are counted unreadable."""
     bound = repr(log.LARGEST_LOGGED_VALUE)
-    numbers = [_column(f"{log.KEY_FEATURES}.{name}") for name in baseline.feature_names] + [log.KEY_CONFIDENCE]
+    numbers = [_column(f"{log.KEY_FEATURES}.{feature.name}") for feature in baseline.features] + [log.KEY_CONFIDENCE]
     checks = " AND ".join(f"({c} IS NULL OR (isfinite({c}) AND abs({c}) <= {bound}))" for c in numbers)
     return f"({log.KEY_TIMESTAMP} BETWEEN 0 AND {log.LAST_TIMESTAMP_MS} AND {checks})"
 
@@ -100,6 +107,9 @@ def render_sql(baseline: Baseline, path: str, start_ms: int, end_ms: int, *, by_
             select.append(f"count_if({where} AND {column} < {float(spec.cut or 0.0)!r})")
         elif spec.func is Func.COUNT_BY:
             select.append(f"histogram({column}) FILTER (WHERE {where})")
+        elif spec.func is Func.COUNT_LISTED:  # the listed values only, as the Logs Insights query filters them
+            listed = ", ".join(sql_string(category) for category in spec.categories)
+            select.append(f"histogram({column}) FILTER (WHERE {where} AND {column} IN ({listed}))")
         elif spec.func is Func.COUNT and spec.field is None:
             select.append(f"count_if({where})")
         else:
@@ -136,7 +146,7 @@ def read_row(query: LocalQuery, row: Sequence[object]) -> tuple[dict[str, float 
             unreadable = int(cell or 0)  # type: ignore[call-overload]
         elif item == ALIAS_TOTAL:
             total = int(cell or 0)  # type: ignore[call-overload]
-        elif isinstance(item, AggregateSpec) and item.func is Func.COUNT_BY:
+        elif isinstance(item, AggregateSpec) and item.func in (Func.COUNT_BY, Func.COUNT_LISTED):
             histogram: Mapping[object, object] = cell or {}  # type: ignore[assignment]
             groups[item.alias] = {str(key): int(n) for key, n in histogram.items()}  # type: ignore[call-overload]
         elif isinstance(item, AggregateSpec):

@@ -5,7 +5,8 @@ deviations, counts below the training cuts, grouped counts). A closed minute is 
 turned here into sums: a mean and a sample standard deviation over n values become the sum of deviations
 from the training mean and the sum of their squares (shifted sums: no cancellation for features far
 from zero). Adding minutes and turning the sum back gives the window's mean and standard deviation
-exactly as if the engine had read the whole window; counts and counts below cuts add as they are.
+exactly as if the engine had read the whole window; counts and counts below cuts add as they are, and so
+do a categorical feature's rows with a value and rows per listed category (its unseen rows are the difference).
 
 A minute is a flat vector of numbers in a layout fixed by the baseline (`minute_layout`), so summing
 is elementwise and a stored minute of another model version (another layout) is recognised and ignored.
@@ -22,7 +23,15 @@ from dataclasses import dataclass
 from functions.contract import prediction_log as log
 from functions.contract.model_artifact import Baseline
 
-from .aggregates import OTHER_CLASS, AggregateError, FeatureWindow, WindowAggregates, feature_cuts, has_joint_drift
+from .aggregates import (
+    OTHER_CLASS,
+    AggregateError,
+    CategoryWindow,
+    FeatureWindow,
+    WindowAggregates,
+    feature_cuts,
+    has_joint_drift,
+)
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
@@ -56,6 +65,8 @@ def minute_layout(baseline: Baseline) -> tuple[str, ...]:
         names += ["p:n", "p:s", "p:q"] + [f"p:b{j}" for j in range(len(baseline.prediction_buckets[0]))]
     if has_joint_drift(baseline):  # the per-row reconstruction error (joint drift), summed like the confidence
         names += ["rec_n", "rec_s", "rec_q"]
+    for category in baseline.categorical:  # rows with a value and rows per listed category; unseen is the rest
+        names += [f"k:{category.name}:n"] + [f"k:{category.name}:c{j}" for j in range(len(category.categories))]
     return tuple(names)
 
 
@@ -141,6 +152,9 @@ def from_window(baseline: Baseline, window: WindowAggregates) -> Minutes:
             log.KEY_RECONSTRUCTION_ERROR, window.reconstruction_count, window.reconstruction_mean, window.reconstruction_std, None
         )
         values += summed(errors, 0.0, 0)
+    for category in baseline.categorical:
+        counted = window.category(category.name) if window.categories else None
+        values += [counted.count, *counted.listed] if counted else [0] * (1 + len(category.categories))
     return Minutes(window.start_ms, window.end_ms, tuple(float(v) for v in values))
 
 
@@ -196,6 +210,11 @@ def to_window(baseline: Baseline, minutes: Minutes) -> WindowAggregates:
     unreadable_statistics = count("unreadable_statistics")
     rec_n = count("rec_n") if has_joint_drift(baseline) else 0
     rec_mean, rec_std = moments(rec_n, v[slot["rec_s"]], v[slot["rec_q"]], 0.0) if rec_n else (None, None)
+    categories = []
+    for category in baseline.categorical:
+        n = count(f"k:{category.name}:n")
+        listed = tuple(count(f"k:{category.name}:c{j}") for j in range(len(category.categories)))
+        categories.append(CategoryWindow(category.name, n, listed, max(n - sum(listed), 0)))
     return WindowAggregates(
         start_ms=minutes.start_ms,
         end_ms=minutes.end_ms,
@@ -217,6 +236,7 @@ def to_window(baseline: Baseline, minutes: Minutes) -> WindowAggregates:
         reconstruction_mean=rec_mean,
         reconstruction_std=rec_std,
         unreadable_statistics=(f"{unreadable_statistics} minute statistic(s)",) if unreadable_statistics else (),
+        categories=tuple(categories),
     )
 
 

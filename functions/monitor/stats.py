@@ -119,3 +119,99 @@ def log_variance_ratio_se(n: int, m: int, kurtosis: float) -> float:
     """
     kurtosis = max(kurtosis, 1.0)
     return math.sqrt((kurtosis - 3.0) * (1.0 / n + 1.0 / m) + 2.0 / max(n - 1, 1) + 2.0 / max(m - 1, 1))
+
+
+# --- categorical features: binomial tails without scipy (Numerical Recipes' incomplete beta continued fraction) ---
+
+Z_CAP = 40.0  # the z of a tail probability too small for a float (p < ~1e-300): beyond any critical value used here
+
+
+def z_of_tail(p: float) -> float:
+    """The standard normal z whose upper tail is p: a p-value on the same scale as the other checks' scores."""
+    if p >= 1.0:
+        return -Z_CAP
+    if p <= 0.0:
+        return Z_CAP
+    return min(-_NORMAL.inv_cdf(p), Z_CAP)
+
+
+def _beta_fraction(a: float, b: float, x: float) -> float:
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (tiny if abs(d) < tiny else d)
+    h = d
+    for m in range(1, 10_000):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (tiny if abs(d) < tiny else d)
+        c = 1.0 + aa / c
+        c = tiny if abs(c) < tiny else c
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (tiny if abs(d) < tiny else d)
+        c = 1.0 + aa / c
+        c = tiny if abs(c) < tiny else c
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < 1e-15:
+            break
+    return h
+
+
+def _regularized_beta(a: float, b: float, x: float) -> float:
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _beta_fraction(a, b, x) / a
+    return 1.0 - front * _beta_fraction(b, a, 1.0 - x) / b
+
+
+def binomial_upper_tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p): I_p(k, n - k + 1). Exact at any n, for the thin windows a normal z misjudges."""
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    if p <= 0.0:
+        return 0.0
+    if p >= 1.0:
+        return 1.0
+    return _regularized_beta(float(k), float(n - k + 1), p)
+
+
+def binomial_lower_tail(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p): I_(1-p)(n - k, k + 1), without the cancellation of 1 - P(X >= k + 1)."""
+    if k < 0:
+        return 0.0
+    if k >= n:
+        return 1.0
+    if p <= 0.0:
+        return 1.0
+    if p >= 1.0:
+        return 0.0
+    return _regularized_beta(float(n - k), float(k + 1), 1.0 - p)
+
+
+MIN_EXPECTED_ROWS = 5.0  # the normal approximation's rule of thumb: every bucket expects at least this many rows
+
+
+def pooled_buckets(reference_shares: Sequence[float], n: int, m: int) -> list[list[int]]:
+    """Buckets (lists of category indices) whose expected window and reference rows are >= MIN_EXPECTED_ROWS: the
+    rare ones are pooled, rarest first, so a two-proportion z holds (it fails on near-empty cells). The pooling
+    depends on the training shares and the sizes only, never on what the window shows."""
+    size = min(n, m)
+    order = sorted(range(len(reference_shares)), key=lambda j: reference_shares[j])
+    kept = [[j] for j in order if reference_shares[j] * size >= MIN_EXPECTED_ROWS]
+    rare = [j for j in order if reference_shares[j] * size < MIN_EXPECTED_ROWS]
+    if rare:
+        if sum(reference_shares[j] for j in rare) * size >= MIN_EXPECTED_ROWS or not kept:
+            kept.insert(0, rare)
+        else:
+            kept[0] = rare + kept[0]  # still too thin: joins the smallest bucket that stands alone
+    return kept

@@ -49,6 +49,40 @@ class Traffic:
     confidence: np.ndarray | None = None  # (n,) top-class probability; None: lines without `confidence`
     predictions: np.ndarray | None = None  # (n,) a regression model's outputs (labels are then "")
     reconstruction: np.ndarray | None = None  # (n,) joint-drift score, 4 decimals; None: lines without it
+    categories: list[list[str]] | None = None  # per row, the categorical features' values (input order); None: none
+
+
+UNSEEN_PREFIX = "unseen-"  # sampled values of a category's unlisted tail: "unseen-0", "unseen-1", ...
+
+
+def sample_categories(
+    baseline: Baseline,
+    n: int,
+    rng: np.random.Generator,
+    shares: Mapping[str, Sequence[float]] | None = None,  # feature -> shares of its listed categories + the unseen
+) -> list[list[str]] | None:
+    """Each categorical feature's values drawn from its training shares (listed + other_share), or from `shares`;
+    an unseen draw is one of 5 unlisted values."""
+    if not baseline.categorical:
+        return None
+    columns = []
+    for feature in baseline.categorical:
+        p = np.asarray((shares or {}).get(feature.name, (*feature.shares, feature.other_share)), dtype=float)
+        draws = rng.choice(len(p), size=n, p=p / p.sum())
+        tail = rng.integers(0, 5, size=n)
+        k = len(feature.categories)
+        columns.append([feature.categories[d] if d < k else f"{UNSEEN_PREFIX}{t}" for d, t in zip(draws, tail, strict=True)])
+    return [list(row) for row in zip(*columns, strict=True)]
+
+
+def input_rows(baseline: Baseline, traffic: Traffic, rows: Sequence[int]) -> list[list[float | str]]:
+    """Request rows in input order: numbers (4 decimals, as the log keeps them) and category strings."""
+    out = []
+    for i in rows:
+        numbers = iter(round(float(v), 4) for v in traffic.features[i])
+        strings = iter(traffic.categories[i] if traffic.categories is not None else ())
+        out.append([next(strings) if kind == "categorical" else next(numbers) for kind in baseline.feature_types])
+    return out
 
 
 def sample_traffic(
@@ -65,6 +99,7 @@ def sample_traffic(
     rows_per_request: int = 1,
     confidence: float | None = None,  # mean top-class probability of the rows, None: no confidence field
     prediction_shift: float = 0.0,  # regression: added to the sampled predictions, in training prediction sd
+    category_shares: Mapping[str, Sequence[float]] | None = None,  # feature -> listed shares + unseen share
 ) -> Traffic:
     columns = []
     for feature in baseline.features:
@@ -74,7 +109,8 @@ def sample_traffic(
         if shift and feature.name in shift:
             values = values * shift[feature.name]
         columns.append(values)
-    features = np.column_stack(columns) if n else np.zeros((0, baseline.n_features))
+    features = np.column_stack(columns) if n else np.zeros((0, len(baseline.features)))
+    categories = sample_categories(baseline, n, rng, category_shares)
     rate = baseline.training_outlier_rate if outlier_rate is None else outlier_rate
     request_ids = [f"req-{i // rows_per_request:08d}" for i in range(n)]
     if baseline.prediction_stats is not None:  # a regression model: its outputs sampled from the training predictions
@@ -86,7 +122,7 @@ def sample_traffic(
     rate = baseline.training_outlier_rate if outlier_rate is None else outlier_rate
     request_ids = [f"req-{i // rows_per_request:08d}" for i in range(n)]
     conf = None if confidence is None else np.clip(confidence + rng.normal(0, 0.05, size=n), 0.34, 1.0)
-    return Traffic(features, labels, rng.random(n) < rate, request_ids, rejected, failed, conf)
+    return Traffic(features, labels, rng.random(n) < rate, request_ids, rejected, failed, conf, categories=categories)
 
 
 def numpy_values(baseline: Baseline, traffic: Traffic) -> tuple[dict[str, float | None], dict[str, dict[str, int]]]:
@@ -94,9 +130,17 @@ def numpy_values(baseline: Baseline, traffic: Traffic) -> tuple[dict[str, float 
     values: dict[str, float | None] = {}
     groups: dict[str, dict[str, int]] = {}
     n = len(traffic.labels)
-    index = {name: i for i, name in enumerate(baseline.feature_names)}
+    index = {feature.name: i for i, feature in enumerate(baseline.features)}
+    categorical = {feature.name: i for i, feature in enumerate(baseline.categorical)}
     confidence = traffic.confidence
     for spec in build_specs(baseline):
+        if spec.feature in categorical:
+            values_of = [row[categorical[spec.feature]] for row in traffic.categories or []]
+            if spec.func is Func.COUNT_LISTED:
+                groups[spec.alias] = {c: values_of.count(c) for c in spec.categories if c in values_of}
+            else:
+                values[spec.alias] = float(len(values_of))
+            continue
         if spec.feature == PREDICTION_UNIT:
             column = traffic.predictions
         else:
@@ -242,7 +286,7 @@ def write_log(
             model=baseline.model_name,
             model_version=baseline.model_version,
             feature_names=baseline.feature_names,
-            rows=[[round(float(v), 4) for v in traffic.features[i]] for i in rows],
+            rows=input_rows(baseline, traffic, rows),  # type: ignore[arg-type]  # strings for categories
             labels=labels,
             class_indices=[baseline.label_names.index(label) for label in labels],
             probabilities=[[1.0 if j == baseline.label_names.index(label) else 0.0 for j in range(k)] for label in labels],
@@ -263,6 +307,9 @@ def write_log(
             del record[log.KEY_CONFIDENCE]
         else:
             record[log.KEY_CONFIDENCE] = round(float(traffic.confidence[i]), 4)  # same key, same position
+        unseen = [f.name for f in baseline.categorical if record[log.KEY_FEATURES][f.name] not in f.categories]
+        if unseen:  # the contract's key for rows with an unlisted category, after probabilities
+            record[log.KEY_UNSEEN_CATEGORIES] = unseen
         rewritten.append(json.dumps(record, separators=(",", ":")))
     lines = rewritten
     for j in range(traffic.failed):

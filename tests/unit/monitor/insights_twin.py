@@ -1,10 +1,11 @@
 """A DuckDB twin of Logs Insights for the monitor's own (golden) query shapes, behind a fake `logs` client.
 
 It runs exactly the text `render_queries` produces (the golden files' shapes): `filter` with `=`, `>=`, `<`,
-`and`, `in`/`not in [...]`; `fields` of `least(1, greatest(0, ceil(c - field))) as alias` (null when the field
-is missing, as in Logs Insights); `stats` of `count(*)`, `count(f)`, `count_distinct(f)`, `avg`, `stddev`, `sum`,
-optionally `by` fields. Lines are parsed as Python's `json` does (it reads NaN, Infinity and 1e308 as numbers),
-which is the hostile case: whatever Logs Insights makes of such a value, the monitor must not crash on it.
+`and`, `in`/`not in [...]` (strings too); `fields` of `least(1, greatest(0, ceil(c - field))) as alias`
+(null when the field is missing, as in Logs Insights); `stats` of `count(*)`, `count(f)`,
+`count_distinct(f)`, `avg`, `stddev`, `sum`, optionally `by` fields, then `sort <field> asc|desc` and
+`limit N`. Lines are parsed as Python's `json` does (it reads NaN, Infinity and 1e308 as numbers), which is
+the hostile case: whatever Logs Insights makes of such a value, the monitor must not crash on it.
 Results come back as Logs Insights sends them: every value a string.
 """
 
@@ -94,7 +95,15 @@ class InsightsTwin:
         where = re.sub(r"\bin \[([^\]]*)\]", r"IN (\1)", where)
         computed = []
         stats = ""
+        order = limit = ""
         for part in parts[1:]:
+            if part.startswith("sort "):  # after stats: `sort n desc`
+                field, direction = part.removeprefix("sort ").split()
+                order = f" ORDER BY {field} {direction.upper()}"
+                continue
+            if part.startswith("limit "):
+                limit = f" LIMIT {int(part.removeprefix('limit '))}"
+                continue
             if part.startswith("fields "):
                 for term in part.removeprefix("fields ").split(",\n"):
                     match = re.fullmatch(
@@ -133,7 +142,8 @@ class InsightsTwin:
         inner = ", ".join(["*", *computed])
         group = ", ".join(_ident(f) for f in by)
         head = ", ".join([*(f"{_ident(f)} AS {_ident(f)}" for f in by), *select])
-        return f"SELECT {head} FROM (SELECT {inner} FROM events WHERE {where}) AS matched" + (f" GROUP BY {group}" if by else "")
+        grouped = f" GROUP BY {group}" if by else ""
+        return f"SELECT {head} FROM (SELECT {inner} FROM events WHERE {where}) AS matched{grouped}{order}{limit}"
 
     # --- the boto3 "logs" client surface the runner uses ---
     def start_query(self, **request: Any) -> dict[str, str]:
