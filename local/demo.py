@@ -609,8 +609,8 @@ def main(argv: list[str] | None = None) -> int:
     records = [json.loads(line) for line in log_file.read_text().split("\n") if line]
     alerts = [json.loads(line) for line in (args.workdir / "alerts.jsonl").read_text().split("\n") if line]
     print(f"\n=== prediction log: {shown(log_file)} ===")
-    predicted = sum(r["message"] == "prediction" for r in records)
-    print(f"{predicted} prediction records, {len(records) - predicted} rejected")
+    kinds = {kind: sum(r["message"] == kind for r in records) for kind in ("prediction", "rejected", "feedback")}
+    print(f"{kinds['prediction']} prediction records, {kinds['rejected']} rejected, {kinds['feedback']} feedback")
     print(json.dumps(next(r for r in records if r["message"] == "prediction")))
     print(json.dumps(next(r for r in records if r["message"] == "rejected")))
     print(f"\n=== alerts: {shown(args.workdir / 'alerts.jsonl')} ===")

@@ -202,3 +202,25 @@ def test_demo_skips_the_concept_drift_phase_without_held_out_rows(tmp_path: Path
     assert not (tmp_path / "demo" / "confusion_matrix.png").exists()
     alerts = [a for a in (tmp_path / "demo" / "alerts.jsonl").read_text().split("\n") if a]
     assert [json.loads(a)["subject"].split(":")[0] for a in alerts] == ["ALARM", "OK"]
+
+
+def test_demo_on_the_mixed_model_names_the_category_drift(tmp_path: Path) -> None:
+    """credit_card mixes numbers and categories: the drift phase moves a category's share as well as a number."""
+    done = subprocess.run(
+        [sys.executable, "-m", "local.demo", "--model", "credit_card", "--workdir", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    alerts = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().split("\n") if line]
+    alarm, recovery = alerts[0], alerts[1]
+    assert alarm["subject"].startswith("ALARM") and recovery["subject"].startswith("OK")
+    assert "category_drift:acq_channel" in {c["check"] for c in alarm["checks"]}
+    assert "category_drift:acq_channel" in json.dumps(recovery)
+    records = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().split("\n") if line]
+    predicted = [r for r in records if r["message"] == "prediction"]
+    assert all(isinstance(r["features"]["acq_channel"], str) for r in predicted)
+    assert all(isinstance(r["features"]["stated_income"], float) for r in predicted)
