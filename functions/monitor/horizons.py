@@ -75,11 +75,22 @@ def _strong(result: CheckResult, t: Thresholds) -> bool:
 
 def _clearly_clean(result: CheckResult) -> bool:
     """Below the effect floor is not enough to recover: the score must also be under half its critical value, so an
-    effect that sits near its floor (a drift that goes on) cannot flap the alarm off and on."""
+    effect that sits near its floor (a drift that goes on) cannot flap the alarm off and on.
+
+    A check whose alarm needs the effect beyond the floor by its margin of error (`window_error` set: outlier_shift,
+    whose margin is mostly the small reference's error) recovers only when the window measures the effect under the
+    floor by the same share of its own error: a score under half its critical value is not enough there, because a
+    reference of 30 rows makes the score small for a drift that sits between the floor and what any window can prove.
+    """
     if result.in_alarm:
         return False
     strength = result.strength
-    return strength is None or strength < CLEARLY_CLEAN
+    if strength is not None and strength >= CLEARLY_CLEAN:
+        return False
+    if result.window_error is not None and result.observed is not None and result.baseline is not None and result.critical:
+        upper = result.observed - result.baseline + CLEARLY_CLEAN * result.critical * result.window_error
+        return upper < result.threshold
+    return True
 
 
 def next_state(
