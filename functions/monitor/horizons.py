@@ -74,7 +74,7 @@ def _strong(result: CheckResult, t: Thresholds) -> bool:
     return result.in_alarm and result.strength is not None and result.strength >= t.strong_factor
 
 
-def _clearly_clean(result: CheckResult, *, under_floor: bool = False) -> bool:
+def clearly_clean(result: CheckResult, *, under_floor: bool = False) -> bool:
     """Below the effect floor is not enough to recover: the score must also be under half its critical value, so an
     effect that sits near its floor (a drift that goes on) cannot flap the alarm off and on.
 
@@ -130,7 +130,7 @@ def next_state(
     required = set(eligible) | ({min(longer)} if longer else set())
     # The longest of them, the most rows of the episode, must also put the effect under its floor: a 40-row window
     # cannot tell a 0.9 % outlier share from 5 %, so asking it to would hold the alarm without telling anything.
-    if not all(_clearly_clean(verdicts[h][0], under_floor=h == max(required)) for h in required):
+    if not all(clearly_clean(verdicts[h][0], under_floor=h == max(required)) for h in required):
         return replace(state, clean_streak=0), None
     streak = previous.clean_streak + 1
     if streak >= max(t.recovery_windows, previous.horizon, RECOVERY_MIN_MINUTES):
