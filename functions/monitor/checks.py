@@ -121,6 +121,9 @@ class CheckResult:
     hint: str  # what to check first
     critical: float | None = None  # the score's critical value
     condition: str = ""  # the condition that decided the status, e.g. "t 6.1 > 4.4 and |shift| 0.9 sd >= 0.25 sd"
+    # The window's own standard error of `observed`, without the reference's: set by a check whose alarm needs the
+    # effect beyond its margin of error, so a recovery needs the effect under the floor by the window's own error.
+    window_error: float | None = None
 
     @property
     def in_alarm(self) -> bool:
@@ -266,6 +269,7 @@ def check_outlier_shift(window: WindowAggregates, baseline: Baseline, alpha: flo
         critical,
         f"|z| {abs(z):.2f} {'>' if abs(z) > critical else '<='} {critical:.2f} and change {share - p0:+.1%} "
         f"(margin {margin:.1%}) {'clears' if floor_ok else 'within'} the floor (+{rise_floor:.0%} or half of {p0:.1%})",
+        window_error=math.sqrt(p * (1 - p) / window.rows),
     )
 
 

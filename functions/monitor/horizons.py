@@ -12,8 +12,9 @@ A check's alert state is shared by the horizons:
   one *eligible* window is judged (a horizon at least as long as the alarm's, with at least as many rows,
   and no longer than the alarm has lasted, so rows from before the alarm do not dilute it), every
   eligible window and the next longer horizon's window are clearly clean (not in alarm and the score
-  under half its critical value: an effect sitting near its floor keeps the alarm), and no window up to
-  that next horizon alarms on the check. Recovery takes clean votes for max(K, the alarm's horizon, 15) runs in a row: a
+  under half its critical value: an effect sitting near its floor keeps the alarm; for outlier_shift the
+  longest of them must also put the rise under its floor by its own error), and no window up to that next horizon
+  alarms on the check. Recovery takes clean votes for max(K, the alarm's horizon, 15) runs in a row: a
   whole new window of data judged clean, not two overlapping ones. A thin or short window never
   recovers an alarm, and a run with no eligible window leaves the count where it was (no data is not a
   recovery). While a drift goes on, every window inside the episode sees it; a day-long window full of
@@ -73,13 +74,25 @@ def _strong(result: CheckResult, t: Thresholds) -> bool:
     return result.in_alarm and result.strength is not None and result.strength >= t.strong_factor
 
 
-def _clearly_clean(result: CheckResult) -> bool:
+def clearly_clean(result: CheckResult, *, under_floor: bool = False) -> bool:
     """Below the effect floor is not enough to recover: the score must also be under half its critical value, so an
-    effect that sits near its floor (a drift that goes on) cannot flap the alarm off and on."""
+    effect that sits near its floor (a drift that goes on) cannot flap the alarm off and on.
+
+    With `under_floor` (the longest window a recovery reads), a check whose alarm needs the effect beyond the floor by
+    its margin of error (`window_error` set: outlier_shift) must also put the effect under the floor by half its
+    critical value times the window's own error. Its margin is mostly the reference's error (30 hold-out rows: ~9
+    points on any window), so a score under half its critical value is reached by a drift that sits between the floor
+    and what any window can prove.
+    """
     if result.in_alarm:
         return False
     strength = result.strength
-    return strength is None or strength < CLEARLY_CLEAN
+    if strength is not None and strength >= CLEARLY_CLEAN:
+        return False
+    error = result.window_error
+    if not under_floor or error is None or result.observed is None or result.baseline is None or not result.critical:
+        return True
+    return result.observed - result.baseline + CLEARLY_CLEAN * result.critical * error < result.threshold
 
 
 def next_state(
@@ -115,7 +128,9 @@ def next_state(
         return state, None
     # The next longer window must be clearly clean too: it holds more of the episode's rows than a thin eligible one.
     required = set(eligible) | ({min(longer)} if longer else set())
-    if not all(_clearly_clean(verdicts[h][0]) for h in required):
+    # The longest of them, the most rows of the episode, must also put the effect under its floor: a 40-row window
+    # cannot tell a 0.9 % outlier share from 5 %, so asking it to would hold the alarm without telling anything.
+    if not all(clearly_clean(verdicts[h][0], under_floor=h == max(required)) for h in required):
         return replace(state, clean_streak=0), None
     streak = previous.clean_streak + 1
     if streak >= max(t.recovery_windows, previous.horizon, RECOVERY_MIN_MINUTES):

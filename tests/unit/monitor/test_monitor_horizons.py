@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from functions.contract.model_artifact import Baseline, ModelArtifact
+from functions.contract.model_artifact import Baseline, ModelArtifact, parse_baseline
 from functions.monitor.aggregates import WindowAggregates
 from functions.monitor.alerts import STATE_ALARM, STATE_OK, AlertState
 from functions.monitor.checks import CheckResult, Status
@@ -132,3 +133,60 @@ def test_a_longer_window_diluted_by_rows_from_before_the_alarm_does_not_recover(
     for minute in range(101, 101 + 3 * RECOVERY_MIN_MINUTES):
         state, sent = run(b, state, minute, {15: window(b, 100, minute), 1440: day})
         assert state.checks[CHECK].state == STATE_ALARM and f"{CHECK}:OK" not in sent
+
+
+OUTLIER = "outlier_shift"
+
+
+def thirty_row_holdout(b: Baseline) -> Baseline:
+    """iris's reference for the detector: 30 hold-out rows, none flagged (its error is ~9 points on any window)."""
+    document = copy.deepcopy(b.document)
+    document["holdout"] = {**document.get("holdout", {}), "rows": 30, "outlier_rate": 0.0}
+    return parse_baseline(document)
+
+
+def flagged(b: Baseline, rows: int, outliers: int, seed: int) -> WindowAggregates:
+    return replace(window(b, rows, seed), outliers=outliers)
+
+
+def outlier_alarm(b: Baseline) -> AlertState:
+    """The bench's case (5 rows/min, +0.5 sd, one trial): a 15-min window of 74 rows flags 14 (18.9 %)."""
+    windows = {2: flagged(b, 12, 3, 1), 15: flagged(b, 74, 14, 2), 60: flagged(b, 293, 25, 3), 1440: flagged(b, 7235, 79, 4)}
+    state, sent = run(b, AlertState(), 100, windows)
+    assert state.checks[OUTLIER].state == STATE_ALARM and state.checks[OUTLIER].horizon == 15
+    assert f"{OUTLIER}:ALARM" in sent
+    return state
+
+
+def test_an_outlier_rise_still_inside_the_floor_by_the_windows_own_error_keeps_the_alarm(
+    iris_artifact: ModelArtifact,
+) -> None:
+    """The drift goes on (the detector flags 7.5 % of its rows): an hour's window that dips to 4.2 % is under half its
+    critical value (the 30-row reference dominates the score) but cannot put the effect under the 5-point floor."""
+    b = thirty_row_holdout(iris_artifact.baseline)
+    state = outlier_alarm(b)
+    for minute in range(160, 160 + 3 * RECOVERY_MIN_MINUTES):  # the alarm has lasted an hour: the 60-min window is eligible
+        windows = {2: flagged(b, 8, 0, minute), 15: flagged(b, 71, 2, minute + 1), 60: flagged(b, 283, 12, minute + 2),
+                   1440: flagged(b, 7250, 106, minute + 3)}  # fmt: skip
+        hour = next(c for c in judge(b, windows)[2].evaluation.checks if c.check == OUTLIER)
+        assert not hour.in_alarm and hour.strength is not None and hour.strength < 0.5  # clean by its score alone
+        state, sent = run(b, state, minute, windows)
+        assert state.checks[OUTLIER].state == STATE_ALARM and f"{OUTLIER}:OK" not in sent
+
+
+def test_an_outlier_alarm_recovers_once_the_longest_window_puts_the_share_under_the_floor(
+    iris_artifact: ModelArtifact,
+) -> None:
+    """The hour's window (300 rows, 1 %) puts the share under the floor; the 15-min window (80 rows, 2 of them flagged)
+    is clean by its score but too thin to put 2.5 % under 5 points by its own error: it does not hold the alarm."""
+    b = thirty_row_holdout(iris_artifact.baseline)
+    state = outlier_alarm(b)
+    recovered_at = None
+    for minute in range(160, 160 + 2 * RECOVERY_MIN_MINUTES):
+        windows = {2: flagged(b, 10, 0, minute), 15: flagged(b, 80, 2, minute + 1), 60: flagged(b, 300, 3, minute + 2),
+                   1440: flagged(b, 7250, 90, minute + 3)}  # fmt: skip
+        state, sent = run(b, state, minute, windows)
+        if f"{OUTLIER}:OK" in sent:
+            recovered_at = minute
+            break
+    assert recovered_at == 159 + RECOVERY_MIN_MINUTES
