@@ -134,6 +134,27 @@ class Decision:
     stale: bool = False
 
 
+def clearly_clean(result: CheckResult, *, under_floor: bool = False) -> bool:
+    """Below the effect floor is not enough to recover: the score must also be under half its critical value, so an
+    effect that sits near its floor (a drift that goes on) cannot flap the alarm off and on.
+
+    With `under_floor` (the longest window a recovery reads), a check whose alarm needs the effect beyond the floor by
+    its margin of error (`window_error` set: outlier_shift) must also put the effect under the floor by half its
+    critical value times the window's own error. Its margin is mostly the reference's error (30 hold-out rows: ~9
+    points on any window), so a score under half its critical value is reached by a drift that sits between the floor
+    and what any window can prove.
+    """
+    if result.in_alarm:
+        return False
+    strength = result.strength
+    if strength is not None and strength >= CLEARLY_CLEAN:
+        return False
+    error = result.window_error
+    if not under_floor or error is None or result.observed is None or result.baseline is None or not result.critical:
+        return True
+    return result.observed - result.baseline + CLEARLY_CLEAN * result.critical * error < result.threshold
+
+
 def next_check_state(previous: CheckState, result: CheckResult, t: Thresholds, window_end_ms: int) -> CheckState:
     """One judged window's effect on one check's state (the persistence rule)."""
     alarm = result.in_alarm
@@ -146,8 +167,10 @@ def next_check_state(previous: CheckState, result: CheckResult, t: Thresholds, w
         if alarm and (strong or history.count("A") >= t.alarm_windows):
             state = STATE_ALARM
     else:
-        clearly_clean = not alarm and strength is not None and strength < CLEARLY_CLEAN
-        if not alarm and (clean_streak >= t.recovery_windows or clearly_clean):
+        # one window recovers alone only when it could have seen the effect: clearly clean, and for outlier_shift
+        # the rise under its floor by the window's own error (the rule the horizons apply to their longest window)
+        clean_at_once = not alarm and strength is not None and clearly_clean(result, under_floor=True)
+        if not alarm and (clean_streak >= t.recovery_windows or clean_at_once):
             state = STATE_OK
     since = window_end_ms if state != previous.state else previous.since_ms
     return CheckState(state, history, clean_streak, since, result.detail)

@@ -31,7 +31,6 @@ from functions.contract.model_artifact import Baseline, Thresholds
 
 from .aggregates import WindowAggregates
 from .alerts import (
-    CLEARLY_CLEAN,
     HOUR_MS,
     STATE_ALARM,
     STATE_OK,
@@ -40,6 +39,7 @@ from .alerts import (
     Decision,
     Notification,
     Transition,
+    clearly_clean,
     compose_notification,
     fmt_number,
     window_text,
@@ -72,27 +72,6 @@ def judge(baseline: Baseline, windows: Mapping[int, WindowAggregates]) -> tuple[
 
 def _strong(result: CheckResult, t: Thresholds) -> bool:
     return result.in_alarm and result.strength is not None and result.strength >= t.strong_factor
-
-
-def clearly_clean(result: CheckResult, *, under_floor: bool = False) -> bool:
-    """Below the effect floor is not enough to recover: the score must also be under half its critical value, so an
-    effect that sits near its floor (a drift that goes on) cannot flap the alarm off and on.
-
-    With `under_floor` (the longest window a recovery reads), a check whose alarm needs the effect beyond the floor by
-    its margin of error (`window_error` set: outlier_shift) must also put the effect under the floor by half its
-    critical value times the window's own error. Its margin is mostly the reference's error (30 hold-out rows: ~9
-    points on any window), so a score under half its critical value is reached by a drift that sits between the floor
-    and what any window can prove.
-    """
-    if result.in_alarm:
-        return False
-    strength = result.strength
-    if strength is not None and strength >= CLEARLY_CLEAN:
-        return False
-    error = result.window_error
-    if not under_floor or error is None or result.observed is None or result.baseline is None or not result.critical:
-        return True
-    return result.observed - result.baseline + CLEARLY_CLEAN * result.critical * error < result.threshold
 
 
 def next_state(

@@ -66,6 +66,24 @@ def test_recovery_needs_k_clean_windows_or_one_clearly_clean() -> None:
     assert next_check_state(alarm, result(Status.OK, 0.2), T, 2 * MINUTE).state == STATE_OK  # clearly clean
 
 
+def test_one_window_does_not_recover_an_outlier_rise_it_cannot_put_under_the_floor() -> None:
+    """outlier_shift at 12 of 283 rows flagged against a 0 % reference: half its critical value by score (clean), but
+    4.2 points + half the critical value times the window's own error (1.2 points) is not under the 5-point floor."""
+    alarm = CheckState(STATE_ALARM, "AA", 0, MINUTE)
+    share = 12 / 283
+    error = (share * (1 - share) / 283) ** 0.5
+
+    def outlier_shift(window_error: float | None) -> CheckResult:
+        return CheckResult(
+            "outlier_shift", Status.OK, share, 0.0, 0.05, 0.1, 0.4 * 4.0, "detail", "hint", 4.0, "condition", window_error
+        )
+
+    assert next_check_state(alarm, outlier_shift(None), T, 2 * MINUTE).state == STATE_OK  # score alone: recovers
+    assert next_check_state(alarm, outlier_shift(error), T, 2 * MINUTE).state == STATE_ALARM
+    held = next_check_state(alarm, outlier_shift(error), T, 2 * MINUTE)
+    assert next_check_state(held, outlier_shift(error), T, 3 * MINUTE).state == STATE_OK  # K clean windows still do
+
+
 def test_flapping_series_sends_at_most_two_notifications_per_hour(iris_artifact: ModelArtifact) -> None:
     """Strong ALARM and clearly-clean windows alternating every minute for 3 hours."""
     baseline = iris_artifact.baseline
