@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from functions.contract import names
 from infra import constants as c
 
 
@@ -138,6 +139,7 @@ class ApiOptions:
     quota_limit: int | None = None  # requests per key per quota period (REST with API key)
     quota_period: QuotaPeriod = QuotaPeriod.MONTH
     url_concurrency: int = DEFAULT_URL_CONCURRENCY  # Function URL only: reserved concurrency of the function
+    unseen_categories: str = names.UNSEEN_ACCEPT  # a model with categorical features: serve or refuse unlisted values
 
     def __post_init__(self) -> None:
         self.validate()
@@ -152,6 +154,10 @@ class ApiOptions:
 
     def validate(self) -> None:
         """Refuse combinations AWS cannot build, with the reason and the alternative."""
+        if self.unseen_categories not in names.UNSEEN_POLICIES:
+            raise ValueError(
+                f"context '{c.CTX_UNSEEN_CATEGORIES}': {self.unseen_categories!r}; use {' or '.join(names.UNSEEN_POLICIES)}"
+            )
         if self.api_type is ApiType.URL:
             self._validate_url()
             return
@@ -242,4 +248,5 @@ class ApiOptions:
                 node.try_get_context(c.CTX_URL_CONCURRENCY), c.CTX_URL_CONCURRENCY, DEFAULT_URL_CONCURRENCY
             )
             or DEFAULT_URL_CONCURRENCY,
+            unseen_categories=(_text(node.try_get_context(c.CTX_UNSEEN_CATEGORIES)) or names.UNSEEN_ACCEPT).lower(),
         )

@@ -96,6 +96,7 @@ CTX_API_RATE_LIMIT = "api_rate_limit"  # stage throttling, requests per second (
 CTX_API_BURST_LIMIT = "api_burst_limit"
 CTX_API_QUOTA_LIMIT = "api_quota_limit"  # REST + API key: requests per key per period; none = no quota
 CTX_API_QUOTA_PERIOD = "api_quota_period"  # DAY, WEEK or MONTH (default)
+CTX_UNSEEN_CATEGORIES = "unseen_categories"  # models with categories: "accept" (default) or "refuse" an unlisted one
 OUTPUT_API_TYPE = "ApiType"  # "rest" or "http": how clients and the e2e tests call the API
 OUTPUT_API_AUTH = "ApiAuth"  # "api_key", "iam" or "jwt"
 OUTPUT_USER_POOL_ID = "UserPoolId"  # only when the stack created the Cognito user pool

@@ -148,6 +148,9 @@ class InferenceApi(Construct):
         # The function's metrics, counted from the lines it writes (one filter per metric; per class from `labels`).
         self.line_metrics = LineMetricFilters(self, "LineMetrics", log_group=self.log_group, labels=labels)
         url = options.api_type is ApiType.URL
+        # the function's default is accept: the variable is set only to refuse
+        refuse = options.unseen_categories == names.UNSEEN_REFUSE
+        unseen_policy = {names.ENV_UNSEEN_CATEGORIES: names.UNSEEN_REFUSE} if refuse else {}
 
         self.function = lambda_.Function(
             self,
@@ -170,6 +173,7 @@ class InferenceApi(Construct):
                 names.ENV_TRACING_ENABLED: "true" if tracing else "false",
                 names.ENV_LOG_LEVEL: log_level,
                 **({names.ENV_LOG_CALLER: "true"} if url else {}),
+                **unseen_policy,
             },
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
             # Advanced logging controls: JSON format lets Lambda filter by level; WARN drops the INFO-level platform

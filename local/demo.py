@@ -11,9 +11,9 @@
    accuracy and the recall of the class the labels moved to;
 6. draw the drifted window against the training baseline and the confusion matrix (PNGs) and stop the server.
 
-A model with categorical features (docs/categorical.md) drifts a category too in phase 3: half the rows of the
-drifted phase take the rarest listed category of the first categorical feature, and the monitor must name
-`category_drift:<feature>` beside the shifted number.
+A model with categorical features (docs/models.md, "Categorical features"; `--model credit_card`) drifts a
+category too in the drift phase: half its rows take the rarest listed category of the first categorical feature,
+and the monitor must name `category_drift:<feature>` beside the shifted number.
 
 A regression model (docs/regression.md) runs the same phases: the drifted feature is the one whose shift moves the
 model's answers most, so the output-drift checks (prediction_drift, prediction_mean_shift) fire with the feature's;

@@ -20,6 +20,9 @@ ENV_MAX_ROWS = "MAX_ROWS_PER_REQUEST"
 ENV_MAX_BODY_BYTES = "MAX_BODY_BYTES"
 ENV_LOG_CALLER = "LOG_CALLER"  # "true" behind a Function URL (no access log): the caller's IAM ARN on each prediction line
 ENV_UNSEEN_CATEGORIES = "UNSEEN_CATEGORIES"  # "accept" (default: logged as unseen_categories) or "refuse" (422)
+UNSEEN_ACCEPT = "accept"  # an unlisted category is served and its line names the feature (unseen_categories)
+UNSEEN_REFUSE = "refuse"  # an unlisted category is a 422 naming the feature and its known categories
+UNSEEN_POLICIES = (UNSEEN_ACCEPT, UNSEEN_REFUSE)
 
 # Monitor function
 ENV_INFERENCE_LOG_GROUP = "INFERENCE_LOG_GROUP"

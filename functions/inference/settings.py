@@ -38,9 +38,9 @@ def _positive_int(value: str, name: str, *, maximum: int | None = None) -> int:
     return number
 
 
-UNSEEN_ACCEPT = "accept"  # an unlisted category is served and its line names the feature (unseen_categories)
-UNSEEN_REFUSE = "refuse"  # an unlisted category is a 422 naming the feature and its known categories
-UNSEEN_POLICIES = (UNSEEN_ACCEPT, UNSEEN_REFUSE)
+UNSEEN_ACCEPT = names.UNSEEN_ACCEPT
+UNSEEN_REFUSE = names.UNSEEN_REFUSE
+UNSEEN_POLICIES = names.UNSEEN_POLICIES
 
 
 def _unseen_policy(value: str, name: str) -> str:

@@ -11,11 +11,14 @@ import os
 import re
 from pathlib import Path
 
+import aws_cdk as cdk
 import pytest
 
 from functions.contract import names
 from functions.contract import prediction_log as log
 from functions.contract.model_artifact import FEATURE_CATEGORICAL
+from infra import constants as c
+from infra.api_options import ApiOptions
 from infra.archive import FEATURE_GLUE_TYPES, features_struct
 from infra.observability import unseen_category_query
 from tests.infra.conftest import REPO_ROOT, Synthesized, synthesize
@@ -31,7 +34,13 @@ def mixed(tmp_path_factory: pytest.TempPathFactory, stub_layer_dir: Path) -> Syn
     (root / "models").mkdir()
     os.symlink(REPO_ROOT / "functions", root / "functions")
     write_mixed_model_folder(root / "models" / MIXED_MODEL)
-    return synthesize(tmp_path_factory.mktemp("cdk-mixed"), stub_layer_dir, model=MIXED_MODEL, repo_root=root)
+    return synthesize(
+        tmp_path_factory.mktemp("cdk-mixed"),
+        stub_layer_dir,
+        model=MIXED_MODEL,
+        repo_root=root,
+        api=ApiOptions(unseen_categories=names.UNSEEN_REFUSE),
+    )
 
 
 def prediction_columns(synthesized: Synthesized) -> dict[str, str]:
@@ -115,3 +124,18 @@ def test_glue_types_follow_the_contracts_feature_types() -> None:
     assert [kind for _, kind in fields] == [
         "string" if kind == FEATURE_CATEGORICAL else "double" for kind in baseline.feature_types
     ]
+
+
+def test_unseen_categories_refuse_reaches_the_function_and_accept_is_the_default(mixed: Synthesized, iris: Synthesized) -> None:
+    """`-c unseen_categories=refuse` sets the inference function's variable; without it the function accepts them."""
+
+    def inference_environment(synthesized: Synthesized) -> dict[str, str]:
+        functions = synthesized.template.find_resources("AWS::Lambda::Function")
+        (found,) = [f for f in functions.values() if f["Properties"]["Handler"] == c.INFERENCE_HANDLER]
+        return dict(found["Properties"]["Environment"]["Variables"])
+
+    assert inference_environment(mixed)[names.ENV_UNSEEN_CATEGORIES] == names.UNSEEN_REFUSE
+    assert names.ENV_UNSEEN_CATEGORIES not in inference_environment(iris)
+    assert ApiOptions.from_context(cdk.App(context={"unseen_categories": "REFUSE"}).node).unseen_categories == "refuse"
+    with pytest.raises(ValueError, match="context 'unseen_categories'"):
+        ApiOptions.from_context(cdk.App(context={"unseen_categories": "drop"}).node)
