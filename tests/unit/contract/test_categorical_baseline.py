@@ -17,6 +17,7 @@ from functions.contract.model_artifact import (
     parse_baseline,
 )
 from functions.contract.prediction_log import MAX_CATEGORY_CHARS
+from tests.unit.quality.mixed import PLAN
 
 MODELS = Path(__file__).resolve().parents[3] / "models"
 
@@ -24,15 +25,7 @@ MODELS = Path(__file__).resolve().parents[3] / "models"
 def mixed_document() -> dict[str, Any]:
     """Iris with a categorical `plan` between its second and third feature."""
     document: dict[str, Any] = json.loads((MODELS / "iris" / "baseline.json").read_text())
-    plan = {
-        "name": "plan",
-        "type": FEATURE_CATEGORICAL,
-        "count": 120,
-        "categories": ["basic", "pro", "team"],
-        "shares": [0.5, 0.3, 0.15],
-        "other_share": 0.05,
-    }
-    document["features"].insert(2, plan)
+    document["features"].insert(2, copy.deepcopy(PLAN))
     return document
 
 
