@@ -317,6 +317,8 @@ def all_feature_replay(
         "estimate - realized |\n|---|---|---|---|---|---|---|---|"
     )
     evidence = []
+    category_checks: list[str] = []
+    pooled: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {"analysis 0-4": [], "analysis 5-9": []}
     for number, (name, k) in enumerate((n, k) for n in ("reference", "analysis") for k in range(10)):
         rows = (period == name) & (chunk == k)
         start_ms = (number + 1) * WINDOW_MS
@@ -339,6 +341,13 @@ def all_feature_replay(
         evidence.append(
             (f"{name} {k}", realized, estimated, calibrated_accuracy(calibrators, probabilities), confidence, correct)
         )
+        judged = {c.check: c for c in evaluation.checks}
+        if name == "analysis":
+            cells = [judged[f"category_drift:{f.name}"] for f in baseline.categorical]
+            category_checks.append(f"| {name} {k} | " + " | ".join(f"{c.status.value}: {c.condition}" for c in cells) + " |")
+            pooled["analysis 0-4" if k < 5 else "analysis 5-9"].append(
+                (predicted, truth[rows], confidence, values[rows][:, [names.index(f.name) for f in baseline.categorical]])
+            )
     served.close()
 
     print(
@@ -362,6 +371,43 @@ def all_feature_replay(
             f"| {label} | {realized:.3f} | {estimated - realized:+.3f} | {calibrated - realized:+.3f} | "
             f"{reliability(confidence, correct)} |"
         )
+    print(
+        "\ncategory_drift per categorical feature on the analysis chunks (condition as the alert states it)\n\n| chunk | "
+        + " | ".join(f.name for f in baseline.categorical)
+        + " |\n|---|"
+        + "---|" * len(baseline.categorical)
+    )
+    print("\n".join(category_checks))
+
+    hold_categories = np.array([[r[holdout_header.index(f.name)] for f in baseline.categorical] for r in holdout_body])
+    segments = {"hold-out": (hold_predicted, holdout_truth, hold_confidence, hold_categories)}
+    for label, parts in pooled.items():
+        segments[label] = tuple(np.concatenate([part[i] for part in parts]) for i in range(4))  # type: ignore[assignment]
+    print(
+        "\nwhere the confidence is too high: per predicted class and per category, share of rows / mean confidence - "
+        "accuracy (positive: over-confident)\n\n| segment | " + " | ".join(segments) + " |\n|---|" + "---|" * len(segments)
+    )
+
+    def gap_row(label: str, select: Any) -> str:
+        cells = []
+        for predicted, truth_part, confidence, _categories in segments.values():
+            inside = select(predicted, _categories)
+            share = float(inside.mean())
+            over = float(confidence[inside].mean() - (predicted[inside] == truth_part[inside]).mean())
+            cells.append(f"{share:.2f} / {over:+.3f}")
+        return f"| {label} | " + " | ".join(cells) + " |"
+
+    print(gap_row("all rows", lambda predicted, _c: np.ones(len(predicted), dtype=bool)))
+    for index, class_name in enumerate(baseline.label_names):
+        print(gap_row(f"predicted {class_name}", lambda predicted, _c, index=index: predicted == index))
+    for column, feature in enumerate(baseline.categorical):
+        for category in feature.categories:
+            print(
+                gap_row(
+                    f"{feature.name} = {category}",
+                    lambda _p, categories, column=column, category=category: categories[:, column] == category,
+                )
+            )
     print(f"\nall-feature replay {time.perf_counter() - started:.0f} s")
 
 
