@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/drift_bench.py [--train-rows 12000] [--retrain]     (make bench-drift)
 
-Data: the 4 numeric features and the label of NannyML's `load_synthetic_multiclass_classification_dataset`
+Data: the 7 features and the label of NannyML's `load_synthetic_multiclass_classification_dataset`
 (60,000 reference rows, 60,000 analysis rows), committed as bench/data/nannyml_multiclass.csv.gz by
 bench/nannyml_data.py (Apache-2.0, bench/data/NANNYML-LICENSE); nothing is downloaded. A model is trained
 with `models.train` on a seeded sample of the reference rows (the one-class SVM does not scale to all 60,000;
@@ -16,9 +16,16 @@ by a run of NannyML on all of the data set's columns (not re-run here: NannyML i
 accuracy (labels) and estimated accuracy (the window's mean confidence). Figures are printed, never asserted.
 
 Then the all-feature replay: the shipped mixed model models/credit_card (all 7 features, the 3 categorical ones
-sent as strings; trained on the whole reference period, so its reference chunks are 80 % training rows) on each
-chunk: realized and estimated accuracy, outlier rate, mean reconstruction error against its reference, and per
-categorical feature the category whose share moved most from training.
+sent as strings; trained on the whole reference period, so its reference chunks are 80 % training rows) through
+the product's own path: each chunk's rows are POSTed in 1,000-row JSON bodies to the inference service's
+PredictionService (real request parsing, ONNX sessions and prediction lines, written to
+.build/drift_bench/credit_card-predictions.jsonl), and each chunk's window is read back by the local monitor's
+DuckDB engine (the one aggregate definition both engines use) and judged by `evaluate`. Printed per chunk: the
+same columns as above, numeric and categorical features named; then estimated accuracy by two estimators (the
+monitor's mean confidence, and a bench-only candidate: per-class isotonic calibration fitted on the model's
+hold-out.csv, as NannyML's CBPA does) with a reliability table per confidence bin; each categorical feature's
+category_drift condition on the analysis chunks; and where the confidence is too high (per predicted class and
+per category, hold-out against analysis 0-4 and 5-9).
 """
 
 from __future__ import annotations
