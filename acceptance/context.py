@@ -15,7 +15,7 @@ from .config import RunConfig
 from .cost import Usage
 from .deploy import StackOutputs
 from .http_api import ApiClient
-from .traffic import batches
+from .traffic import Row, batches
 
 INFERENCE_GB_SECONDS_PER_REQUEST = 1.0 * 0.05  # 1 GB x ~50 ms (estimate for the cost figure, not measured here)
 MONITOR_GB_SECONDS_PER_RUN = 0.5 * 5.0  # 512 MB x ~5 s of Logs Insights polling
@@ -59,7 +59,7 @@ class RunContext:
             and r.get("PhysicalResourceId")
         ]
 
-    def predict(self, rows: list[list[float]], path: str = "/predict") -> list[Sent]:
+    def predict(self, rows: list[Row], path: str = "/predict") -> list[Sent]:
         """Send rows in batches; every batch must be accepted (the checks build on known traffic)."""
         sent = []
         for batch in batches(rows):

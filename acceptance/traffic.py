@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import random
 
-from functions.contract.model_artifact import Baseline
+from functions.contract.model_artifact import FEATURE_CATEGORICAL, Baseline
+
+Row = list[float | str]  # numbers, and strings for a model's categorical features
 
 BATCH = 20  # rows per request: several requests per window, as real clients send
 
 
-def normal_rows(model: str, baseline: Baseline, count: int, seed: int) -> list[list[float]]:
+def normal_rows(model: str, baseline: Baseline, count: int, seed: int) -> list[Row]:
     """Real rows of the model (the same source `make demo` uses: its training data resampled, else holdout.csv)."""
     from local.demo import REPO, real_rows
 
@@ -17,10 +19,16 @@ def normal_rows(model: str, baseline: Baseline, count: int, seed: int) -> list[l
     return rows.phase(count, random.Random(seed), min_rows=count)
 
 
-def outlier_rows(baseline: Baseline, count: int) -> list[list[float]]:
-    """Every feature three training ranges above its maximum: outside the one-class SVM's support."""
-    return [[round(f.max + 3 * (f.max - f.min) + 0.01 * i, 4) for f in baseline.features] for i in range(count)]
+def outlier_rows(baseline: Baseline, count: int) -> list[Row]:
+    """Every numeric feature three training ranges above its maximum: outside the one-class SVM's support. A
+    categorical feature keeps its most frequent category, so the rows are outliers by their numbers alone."""
+    rows: list[Row] = []
+    for i in range(count):
+        numbers = iter([round(f.max + 3 * (f.max - f.min) + 0.01 * i, 4) for f in baseline.features])
+        modes = iter([f.mode for f in baseline.categorical])
+        rows.append([next(modes) if kind == FEATURE_CATEGORICAL else next(numbers) for kind in baseline.feature_types])
+    return rows
 
 
-def batches(rows: list[list[float]], size: int = BATCH) -> list[list[list[float]]]:
+def batches(rows: list[Row], size: int = BATCH) -> list[list[Row]]:
     return [rows[start : start + size] for start in range(0, len(rows), size)]

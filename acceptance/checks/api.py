@@ -8,12 +8,15 @@ the local behaviour, not a wrong expectation.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from functions.contract.model_artifact import Baseline
 
 from ..context import RunContext
 from ..results import CheckResult, Status
+from ..traffic import Row
 
 NAME = "1 api"
 BODY_OVER_LIMIT_BYTES = 1_200_001  # above MAX_BODY_BYTES (1 MiB), below API Gateway's 10 MB
@@ -21,7 +24,7 @@ AUTH_REFUSED = (401, 403)
 # Error table rows no HTTP client can produce through API Gateway: a direct (non-proxy) invocation, and a bug.
 # Both are covered in-process by tests/integration/inference (SAM-generated events, a predictor that raises).
 NOT_REACHABLE_OVER_HTTP = frozenset({(400, "not_an_api_gateway_event"), (500, "internal_error")})
-UNSCORABLE_VALUE = 3.0e38  # finite, inside float32, yet every shipped model's output is NaN for it
+UNSCORABLE_VALUE = 3.0e38  # finite, inside float32, yet iris's, wine's and diabetes's outputs are NaN for it
 HTTP_METHODS = frozenset({"get", "post", "put", "patch", "delete"})
 
 
@@ -36,20 +39,55 @@ class Case:
     content_type: str | None = "application/json"
 
 
-def _rows(baseline: Baseline, count: int) -> list[list[float]]:
-    return [list(baseline.medians) for _ in range(count)]
+def _rows(baseline: Baseline, count: int) -> list[Row]:
+    return [list(baseline.sample_row) for _ in range(count)]
 
 
-def error_cases(baseline: Baseline, max_rows: int = 1000) -> list[Case]:
-    """The error table of docs/api.md, one case per class of bad input."""
+def extreme_row(baseline: Baseline) -> list[object]:
+    """The sample row with every number at UNSCORABLE_VALUE."""
+    return [UNSCORABLE_VALUE if i in baseline.numeric_positions else v for i, v in enumerate(baseline.sample_row)]
+
+
+def unscorable_row(model_dir: Path) -> list[object] | None:
+    """`extreme_row` when the model's own ONNX files cannot score it (a non-finite output), else None: a model whose
+    outputs stay finite for any float32 input (credit_card's) has no row a client can send to get `unscorable_row`."""
+    import numpy as np
+
+    from functions.contract.model_artifact import load_model_artifact
+
+    artifact = load_model_artifact(model_dir)
+    row = extreme_row(artifact.baseline)
+    if artifact.baseline.is_regression:
+        from functions.inference.regression import RegressionOnnxModel
+
+        answer = RegressionOnnxModel(artifact).predict_one(row)  # type: ignore[arg-type]  # mixed rows are served too
+        numbers = [*np.ravel(answer.prediction).tolist(), *np.ravel(answer.outlier_score).tolist()]
+    else:
+        from functions.inference.onnx_model import OnnxModel
+
+        result = OnnxModel(artifact).predict_one(row)
+        numbers = [*np.ravel(result.probabilities).tolist(), *np.ravel(result.outlier_score).tolist()]
+    return None if np.isfinite(np.asarray(numbers, dtype=np.float64)).all() else row
+
+
+def error_cases(baseline: Baseline, max_rows: int = 1000, unscorable: Sequence[object] | None = ()) -> list[Case]:
+    """The error table of docs/api.md, one case per class of bad input. `unscorable`: the row the model cannot score
+    (`unscorable_row`); () for `extreme_row`, None when the model has none."""
     n = baseline.n_features
-    good = baseline.medians
+    good = baseline.sample_row
+    number_at = baseline.numeric_positions[0]  # where a bad number goes (a string in a categorical slot is valid)
+
+    def with_number(value: object) -> list[object]:
+        return [value if i == number_at else v for i, v in enumerate(good)]
+
+    if unscorable == ():
+        unscorable = extreme_row(baseline)
 
     def body(document: object) -> bytes:
         return json.dumps(document).encode()
 
     padding = json.dumps({"data": [good]})[:-1] + "," + " " * BODY_OVER_LIMIT_BYTES + "}"
-    return [
+    cases = [
         Case("no body", "POST", "/predict", None, 400, "empty_body"),
         Case("invalid JSON", "POST", "/predict", b'{"data": [[1, 2', 400, "invalid_json"),
         Case("body over 1 MiB", "POST", "/predict", padding.encode(), 413, "body_too_large"),
@@ -66,17 +104,16 @@ def error_cases(baseline: Baseline, max_rows: int = 1000) -> list[Case]:
             "too_many_rows",
         ),
         Case("wrong row length", "POST", "/predict", body({"data": [good[: n - 1]]}), 422, "wrong_row_length"),
-        Case("string value", "POST", "/predict", body({"data": [["x", *good[1:]]]}), 422, "invalid_request"),
-        Case("boolean value", "POST", "/predict", body({"data": [[True, *good[1:]]]}), 422, "invalid_request"),
-        Case("null value", "POST", "/predict", body({"data": [[None, *good[1:]]]}), 422, "invalid_request"),
+        Case("string value", "POST", "/predict", body({"data": [with_number("x")]}), 422, "invalid_request"),
+        Case("boolean value", "POST", "/predict", body({"data": [with_number(True)]}), 422, "invalid_request"),
+        Case("null value", "POST", "/predict", body({"data": [with_number(None)]}), 422, "invalid_request"),
         Case("NaN", "POST", "/predict", ('{"data": [[NaN' + ", 1.0" * (n - 1) + "]]}").encode(), 422, "invalid_request"),
         Case("1e400", "POST", "/predict", ('{"data": [[1e400' + ", 1.0" * (n - 1) + "]]}").encode(), 422, "invalid_request"),
-        Case("overflows float32", "POST", "/predict", body({"data": [[1e39, *good[1:]]]}), 422, "invalid_request"),
+        Case("overflows float32", "POST", "/predict", body({"data": [with_number(1e39)]}), 422, "invalid_request"),
         Case("unknown route", "GET", "/nowhere", None, 404, "not_found"),
         Case(
             "a key twice", "POST", "/predict", ('{"data": [' + json.dumps(good) + '], "data": []}').encode(), 422, "duplicate_key"
         ),
-        Case("unscorable row", "POST", "/predict", body({"data": [good, [UNSCORABLE_VALUE] * n]}), 422, "unscorable_row"),
         Case(
             "feedback label not in the model",
             "POST",
@@ -94,6 +131,9 @@ def error_cases(baseline: Baseline, max_rows: int = 1000) -> list[Case]:
             "too_many_labels",
         ),
     ]
+    if unscorable is not None:
+        cases.append(Case("unscorable row", "POST", "/predict", body({"data": [good, list(unscorable)]}), 422, "unscorable_row"))
+    return cases
 
 
 def route_cases(baseline: Baseline) -> list[Case]:
@@ -127,7 +167,8 @@ def check_api(ctx: RunContext) -> list[CheckResult]:
     problems: list[str] = []
     notes: list[str] = []
     cases = route_cases(ctx.baseline)
-    for case in cases + error_cases(ctx.baseline):
+    bad_inputs = error_cases(ctx.baseline, unscorable=unscorable_row(ctx.config.model_dir))
+    for case in cases + bad_inputs:
         reply = ctx.api.request(case.method, case.path, case.body, content_type=case.content_type)
         problem = judge(case, reply.status, reply.json())
         if problem:
@@ -156,7 +197,7 @@ def check_api(ctx: RunContext) -> list[CheckResult]:
         else:
             notes.append(f"{method} {path} without credentials: {reply.status} {reply.body[:80].decode(errors='replace')}")
     ctx.usage.api_requests = ctx.api.requests
-    total = len(cases) + len(error_cases(ctx.baseline))
+    total = len(cases) + len(bad_inputs)
     if problems:
         return [
             CheckResult(NAME, Status.FAIL, f"{len(problems)} of {total + 2} expectations failed", observations=problems + notes)

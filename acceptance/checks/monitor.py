@@ -25,7 +25,7 @@ from functions.contract import names
 from ..alert_queue import is_monitor_alert
 from ..context import MONITOR_GB_SECONDS_PER_RUN, RunContext
 from ..results import CheckResult, Status
-from ..traffic import normal_rows, outlier_rows
+from ..traffic import Row, normal_rows, outlier_rows
 
 NAME = "4 monitor"
 PHASE_ROWS = 100  # per window: above min_rows (30) so every check is judged
@@ -97,7 +97,7 @@ def _invoke(ctx: RunContext, function: str, event: dict[str, Any]) -> dict[str, 
 
 
 def run_phase(
-    ctx: RunContext, function: str, rule_arn: str, rows: list[list[float]], minutes: bool = False
+    ctx: RunContext, function: str, rule_arn: str, rows: list[Row], minutes: bool = False
 ) -> tuple[dict[str, Any], datetime]:
     """Send `rows` at the start of a fresh window, then judge exactly that window."""
     window_start = next_minute(_now(ctx))

@@ -8,13 +8,12 @@ import contextlib
 import io
 import json
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from acceptance.checks.api import NOT_REACHABLE_OVER_HTTP, error_cases, judge, route_cases
+from acceptance.checks.api import NOT_REACHABLE_OVER_HTTP, error_cases, judge, route_cases, unscorable_row
 from acceptance.checks.log_contract import compare_records
 from acceptance.local_reference import reference
 from functions.contract import names
@@ -45,15 +44,19 @@ def test_every_readme_error_row_has_a_case(iris_artifact: Any) -> None:
     assert rows - NOT_REACHABLE_OVER_HTTP <= covered, f"error table rows without an acceptance case: {rows - covered}"
 
 
-@pytest.fixture(scope="module")
-def handler(monkeypatch_module: pytest.MonkeyPatch) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+@pytest.fixture(scope="module", params=["iris", "credit_card"])
+def served(request: pytest.FixtureRequest, monkeypatch_module: pytest.MonkeyPatch) -> tuple[Any, Any, Path]:
+    """(handler, baseline) of a shipped model: numbers only, and numbers with categories (bad numbers go where a
+    number is expected; a string in a categorical slot is a valid, unseen category)."""
     models = Path(__file__).resolve().parents[3] / "models"
-    monkeypatch_module.setenv(names.ENV_MODEL_DIR, str(models / "iris"))
+    monkeypatch_module.setenv(names.ENV_MODEL_DIR, str(models / request.param))
     monkeypatch_module.delenv(names.ENV_PREDICTION_LOG_FILE, raising=False)
+    from functions.contract.model_artifact import load_model_artifact
     from functions.inference.handler import create_handler
     from functions.inference.settings import InferenceSettings
 
-    return create_handler(InferenceSettings.from_env(), stdout=io.StringIO())
+    handler = create_handler(InferenceSettings.from_env(), stdout=io.StringIO())
+    return handler, load_model_artifact(models / request.param).baseline, models / request.param
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +66,10 @@ def monkeypatch_module() -> Any:
     patch.undo()
 
 
-def test_every_case_answers_as_expected_in_process(handler: Any, iris_artifact: Any) -> None:
+def test_every_case_answers_as_expected_in_process(served: tuple[Any, Any, Path]) -> None:
+    handler, baseline, model_dir = served
     problems = []
-    for case in route_cases(iris_artifact.baseline) + error_cases(iris_artifact.baseline):
+    for case in route_cases(baseline) + error_cases(baseline, unscorable=unscorable_row(model_dir)):
         headers = {"Content-Type": case.content_type} if case.content_type and case.method == "POST" else {}
         event = api_event(case.method, case.path, case.body, headers=headers, content_type=None)
         with contextlib.redirect_stdout(io.StringIO()):
@@ -93,3 +97,9 @@ def test_local_reference_writes_one_record_per_row_equal_to_itself() -> None:
     # Two runs of the same request differ only in per-call values: the comparison the log-contract check makes.
     relabelled = [dict(r, request_id=job) for r in second["lines"]]
     assert compare_records(job, relabelled, first["lines"], "prediction") == []
+
+
+@pytest.mark.parametrize(("model", "scorable"), [("iris", False), ("wine", False), ("diabetes", False), ("credit_card", True)])
+def test_the_unscorable_case_is_sent_only_to_a_model_that_cannot_score_extreme_numbers(model: str, scorable: bool) -> None:
+    row = unscorable_row(Path(__file__).resolve().parents[3] / "models" / model)
+    assert (row is None) is scorable
