@@ -100,7 +100,7 @@ ENV_FEEDBACK_TABLE = "FEEDBACK_TABLE"
 ENV_QUALITY_LOOKBACK_DAYS = "QUALITY_LOOKBACK_DAYS"
 METRIC_LABELLED_ROWS = "LabelledRows"
 METRIC_REALIZED_ACCURACY = "RealizedAccuracy"
-METRIC_ESTIMATED_ACCURACY = "EstimatedAccuracy"  # per-minute monitor: mean confidence of the window
+METRIC_ESTIMATED_ACCURACY = "EstimatedAccuracy"  # per-minute monitor: mean confidence less the hold-out's over-confidence
 
 # --- alert state table (DynamoDB) --------------------------------------------
 ALERT_STATE_PARTITION_KEY = "check_id"  # string: "<model>#<check name>"

@@ -33,7 +33,8 @@ windows do not flag chance:
 - prediction_drift     largest two-proportion z over the class shares; floor: PSI of the class shares >= prediction_psi.
                        A regression model: the KS distance of its predictions against the training predictions'
                        cuts (as distribution:<f>), floor prediction_drift; plus prediction_mean_shift (as mean_shift).
-- estimated_accuracy   the window's mean confidence against the hold-out mean confidence, one-sided; floor:
+- estimated_accuracy   the window's mean confidence against the hold-out mean confidence, one-sided (the estimate
+                       reported takes off the hold-out's over-confidence); floor:
                        a drop of at least accuracy_drop. NOT_JUDGED when the baseline has no hold-out figures.
 - data_quality         features missing from rows, unreadable is_outlier values, unparseable log lines.
 
@@ -166,6 +167,18 @@ def holdout_figures(baseline: Baseline) -> dict[str, float]:
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             out[key] = float(value)
     return out
+
+
+def estimated_accuracy(mean_confidence: float, baseline: Baseline) -> float:
+    """The window's mean confidence less the hold-out's over-confidence (its mean confidence minus its accuracy).
+
+    A model whose probabilities are calibrated on average still has the small offset its hold-out shows; taking it off
+    is the label-free part of a confidence-based estimate (NannyML's CBPA calibrates the same way, per class). Without
+    hold-out figures the estimate is the mean confidence itself."""
+    reference = holdout_figures(baseline)
+    if "accuracy" not in reference or "mean_confidence" not in reference:
+        return mean_confidence
+    return min(1.0, max(0.0, mean_confidence - (reference["mean_confidence"] - reference["accuracy"])))
 
 
 def _not_judged(
@@ -668,6 +681,7 @@ def check_estimated_accuracy(window: WindowAggregates, baseline: Baseline, alpha
             f"{window.confidence_count} values < min_rows {t.min_rows}", hint,
         )  # fmt: skip
     expected = reference["mean_confidence"]
+    estimate = estimated_accuracy(window.confidence_mean, baseline)
     h = max(int(reference.get("rows", baseline.training_rows)), 2)
     spread = window.confidence_std if window.confidence_std is not None else 0.0
     spread = max(spread, 0.01)  # a window of identical confidences still has the hold-out's sampling error
@@ -685,7 +699,8 @@ def check_estimated_accuracy(window: WindowAggregates, baseline: Baseline, alpha
         t.accuracy_drop,
         critical,
         z,
-        f"estimated accuracy (mean confidence) {window.confidence_mean:.3f} vs hold-out {expected:.3f} (n={n}, hold-out {h}); "
+        f"estimated accuracy {estimate:.3f} (mean confidence {window.confidence_mean:.3f} vs hold-out {expected:.3f}; "
+        f"hold-out accuracy {reference.get('accuracy', expected):.3f}; n={n}, hold-out {h}); "
         f"alarm when the drop's t > {critical:.2f} and the drop >= {t.accuracy_drop:g}",
         hint,
         critical,
@@ -879,7 +894,7 @@ def evaluate(baseline: Baseline, window: WindowAggregates, alpha: float | None =
         accuracy = check_estimated_accuracy(window, baseline, alpha)
         results.append(accuracy)
         if window.confidence_mean is not None:
-            metrics["estimated_accuracy"] = window.confidence_mean
+            metrics["estimated_accuracy"] = estimated_accuracy(window.confidence_mean, baseline)
     if drift.judged and drift.observed is not None:
         metrics["prediction_drift"] = drift.observed
 

@@ -12,7 +12,7 @@ import pytest
 from functions.contract.model_artifact import Baseline, ModelArtifact, parse_baseline
 from functions.monitor import checks
 from functions.monitor.aggregates import FeatureWindow
-from functions.monitor.checks import Overall, Status, evaluate
+from functions.monitor.checks import Overall, Status, estimated_accuracy, evaluate
 from functions.monitor.stats import ks_critical, normal_critical, reference_buckets, t_critical
 from tests.unit.monitor.fakes import numpy_aggregates, sample_traffic
 
@@ -329,6 +329,19 @@ def test_estimated_accuracy_quiet_on_holdout_like_confidence_and_fires_on_a_drop
     assert status(judge(reference, 400, confidence=0.75), "estimated_accuracy") is Status.ALARM
     assert status(judge(reference, 400, confidence=0.98), "estimated_accuracy") is Status.OK  # one-sided: a rise is fine
     assert status(judge(reference, 400, confidence=0.87), "estimated_accuracy") is Status.OK  # 0.03 < accuracy_drop floor
+
+
+def test_the_reported_estimate_takes_off_the_holdouts_over_confidence(iris: Baseline) -> None:
+    """credit_card's hold-out: accuracy 0.7611 at mean confidence 0.7711; a window at 0.62 is estimated at 0.61."""
+    document = copy.deepcopy(iris.document)
+    document["holdout"].update(accuracy=0.7611, mean_confidence=0.7711)
+    baseline = parse_baseline(document)
+    assert estimated_accuracy(0.62, baseline) == pytest.approx(0.61)
+    assert estimated_accuracy(0.005, baseline) == 0.0  # never below 0
+    evaluation = judge(baseline, 400, confidence=0.62)
+    assert evaluation.metrics["estimated_accuracy"] == pytest.approx(estimated_accuracy(0.62, baseline), abs=0.01)
+    document.pop("holdout")
+    assert estimated_accuracy(0.62, parse_baseline(document)) == 0.62  # no hold-out: the mean confidence itself
 
 
 def test_estimated_accuracy_without_confidence_in_the_log_is_not_judged(iris: Baseline) -> None:
