@@ -29,6 +29,13 @@ def _holdout_labels(model_dir: Path) -> list[str]:
         return [row["label"] for row in csv.DictReader(handle)]
 
 
+def run_demo(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    """`python -m local.demo` with these arguments, as its own process from the repository root."""
+    return subprocess.run(
+        [sys.executable, "-m", "local.demo", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 # Whether a 1.5-sd shift of one feature leaves the outlier detector's support depends on the detector: it does for
 # iris (sepal_length is one of four features); for wine (one of 13) a calibrated detector may rightly not flag it.
 # Concept drift: 7 in 10 rows of the class with the most held-out rows (iris: setosa, 10 of 30 in label order;
@@ -40,14 +47,7 @@ def _holdout_labels(model_dir: Path) -> list[str]:
 def test_demo_alarms_on_drift_and_recovers(
     tmp_path: Path, model: str, drifted_feature: str, outliers_expected: bool, relabelled: tuple[str, str]
 ) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "local.demo", "--model", model, "--workdir", str(tmp_path)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_demo("--model", model, "--workdir", str(tmp_path))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "demo OK" in done.stdout
 
@@ -180,10 +180,7 @@ def test_demo_refuses_a_model_folder_without_real_rows(tmp_path: Path) -> None:
     document = json.loads((bare / "baseline.json").read_text())
     document["model"]["dataset"] = "somewhere/else.csv"
     (bare / "baseline.json").write_text(json.dumps(document))
-    done = subprocess.run(
-        [sys.executable, "-m", "local.demo", "--model-dir", str(bare), "--workdir", str(tmp_path / "demo")],
-        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    done = run_demo("--model-dir", str(bare), "--workdir", str(tmp_path / "demo"), timeout=120)
     assert done.returncode != 0
     assert "no real rows to send" in done.stderr and "holdout.csv" in done.stderr
 
@@ -192,10 +189,7 @@ def test_demo_skips_the_concept_drift_phase_without_held_out_rows(tmp_path: Path
     """A model folder from before holdout.csv: the three monitor phases run, the fourth says why it cannot."""
     older = tmp_path / "older"
     shutil.copytree(REPO / "models" / "iris", older, ignore=shutil.ignore_patterns("holdout.csv"))
-    done = subprocess.run(
-        [sys.executable, "-m", "local.demo", "--model-dir", str(older), "--workdir", str(tmp_path / "demo")],
-        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    done = run_demo("--model-dir", str(older), "--workdir", str(tmp_path / "demo"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "phase 4 skipped: no holdout.csv" in done.stdout
     assert "concept drift" not in done.stdout.split("demo OK", 1)[1]
@@ -206,14 +200,7 @@ def test_demo_skips_the_concept_drift_phase_without_held_out_rows(tmp_path: Path
 
 def test_demo_on_the_mixed_model_names_the_category_drift(tmp_path: Path) -> None:
     """credit_card mixes numbers and categories: the drift phase moves a category's share as well as a number."""
-    done = subprocess.run(
-        [sys.executable, "-m", "local.demo", "--model", "credit_card", "--workdir", str(tmp_path)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    done = run_demo("--model", "credit_card", "--workdir", str(tmp_path), timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     alerts = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().split("\n") if line]
     alarm, recovery = alerts[0], alerts[1]
