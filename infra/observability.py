@@ -362,6 +362,7 @@ class Observability(Construct):
                 width=8,
             ),
             *_numeric_feature_widgets(baseline, monitor),
+            *_category_widgets(baseline, monitor),
             cw.GraphWidget(
                 title="Monitor runs",
                 left=[
@@ -431,6 +432,30 @@ class Observability(Construct):
             ),
             *_unseen_category_widgets(baseline, inference_log_group),
         ]
+
+
+def _category_widgets(baseline: Baseline, monitor: tuple[str, str]) -> list[cw.IWidget]:
+    """Per categorical feature: the PSI of its shares (category_drift) and the share of unlisted values."""
+    categorical = [feature for feature in baseline.categorical]
+    if not categorical:
+        return []
+    return [
+        cw.GraphWidget(
+            title="Category drift (PSI of each categorical feature's shares against training)",
+            left=[
+                emf_metric(names.category_drift_metric(f.name), *monitor, statistic="Maximum", label=f.name) for f in categorical
+            ],
+            left_annotations=[cw.HorizontalAnnotation(value=baseline.thresholds.category_psi, label="floor")],
+            width=12,
+        ),
+        cw.GraphWidget(
+            title="Unseen categories (share of values training did not list)",
+            left=[
+                emf_metric(names.unseen_category_metric(f.name), *monitor, statistic="Maximum", label=f.name) for f in categorical
+            ],
+            width=12,
+        ),
+    ]
 
 
 def _numeric_feature_widgets(baseline: Baseline, monitor: tuple[str, str]) -> list[cw.IWidget]:

@@ -76,6 +76,8 @@ METRIC_PREDICTION_DRIFT = "PredictionDrift"  # class shares' distance; a regress
 METRIC_PREDICTION_MEAN_SHIFT = "PredictionMeanShift"  # regression: mean prediction minus training's, in training sd
 METRIC_DRIFT_PREFIX = "FeatureDrift_"  # + feature name: distribution distance to the baseline
 METRIC_MEAN_SHIFT_PREFIX = "MeanShift_"  # + feature name: window mean minus training mean, in training sd
+METRIC_CATEGORY_DRIFT_PREFIX = "CategoryDrift_"  # + categorical feature name: PSI of its shares against training
+METRIC_UNSEEN_CATEGORY_PREFIX = "UnseenShare_"  # + categorical feature name: share of values training did not list
 METRIC_CHECKS_IN_ALARM = "ChecksInAlarm"
 
 
@@ -89,6 +91,14 @@ def drift_metric(feature: str) -> str:
 
 def mean_shift_metric(feature: str) -> str:
     return f"{METRIC_MEAN_SHIFT_PREFIX}{feature}"
+
+
+def category_drift_metric(feature: str) -> str:
+    return f"{METRIC_CATEGORY_DRIFT_PREFIX}{feature}"
+
+
+def unseen_category_metric(feature: str) -> str:
+    return f"{METRIC_UNSEEN_CATEGORY_PREFIX}{feature}"
 
 
 # --- quality function (realized model quality from ground truth) ----------------

@@ -27,7 +27,16 @@ from functions.contract.schedule import scheduled_minute
 from .adapters import Publisher, StateStore, StateStoreError
 from .aggregates import WindowAggregates
 from .alerts import AlertState, Decision, Notification, build_notification, decide, window_text
-from .checks import CHECK_DISTRIBUTION, CHECK_MEAN_SHIFT, Evaluation, Overall, Status, evaluate
+from .checks import (
+    CHECK_CATEGORY_DRIFT,
+    CHECK_DISTRIBUTION,
+    CHECK_MEAN_SHIFT,
+    CHECK_UNSEEN_CATEGORY,
+    Evaluation,
+    Overall,
+    Status,
+    evaluate,
+)
 
 MetricSink = Callable[[str, float, str], None]  # (name, value, unit) -> None
 
@@ -70,6 +79,10 @@ def metric_points(evaluation: Evaluation) -> list[tuple[str, float, str]]:
             points.append((names.drift_metric(key.split(":", 1)[1]), value, "None"))
         elif key.startswith(f"{CHECK_MEAN_SHIFT}:"):
             points.append((names.mean_shift_metric(key.split(":", 1)[1]), value, "None"))
+        elif key.startswith(f"{CHECK_CATEGORY_DRIFT}:"):
+            points.append((names.category_drift_metric(key.split(":", 1)[1]), value, "None"))
+        elif key.startswith(f"{CHECK_UNSEEN_CATEGORY}:"):
+            points.append((names.unseen_category_metric(key.split(":", 1)[1]), value, "None"))
     if evaluation.overall is not Overall.NO_TRAFFIC:
         points.append((names.METRIC_CHECKS_IN_ALARM, m["checks_in_alarm"], "Count"))
     return points

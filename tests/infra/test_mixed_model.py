@@ -83,6 +83,8 @@ def test_the_dashboard_draws_drift_lines_for_numeric_features_only(mixed: Synthe
     for category in baseline.categorical:
         assert names.drift_metric(category.name) not in body
         assert names.mean_shift_metric(category.name) not in body
+        assert f'"{names.category_drift_metric(category.name)}"' in body  # its own lines: PSI and unseen share
+        assert f'"{names.unseen_category_metric(category.name)}"' in body
     assert "plan (categorical)" in body and "channel (categorical)" in body
     assert "Latest rows with unseen categories" in body
     assert json.dumps("\n| ".join(unseen_category_query(baseline)))[1:-1] in body

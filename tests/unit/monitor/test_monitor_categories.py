@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
+from functions.contract import names
 from functions.contract.model_artifact import Baseline, ModelArtifact, feature_field_position, parse_baseline
 from functions.monitor import minutes
 from functions.monitor.aggregates import CategoryWindow, Func, WindowAggregates, build_specs
@@ -30,6 +31,7 @@ from functions.monitor.insights import (
     parsed_feature_fields,
     render_queries,
 )
+from functions.monitor.service import metric_points
 from functions.monitor.stats import binomial_lower_tail, binomial_upper_tail, bonferroni, pooled_buckets
 from local.monitor import DuckDbEngine
 from tests.unit.monitor.fakes import numpy_aggregates, sample_traffic, write_log
@@ -166,6 +168,17 @@ def test_a_ten_point_share_move_at_500_rows_is_named_in_the_evaluation(mixed: Ba
     assert not named & {"unseen_category:channel", "category_drift:plan", "unseen_category:plan"}
     result = next(c for c in evaluation.checks if c.check == "category_drift:channel")
     assert "'branch'" in result.detail and result.condition.startswith("z ")
+
+
+def test_category_figures_are_emf_metrics_under_contract_names(mixed: Baseline) -> None:
+    """PSI and unseen share per categorical feature, as the dashboard draws them."""
+    traffic = sample_traffic(mixed, 500, np.random.default_rng(11), category_shares={"channel": channel_shares(0.25, 2)})
+    evaluation = evaluate(mixed, numpy_aggregates(mixed, traffic))
+    points = {name: value for name, value, _ in metric_points(evaluation)}
+    for category in mixed.categorical:
+        assert points[names.category_drift_metric(category.name)] == evaluation.metrics[f"category_drift:{category.name}"]
+        assert 0.0 <= points[names.unseen_category_metric(category.name)] <= 1.0
+    assert points[names.category_drift_metric("channel")] > points[names.category_drift_metric("plan")]
 
 
 @pytest.mark.parametrize(("index", "points"), [(0, 0.10), (0, -0.10), (1, 0.10), (1, -0.10), (2, 0.10), (2, -0.10), (3, 0.10)])
