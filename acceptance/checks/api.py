@@ -60,7 +60,7 @@ def unscorable_row(model_dir: Path) -> list[object] | None:
     if artifact.baseline.is_regression:
         from functions.inference.regression import RegressionOnnxModel
 
-        answer = RegressionOnnxModel(artifact).predict_one(row)  # type: ignore[arg-type]  # mixed rows are served too
+        answer = RegressionOnnxModel(artifact).predict_one(row)
         numbers = [*np.ravel(answer.prediction).tolist(), *np.ravel(answer.outlier_score).tolist()]
     else:
         from functions.inference.onnx_model import OnnxModel

@@ -141,13 +141,27 @@ def check_inputs(session: onnxruntime.InferenceSession, path: Path, baseline: Ba
             )
 
 
+def model_arrays(rows: Sequence[Sequence[Any]], baseline: Baseline) -> tuple[np.ndarray, np.ndarray | None]:
+    """Checked rows in input order as the model's inputs: the numbers (float32) and, for a model with categorical
+    features, the categories (str, one column per categorical feature); None for a numbers-only model."""
+    if not baseline.has_categories:
+        return np.array(rows, dtype=np.float32), None
+    numeric, categorical = baseline.numeric_positions, baseline.categorical_positions
+    numbers = np.array([[row[i] for i in numeric] for row in rows], dtype=np.float32)
+    texts = np.array([[row[i] for i in categorical] for row in rows], dtype=object)
+    return numbers.reshape(len(rows), len(numeric)), texts.reshape(len(rows), len(categorical))
+
+
+def input_feed(input_name: str, numbers: np.ndarray, categories: np.ndarray | None) -> dict[str, np.ndarray]:
+    """A session's feed: its one input, or the contract's two for a model with categorical features."""
+    if categories is None:
+        return {input_name: numbers}
+    return {NUMERIC_INPUT: numbers, CATEGORICAL_INPUT: categories}
+
+
 def probe_feed(baseline: Baseline, input_name: str) -> dict[str, np.ndarray]:
     """The cold-start probe, the baseline's sample row (training medians and most frequent categories), as a feed."""
-    numbers = np.array([baseline.medians], dtype=np.float32)
-    if not baseline.has_categories:
-        return {input_name: numbers}
-    categories = np.array([[f.mode for f in baseline.categorical]], dtype=object)
-    return {NUMERIC_INPUT: numbers, CATEGORICAL_INPUT: categories}
+    return input_feed(input_name, *model_arrays([baseline.sample_row], baseline))
 
 
 class OnnxModel:
@@ -169,9 +183,7 @@ class OnnxModel:
                 raise ModelArtifactError(f"{joint_path}: outputs must be ['{JOINT_DRIFT_OUTPUT}'], found {joint_outputs}")
         for session, path in checked:
             check_inputs(session, path, baseline)
-        self.mixed = baseline.has_categories
-        self._numeric_positions = baseline.numeric_positions
-        self._categorical_positions = baseline.categorical_positions
+        self._baseline = baseline
         classifier_outputs = [o.name for o in self._classifier.get_outputs()]
         if classifier_outputs[:2] != ["label", "probabilities"]:
             raise ModelArtifactError(
@@ -193,9 +205,9 @@ class OnnxModel:
         self._run_classifier = fast_runner(self._classifier, self._classifier_outputs, feeds[0])
         self._run_detector = fast_runner(self._detector, self._detector_outputs, feeds[1])
         self._run_joint = fast_runner(self._joint, self._joint_outputs, feeds[2]) if self._joint is not None else None
-        probe = feeds[0][NUMERIC_INPUT if self.mixed else self._classifier_input]
+        probe, probe_categories = model_arrays([baseline.sample_row], baseline)
         try:
-            expected = self.predict(probe, feeds[0][CATEGORICAL_INPUT]) if self.mixed else self.predict(probe)
+            expected = self.predict(probe, probe_categories)
         except Exception as error:  # onnxruntime's own errors: a graph that cannot run the sample row
             raise ModelArtifactError(f"{artifact.directory}: the sample row cannot be scored ({error})") from error
         if expected.probabilities.shape != (1, self.n_labels):
@@ -204,27 +216,18 @@ class OnnxModel:
                 f"but baseline.json names {self.n_labels} labels ({', '.join(baseline.label_names)})"
             )
         # The bound one-row path packs numbers only: a model with categories is served by `predict`.
-        self._one_row = None if self.mixed else OneRowBinding.checked(self, probe[0].tolist(), row_of(expected))
+        mixed = probe_categories is not None
+        self._one_row = None if mixed else OneRowBinding.checked(self, probe[0].tolist(), row_of(expected))
 
     def predict(self, rows: np.ndarray, categories: np.ndarray | None = None) -> BatchPrediction:
         """`rows`: the numbers (float32); `categories` (str, one column per categorical feature): only for a model
         with categorical features, which takes both."""
-        if categories is not None:
-            return self._predict_mixed(rows, categories)
-        class_index, probabilities = self._run_classifier(self._classifier_outputs, {self._classifier_input: rows})
-        (scores,) = self._run_detector(self._detector_outputs, {self._detector_input: rows})
-        if self._run_joint is None:
-            return BatchPrediction(class_index, probabilities, -scores.reshape(-1))
-        (errors,) = self._run_joint(self._joint_outputs, {self._joint_input: rows})
-        return BatchPrediction(class_index, probabilities, -scores.reshape(-1), errors.reshape(-1))
-
-    def _predict_mixed(self, rows: np.ndarray, categories: np.ndarray) -> BatchPrediction:
-        feed = {NUMERIC_INPUT: rows, CATEGORICAL_INPUT: categories}
+        feed = input_feed(self._classifier_input, rows, categories)
         class_index, probabilities = self._run_classifier(self._classifier_outputs, feed)
-        (scores,) = self._run_detector(self._detector_outputs, feed)
+        (scores,) = self._run_detector(self._detector_outputs, input_feed(self._detector_input, rows, categories))
         if self._run_joint is None:
             return BatchPrediction(class_index, probabilities, -scores.reshape(-1))
-        (errors,) = self._run_joint(self._joint_outputs, feed)
+        (errors,) = self._run_joint(self._joint_outputs, input_feed(self._joint_input, rows, categories))
         return BatchPrediction(class_index, probabilities, -scores.reshape(-1), errors.reshape(-1))
 
     def predict_one(self, values: Sequence[Any]) -> RowPrediction:
@@ -232,11 +235,7 @@ class OnnxModel:
         with categorical features, numbers and strings in input order."""
         if self._one_row is not None:
             return self._one_row.predict_one(values)
-        if self.mixed:
-            numbers = np.array([[values[i] for i in self._numeric_positions]], dtype=np.float32)
-            texts = np.array([[values[i] for i in self._categorical_positions]], dtype=object)
-            return row_of(self.predict(numbers, texts))
-        return row_of(self.predict(np.array([values], dtype=np.float32)))
+        return row_of(self.predict(*model_arrays([values], self._baseline)))
 
 
 class OneRowBinding:

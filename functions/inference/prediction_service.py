@@ -31,7 +31,7 @@ from functions.contract.prediction_log import (
     rejected_line,
     with_caller,
 )
-from functions.inference.onnx_model import BatchPrediction, RowPrediction
+from functions.inference.onnx_model import BatchPrediction, RowPrediction, model_arrays
 from functions.inference.request_parsing import (
     MAX_DETAILS,
     Label,
@@ -467,7 +467,7 @@ class PredictionService:
         """`categories` and `unseen` (per row, the features whose category is not listed): a mixed model's rows."""
         if self._schema is not None:
             if array is None or categories is None:
-                array, categories = self._schema.arrays(rows)
+                array, categories = model_arrays(rows, self.baseline)
             return compact_json(self._predict(job_id, started, endpoint, rows, array, labels_only, caller, categories, unseen))
         reply = self._replies[labels_only]
         if len(rows) == 1 and reply is not None:

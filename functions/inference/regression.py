@@ -17,9 +17,8 @@ import numpy as np
 
 from functions.contract.json_text import compact_json
 from functions.contract.model_artifact import ModelArtifact, ModelArtifactError
-from functions.contract.names import CATEGORICAL_INPUT, NUMERIC_INPUT
 from functions.contract.prediction_log import regression_prediction_lines, with_caller
-from functions.inference.onnx_model import _open_session, check_inputs, fast_runner, probe_feed
+from functions.inference.onnx_model import _open_session, check_inputs, fast_runner, input_feed, model_arrays, probe_feed
 from functions.inference.prediction_service import (
     PredictionService,
     rounded,
@@ -44,7 +43,7 @@ class RegressionOnnxModel:
         self._detector = _open_session(artifact.outlier_detector_path)
         for session, path in ((self._regressor, artifact.classifier_path), (self._detector, artifact.outlier_detector_path)):
             check_inputs(session, path, baseline)
-        self.mixed = baseline.has_categories
+        self._baseline = baseline
         output = self._regressor.get_outputs()[0]
         if output.type not in ("tensor(float)", "tensor(double)"):
             raise ModelArtifactError(
@@ -56,14 +55,10 @@ class RegressionOnnxModel:
         self._regressor_input = self._regressor.get_inputs()[0].name
         self._detector_input = self._detector.get_inputs()[0].name
         self._regressor_outputs = [output.name]
-        regressor_feed = probe_feed(baseline, self._regressor_input)
-        self._run_regressor = fast_runner(self._regressor, self._regressor_outputs, regressor_feed)
+        self._run_regressor = fast_runner(self._regressor, self._regressor_outputs, probe_feed(baseline, self._regressor_input))
         self._run_detector = fast_runner(self._detector, ["scores"], probe_feed(baseline, self._detector_input))
         try:
-            if self.mixed:
-                answer = self.predict(regressor_feed[NUMERIC_INPUT], regressor_feed[CATEGORICAL_INPUT])
-            else:
-                answer = self.predict(regressor_feed[self._regressor_input])
+            answer = self.predict(*model_arrays([baseline.sample_row], baseline))
         except ValueError as error:  # more than one value per row
             raise ModelArtifactError(f"{artifact.classifier_path}: {error}") from error
         if answer.prediction.shape != (1,):
@@ -74,19 +69,15 @@ class RegressionOnnxModel:
 
     def predict(self, rows: np.ndarray, categories: np.ndarray | None = None) -> RegressionBatch:
         """`categories`: only for a model with categorical features (the contract's second input)."""
-        if categories is None:
-            (values,) = self._run_regressor(self._regressor_outputs, {self._regressor_input: rows})
-            (scores,) = self._run_detector(["scores"], {self._detector_input: rows})
-        else:
-            feed = {NUMERIC_INPUT: rows, CATEGORICAL_INPUT: categories}
-            (values,) = self._run_regressor(self._regressor_outputs, feed)
-            (scores,) = self._run_detector(["scores"], feed)
+        (values,) = self._run_regressor(self._regressor_outputs, input_feed(self._regressor_input, rows, categories))
+        (scores,) = self._run_detector(["scores"], input_feed(self._detector_input, rows, categories))
         if values.ndim == 2 and values.shape[1] != 1:
             raise ValueError(f"the regressor answered {values.shape[1]} values per row, expected 1")
         return RegressionBatch(values.reshape(-1), -scores.reshape(-1))
 
-    def predict_one(self, values: Sequence[float]) -> RegressionBatch:
-        return self.predict(np.array([values], dtype=np.float32))  # numbers only: the service sends mixed rows as arrays
+    def predict_one(self, values: Sequence[Any]) -> RegressionBatch:
+        """One row in input order: numbers, and strings for a model's categorical features."""
+        return self.predict(*model_arrays([values], self._baseline))
 
 
 def regression_reply(*, job_id: str, model: str, model_version: str, predictions: Sequence[float],
@@ -145,10 +136,8 @@ class RegressionPredictionService(PredictionService):
     ) -> str:
         if labels_only:
             raise no_label_rejection(self.baseline.model_name)
-        if self._schema is not None and (array is None or categories is None):
-            array, categories = self._schema.arrays(rows)
-        if array is None:
-            array = np.array(rows, dtype=np.float32)
+        if array is None or (self._schema is not None and categories is None):
+            array, categories = model_arrays(rows, self.baseline)
         result = self.model.predict(array) if categories is None else self.model.predict(array, categories)
         predictions = [float(f"{v:.{PREDICTION_DIGITS}g}") for v in result.prediction.astype(np.float64).tolist()]
         outlier_scores = rounded(result.outlier_score, 4)

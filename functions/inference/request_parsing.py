@@ -368,12 +368,6 @@ class RowSchema(NamedTuple):
             refuse_unseen=refuse_unseen,
         )
 
-    def arrays(self, rows: Sequence[Sequence[float | str]]) -> tuple[np.ndarray, np.ndarray]:
-        """Rows already checked (the sample row): the model's two inputs, numbers (float32) and categories (str)."""
-        numbers = np.array([[row[i] for i in self.numeric_positions] for row in rows], dtype=np.float32)
-        texts = np.array([[row[i] for i in self.categorical_positions] for row in rows], dtype=object)
-        return numbers.reshape(len(rows), len(self.numeric_positions)), texts.reshape(len(rows), len(self.categorical_positions))
-
     def unseen(self, row: Sequence[float | str]) -> tuple[str, ...]:
         """Names of the row's categorical features whose value is not listed, in input order."""
         return tuple(

@@ -15,7 +15,12 @@ from functions.contract.model_artifact import ModelArtifactError, load_model_art
 from functions.contract.names import BASELINE_FILE, CATEGORICAL_INPUT, NUMERIC_INPUT
 from functions.inference.onnx_model import OnnxModel
 from functions.inference.regression import RegressionOnnxModel
-from tests.fixtures.mixed_model import mixed_baseline_document, mixed_model_dir, write_mixed_model
+from tests.fixtures.mixed_model import (
+    mixed_baseline_document,
+    mixed_model_dir,
+    write_mixed_model,
+    write_mixed_regression_model,
+)
 
 MEDIAN_ROW = [5.75, 3.0, 4.25, 1.3]
 
@@ -143,3 +148,11 @@ def test_a_regression_model_takes_the_two_inputs_as_well() -> None:
     folder = mixed_model_dir()
     with pytest.raises(ModelArtifactError, match="first output must be a float tensor"):
         RegressionOnnxModel(load_model_artifact(folder))
+
+
+def test_a_mixed_regressor_answers_one_row_of_numbers_and_strings_as_its_batch(tmp_path: Path) -> None:
+    regressor = RegressionOnnxModel(load_model_artifact(write_mixed_regression_model(tmp_path / "mixed_regression")))
+    one = regressor.predict_one([5.75, 3.0, "team", 4.25, 1.3, "us"])
+    batch = regressor.predict(np.array([MEDIAN_ROW], dtype=np.float32), np.array([["team", "us"]], dtype=object))
+    assert one.prediction.tolist() == batch.prediction.tolist()
+    assert one.outlier_score.tolist() == batch.outlier_score.tolist()

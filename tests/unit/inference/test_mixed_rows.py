@@ -8,8 +8,11 @@ import json
 import numpy as np
 import pytest
 
+from functions.contract.model_artifact import parse_baseline
 from functions.contract.prediction_log import MAX_CATEGORY_CHARS
+from functions.inference.onnx_model import model_arrays
 from functions.inference.request_parsing import MixedRows, RequestRejected, RowSchema, parse_mixed_rows
+from tests.fixtures.mixed_model import mixed_baseline_document
 
 NAMES = ("sepal_length", "sepal_width", "plan", "petal_length", "petal_width", "region")
 CATEGORICAL = [("plan", ("basic", "pro", "team")), ("region", ("eu", "us"))]
@@ -152,7 +155,8 @@ def test_text_of_any_kind_is_a_category() -> None:
 
 
 def test_arrays_of_the_sample_row() -> None:
-    numbers, texts = schema().arrays([ROW])
+    numbers, texts = model_arrays([ROW], parse_baseline(mixed_baseline_document()))
+    assert texts is not None
     assert numbers.dtype == np.float32 and numbers.shape == (1, 4)
     assert texts.tolist() == [["pro", "eu"]]
     assert schema().unseen([5.8, 3.0, "gold", 4.35, 1.3, "eu"]) == ("plan",)
