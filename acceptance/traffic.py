@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from functions.contract.model_artifact import FEATURE_CATEGORICAL, Baseline
+from functions.contract.model_artifact import Baseline
 
 Row = list[float | str]  # numbers, and strings for a model's categorical features
 
@@ -22,12 +22,9 @@ def normal_rows(model: str, baseline: Baseline, count: int, seed: int) -> list[R
 def outlier_rows(baseline: Baseline, count: int) -> list[Row]:
     """Every numeric feature three training ranges above its maximum: outside the one-class SVM's support. A
     categorical feature keeps its most frequent category, so the rows are outliers by their numbers alone."""
-    rows: list[Row] = []
-    for i in range(count):
-        numbers = iter([round(f.max + 3 * (f.max - f.min) + 0.01 * i, 4) for f in baseline.features])
-        modes = iter([f.mode for f in baseline.categorical])
-        rows.append([next(modes) if kind == FEATURE_CATEGORICAL else next(numbers) for kind in baseline.feature_types])
-    return rows
+    return [
+        baseline.row_with([round(f.max + 3 * (f.max - f.min) + 0.01 * i, 4) for f in baseline.features]) for i in range(count)
+    ]
 
 
 def batches(rows: list[Row], size: int = BATCH) -> list[list[Row]]:

@@ -43,12 +43,12 @@ def _rows(baseline: Baseline, count: int) -> list[Row]:
     return [list(baseline.sample_row) for _ in range(count)]
 
 
-def extreme_row(baseline: Baseline) -> list[object]:
+def extreme_row(baseline: Baseline) -> Row:
     """The sample row with every number at UNSCORABLE_VALUE."""
-    return [UNSCORABLE_VALUE if i in baseline.numeric_positions else v for i, v in enumerate(baseline.sample_row)]
+    return baseline.row_with([UNSCORABLE_VALUE] * len(baseline.features))
 
 
-def unscorable_row(model_dir: Path) -> list[object] | None:
+def unscorable_row(model_dir: Path) -> Row | None:
     """`extreme_row` when the model's own ONNX files cannot score it (a non-finite output), else None: a model whose
     outputs stay finite for any float32 input (credit_card's) has no row a client can send to get `unscorable_row`."""
     import numpy as np

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -236,9 +237,14 @@ class Baseline(NamedTuple):
     @property
     def sample_row(self) -> list[float | str]:
         """The built-in sample row, in input order: training medians and most frequent categories."""
-        medians = iter(self.medians)
+        return self.row_with(self.medians)
+
+    def row_with(self, numbers: Sequence[float]) -> list[float | str]:
+        """A request row in input order: `numbers` for the numeric features, each categorical feature's most
+        frequent category."""
+        given = iter(numbers)
         modes = iter(feature.mode for feature in self.categorical)
-        return [next(modes) if kind == FEATURE_CATEGORICAL else next(medians) for kind in self.feature_types]
+        return [next(modes) if kind == FEATURE_CATEGORICAL else next(given) for kind in self.feature_types]
 
     def categorical_feature(self, name: str) -> CategoricalBaseline:
         for feature in self.categorical:

@@ -42,6 +42,7 @@ def test_mixed_features_keep_input_order_and_numeric_statistics() -> None:
     assert plan.mode == "basic" and plan.share("pro") == 0.3 and plan.share("gold") is None
     sample = baseline.sample_row
     assert sample[2] == "basic" and sample[:2] + sample[3:] == baseline.medians
+    assert baseline.row_with([1.0, 2.0, 3.0, 4.0]) == [1.0, 2.0, "basic", 3.0, 4.0]
 
 
 def test_numeric_only_baseline_has_no_categories() -> None:
