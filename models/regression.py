@@ -32,6 +32,7 @@ from sklearn.preprocessing import StandardScaler
 from functions.contract.model_artifact import SCHEMA_VERSION, TASK_REGRESSION, ModelArtifactError, check_feature_limit
 from functions.contract.names import BASELINE_FILE, CLASSIFIER_FILE, OUTLIER_DETECTOR_FILE
 from models.categories import unseen_rows
+from models.relations import fit_relations
 from models.train import (
     CV_FOLDS,
     DEFAULT_THRESHOLDS,
@@ -281,6 +282,9 @@ def train_regression(
         "quality_reference": reference,
         "thresholds": dict(DEFAULT_THRESHOLDS),
     }
+    relations = fit_relations(x_train, data.numeric_names)
+    if relations is not None:
+        baseline["relations"] = relations
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / CLASSIFIER_FILE).write_bytes(regressor_bytes)
     (out_dir / OUTLIER_DETECTOR_FILE).write_bytes(detector_bytes)

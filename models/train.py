@@ -68,6 +68,7 @@ from models.categories import (
     with_category_inputs,
 )
 from models.joint_drift import fit_joint_drift
+from models.relations import fit_relations
 
 HOLDOUT_FILE = "holdout.csv"  # the held-out rows: feature keys in input order, then `label`
 HOLDOUT_LABEL_COLUMN = "label"
@@ -1060,6 +1061,9 @@ def write_model_folder(
     else:
         joint_drift_bytes, baseline["joint_drift"] = fit_joint_drift(x_train, x_test, seed=seed or 0)
     baseline["model"]["files"]["sha256"][JOINT_DRIFT_FILE] = hashlib.sha256(joint_drift_bytes).hexdigest()
+    relations = fit_relations(x_train, data.numeric_names)
+    if relations is not None:
+        baseline["relations"] = relations
     (out_dir / JOINT_DRIFT_FILE).write_bytes(joint_drift_bytes)
     (out_dir / BASELINE_FILE).write_text(json.dumps(baseline, indent=1) + "\n", encoding="utf-8")
     write_holdout_csv(out_dir / HOLDOUT_FILE, data.feature_names, data.label_names, x_test, y_test, data, categories_test)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -133,6 +133,24 @@ class CategoricalBaseline(NamedTuple):
             return None
 
 
+class FeatureRelation(NamedTuple):
+    """A numeric feature as a linear function of a few other numeric features, fitted on the training rows.
+
+    The monitor's `relation_shift` check compares the window's mean of the feature with what the window's means of
+    its predictors say it should be: a feature that moves against the features it travels with is a change a
+    per-feature mean test sees only at a fraction of the power (its residual spread is sqrt(1 - r2) of the sd)."""
+
+    feature: str
+    intercept: float
+    coefficients: tuple[tuple[str, float], ...]  # (predictor, coefficient) in the feature's own units
+    residual_std: float  # training residuals' sd, with the fitted parameters' degrees of freedom taken off
+    r2: float  # share of the feature's training variance the predictors explain
+
+    def predicted_mean(self, means: Mapping[str, float]) -> float:
+        """The feature's mean the predictors' means imply (a linear model's mean is the model at the means)."""
+        return self.intercept + sum(coefficient * means[name] for name, coefficient in self.coefficients)
+
+
 class Thresholds(NamedTuple):
     """Defaults the monitor judges with; stored with the model, tuned per model."""
 
@@ -208,6 +226,8 @@ class Baseline(NamedTuple):
     # The categorical features, in input order. `feature_names` lists every feature in input order (what a request
     # row holds); `features` holds the numeric ones only, in input order, so every numeric statistic stays as it is.
     categorical: tuple[CategoricalBaseline, ...] = ()
+    # numeric features the training rows tie to other numeric features (models/relations.py); () for older folders
+    relations: tuple[FeatureRelation, ...] = ()
 
     @property
     def is_regression(self) -> bool:
@@ -527,7 +547,48 @@ def parse_baseline(document: dict[str, Any]) -> Baseline:
         prediction_stats=prediction_stats,
         prediction_buckets=prediction_buckets,
         categorical=tuple(categorical),
+        relations=parse_relations(document.get("relations"), {feature.name for feature in features}),
     )
+
+
+def parse_relations(raw: Any, numeric: set[str]) -> tuple[FeatureRelation, ...]:
+    """The optional `relations` block: each entry ties a numeric feature to other numeric features."""
+    if raw is None:
+        return ()
+    where = "baseline.relations"
+    entries = _require(raw, "features", where) if isinstance(raw, dict) else None
+    if not isinstance(entries, list):
+        raise ModelArtifactError(f"{where}: expected an object with a 'features' list")
+    relations = []
+    for index, entry in enumerate(entries):
+        at = f"{where}.features[{index}]"
+        if not isinstance(entry, dict):
+            raise ModelArtifactError(f"{at}: expected an object")
+        feature = _require(entry, "feature", at)
+        coefficients = _require(entry, "coefficients", at)
+        if feature not in numeric:
+            raise ModelArtifactError(f"{at}: {feature!r} is not a numeric feature")
+        if not isinstance(coefficients, dict) or not coefficients:
+            raise ModelArtifactError(f"{at}: 'coefficients' must map at least one predictor to a number")
+        for name in coefficients:
+            if name not in numeric or name == feature:
+                raise ModelArtifactError(f"{at}: predictor {name!r} must be another numeric feature")
+        residual_std = _number(_require(entry, "residual_std", at), f"{at}.residual_std")
+        r2 = _number(_require(entry, "r2", at), f"{at}.r2")
+        if residual_std <= 0.0 or not 0.0 <= r2 < 1.0:
+            raise ModelArtifactError(f"{at}: 'residual_std' must be > 0 and 'r2' in [0, 1)")
+        relations.append(
+            FeatureRelation(
+                feature=feature,
+                intercept=_number(_require(entry, "intercept", at), f"{at}.intercept"),
+                coefficients=tuple((name, _number(value, f"{at}.coefficients")) for name, value in coefficients.items()),
+                residual_std=residual_std,
+                r2=r2,
+            )
+        )
+    if len({relation.feature for relation in relations}) != len(relations):
+        raise ModelArtifactError(f"{where}: a feature has two relations")
+    return tuple(relations)
 
 
 def parse_categorical_feature(raw: dict[str, Any], where: str) -> CategoricalBaseline:

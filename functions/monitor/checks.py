@@ -10,6 +10,10 @@ windows do not flag chance:
 - spread:<f>           ln of the window's variance over training's, against its standard error from both sizes and
                        the training kurtosis (no normality assumed); floor: |sd ratio - 1| >= spread_floor;
                        judged from spread_min_rows (100) rows, where the normal approximation of ln s^2 holds.
+- relation_shift:<f>   the window's mean of a feature against what its training relation with other numeric features
+                       (baseline `relations`, models/relations.py) predicts from their window means: z with the
+                       training residual sd (widened by the features' largest sd ratio) and both sizes; floor: the
+                       effect in training sd >= effect_size_floor. Only for features the relations block lists.
 - distribution:<f>     largest gap between the window's and training's share of rows below the training cuts
                        (exact, tie-safe); critical value: two-sample KS at alpha / features, with the training size;
                        floor: population stability index over the same buckets >= distribution_psi.
@@ -50,7 +54,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from functions.contract.model_artifact import Baseline, CategoricalBaseline, FeatureBaseline
+from functions.contract.model_artifact import Baseline, CategoricalBaseline, FeatureBaseline, FeatureRelation
 
 from .aggregates import OTHER_CLASS, CategoryWindow, FeatureWindow, WindowAggregates, feature_cuts
 from .stats import (
@@ -88,6 +92,7 @@ def current_check_name(stored: str) -> str:
 
 CHECK_DISTRIBUTION = "distribution"
 CHECK_SPREAD = "spread"
+CHECK_RELATION_SHIFT = "relation_shift"
 CHECK_JOINT_DRIFT = "joint_drift"
 CHECK_CATEGORY_DRIFT = "category_drift"
 CHECK_UNSEEN_CATEGORY = "unseen_category"
@@ -377,6 +382,103 @@ def check_spread(index: int, observed: FeatureWindow, baseline: Baseline, alpha:
         critical,
         f"|z| {z:.2f} {'>' if z > critical else '<='} {critical:.2f} and |sd ratio - 1| {abs(ratio - 1):.3f} "
         f"{'>=' if floor_ok else '<'} {t.spread_floor:g}",
+    )
+
+
+def check_relation_shift(
+    relation: FeatureRelation,
+    window: WindowAggregates,
+    baseline: Baseline,
+    alpha: float,
+    movers: frozenset[str] = frozenset(),
+) -> CheckResult:
+    """The window's mean residual of a feature from its training relation with other features, against zero.
+
+    A linear model's mean is the model at the means, so the window's per-feature means give the mean residual
+    without any per-row field. Its standard error is the training residual sd with both sizes, widened by the
+    largest window / training sd ratio of the features involved: a window whose features all spread out has a
+    wider residual too, and that is `spread`'s to name, not this check's. The effect is in the feature's training
+    sd, so the floor is mean_shift's.
+
+    `movers` are predictors already known to have moved (named by another check): they enter at their training
+    means, so a feature that only follows a moved predictor is not named as well."""
+    t = baseline.thresholds
+    feature = baseline.feature(relation.feature)
+    name = f"{CHECK_RELATION_SHIFT}:{feature.name}"
+    involved = [relation.feature, *(predictor for predictor, _ in relation.coefficients)]
+    observed = {involved_name: window.feature(involved_name) for involved_name in involved}
+    n = observed[relation.feature].count
+    means = {key: value.mean for key, value in observed.items() if value.mean is not None}
+    if n < t.min_rows or len(means) < len(involved) or any(value.count != n for value in observed.values()):
+        return _not_judged(
+            name, Status.INSUFFICIENT_DATA, t.effect_size_floor,
+            f"{n} rows with every value of {', '.join(involved)} < min_rows {t.min_rows}", _relation_hint(relation),
+        )  # fmt: skip
+    widening = max(
+        [1.0]
+        + [
+            value.std / baseline.feature(key).std
+            for key, value in observed.items()
+            if value.std is not None and baseline.feature(key).std > 0
+        ]
+    )
+    held = [name for name, _ in relation.coefficients if name in movers]
+    expected = relation.predicted_mean({**means, **{name: baseline.feature(name).mean for name in held}})
+    residual = means[relation.feature] - expected
+    residual_sd = relation.residual_std * widening
+    standard_error = residual_sd * math.sqrt(1.0 / n + 1.0 / baseline.training_rows)
+    statistic = abs(residual) / standard_error
+    critical = t_critical(alpha / 2, max(1, baseline.training_rows - len(relation.coefficients) - 1))
+    shift_sd = residual / feature.std if feature.std > 0 else 0.0
+    floor_ok = abs(shift_sd) >= t.effect_size_floor
+    predictors = ", ".join(predictor for predictor, _ in relation.coefficients)
+    return CheckResult(
+        name,
+        _decide(statistic, critical, floor_ok),
+        shift_sd,
+        0.0,
+        t.effect_size_floor,
+        critical,
+        statistic,
+        f"window mean {means[relation.feature]:.4g} vs {expected:.4g} that {predictors} predict ({shift_sd:+.2f} sd, "
+        f"r2 {relation.r2:.2f}, n={n}, m={baseline.training_rows}"
+        + (f"; {', '.join(held)} at training means: moved, named by another check" if held else "")
+        + f"); alarm when |z| > {critical:.2f} and |shift| >= "
+        f"{t.effect_size_floor:g} sd",
+        _relation_hint(relation),
+        critical,
+        f"|z| {statistic:.2f} {'>' if statistic > critical else '<='} {critical:.2f} and |shift| {abs(shift_sd):.2f} sd "
+        f"{'>=' if floor_ok else '<'} {t.effect_size_floor:g} sd",
+    )
+
+
+def relation_shifts(window: WindowAggregates, baseline: Baseline, alpha: float, moved: frozenset[str]) -> list[CheckResult]:
+    """Every relation's check, each feature named only when its own move explains its alarm.
+
+    One feature that moves shifts its own residual and the residuals of the features it helps predict. The
+    strongest alarm is taken first and its feature counts as moved; every later relation is judged again with
+    the moved features at their training means, so a feature whose alarm only echoes a moved predictor is OK.
+    `moved` starts with the features mean_shift already named."""
+    first = [check_relation_shift(relation, window, baseline, alpha, moved) for relation in baseline.relations]
+    order = sorted(range(len(first)), key=lambda i: -(first[i].strength or 0.0) if first[i].in_alarm else 0.0)
+    results = list(first)
+    movers = set(moved)
+    for i in order:
+        if not first[i].in_alarm:
+            continue
+        relation = baseline.relations[i]
+        results[i] = check_relation_shift(relation, window, baseline, alpha, frozenset(movers - {relation.feature}))
+        if results[i].in_alarm:
+            movers.add(relation.feature)
+    return results
+
+
+def _relation_hint(relation: FeatureRelation) -> str:
+    predictors = ", ".join(predictor for predictor, _ in relation.coefficients)
+    return (
+        f"'{relation.feature}' no longer sits where {predictors} put it in training: one of them changed on its own "
+        "(a unit or scale change in one field, a client computing it differently); the mean_shift and spread checks "
+        "of these features say which moved."
     )
 
 
@@ -912,6 +1014,8 @@ def evaluate(baseline: Baseline, window: WindowAggregates, alpha: float | None =
             metrics[f"mean_shift:{feature.name}"] = shift_in_sd(feature, observed.mean)
         if distribution.judged and distribution.observed is not None:
             metrics[f"distribution:{feature.name}"] = distribution.observed
+    moved = frozenset(r.check.partition(":")[2] for r in results if r.in_alarm and r.check.startswith(CHECK_MEAN_SHIFT + ":"))
+    results += relation_shifts(window, baseline, feature_alpha, moved)
     for category in baseline.categorical:
         observed_category = category_window(window, category)
         drift = check_category_drift(category, observed_category, baseline, feature_alpha)

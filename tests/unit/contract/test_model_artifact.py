@@ -177,6 +177,7 @@ def wide_document(n_features: int, n_labels: int) -> dict[str, Any]:
     document = iris_document()
     template = document["features"][0]
     document["features"] = [{**template, "name": f"f{i}", "display_name": f"F {i}"} for i in range(n_features)]
+    document.pop("relations", None)  # they name iris's features
     document["labels"] = [f"l{i}" for i in range(n_labels)]
     document["prediction_distribution"] = {f"l{i}": 1 / n_labels for i in range(n_labels)}
     return document

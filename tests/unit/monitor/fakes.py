@@ -8,6 +8,7 @@ reference the engines are compared with.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Mapping, Sequence
@@ -53,6 +54,29 @@ class Traffic:
 
 
 UNSEEN_PREFIX = "unseen-"  # sampled values of a category's unlisted tail: "unseen-0", "unseen-1", ...
+
+
+@functools.cache
+def _dataset_rows(name: str) -> np.ndarray | None:
+    if name == "diabetes":
+        from models.regression import load_diabetes_dataset
+
+        return load_diabetes_dataset().x
+    from models.train import DATASETS, load_sklearn_dataset
+
+    return load_sklearn_dataset(name).x if name in DATASETS else None
+
+
+def training_pool(baseline: Baseline) -> np.ndarray | None:
+    """The shipped model's own data set when its baseline ties features together (`relations`): traffic drawn
+    from each feature's quantiles alone would break those ties, which is a change the monitor names. None for
+    any other baseline (each feature drawn from its own training quantiles)."""
+    if not baseline.relations:
+        return None
+    rows = _dataset_rows(baseline.model_name)
+    if rows is None or rows.shape[1] != len(baseline.features):
+        return None
+    return rows
 
 
 def sample_categories(
@@ -102,8 +126,14 @@ def sample_traffic(
     category_shares: Mapping[str, Sequence[float]] | None = None,  # feature -> listed shares + unseen share
 ) -> Traffic:
     columns = []
-    for feature in baseline.features:
-        values = np.interp(rng.random(n), baseline.quantile_levels, feature.quantiles)
+    pool = training_pool(baseline)
+    for index, feature in enumerate(baseline.features):
+        if pool is None:
+            values = np.interp(rng.random(n), baseline.quantile_levels, feature.quantiles)
+        else:  # a bootstrap of the model's own data set: its features move together, as real traffic does
+            if index == 0:
+                picked = pool[rng.integers(0, len(pool), size=n)]
+            values = picked[:, index]
         if spread and feature.name in spread:
             values = feature.mean + (values - feature.mean) * spread[feature.name]
         if shift and feature.name in shift:

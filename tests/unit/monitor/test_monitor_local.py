@@ -170,11 +170,12 @@ def test_cli_names_the_drifted_wine_feature_and_alerts_once(
     for k in range(3):  # three windows with the same drift in one feature
         traffic = sample_traffic(baseline, 400, rng, shift={"flavanoids": 1.8})
         write_log(path, baseline, traffic, start_ms=START_MS + k * WINDOW_MS, span_ms=WINDOW_MS, rng=rng)
-    healthy = sample_traffic(baseline, 400, rng)
-    write_log(path, baseline, healthy, start_ms=START_MS + 3 * WINDOW_MS, span_ms=WINDOW_MS, rng=rng)
+    for k in (3, 4):  # healthy windows: the recovery needs K clean ones unless one is clearly clean
+        healthy = sample_traffic(baseline, 400, rng)
+        write_log(path, baseline, healthy, start_ms=START_MS + k * WINDOW_MS, span_ms=WINDOW_MS, rng=rng)
 
     summaries = []
-    for k in range(4):
+    for k in range(5):
         code, out = run_cli([*cli_args(tmp_path, "wine", iso(START_MS + (k + 1) * WINDOW_MS), report=k == 0), "--json"])
         assert code == 0, out
         summaries.append(json.loads(out))
@@ -183,15 +184,15 @@ def test_cli_names_the_drifted_wine_feature_and_alerts_once(
     assert not any(a.startswith(("mean_shift:", "distribution:")) and "flavanoids" not in a for a in summaries[0]["alarms"])
     assert {f"{c}:ALARM" for c in named} <= set(summaries[0]["notified"])
     assert summaries[1]["notified"] == [] and summaries[2]["notified"] == []
-    assert summaries[3]["status"] == "OK"
-    assert {f"{c}:OK" for c in named} <= set(summaries[3]["notified"])
+    assert summaries[4]["status"] == "OK", summaries[4]["alarms"]
+    assert {f"{c}:OK" for c in named} <= set(summaries[3]["notified"]) | set(summaries[4]["notified"])
 
     alerts = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().split("\n") if line]
     assert [a["state"] for a in alerts] == ["ALARM", "OK"]
     assert alerts[0]["subject"].startswith("ALARM: wine model distribution:flavanoids, mean_shift:flavanoids")
     assert "flavanoids" in alerts[0]["text"] and "Check first" in alerts[0]["text"]
     state = json.loads((tmp_path / "alert_state.json").read_text())
-    assert state["wine"]["checks"]["mean_shift:flavanoids"]["state"] == "OK" and state["wine"]["version"] == 4
+    assert state["wine"]["checks"]["mean_shift:flavanoids"]["state"] == "OK" and state["wine"]["version"] == 5
     png = (tmp_path / "report.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
 

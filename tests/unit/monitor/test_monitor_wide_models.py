@@ -58,6 +58,7 @@ def wide_document(base: Baseline, n_features: int, name_length: int = 40) -> dic
         feature["name"] = f"feature_{i:03d}_".ljust(name_length, "x")
         document["features"].append(feature)
     document["model"] = dict(document["model"], name="wide")
+    document.pop("relations", None)  # they name the base model's features
     return document
 
 
