@@ -65,7 +65,15 @@ CACHE = REPO / ".build" / "drift_bench"
 # The one-class SVM's nu: a small share of support vectors keeps its ONNX export within models.train's tolerance
 # (float32 sums over ~1,000 support vectors drift by 2e-4); its threshold is calibrated to a 5 % rate anyway.
 NU = 0.02
-FEATURE_CHECKS = ("mean_shift", "spread", "distribution", "relative_mean_shift", "category_drift", "unseen_category")
+FEATURE_CHECKS = (
+    "mean_shift",
+    "spread",
+    "distribution",
+    "relative_mean_shift",
+    "relation_shift",
+    "category_drift",
+    "unseen_category",
+)
 WINDOW_MS = 120_000
 # What NannyML 0.13.1 alerts on for each chunk (univariate drift on each numeric feature, multivariate drift by
 # PCA reconstruction error over all columns, categorical ones included), with its default thresholds; reported,
