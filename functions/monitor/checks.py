@@ -13,7 +13,8 @@ windows do not flag chance:
 - relation_shift:<f>   the window's mean of a feature against what its training relation with other numeric features
                        (baseline `relations`, models/relations.py) predicts from their window means: z with the
                        training residual sd (widened by the features' largest sd ratio) and both sizes; floor: the
-                       effect in training sd >= effect_size_floor. Only for features the relations block lists.
+                       effect in training sd >= effect_size_floor; from spread_min_rows rows (a residual over a
+                       mixture of classes has heavy tails in fewer). Only for features the relations block lists.
 - distribution:<f>     largest gap between the window's and training's share of rows below the training cuts
                        (exact, tie-safe); critical value: two-sample KS at alpha / features, with the training size;
                        floor: population stability index over the same buckets >= distribution_psi.
@@ -409,10 +410,11 @@ def check_relation_shift(
     observed = {involved_name: window.feature(involved_name) for involved_name in involved}
     n = observed[relation.feature].count
     means = {key: value.mean for key, value in observed.items() if value.mean is not None}
-    if n < t.min_rows or len(means) < len(involved) or any(value.count != n for value in observed.values()):
+    needed = max(t.min_rows, t.spread_min_rows)  # a residual of a mixture of classes is far from normal in few rows
+    if n < needed or len(means) < len(involved) or any(value.count != n for value in observed.values()):
         return _not_judged(
             name, Status.INSUFFICIENT_DATA, t.effect_size_floor,
-            f"{n} rows with every value of {', '.join(involved)} < min_rows {t.min_rows}", _relation_hint(relation),
+            f"{n} rows with every value of {', '.join(involved)} < spread_min_rows {needed}", _relation_hint(relation),
         )  # fmt: skip
     widening = max(
         [1.0]

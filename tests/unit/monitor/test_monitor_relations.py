@@ -115,6 +115,12 @@ def test_a_window_whose_features_all_spread_out_widens_the_residuals_error(iris:
     assert widened.score < 0.5 * base.score
 
 
+def test_fewer_rows_than_spread_min_rows_are_not_judged(iris: Baseline) -> None:
+    traffic = sample_traffic(iris, 99, np.random.default_rng(0), shift={"sepal_length": 1.3})
+    result = checks.check_relation_shift(iris.relations[0], numpy_aggregates(iris, traffic), iris, 1e-4)
+    assert result.status is Status.INSUFFICIENT_DATA and "< spread_min_rows 100" in result.detail
+
+
 def test_unequal_counts_are_not_judged(iris: Baseline) -> None:
     relation = iris.relations[0]
     window = numpy_aggregates(iris, sample_traffic(iris, 400, np.random.default_rng(0)))
