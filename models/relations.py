@@ -62,7 +62,7 @@ def fit_relations(x_train: np.ndarray, names: Sequence[str]) -> dict[str, Any] |
     varying = [i for i in range(width) if std[i] > 0]
     if len(varying) < 2:
         return None
-    correlation = np.corrcoef(x[:, varying], rowvar=False)
+    correlation = np.atleast_2d(np.corrcoef(x[:, varying], rowvar=False))
     limit = min(MAX_PREDICTORS, rows // ROWS_PER_PARAMETER - 1)
     relations = []
     for position, target in enumerate(varying):
