@@ -17,16 +17,6 @@ from functions.monitor.stats import ks_critical, normal_critical, reference_buck
 from tests.unit.monitor.fakes import numpy_aggregates, sample_traffic
 
 
-@pytest.fixture
-def iris(iris_artifact: ModelArtifact) -> Baseline:
-    return iris_artifact.baseline
-
-
-@pytest.fixture
-def wine(wine_artifact: ModelArtifact) -> Baseline:
-    return wine_artifact.baseline
-
-
 def with_holdout(baseline: Baseline, **figures: float) -> Baseline:
     document = copy.deepcopy(baseline.document)
     document["holdout"] = {"rows": 30, "accuracy": 0.95, "mean_confidence": 0.9, "expected_calibration_error": 0.02,

@@ -8,21 +8,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from functions.contract.model_artifact import Baseline, ModelArtifact, parse_baseline
+from functions.contract.model_artifact import Baseline, parse_baseline
 from functions.monitor import checks
 from functions.monitor.aggregates import WindowAggregates
 from functions.monitor.checks import Status, evaluate
 from tests.unit.monitor.fakes import numpy_aggregates, sample_traffic, training_pool
-
-
-@pytest.fixture
-def iris(iris_artifact: ModelArtifact) -> Baseline:
-    return iris_artifact.baseline
-
-
-@pytest.fixture
-def wine(wine_artifact: ModelArtifact) -> Baseline:
-    return wine_artifact.baseline
 
 
 def statuses(evaluation: checks.Evaluation, prefix: str) -> dict[str, Status]:
