@@ -172,6 +172,7 @@ bench-quality: model-under-models install-dev ## statistical tables: monitor ver
 	{ echo "# make bench-quality, $$(date -u +%Y-%m-%dT%H:%MZ), $$(uname -m), $$(nproc) cores, $$($(BIN)/python -V)"; \
 	  echo "[1/5] monitor verdicts over seeded windows, the longest step (~5-7 min; next: horizons, quality, Athena scan, API cost)" >&2; \
 	  $(BIN)/python bench/monitor_quality.py $(if $(MODEL_CHOSEN),--models $(MODEL)) && \
+	  $(BIN)/python bench/relation_naming.py && \
 	  echo "[2/5] minute aggregates over simulated weeks at 5 to 2,000 rows a minute (~15 min; next: quality, Athena scan, API cost)" >&2 && \
 	  $(BIN)/python bench/monitor_horizons.py && \
 	  echo "[3/5] realized-quality check over simulated labelled windows (next: Athena scan, API cost)" >&2 && \

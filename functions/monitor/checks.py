@@ -427,7 +427,15 @@ def check_relation_shift(
     held = [name for name, _ in relation.coefficients if name in movers]
     expected = relation.predicted_mean({**means, **{name: baseline.feature(name).mean for name in held}})
     residual = means[relation.feature] - expected
-    residual_sd = relation.residual_std * widening
+    # A held predictor enters at its training mean, not at the window mean it would have had unmoved: that
+    # mean's own sampling error (coefficient x its sd, summed: the held features may move together) is now in
+    # the residual, and with collinear predictors (diabetes: s5 = 2.25 s1 - 1.85 s2 ...) it dwarfs the residual sd.
+    held_sd = 0.0
+    for predictor, coefficient in relation.coefficients:
+        if predictor in held:
+            window_sd = observed[predictor].std
+            held_sd += abs(coefficient) * (window_sd if window_sd is not None else baseline.feature(predictor).std)
+    residual_sd = math.hypot(relation.residual_std * widening, held_sd)
     standard_error = residual_sd * math.sqrt(1.0 / n + 1.0 / baseline.training_rows)
     statistic = abs(residual) / standard_error
     critical = t_critical(alpha / 2, max(1, baseline.training_rows - len(relation.coefficients) - 1))

@@ -15,3 +15,8 @@ def iris(iris_artifact: ModelArtifact) -> Baseline:
 @pytest.fixture
 def wine(wine_artifact: ModelArtifact) -> Baseline:
     return wine_artifact.baseline
+
+
+@pytest.fixture
+def diabetes(diabetes_artifact: ModelArtifact) -> Baseline:
+    return diabetes_artifact.baseline

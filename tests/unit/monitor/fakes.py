@@ -116,6 +116,7 @@ def sample_traffic(
     *,
     shift: Mapping[str, float] | None = None,  # feature -> multiplicative factor on values
     spread: Mapping[str, float] | None = None,  # feature -> factor on the distance from the training mean
+    offset_sd: Mapping[str, float] | None = None,  # feature -> added to values, in training sd
     outlier_rate: float | None = None,
     class_shares: Sequence[float] | None = None,
     rejected: int = 0,
@@ -138,6 +139,8 @@ def sample_traffic(
             values = feature.mean + (values - feature.mean) * spread[feature.name]
         if shift and feature.name in shift:
             values = values * shift[feature.name]
+        if offset_sd and feature.name in offset_sd:
+            values = values + offset_sd[feature.name] * feature.std
         columns.append(values)
     features = np.column_stack(columns) if n else np.zeros((0, len(baseline.features)))
     categories = sample_categories(baseline, n, rng, category_shares)
