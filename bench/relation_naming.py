@@ -5,9 +5,10 @@
 For every model whose baseline lists relations, every feature in turn is moved by +0.5 training sd in windows of
 n rows (a smoothed bootstrap of the model's own data set: each value plus N(0, (0.1 sd)^2)); mean_shift and
 relation_shift are judged as the monitor judges them (`mean_shift` first, its features counting as moved).
-Printed per model and size: the windows where the moved feature is named (by either check) and the names of
-features that did not move, most frequent first. A wrong name tells the operator to look at a feature that did not
-change, so it matters more than a missed one, which the distribution and joint checks may still catch.
+Printed per model and size: undrifted windows (nothing moved) that name any feature, the windows where the moved
+feature is named (by either check) and the names of features that did not move, most frequent first. A wrong name
+tells the operator to look at a feature that did not change, so it matters more than a missed one, which the
+distribution and joint checks may still catch.
 Figures are printed, never asserted.
 """
 
@@ -75,8 +76,11 @@ def main() -> None:
         f"# bench/relation_naming.py, {datetime.now(UTC):%Y-%m-%d}, {platform.machine()}, "
         f"CPython {platform.python_version()}; +{SHIFT_SD} sd on one feature at a time, {args.windows} windows each\n"
     )
-    print("| model | relations | rows | moved feature named | features named that did not move (windows) |")
-    print("| --- | --- | --- | --- | --- |")
+    print(
+        "| model | relations | rows | undrifted windows naming a feature | moved feature named "
+        "| features named that did not move (windows) |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
     for model in args.models:
         baseline = load_baseline(REPO / "models" / model / "baseline.json")
         if not baseline.relations:
@@ -95,9 +99,14 @@ def main() -> None:
                     hits += feature.name in names
                     wrong.update(f"{feature.name} -> {other}" for other in names - {feature.name})
             total = args.windows * len(baseline.features)
+            false_alarms = 0
+            for _ in range(total):
+                rows = x[rng.integers(0, len(x), n)] + rng.normal(0.0, 1.0, (n, x.shape[1])) * sd * JITTER_SD
+                false_alarms += bool(named(baseline, window(baseline, rows), alpha))
             top = ", ".join(f"{pair} {count}" for pair, count in sorted(wrong.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
             print(
-                f"| {model} | {len(baseline.relations)} | {n} | {hits:,} / {total:,} ({100 * hits / total:.0f} %) | "
+                f"| {model} | {len(baseline.relations)} | {n} | {false_alarms} / {total:,} "
+                f"| {hits:,} / {total:,} ({100 * hits / total:.0f} %) | "
                 f"{sum(wrong.values())}{f' ({top})' if top else ''} |"
             )
 
