@@ -4,7 +4,7 @@
 
 For every model whose baseline lists relations, every feature in turn is moved by +0.5 training sd in windows of
 n rows (a smoothed bootstrap of the model's own data set: each value plus N(0, (0.1 sd)^2)); mean_shift and
-relation_shift are judged as the monitor judges them (`mean_shift` first, its features counting as moved).
+relation_shift are judged by the monitor's own `evaluate` (`mean_shift` first, its features counting as moved).
 Printed per model and size: undrifted windows (nothing moved) that name any feature, the windows where the moved
 feature is named (by either check) and the names of features that did not move, most frequent first. A wrong name
 tells the operator to look at a feature that did not change, so it matters more than a missed one, which the
@@ -29,20 +29,17 @@ import numpy as np  # noqa: E402
 
 from functions.contract.model_artifact import Baseline, load_baseline  # noqa: E402
 from functions.monitor.aggregates import FeatureWindow, WindowAggregates  # noqa: E402
-from functions.monitor.checks import bonferroni, check_mean_shift, relation_shifts  # noqa: E402
+from functions.monitor.checks import CHECK_MEAN_SHIFT, CHECK_RELATION_SHIFT, evaluate  # noqa: E402
+from models.regression import load_shipped_dataset  # noqa: E402
 
 SHIFT_SD = 0.5
 JITTER_SD = 0.1
 
 
-def dataset_rows(name: str) -> np.ndarray:
-    if name == "diabetes":
-        from models.regression import load_diabetes_dataset
-
-        return load_diabetes_dataset().x
-    from models.train import load_sklearn_dataset
-
-    return load_sklearn_dataset(name).x
+def draw(x: np.ndarray, sd: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n rows of a smoothed bootstrap of the data set."""
+    rows = x[rng.integers(0, len(x), n)]
+    return rows + rng.normal(0.0, 1.0, rows.shape) * sd * JITTER_SD
 
 
 def window(baseline: Baseline, rows: np.ndarray) -> WindowAggregates:
@@ -59,11 +56,13 @@ def window(baseline: Baseline, rows: np.ndarray) -> WindowAggregates:
     )  # fmt: skip
 
 
-def named(baseline: Baseline, aggregates: WindowAggregates, alpha: float) -> set[str]:
-    moved = frozenset(
-        f.name for f in baseline.features if check_mean_shift(f, aggregates.feature(f.name), baseline, alpha).in_alarm
-    )
-    return set(moved) | {r.check.partition(":")[2] for r in relation_shifts(aggregates, baseline, alpha, moved) if r.in_alarm}
+def named(baseline: Baseline, aggregates: WindowAggregates) -> set[str]:
+    """The features mean_shift and relation_shift name, judged by the monitor's own `evaluate`."""
+    return {
+        result.check.partition(":")[2]
+        for result in evaluate(baseline, aggregates).checks
+        if result.in_alarm and result.check.startswith((f"{CHECK_MEAN_SHIFT}:", f"{CHECK_RELATION_SHIFT}:"))
+    }
 
 
 def main() -> None:
@@ -85,24 +84,21 @@ def main() -> None:
         baseline = load_baseline(REPO / "models" / model / "baseline.json")
         if not baseline.relations:
             continue
-        x = dataset_rows(model)
+        data = load_shipped_dataset(model)
+        assert data is not None, model
         sd = np.array([f.std for f in baseline.features])
-        alpha = bonferroni(baseline.thresholds.family_alpha, baseline.n_features)
         for n in args.sizes:
             rng = np.random.default_rng(2)
             hits, wrong = 0, Counter[str]()
             for k, feature in enumerate(baseline.features):
                 for _ in range(args.windows):
-                    rows = x[rng.integers(0, len(x), n)] + rng.normal(0.0, 1.0, (n, x.shape[1])) * sd * JITTER_SD
+                    rows = draw(data.x, sd, n, rng)
                     rows[:, k] += SHIFT_SD * sd[k]
-                    names = named(baseline, window(baseline, rows), alpha)
+                    names = named(baseline, window(baseline, rows))
                     hits += feature.name in names
                     wrong.update(f"{feature.name} -> {other}" for other in names - {feature.name})
             total = args.windows * len(baseline.features)
-            false_alarms = 0
-            for _ in range(total):
-                rows = x[rng.integers(0, len(x), n)] + rng.normal(0.0, 1.0, (n, x.shape[1])) * sd * JITTER_SD
-                false_alarms += bool(named(baseline, window(baseline, rows), alpha))
+            false_alarms = sum(bool(named(baseline, window(baseline, draw(data.x, sd, n, rng)))) for _ in range(total))
             top = ", ".join(f"{pair} {count}" for pair, count in sorted(wrong.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
             print(
                 f"| {model} | {len(baseline.relations)} | {n} | {false_alarms} / {total:,} "

@@ -35,6 +35,7 @@ from models.categories import unseen_rows
 from models.relations import fit_relations
 from models.train import (
     CV_FOLDS,
+    DATASETS,
     DEFAULT_THRESHOLDS,
     HOLDOUT_FILE,
     HOLDOUT_LABEL_COLUMN,
@@ -55,6 +56,7 @@ from models.train import (
     feature_statistics,
     input_description,
     load_csv_dataset,
+    load_sklearn_dataset,
     onnx_feeds,
     provenance,
     resolve_trained_at,
@@ -86,6 +88,14 @@ def load_diabetes_dataset() -> TrainingData:
         label_names=[],
         display_names=names,
     )
+
+
+def load_shipped_dataset(name: str) -> TrainingData | None:
+    """The data set a shipped model was trained on (diabetes here, a classifier's in models.train), None for any
+    other name: benches and tests resample its rows, whose features move together as real traffic's do."""
+    if name == "diabetes":
+        return load_diabetes_dataset()
+    return load_sklearn_dataset(name) if name in DATASETS else None
 
 
 def load_regression_csv(

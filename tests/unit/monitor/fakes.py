@@ -58,13 +58,10 @@ UNSEEN_PREFIX = "unseen-"  # sampled values of a category's unlisted tail: "unse
 
 @functools.cache
 def _dataset_rows(name: str) -> np.ndarray | None:
-    if name == "diabetes":
-        from models.regression import load_diabetes_dataset
+    from models.regression import load_shipped_dataset
 
-        return load_diabetes_dataset().x
-    from models.train import DATASETS, load_sklearn_dataset
-
-    return load_sklearn_dataset(name).x if name in DATASETS else None
+    data = load_shipped_dataset(name)
+    return None if data is None else data.x
 
 
 def training_pool(baseline: Baseline) -> np.ndarray | None:
