@@ -2,10 +2,12 @@
 
 Runs the inference handler in-process (the model's own data set rows) and measures: the prediction line per row,
 the same line with the caller's IAM ARN (Function URL), the bytes a cold start writes (Powertools' "model loaded"
-line and its ColdStart EMF document), the per-request EMF document (the alternative to the metric filters)d (for the
+line and its ColdStart EMF document), the per-request EMF document (the alternative to the metric filters, for the
 comparison table), the response body for 1 and 100 rows, the gzip size of the prediction lines in batches of 100
-(what Firehose, S3 and CloudWatch's compressed storage see), and each API type's access-log line with the caller's
-identity filled in with typical values. The prices and the arithmetic are `infra/api_pricing.py`.
+(what Firehose, S3 and CloudWatch's compressed storage see), each API type's access-log line with the caller's
+identity filled in with typical values, and the prediction log of the 100-row requests re-laid out the ways a
+$0.15-per-million-rows target would need (`layouts`: the same records, fewer bytes). The prices and the
+arithmetic are `infra/api_pricing.py`.
 
     python bench/api_cost.py [--model iris] [--requests 2000]    # measure, then print docs/cost.md's tables
     python bench/api_cost.py --write                               # ... and write them into docs/cost.md
@@ -32,6 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from functions.contract.json_text import compact_json  # noqa: E402
 from infra.api_pricing import (  # noqa: E402
     MEASURED_ON,
     PRICES_READ,
@@ -42,7 +45,9 @@ from infra.api_pricing import (  # noqa: E402
     insights_bytes,
     metrics_bytes_cost,
     monthly_lines,
+    row_bytes_budget,
     scenario,
+    with_row_bytes,
 )
 
 DOC = REPO / "docs" / "cost.md"
@@ -65,6 +70,56 @@ IDENTITIES = {
     "iam": {"$context.identity.userArn": CALLER},
     "jwt": {"$context.authorizer.claims.sub": "0b5e6f3a-91c2-4d7e-8a6b-2f4c9d1e7a35"},
 }
+
+
+# keys another key of the same line implies: the prediction's place in the labels, the largest probability, the log
+# event's own time (CloudWatch stamps @timestamp; Firehose's records carry it)
+IMPLIED_KEYS = ("class_index", "confidence", "timestamp")
+# keys with the same value on every row of a request
+REQUEST_KEYS = ("timestamp", "endpoint", "model", "model_version", "latency_ms")
+HUNDRED_ROW_TARGET = 0.15  # issue 26: $ per million rows in 100-row requests, any front door
+
+
+LAYOUTS = (
+    ("1. one line per row (today)", True),
+    ("2. = 1 without the keys another key implies (" + ", ".join(IMPLIED_KEYS) + ")", True),
+    ("3. = 2 with the features as an array in input order", True),
+    ("4. = 3 with the keys a request's rows share (" + ", ".join(REQUEST_KEYS[1:]) + ", caller) on one request line", False),
+    ("5. one line per request, each row key's values as an array (columns)", False),
+)
+
+
+def relaid(records: list[dict], feature_names: list[str]) -> list[list[dict]]:
+    """One request's prediction records under each of LAYOUTS, in order: the lines each layout would write.
+
+    Every layout keeps what the records say (the tests rebuild the records from layouts 4 and 5)."""
+    lean = [{k: v for k, v in r.items() if k not in IMPLIED_KEYS} for r in records]
+    flat = [{**r, "features": [r["features"][name] for name in feature_names]} for r in lean]
+    head = {"message": "request", "request_id": records[0]["request_id"], **{k: records[0][k] for k in REQUEST_KEYS}}
+    head["rows"] = len(records)
+    rows = [{k: v for k, v in r.items() if k not in REQUEST_KEYS} for r in flat]
+    varying = [k for k in rows[0] if k not in ("message", "request_id", "row", "features")]
+    columns = {
+        **head,
+        "message": "predictions",
+        **{k: [r[k] for r in rows] for k in varying},
+        "features": {name: [r["features"][name] for r in lean] for name in feature_names},
+    }
+    return [records, lean, flat, [head, *rows], [columns]]
+
+
+def layouts(requests: list[list[str]], feature_names: list[str]) -> tuple[float, ...]:
+    """Bytes per row of the same records under each of LAYOUTS.
+
+    `requests` holds each request's prediction lines as written; layout 1 is measured on them as they are. A layout
+    without the caller on every row would carry it once, on its request line (the pricing adds it there)."""
+    sizes: list[list[float]] = [[] for _ in LAYOUTS]
+    for lines in requests:
+        records = [json.loads(line) for line in lines]
+        sizes[0].append(sum(len(line.encode()) + 1 for line in lines) / len(lines))
+        for i, relaid_lines in enumerate(relaid(records, feature_names)[1:], start=1):
+            sizes[i].append(sum(len(compact_json(r).encode()) + 1 for r in relaid_lines) / len(lines))
+    return tuple(round(statistics.mean(s), 1) for s in sizes)
 
 
 def fill(template: str, values: dict[str, str]) -> str:
@@ -146,7 +201,15 @@ def measure(model: str = "iris", requests: int = 2000) -> tuple[Measured, dict[s
     record_bytes = statistics.mean(len(line.encode()) + 1 for line in records)
     batches = [records[i : i + 100] for i in range(0, len(records), 100)]
     gzip_per_record = statistics.mean(len(gzip.compress(("\n".join(b) + "\n").encode())) / len(b) for b in batches)
-    hundred_bodies = [run(handler, [rows[(i + j) % len(rows)] for j in range(100)]) for i in range(50)]
+    stdout.seek(0)
+    stdout.truncate()
+    hundred_bodies = []
+    hundred_lines = []
+    for i in range(50):
+        hundred_bodies.append(run(handler, [rows[(i + j) % len(rows)] for j in range(100)]))
+        hundred_lines.append(stdout.getvalue().splitlines())
+        stdout.seek(0)
+        stdout.truncate()
     per_extra_row = (statistics.mean(hundred_bodies) - statistics.mean(one_row_bodies)) / 99
 
     url_handler, url_stdout, _ = build(**{names.ENV_LOG_CALLER: "true"})
@@ -181,6 +244,7 @@ def measure(model: str = "iris", requests: int = 2000) -> tuple[Measured, dict[s
     )
     small_emf = small.prediction(rows=1, outliers=0, latency_ms=0.123, class_counts=[1])
     access = access_log_bytes()
+    assert all(len(lines) == 100 for lines in hundred_lines)
     measured = Measured(
         record_bytes=round(record_bytes, 1),
         caller_bytes=round(caller_bytes, 1),
@@ -193,6 +257,7 @@ def measure(model: str = "iris", requests: int = 2000) -> tuple[Measured, dict[s
         gzip_bytes_per_record=round(gzip_per_record, 1),
         response_bytes_1_row=round(statistics.mean(one_row_bodies), 1),
         response_bytes_per_extra_row=round(per_extra_row, 1),
+        layout_bytes=layouts(hundred_lines, list(baseline.feature_names)),
     )
     return measured, {f"access {k}": float(v) for k, v in access.items()}
 
@@ -260,6 +325,7 @@ def render(m: Measured, counts: FixedCounts | None = None) -> str:
         f"**{scanned:.2f} GB** (${scanned * 0.005:.4f}): each closed minute is read once by each query (minute "
         "aggregates), never again by an overlapping window.\n"
     )
+    out.append(layout_table(m))
     out.append("#### Fixed monthly cost (iris, whichever front door)\n")
     out.append("| Item | before traffic | at steady traffic |\n| --- | --- | --- |")
     counts = counts or FixedCounts()
@@ -267,6 +333,28 @@ def render(m: Measured, counts: FixedCounts | None = None) -> str:
     for (item, before), (_, after) in zip(idle, busy, strict=True):
         out.append(f"| {item} | {before:.2f} | {after:.2f} |")
     out.append(f"| **Total** | **{sum(v for _, v in idle):.2f}** | **{sum(v for _, v in busy):.2f}** |")
+    return "\n".join(out) + "\n"
+
+
+def layout_table(m: Measured) -> str:
+    """What a $0.15-per-million-rows target for 100-row requests asks of the prediction log, per front door."""
+    doors = (ApiOption.URL, ApiOption.HTTP, ApiOption.REST)
+    out = [
+        "#### The prediction log of 100-row requests, laid out other ways "
+        f"(per million rows; target ${HUNDRED_ROW_TARGET:.2f})\n",
+        "| layout | B per row | " + " | ".join(door.value for door in doors) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in doors) + " |",
+        "| bytes per row (caller included) that meet the target | | "
+        + " | ".join(f"≤ {row_bytes_budget(door, HUNDRED_ROW_TARGET, 100, m):.0f} B" for door in doors)
+        + " |",
+    ]
+    for (name, caller_per_row), row_bytes in zip(LAYOUTS, m.layout_bytes, strict=True):
+        cells = []
+        for door in doors:
+            caller = m.caller_bytes if caller_per_row else m.caller_bytes / 100
+            dollars = scenario(door, 1e6, 100, with_row_bytes(m, row_bytes, caller)).variable
+            cells.append(f"${dollars:.3f}" + (" (met)" if dollars <= HUNDRED_ROW_TARGET else ""))
+        out.append(f"| {name} | {row_bytes:g} | " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"
 
 

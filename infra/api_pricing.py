@@ -21,7 +21,7 @@ Assumptions (stated in the README next to the tables):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 GB = 1e9  # AWS prices logs, Firehose and S3 per GB = 10^9 bytes
@@ -89,6 +89,8 @@ class Measured:
     # times the monitor reads each prediction line: every closed minute once, by the 3 aggregate queries of iris
     # and the future-records count (minute aggregates; 4 aggregate queries for wine)
     insights_scans: int = 4
+    # bytes per row of the prediction log of 100-row requests under bench/api_cost.py's LAYOUTS (today's first)
+    layout_bytes: tuple[float, ...] = (452.3, 390.5, 332.5, 247.5, 73.3)
 
     @property
     def storage_ratio(self) -> float:
@@ -258,6 +260,26 @@ def fixed_monthly_stack(counts: FixedCounts = FixedCounts(), *, traffic: bool, p
         ("quality query (Athena, hourly)", counts.quality_queries * p.athena_minimum_bytes / 1e12 * p.athena_tb),
         ("archive S3 PUTs", counts.archive_puts / 1000 * p.s3_put_thousand if traffic else 0.0),
     ]
+
+
+def with_row_bytes(m: Measured, row_bytes: float, caller_bytes_per_row: float) -> Measured:
+    """`m` with another prediction-log layout: `row_bytes` per row; compressed sizes scale with it (gzip's ratio)."""
+    return replace(
+        m,
+        record_bytes=row_bytes,
+        caller_bytes=caller_bytes_per_row,
+        gzip_bytes_per_record=row_bytes * m.storage_ratio,
+    )
+
+
+def row_bytes_budget(option: ApiOption, target: float, rows_per_request: int, m: Measured = Measured()) -> float:
+    """Bytes of prediction log per row (caller included) at which the front door costs `target` per million rows."""
+
+    def cost(row_bytes: float) -> float:
+        return scenario(option, 1e6, rows_per_request, with_row_bytes(m, row_bytes, 0.0)).variable
+
+    low, high = cost(100.0), cost(1000.0)  # every cost line is linear in the bytes per row
+    return 100.0 + 900.0 * (target - low) / (high - low)
 
 
 def fixed_monthly(option: ApiOption, p: Prices = PRICES) -> float:
