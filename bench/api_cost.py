@@ -77,11 +77,11 @@ IDENTITIES = {
 IMPLIED_KEYS = ("class_index", "confidence", "timestamp")
 # keys with the same value on every row of a request
 REQUEST_KEYS = ("timestamp", "endpoint", "model", "model_version", "latency_ms")
-HUNDRED_ROW_TARGET = 0.15  # issue 26: $ per million rows in 100-row requests, any front door
-
+BATCH_ROWS = 100  # rows per request of the batch scenario
+HUNDRED_ROW_TARGET = 0.15  # $ per million rows in 100-row requests, any front door
 
 LAYOUTS = (
-    ("1. one line per row (today)", True),
+    ("1. one line per row (as the service writes it)", True),
     ("2. = 1 without the keys another key implies (" + ", ".join(IMPLIED_KEYS) + ")", True),
     ("3. = 2 with the features as an array in input order", True),
     ("4. = 3 with the keys a request's rows share (" + ", ".join(REQUEST_KEYS[1:]) + ", caller) on one request line", False),
@@ -203,13 +203,10 @@ def measure(model: str = "iris", requests: int = 2000) -> tuple[Measured, dict[s
     gzip_per_record = statistics.mean(len(gzip.compress(("\n".join(b) + "\n").encode())) / len(b) for b in batches)
     stdout.seek(0)
     stdout.truncate()
-    hundred_bodies = []
-    hundred_lines = []
-    for i in range(50):
-        hundred_bodies.append(run(handler, [rows[(i + j) % len(rows)] for j in range(100)]))
-        hundred_lines.append(stdout.getvalue().splitlines())
-        stdout.seek(0)
-        stdout.truncate()
+    hundred_bodies = [run(handler, [rows[(i + j) % len(rows)] for j in range(BATCH_ROWS)]) for i in range(50)]
+    written = stdout.getvalue().splitlines()
+    assert len(written) == 50 * BATCH_ROWS, len(written)
+    hundred_lines = [written[i : i + BATCH_ROWS] for i in range(0, len(written), BATCH_ROWS)]
     per_extra_row = (statistics.mean(hundred_bodies) - statistics.mean(one_row_bodies)) / 99
 
     url_handler, url_stdout, _ = build(**{names.ENV_LOG_CALLER: "true"})
@@ -244,7 +241,6 @@ def measure(model: str = "iris", requests: int = 2000) -> tuple[Measured, dict[s
     )
     small_emf = small.prediction(rows=1, outliers=0, latency_ms=0.123, class_counts=[1])
     access = access_log_bytes()
-    assert all(len(lines) == 100 for lines in hundred_lines)
     measured = Measured(
         record_bytes=round(record_bytes, 1),
         caller_bytes=round(caller_bytes, 1),
@@ -345,14 +341,14 @@ def layout_table(m: Measured) -> str:
         "| layout | B per row | " + " | ".join(door.value for door in doors) + " |",
         "| --- | --- | " + " | ".join("---" for _ in doors) + " |",
         "| bytes per row (caller included) that meet the target | | "
-        + " | ".join(f"≤ {row_bytes_budget(door, HUNDRED_ROW_TARGET, 100, m):.0f} B" for door in doors)
+        + " | ".join(f"≤ {row_bytes_budget(door, HUNDRED_ROW_TARGET, BATCH_ROWS, m):.0f} B" for door in doors)
         + " |",
     ]
     for (name, caller_per_row), row_bytes in zip(LAYOUTS, m.layout_bytes, strict=True):
         cells = []
         for door in doors:
-            caller = m.caller_bytes if caller_per_row else m.caller_bytes / 100
-            dollars = scenario(door, 1e6, 100, with_row_bytes(m, row_bytes, caller)).variable
+            caller = m.caller_bytes if caller_per_row else m.caller_bytes / BATCH_ROWS
+            dollars = scenario(door, 1e6, BATCH_ROWS, with_row_bytes(m, row_bytes, caller)).variable
             cells.append(f"${dollars:.3f}" + (" (met)" if dollars <= HUNDRED_ROW_TARGET else ""))
         out.append(f"| {name} | {row_bytes:g} | " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"

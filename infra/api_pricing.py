@@ -89,7 +89,7 @@ class Measured:
     # times the monitor reads each prediction line: every closed minute once, by the 3 aggregate queries of iris
     # and the future-records count (minute aggregates; 4 aggregate queries for wine)
     insights_scans: int = 4
-    # bytes per row of the prediction log of 100-row requests under bench/api_cost.py's LAYOUTS (today's first)
+    # bytes per row of the prediction log of 100-row requests under bench/api_cost.py's LAYOUTS (the line as written first)
     layout_bytes: tuple[float, ...] = (452.3, 390.5, 332.5, 247.5, 73.3)
 
     @property
